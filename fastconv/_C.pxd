@@ -1,0 +1,142 @@
+# Declarations mirroring src_c/include/fastconv.h (the whole public C API).
+from libc.stdint cimport int64_t
+
+cdef extern from "fastconv.h" nogil:
+    ctypedef enum fc_status:
+        FC_SUCCESS
+        FC_INVALID_ARGUMENT
+        FC_INVALID_SHAPE
+        FC_INVALID_STRIDE
+        FC_INVALID_PADDING
+        FC_INVALID_DILATION
+        FC_INVALID_GROUPS
+        FC_INVALID_WORKSPACE
+        FC_SIZE_OVERFLOW
+        FC_UNSUPPORTED_ALGORITHM
+        FC_UNSUPPORTED_HARDWARE
+        FC_OUT_OF_MEMORY
+
+    const char *fc_status_string(fc_status status)
+    const char *fc_version()
+    fc_status fc_set_num_threads(int n)
+    int fc_get_num_threads()
+    int fc_has_openmp()
+
+    ctypedef enum fc_isa:
+        FC_ISA_PORTABLE
+        FC_ISA_AVX2
+        FC_ISA_AVX512
+    fc_isa fc_get_isa()
+    fc_isa fc_cpu_isa()
+    fc_status fc_set_isa(fc_isa isa)
+    const char *fc_isa_name(fc_isa isa)
+    void fc_release_workspace()
+
+    fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, const float *A, int64_t lda,
+                       const float *B, int64_t ldb,
+                       float beta, float *C, int64_t ldc)
+
+    ctypedef struct fc_conv2d_desc:
+        int64_t N, C, H, W, K, R, S
+        int64_t stride_h, stride_w
+        int64_t pad_top, pad_bottom, pad_left, pad_right
+        int64_t dilation_h, dilation_w
+        int64_t groups
+
+    ctypedef enum fc_conv_algorithm:
+        FC_CONV_AUTO
+        FC_CONV_DIRECT
+        FC_CONV_IM2COL
+        FC_CONV_WINOGRAD_F23
+        FC_CONV_WINOGRAD_F43
+
+    ctypedef enum fc_conv_pass:
+        FC_PASS_FORWARD
+        FC_PASS_BACKWARD_DATA
+        FC_PASS_BACKWARD_WEIGHTS
+
+    fc_status fc_conv2d_output_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW)
+    fc_status fc_conv2d_workspace_size(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                       fc_conv_pass pass_, size_t *nbytes)
+    fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass_,
+                                         fc_conv_algorithm *algo)
+    fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                const float *x, const float *w, const float *bias,
+                                float *y, void *workspace, size_t workspace_size)
+    fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                      const float *grad_y, const float *w, float *grad_x,
+                                      void *workspace, size_t workspace_size)
+    fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                         const float *grad_y, const float *x,
+                                         float *grad_w, float *grad_bias,
+                                         void *workspace, size_t workspace_size)
+
+    ctypedef struct fc_conv_transpose2d_desc:
+        int64_t N, C, H, W, K, R, S
+        int64_t stride_h, stride_w
+        int64_t pad_top, pad_bottom, pad_left, pad_right
+        int64_t output_padding_h, output_padding_w
+        int64_t dilation_h, dilation_w
+        int64_t groups
+
+    fc_status fc_conv_transpose2d_output_shape(const fc_conv_transpose2d_desc *d,
+                                               int64_t *OH, int64_t *OW)
+    fc_status fc_conv_transpose2d_workspace_size(const fc_conv_transpose2d_desc *d,
+                                                 fc_conv_pass pass_, size_t *nbytes)
+    fc_status fc_conv_transpose2d_forward(const fc_conv_transpose2d_desc *d,
+                                          const float *x, const float *w, const float *bias,
+                                          float *y, void *workspace, size_t workspace_size)
+    fc_status fc_conv_transpose2d_backward_data(const fc_conv_transpose2d_desc *d,
+                                                const float *grad_y, const float *w,
+                                                float *grad_x,
+                                                void *workspace, size_t workspace_size)
+    fc_status fc_conv_transpose2d_backward_weights(const fc_conv_transpose2d_desc *d,
+                                                   const float *grad_y, const float *x,
+                                                   float *grad_w, float *grad_bias,
+                                                   void *workspace, size_t workspace_size)
+
+    ctypedef struct fc_depthwise_conv2d_desc:
+        int64_t N, C, H, W, multiplier, R, S
+        int64_t stride_h, stride_w
+        int64_t pad_top, pad_bottom, pad_left, pad_right
+        int64_t dilation_h, dilation_w
+
+    fc_status fc_depthwise_conv2d_output_shape(const fc_depthwise_conv2d_desc *d,
+                                               int64_t *OH, int64_t *OW)
+    fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d,
+                                          const float *x, const float *w, const float *bias,
+                                          float *y)
+    fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
+                                                const float *grad_y, const float *w,
+                                                float *grad_x)
+    fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
+                                                   const float *grad_y, const float *x,
+                                                   float *grad_w, float *grad_bias)
+
+    ctypedef struct fc_pool2d_desc:
+        int64_t N, C, H, W
+        int64_t kernel_h, kernel_w
+        int64_t stride_h, stride_w
+        int64_t pad_top, pad_bottom, pad_left, pad_right
+        int64_t dilation_h, dilation_w
+        int ceil_mode
+        int count_include_pad
+
+    fc_status fc_pool2d_output_shape(const fc_pool2d_desc *d, int64_t *OH, int64_t *OW)
+    fc_status fc_max_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y,
+                                    int64_t *indices)
+    fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
+                                     const float *x, const int64_t *indices, float *grad_x)
+    fc_status fc_avg_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y)
+    fc_status fc_avg_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
+                                     float *grad_x)
+    fc_status fc_global_avg_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t W,
+                                           const float *x, float *y)
+    fc_status fc_global_avg_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t W,
+                                            const float *grad_y, float *grad_x)
+    fc_status fc_global_max_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t W,
+                                           const float *x, float *y)
+    fc_status fc_global_max_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t W,
+                                            const float *grad_y, const float *x,
+                                            float *grad_x)

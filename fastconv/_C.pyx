@@ -1,0 +1,103 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The crossing: C-contiguous float32 buffers in, the GIL released around each C
+call, a non-OK status turned into a Python exception in one place (_check).
+
+Callers are the validated functions in fastconv.functional; the checks here are
+the last line of defence (dtype, contiguity, element counts) so that no call can
+touch memory outside the arrays it was given.
+"""
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+
+import numpy as np
+
+from fastconv.errors import UnsupportedError
+
+cnp.import_array()
+
+ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
+              "winograd_f23": FC_CONV_WINOGRAD_F23, "winograd_f43": FC_CONV_WINOGRAD_F43}
+ALGORITHM_NAMES = {v: k for k, v in ALGORITHMS.items()}
+
+
+cdef int _check(fc_status st, str where) except -1:
+    """Raises the exception for a non-OK status (after the GIL is back)."""
+    if st == FC_SUCCESS:
+        return 0
+    msg = f"{where}: {fc_status_string(st).decode()}"
+    if st == FC_OUT_OF_MEMORY:
+        raise MemoryError(msg)
+    if st == FC_UNSUPPORTED_ALGORITHM or st == FC_UNSUPPORTED_HARDWARE:
+        raise UnsupportedError(msg)
+    raise ValueError(msg)
+
+
+cdef float *_fptr(object a, int64_t n, str name, bint write=False) except NULL:
+    """Pointer to the data of a C-contiguous float32 array of exactly n elements."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT32 or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        raise TypeError(f"{name}: expected a C-contiguous float32 array")
+    if write and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"{name}: array is read-only")
+    if cnp.PyArray_SIZE(arr) != n:
+        raise ValueError(f"{name}: expected {n} elements, got {cnp.PyArray_SIZE(arr)}")
+    cdef float *p = <float *>cnp.PyArray_DATA(arr)
+    if p == NULL:  # zero-size arrays may have no data: callers never pass them
+        raise ValueError(f"{name}: empty array")
+    return p
+
+
+cdef float *_fptr_opt(object a, int64_t n, str name, bint write=False) except? NULL:
+    if a is None:
+        return NULL
+    return _fptr(a, n, name, write)
+
+
+# ------------------------------------------------------------ library state
+
+def version():
+    return fc_version().decode()
+
+
+def set_num_threads(int n):
+    _check(fc_set_num_threads(n), "set_num_threads")
+
+
+def get_num_threads():
+    return fc_get_num_threads()
+
+
+def has_openmp():
+    return bool(fc_has_openmp())
+
+
+ISA_NAMES = {FC_ISA_PORTABLE: "portable", FC_ISA_AVX2: "avx2", FC_ISA_AVX512: "avx512"}
+
+
+def get_isa():
+    return ISA_NAMES[fc_get_isa()]
+
+
+def cpu_isa():
+    return ISA_NAMES[fc_cpu_isa()]
+
+
+def set_isa(str name):
+    for k, v in ISA_NAMES.items():
+        if v == name:
+            _check(fc_set_isa(<fc_isa>k), f"set_isa({name!r})")
+            return
+    raise ValueError(f"set_isa: unknown ISA {name!r}; expected one of {sorted(ISA_NAMES.values())}")
+
+
+def release_workspace():
+    fc_release_workspace()
+
+
+include "_conv.pxi"
+include "_gemm.pxi"
+include "_transpose.pxi"
+include "_depthwise.pxi"
+include "_pool.pxi"

@@ -1,0 +1,47 @@
+"""Command line: `python -m fastconv info` and `python -m fastconv demo`."""
+import argparse
+import sys
+import time
+
+
+def _info(args):
+    import fastconv
+
+    for k, v in fastconv.info().items():
+        print(f"{k:>12}: {v}")
+    return 0
+
+
+def _demo(args):
+    import numpy as np
+
+    import fastconv
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 64, 56, 56), dtype=np.float32)
+    w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+    flops = 2.0 * 16 * 64 * 56 * 56 * 64 * 9
+    fastconv.conv2d(x, w, padding=1)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        y = fastconv.conv2d(x, w, padding=1)
+        times.append(time.perf_counter() - t)
+    med = sorted(times)[len(times) // 2]
+    print(f"conv2d x{x.shape} w{w.shape} padding=1 -> y{y.shape}: "
+          f"{med * 1e3:.2f} ms median, {flops / med / 1e9:.1f} GFLOP/s "
+          f"({fastconv.get_isa()}, {fastconv.get_num_threads()} threads)")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m fastconv")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("info", help="build, ISA path and threads").set_defaults(func=_info)
+    sub.add_parser("demo", help="time one ResNet convolution").set_defaults(func=_demo)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+# Crossing for convolution (included by _C.pyx).
+
+cdef fc_conv2d_desc _conv_desc(tuple xs, int64_t K, int64_t R, int64_t S, tuple stride,
+                               tuple pads, tuple dilation, int64_t groups):
+    cdef fc_conv2d_desc d
+    d.N, d.C, d.H, d.W = xs
+    d.K = K
+    d.R = R
+    d.S = S
+    d.stride_h, d.stride_w = stride
+    d.pad_top, d.pad_bottom, d.pad_left, d.pad_right = pads
+    d.dilation_h, d.dilation_w = dilation
+    d.groups = groups
+    return d
+
+
+def conv2d_output_shape(tuple xs, int64_t K, int64_t R, int64_t S, tuple stride, tuple pads,
+                        tuple dilation, int64_t groups):
+    cdef fc_conv2d_desc d = _conv_desc(xs, K, R, S, stride, pads, dilation, groups)
+    cdef int64_t OH = 0, OW = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d")
+    return OH, OW
+
+
+def conv2d_select_algorithm(tuple xs, int64_t K, int64_t R, int64_t S, tuple stride,
+                            tuple pads, tuple dilation, int64_t groups, int pass_):
+    cdef fc_conv2d_desc d = _conv_desc(xs, K, R, S, stride, pads, dilation, groups)
+    cdef fc_conv_algorithm algo = FC_CONV_AUTO
+    _check(fc_conv2d_select_algorithm(&d, <fc_conv_pass>pass_, &algo), "conv2d")
+    return ALGORITHM_NAMES[algo]
+
+
+def conv2d_workspace_size(tuple xs, int64_t K, int64_t R, int64_t S, tuple stride,
+                          tuple pads, tuple dilation, int64_t groups, int algo, int pass_):
+    cdef fc_conv2d_desc d = _conv_desc(xs, K, R, S, stride, pads, dilation, groups)
+    cdef size_t n = 0
+    _check(fc_conv2d_workspace_size(&d, <fc_conv_algorithm>algo, <fc_conv_pass>pass_, &n),
+           "conv2d")
+    return n
+
+
+def conv2d_forward(x, w, bias, y, tuple stride, tuple pads, tuple dilation, int64_t groups,
+                   int algo):
+    cdef fc_conv2d_desc d = _conv_desc(x.shape, w.shape[0], w.shape[2], w.shape[3], stride,
+                                       pads, dilation, groups)
+    cdef int64_t OH = 0, OW = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d")
+    cdef const float *px = _fptr(x, d.N * d.C * d.H * d.W, "x")
+    cdef const float *pw = _fptr(w, d.K * (d.C // d.groups) * d.R * d.S, "weight")
+    cdef const float *pb = _fptr_opt(bias, d.K, "bias")
+    cdef float *py = _fptr(y, d.N * d.K * OH * OW, "out", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_forward(&d, <fc_conv_algorithm>algo, px, pw, pb, py, NULL, 0)
+    _check(st, "conv2d")
+
+
+def conv2d_backward_data(gy, w, gx, tuple stride, tuple pads, tuple dilation, int64_t groups,
+                         int algo):
+    cdef fc_conv2d_desc d = _conv_desc(gx.shape, w.shape[0], w.shape[2], w.shape[3], stride,
+                                       pads, dilation, groups)
+    cdef int64_t OH = 0, OW = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d_backward")
+    cdef const float *pgy = _fptr(gy, d.N * d.K * OH * OW, "grad_out")
+    cdef const float *pw = _fptr(w, d.K * (d.C // d.groups) * d.R * d.S, "weight")
+    cdef float *pgx = _fptr(gx, d.N * d.C * d.H * d.W, "grad_x", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_backward_data(&d, <fc_conv_algorithm>algo, pgy, pw, pgx, NULL, 0)
+    _check(st, "conv2d_backward")
+
+
+def conv2d_backward_weights(gy, x, gw, gb, tuple stride, tuple pads, tuple dilation,
+                            int64_t groups, int algo):
+    cdef fc_conv2d_desc d = _conv_desc(x.shape, gw.shape[0], gw.shape[2], gw.shape[3], stride,
+                                       pads, dilation, groups)
+    cdef int64_t OH = 0, OW = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d_backward")
+    cdef const float *pgy = _fptr(gy, d.N * d.K * OH * OW, "grad_out")
+    cdef const float *px = _fptr(x, d.N * d.C * d.H * d.W, "x")
+    cdef float *pgw = _fptr(gw, d.K * (d.C // d.groups) * d.R * d.S, "grad_weight", True)
+    cdef float *pgb = _fptr_opt(gb, d.K, "grad_bias", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_backward_weights(&d, <fc_conv_algorithm>algo, pgy, px, pgw, pgb, NULL, 0)
+    _check(st, "conv2d_backward")

@@ -1,0 +1,1 @@
+# Crossing for the depthwise ops (see _C.pyx for the helpers).

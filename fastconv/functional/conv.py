@@ -1,0 +1,120 @@
+"""Convolution: validation, shape math and algorithm choice for fastconv.conv2d."""
+import numpy as np
+
+from fastconv import _C
+from fastconv.functional import _args
+
+ALGORITHMS = ("auto", "direct", "im2col", "winograd", "winograd_f23", "winograd_f43")
+_PASS = {"forward": 0, "backward_data": 1, "backward_weights": 2}
+
+
+class ConvParams:
+    """Normalized arguments of one convolution (all ints, all checked)."""
+
+    __slots__ = ("x_shape", "w_shape", "stride", "pads", "dilation", "groups", "out_shape")
+
+    def __init__(self, fn, x_shape, w_shape, stride, padding, dilation, groups):
+        N, C, H, W = x_shape
+        K, Cg, R, S = w_shape
+        self.groups = _args.as_int(groups, "groups", fn)
+        if self.groups < 1:
+            raise ValueError(f"{fn}: groups must be >= 1, got groups={groups!r}")
+        if C % self.groups or K % self.groups:
+            raise ValueError(f"{fn}: groups={self.groups} must divide both the input channels "
+                             f"C={C} and the output channels K={K}")
+        if Cg * self.groups != C:
+            raise ValueError(f"{fn}: weight of shape {tuple(w_shape)} expects "
+                             f"{Cg * self.groups} input channels (C/groups={Cg}, groups="
+                             f"{self.groups}), but x of shape {tuple(x_shape)} has C={C}")
+        if min(x_shape) < 1 and N != 0:
+            raise ValueError(f"{fn}: x of shape {tuple(x_shape)} has an empty dimension")
+        if min(w_shape) < 1:
+            raise ValueError(f"{fn}: weight of shape {tuple(w_shape)} has an empty dimension")
+        self.stride = _args.pair(stride, "stride", fn, 1)
+        self.dilation = _args.pair(dilation, "dilation", fn, 1)
+        self.pads = _args.conv_padding(padding, (H, W), (R, S), self.stride, self.dilation, fn)
+        t, b, l, r = self.pads
+        OH = _args.conv_out_size(H, t, b, R, self.dilation[0], self.stride[0], "height", fn)
+        OW = _args.conv_out_size(W, l, r, S, self.dilation[1], self.stride[1], "width", fn)
+        self.x_shape = (N, C, H, W)
+        self.w_shape = (K, Cg, R, S)
+        self.out_shape = (N, K, OH, OW)
+        for shape, name in ((self.x_shape, "x"), (self.w_shape, "weight"),
+                            (self.out_shape, "output"), ((N, C, H + t + b, W + l + r), "padded x")):
+            _args.check_elements(shape, name, fn)
+
+    def c_args(self):
+        return self.stride, self.pads, self.dilation, self.groups
+
+
+def _algorithm(algorithm, fn):
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        raise ValueError(f"{fn}: algorithm must be one of {ALGORITHMS}, got algorithm={algorithm!r}")
+    if algorithm == "winograd":
+        algorithm = "winograd_f43"
+    return _C.ALGORITHMS[algorithm]
+
+
+def _inputs(fn, x, weight):
+    x = _args.as_float32(x, "x", fn)
+    weight = _args.as_float32(weight, "weight", fn)
+    _args.check_rank(x, 4, "x", fn, "(N, C, H, W)")
+    _args.check_rank(weight, 4, "weight", fn, "(K, C/groups, R, S)")
+    return x, weight
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm="auto"):
+    """2-D convolution (cross-correlation, as in PyTorch) of x (N, C, H, W) with weight
+    (K, C/groups, R, S), plus bias (K,). Returns (N, K, OH, OW) float32.
+
+    padding: int, (ph, pw), ((top, bottom), (left, right)), "valid", or "same" (Keras:
+    output = ceil(input / stride), the odd pixel padded at the bottom/right).
+    algorithm: "auto" | "direct" | "im2col" | "winograd" (= "winograd_f43") |
+    "winograd_f23". An algorithm that cannot serve the arguments raises
+    fastconv.UnsupportedError (a NotImplementedError), never a silent fallback.
+    """
+    fn = "conv2d"
+    x, weight = _inputs(fn, x, weight)
+    p = ConvParams(fn, x.shape, weight.shape, stride, padding, dilation, groups)
+    algo = _algorithm(algorithm, fn)
+    K = p.w_shape[0]
+    if bias is not None:
+        bias = _args.as_float32(bias, "bias", fn)
+        if bias.shape != (K,):
+            raise ValueError(f"{fn}: expected bias of shape ({K},), got {tuple(bias.shape)}")
+    y = np.empty(p.out_shape, dtype=np.float32)
+    if y.size == 0:
+        return y
+    _C.conv2d_forward(x, weight, bias, y, *p.c_args(), algo)
+    return y
+
+
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    algorithm="auto"):
+    """Gradients of conv2d: returns (grad_x, grad_weight, grad_bias) with the shapes
+    of x, weight and (K,), for grad_out of the shape conv2d(x, weight, ...) returns."""
+    fn = "conv2d_backward"
+    x, weight = _inputs(fn, x, weight)
+    grad_out = _args.as_float32(grad_out, "grad_out", fn)
+    _args.check_rank(grad_out, 4, "grad_out", fn, "(N, K, OH, OW)")
+    p = ConvParams(fn, x.shape, weight.shape, stride, padding, dilation, groups)
+    if grad_out.shape != p.out_shape:
+        raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the conv2d output "
+                         f"shape), got {tuple(grad_out.shape)}")
+    algo = _algorithm(algorithm, fn)
+    gx = np.empty(x.shape, dtype=np.float32)
+    gw = np.empty(weight.shape, dtype=np.float32)
+    gb = np.empty((weight.shape[0],), dtype=np.float32)
+    if x.shape[0] == 0:
+        gw.fill(0.0)
+        gb.fill(0.0)
+        return gx, gw, gb
+    _C.conv2d_backward_data(grad_out, weight, gx, *p.c_args(), algo)
+    _C.conv2d_backward_weights(grad_out, x, gw, gb, *p.c_args(), algo)
+    return gx, gw, gb
+
+
+def conv2d_output_shape(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1):
+    """The output shape conv2d gives for these shapes and arguments."""
+    return ConvParams("conv2d", tuple(x_shape), tuple(weight_shape), stride, padding,
+                      dilation, groups).out_shape

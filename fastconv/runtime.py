@@ -1,0 +1,59 @@
+"""Library state: threads, ISA path, build facts, and where the C header and library are."""
+import os
+
+from fastconv import _C
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def set_num_threads(n):
+    """Threads every fastconv kernel uses (one OpenMP pool); takes effect on the next call."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got n={n}")
+    _C.set_num_threads(n)
+
+
+def get_num_threads():
+    return _C.get_num_threads()
+
+
+def get_isa():
+    """The ISA path in use: 'avx512', 'avx2' or 'portable'."""
+    return _C.get_isa()
+
+
+def set_isa(name):
+    """Force an ISA path ('avx512', 'avx2', 'portable'), for tests and comparisons.
+    The environment variable FASTCONV_ISA does the same at start-up."""
+    _C.set_isa(name)
+
+
+def available_isas():
+    """Every ISA path this CPU can run, best last."""
+    order = ["portable", "avx2", "avx512"]
+    return order[: order.index(_C.cpu_isa()) + 1]
+
+
+def get_include():
+    """The directory holding fastconv.h, for C and C++ builds."""
+    return os.path.join(_HERE, "include")
+
+
+def get_library_dir():
+    """The directory holding libfastconv.so (link with -lfastconv)."""
+    return os.path.join(_HERE, "lib")
+
+
+def info():
+    """A dict describing the build and the run-time choices."""
+    return {
+        "version": _C.version(),
+        "isa": _C.get_isa(),
+        "cpu_isa": _C.cpu_isa(),
+        "threads": _C.get_num_threads(),
+        "openmp": _C.has_openmp(),
+        "include_dir": get_include(),
+        "library_dir": get_library_dir(),
+    }

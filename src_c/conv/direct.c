@@ -1,0 +1,251 @@
+/* Direct convolution: packing, threading and edge handling around the per-ISA
+ * kernels. Backward-data runs the forward kernel on the zero-upsampled gradient with
+ * flipped, transposed weights; backward-weights runs dot-product kernels over the
+ * same packed input the forward pass uses. */
+#include <string.h>
+
+#include "direct.h"
+
+static fc_direct_rows_fn rows_kernel(void) {
+    switch (fc_isa_active()) {
+    case FC_ISA_AVX512: return fc_conv_direct_rows__avx512;
+    case FC_ISA_AVX2: return fc_conv_direct_rows__avx2;
+    default: return fc_conv_direct_rows__portable;
+    }
+}
+
+static fc_direct_dw_fn dw_kernel(void) {
+    switch (fc_isa_active()) {
+    case FC_ISA_AVX512: return fc_conv_direct_dw__avx512;
+    case FC_ISA_AVX2: return fc_conv_direct_dw__avx2;
+    default: return fc_conv_direct_dw__portable;
+    }
+}
+
+/* Geometry of a padded, phase-split plane (see direct.h). */
+typedef struct plane_geom {
+    int64_t H, W;            /* source plane */
+    int64_t top, left;       /* where source row 0 / col 0 land in the padded plane */
+    int64_t Hp, Wp;          /* padded plane */
+    int64_t sh, sw;          /* source sampling: source (i, j) lands at (top + i*sh, left + j*sw) */
+    int64_t stride;          /* output column stride = number of phases */
+    int64_t phase, row, plane;
+} plane_geom;
+
+static plane_geom make_geom(int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
+                            int64_t Wp, int64_t sh, int64_t sw, int64_t stride) {
+    plane_geom g = {H, W, top, left, Hp, Wp, sh, sw, stride, 0, 0, 0};
+    g.phase = fc_ceil_div(Wp, stride);
+    g.row = g.phase * stride;
+    g.plane = g.row * Hp;
+    return g;
+}
+
+/* Writes one source plane into its padded, phase-split copy (zeros elsewhere).
+ * Source pixels that fall outside the padded plane are dropped. */
+static void pack_plane(const plane_geom *g, const float *src, float *dst) {
+    memset(dst, 0, (size_t)g->plane * sizeof(float));
+    for (int64_t i = 0; i < g->H; i++) {
+        int64_t pr = g->top + i * g->sh;
+        if (pr < 0 || pr >= g->Hp) continue;
+        float *drow = dst + pr * g->row;
+        const float *srow = src + i * g->W;
+        for (int64_t j = 0; j < g->W; j++) {
+            int64_t pc = g->left + j * g->sw;
+            if (pc < 0 || pc >= g->Wp) continue;
+            drow[(pc % g->stride) * g->phase + pc / g->stride] = srow[j];
+        }
+    }
+}
+
+static int64_t packed_weight_floats(int64_t groups, int64_t out_per_group, int64_t cin,
+                                    int64_t R, int64_t S) {
+    return groups * fc_ceil_div(out_per_group, FC_DIRECT_KB) * cin * R * S * FC_DIRECT_KB;
+}
+
+/* Packs weights into [g][block][cin][R][S][KB]; `flip` gives the backward-data
+ * weights wf[c][k][r][s] = w[k][c][R-1-r][S-1-s] of the same layer. */
+static void pack_weights(const fc_conv2d_desc *d, const float *w, float *wp, int flip) {
+    int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G, R = d->R, S = d->S;
+    int64_t outg = flip ? Cg : Kg, cin = flip ? Kg : Cg;
+    int64_t nb = fc_ceil_div(outg, FC_DIRECT_KB);
+    int64_t blk = cin * R * S * FC_DIRECT_KB;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t gb = 0; gb < G * nb; gb++) {
+        int64_t g = gb / nb, b = gb % nb;
+        float *dst = wp + gb * blk;
+        for (int64_t i = 0; i < cin; i++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++)
+                    for (int64_t j = 0; j < FC_DIRECT_KB; j++) {
+                        int64_t o = b * FC_DIRECT_KB + j;
+                        float v = 0.0f;
+                        if (o < outg) {
+                            if (flip) /* out = c, in = k */
+                                v = w[(((g * Kg + i) * Cg + o) * R + (R - 1 - r)) * S + (S - 1 - s)];
+                            else
+                                v = w[(((g * Kg + o) * Cg + i) * R + r) * S + s];
+                        }
+                        *dst++ = v;
+                    }
+    }
+}
+
+static plane_geom forward_geom(const fc_conv2d_desc *d) {
+    return make_geom(d->H, d->W, d->pad_top, d->pad_left, d->H + d->pad_top + d->pad_bottom,
+                     d->W + d->pad_left + d->pad_right, 1, 1, d->stride_w);
+}
+
+/* The transposed problem backward-data solves: the gradient upsampled by the stride
+ * and padded so that a stride-1 convolution with flipped weights gives grad_x. */
+static plane_geom backward_geom(const fc_conv2d_desc *d, int64_t OH, int64_t OW) {
+    int64_t Rd = (d->R - 1) * d->dilation_h, Sd = (d->S - 1) * d->dilation_w;
+    return make_geom(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
+                     d->stride_h, d->stride_w, 1);
+}
+
+static void out_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
+    *OH = (d->H + d->pad_top + d->pad_bottom - d->dilation_h * (d->R - 1) - 1) / d->stride_h + 1;
+    *OW = (d->W + d->pad_left + d->pad_right - d->dilation_w * (d->S - 1) - 1) / d->stride_w + 1;
+}
+
+size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
+    int64_t OH, OW;
+    out_shape(d, &OH, &OW);
+    int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
+    size_t total = 0;
+    int64_t planes, wfl;
+    plane_geom g;
+    if (pass == FC_PASS_BACKWARD_DATA) {
+        g = backward_geom(d, OH, OW);
+        planes = d->N * d->K;
+        wfl = packed_weight_floats(G, Cg, Kg, d->R, d->S);
+    } else {
+        g = forward_geom(d);
+        planes = d->N * d->C;
+        wfl = pass == FC_PASS_FORWARD ? packed_weight_floats(G, Kg, Cg, d->R, d->S) : 0;
+    }
+    int64_t xfl;
+    if (!fc_mul_ok(planes, g.plane, &xfl) || xfl > INT64_MAX - FC_DIRECT_SLACK) return SIZE_MAX;
+    if (!fc_ws_add(&total, xfl + FC_DIRECT_SLACK, sizeof(float))) return SIZE_MAX;
+    if (!fc_ws_add(&total, wfl, sizeof(float))) return SIZE_MAX;
+    return total;
+}
+
+static void pack_planes(const plane_geom *g, const float *src, int64_t planes, float *dst) {
+    int64_t src_plane = g->H * g->W;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t p = 0; p < planes; p++) pack_plane(g, src + p * src_plane, dst + p * g->plane);
+    memset(dst + planes * g->plane, 0, FC_DIRECT_SLACK * sizeof(float));
+}
+
+/* Runs the rows kernel over every (image, group, channel block, row chunk). */
+static void run_rows(const plane_geom *g, const float *xq, int64_t N, int64_t G, int64_t cin,
+                     int64_t outg, const float *wp, const float *bias, float *y, int64_t OH,
+                     int64_t OW, const fc_conv2d_desc *d, int64_t sh, int64_t sw) {
+    fc_direct_rows_fn kern = rows_kernel();
+    int64_t nb = fc_ceil_div(outg, FC_DIRECT_KB);
+    int nt = fc_threads();
+    /* Row chunks small enough to give every thread several tasks. */
+    int64_t jobs = N * G * nb;
+    int64_t chunk = jobs >= 4 * nt ? OH : fc_max64(1, OH * jobs / (4 * nt));
+    int64_t nchunks = fc_ceil_div(OH, chunk);
+    int64_t blk = cin * d->R * d->S * FC_DIRECT_KB;
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t t = 0; t < jobs * nchunks; t++) {
+        int64_t b = t % nb, rest = t / nb;
+        int64_t ch = rest % nchunks, ng = rest / nchunks;
+        int64_t n = ng / G, gi = ng % G;
+        fc_direct_rows a;
+        a.xq = xq + (n * G + gi) * cin * g->plane;
+        a.cin = cin;
+        a.plane = g->plane;
+        a.row = g->row;
+        a.phase = g->phase;
+        a.R = d->R;
+        a.S = d->S;
+        a.sh = sh;
+        a.sw = sw;
+        a.dh = d->dilation_h;
+        a.dw = d->dilation_w;
+        a.OH = OH;
+        a.OW = OW;
+        a.wp = wp + (gi * nb + b) * blk;
+        a.kb = fc_min64(FC_DIRECT_KB, outg - b * FC_DIRECT_KB);
+        int64_t o0 = gi * outg + b * FC_DIRECT_KB;
+        a.bias = bias ? bias + o0 : NULL;
+        a.y = y + (n * G * outg + o0) * OH * OW;
+        a.y_plane = OH * OW;
+        kern(&a, ch * chunk, fc_min64(OH, (ch + 1) * chunk));
+    }
+}
+
+fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const float *w,
+                                 const float *bias, float *y, fc_arena *ws) {
+    int64_t OH, OW;
+    out_shape(d, &OH, &OW);
+    int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
+    plane_geom g = forward_geom(d);
+    float *xq = fc_arena_alloc(ws, (size_t)(d->N * d->C * g.plane + FC_DIRECT_SLACK) * sizeof(float));
+    float *wp = fc_arena_alloc(ws, (size_t)packed_weight_floats(G, Kg, Cg, d->R, d->S) * sizeof(float));
+    if (!xq || !wp) return FC_INVALID_WORKSPACE;
+    pack_planes(&g, x, d->N * d->C, xq);
+    pack_weights(d, w, wp, 0);
+    run_rows(&g, xq, d->N, G, Cg, Kg, wp, bias, y, OH, OW, d, d->stride_h, d->stride_w);
+    return FC_SUCCESS;
+}
+
+fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
+                                       const float *w, float *gx, fc_arena *ws) {
+    int64_t OH, OW;
+    out_shape(d, &OH, &OW);
+    int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
+    plane_geom g = backward_geom(d, OH, OW);
+    float *uq = fc_arena_alloc(ws, (size_t)(d->N * d->K * g.plane + FC_DIRECT_SLACK) * sizeof(float));
+    float *wp = fc_arena_alloc(ws, (size_t)packed_weight_floats(G, Cg, Kg, d->R, d->S) * sizeof(float));
+    if (!uq || !wp) return FC_INVALID_WORKSPACE;
+    pack_planes(&g, gy, d->N * d->K, uq);
+    pack_weights(d, w, wp, 1);
+    run_rows(&g, uq, d->N, G, Kg, Cg, wp, NULL, gx, d->H, d->W, d, 1, 1);
+    return FC_SUCCESS;
+}
+
+fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *gy,
+                                          const float *x, float *gw, fc_arena *ws) {
+    int64_t OH, OW;
+    out_shape(d, &OH, &OW);
+    int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
+    plane_geom g = forward_geom(d);
+    float *xq = fc_arena_alloc(ws, (size_t)(d->N * d->C * g.plane + FC_DIRECT_SLACK) * sizeof(float));
+    if (!xq) return FC_INVALID_WORKSPACE;
+    pack_planes(&g, x, d->N * d->C, xq);
+    fc_direct_dw_fn kern = dw_kernel();
+    int64_t nkb = fc_ceil_div(Kg, 4);
+    #pragma omp parallel for num_threads(fc_threads()) schedule(dynamic, 1)
+    for (int64_t t = 0; t < d->C * nkb; t++) {
+        int64_t c = t / nkb, kb = t % nkb;      /* c: global input channel */
+        int64_t gi = c / Cg, cg = c % Cg, k0 = gi * Kg + kb * 4;
+        fc_direct_dw a;
+        a.xq = xq + c * g.plane;
+        a.xq_n = d->C * g.plane;
+        a.row = g.row;
+        a.phase = g.phase;
+        a.gy = gy + k0 * OH * OW;
+        a.gy_k = OH * OW;
+        a.gy_n = d->K * OH * OW;
+        a.n_img = d->N;
+        a.kn = fc_min64(4, Kg - kb * 4);
+        a.R = d->R;
+        a.S = d->S;
+        a.sh = d->stride_h;
+        a.sw = d->stride_w;
+        a.dh = d->dilation_h;
+        a.dw = d->dilation_w;
+        a.OH = OH;
+        a.OW = OW;
+        a.gw = gw + (k0 * Cg + cg) * d->R * d->S;
+        a.gw_k = Cg * d->R * d->S;
+        kern(&a);
+    }
+    return FC_SUCCESS;
+}

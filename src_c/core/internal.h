@@ -1,0 +1,65 @@
+/* Internal helpers shared by every op family. Not installed. */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastconv.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define FC_ALIGN 64
+
+static inline int64_t fc_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t fc_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Overflow-checked size arithmetic: return 0 on success, 1 on overflow. */
+static inline int fc_mul_ok(int64_t a, int64_t b, int64_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+/* *out = a*b*c*d as int64, with every step checked; 1 on success. */
+static inline int fc_prod4(int64_t a, int64_t b, int64_t c, int64_t d, int64_t *out) {
+    int64_t t;
+    return fc_mul_ok(a, b, &t) && fc_mul_ok(t, c, &t) && fc_mul_ok(t, d, out);
+}
+
+/* The number of threads kernels should use (fc_set_num_threads / OMP_NUM_THREADS). */
+int fc_threads(void);
+
+/* ------------------------------------------------------------ workspace */
+
+/* A bump allocator over one workspace block. Pieces are FC_ALIGN-aligned. */
+typedef struct fc_arena {
+    char *base;
+    size_t size, used;
+} fc_arena;
+
+/* Bytes an arena needs for a piece of `bytes` (alignment slack included). */
+static inline size_t fc_arena_piece(size_t bytes) {
+    return ((bytes + FC_ALIGN - 1) / FC_ALIGN) * FC_ALIGN + FC_ALIGN;
+}
+/* Returns NULL when the arena is too small (a sizing bug, reported as FC_INVALID_WORKSPACE). */
+void *fc_arena_alloc(fc_arena *a, size_t bytes);
+
+/* Opens an arena of `need` bytes: the caller's buffer when given (it must hold
+ * `need`), else the calling thread's cached buffer, grown when too small. */
+fc_status fc_workspace_open(void *user, size_t user_size, size_t need, fc_arena *out);
+
+/* A size_t sum of piece sizes with overflow detection: adds fc_arena_piece(bytes). */
+static inline int fc_ws_add(size_t *total, int64_t elems, size_t elem_size) {
+    size_t bytes;
+    if (elems < 0 || __builtin_mul_overflow((size_t)elems, elem_size, &bytes)) return 0;
+    size_t piece = fc_arena_piece(bytes);
+    if (piece < bytes) return 0;
+    return !__builtin_add_overflow(*total, piece, total);
+}
+
+/* -------------------------------------------------------------- ISA */
+
+fc_isa fc_isa_active(void);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * fastconv.h -- the one public C API of fastconv.
+ *
+ * Layouts (all float32, dense, C order):
+ *   activations  x[N][C][H][W]                (NCHW)
+ *   conv weight  w[K][C/groups][R][S]
+ *   tconv weight w[C][K/groups][R][S]          (C = the transposed conv's input channels)
+ *   depthwise    w[C*multiplier][1][R][S]
+ *
+ * Output size of a convolution along one axis:
+ *   OH = (H + pad_top + pad_bottom - dilation_h * (R - 1) - 1) / stride_h + 1
+ *
+ * Every entry point checks its arguments and returns an fc_status; none prints,
+ * aborts or exits. Calls from several threads at once on different buffers are
+ * safe. Workspace: pass NULL and the library uses a per-calling-thread cache that
+ * grows and is kept for reuse (fc_release_workspace() frees it), or pass your own
+ * buffer of at least the size the matching *_workspace_size() query reports.
+ */
+#ifndef FASTCONV_H
+#define FASTCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define FC_API
+#else
+#define FC_API __attribute__((visibility("default")))
+#endif
+
+#define FASTCONV_VERSION_MAJOR 0
+#define FASTCONV_VERSION_MINOR 1
+#define FASTCONV_VERSION_PATCH 0
+#define FASTCONV_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum fc_status {
+    FC_SUCCESS = 0,
+    /* the caller's arguments are wrong */
+    FC_INVALID_ARGUMENT,      /* a NULL pointer or an unknown enum value */
+    FC_INVALID_SHAPE,         /* a non-positive size, channel/group mismatch, kernel larger than input */
+    FC_INVALID_STRIDE,
+    FC_INVALID_PADDING,
+    FC_INVALID_DILATION,
+    FC_INVALID_GROUPS,
+    FC_INVALID_WORKSPACE,     /* a caller workspace smaller than the query said */
+    FC_SIZE_OVERFLOW,         /* a size or offset would not fit in 64 bits / size_t */
+    /* legal, but not implemented */
+    FC_UNSUPPORTED_ALGORITHM, /* e.g. Winograd asked for a 5x5 or strided convolution */
+    FC_UNSUPPORTED_HARDWARE,  /* an ISA the CPU lacks */
+    /* system */
+    FC_OUT_OF_MEMORY
+} fc_status;
+
+FC_API const char *fc_status_string(fc_status status);
+
+/* ------------------------------------------------------ version, threads, ISA */
+
+FC_API const char *fc_version(void);
+
+/* Threads used by every kernel (one OpenMP pool). n must be >= 1. The default is
+ * OMP_NUM_THREADS or the number of cores. Takes effect on the next call. */
+FC_API fc_status fc_set_num_threads(int n);
+FC_API int fc_get_num_threads(void);
+FC_API int fc_has_openmp(void);
+
+typedef enum fc_isa {
+    FC_ISA_PORTABLE = 0, /* plain C */
+    FC_ISA_AVX2 = 1,     /* AVX2 + FMA */
+    FC_ISA_AVX512 = 2    /* AVX-512 F/VL/BW/DQ */
+} fc_isa;
+
+/* The ISA path in use: the best the CPU has, lowered by FASTCONV_ISA=avx2|portable. */
+FC_API fc_isa fc_get_isa(void);
+/* The best ISA this CPU supports, whatever FASTCONV_ISA says. */
+FC_API fc_isa fc_cpu_isa(void);
+/* Force a path (for tests and comparisons); FC_UNSUPPORTED_HARDWARE if the CPU lacks it. */
+FC_API fc_status fc_set_isa(fc_isa isa);
+FC_API const char *fc_isa_name(fc_isa isa);
+
+/* Free the calling thread's cached workspace. */
+FC_API void fc_release_workspace(void);
+
+/* -------------------------------------------------------------- SGEMM */
+
+/* C[M][N] = alpha * op(A)[M][K] * op(B)[K][N] + beta * C, row-major.
+ * op(A) = A (lda >= K) or A^T stored as [K][M] (lda >= M); likewise B.
+ * With beta == 0, C is never read (it may hold NaN). */
+FC_API fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                          float alpha, const float *A, int64_t lda,
+                          const float *B, int64_t ldb,
+                          float beta, float *C, int64_t ldc);
+
+/* -------------------------------------------------------- convolution */
+
+typedef struct fc_conv2d_desc {
+    int64_t N, C, H, W;       /* input x[N][C][H][W] */
+    int64_t K;                /* output channels */
+    int64_t R, S;             /* kernel rows and columns */
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_bottom, pad_left, pad_right;
+    int64_t dilation_h, dilation_w;
+    int64_t groups;           /* C and K divisible by groups */
+} fc_conv2d_desc;
+
+typedef enum fc_conv_algorithm {
+    FC_CONV_AUTO = 0,         /* the fastest that serves the descriptor */
+    FC_CONV_DIRECT = 1,       /* any descriptor */
+    FC_CONV_IM2COL = 2,       /* any descriptor */
+    FC_CONV_WINOGRAD_F23 = 3, /* 3x3, stride 1, dilation 1 */
+    FC_CONV_WINOGRAD_F43 = 4  /* 3x3, stride 1, dilation 1 */
+} fc_conv_algorithm;
+
+typedef enum fc_conv_pass {
+    FC_PASS_FORWARD = 0,
+    FC_PASS_BACKWARD_DATA = 1,
+    FC_PASS_BACKWARD_WEIGHTS = 2
+} fc_conv_pass;
+
+/* Checks the descriptor and gives the output size y[N][K][OH][OW]. */
+FC_API fc_status fc_conv2d_output_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW);
+FC_API fc_status fc_conv2d_workspace_size(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                          fc_conv_pass pass, size_t *bytes);
+/* The algorithm FC_CONV_AUTO runs for this descriptor and pass. */
+FC_API fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
+                                            fc_conv_algorithm *algo);
+
+/* y = conv(x, w) + bias; bias[K] may be NULL. */
+FC_API fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                   const float *x, const float *w, const float *bias,
+                                   float *y, void *workspace, size_t workspace_size);
+/* grad_x = dL/dx (overwritten) from grad_y[N][K][OH][OW]. */
+FC_API fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                         const float *grad_y, const float *w, float *grad_x,
+                                         void *workspace, size_t workspace_size);
+/* grad_w (overwritten) and, unless NULL, grad_bias[K] (overwritten). */
+FC_API fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                            const float *grad_y, const float *x,
+                                            float *grad_w, float *grad_bias,
+                                            void *workspace, size_t workspace_size);
+
+/* ---------------------------------------------- transposed convolution */
+
+typedef struct fc_conv_transpose2d_desc {
+    int64_t N, C, H, W;       /* input x[N][C][H][W] */
+    int64_t K;                /* output channels; weight w[C][K/groups][R][S] */
+    int64_t R, S;
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_bottom, pad_left, pad_right;
+    int64_t output_padding_h, output_padding_w; /* < max(stride, dilation) */
+    int64_t dilation_h, dilation_w;
+    int64_t groups;
+} fc_conv_transpose2d_desc;
+
+/* OH = (H - 1) * stride_h - pad_top - pad_bottom + dilation_h * (R - 1) + output_padding_h + 1 */
+FC_API fc_status fc_conv_transpose2d_output_shape(const fc_conv_transpose2d_desc *d,
+                                                  int64_t *OH, int64_t *OW);
+FC_API fc_status fc_conv_transpose2d_workspace_size(const fc_conv_transpose2d_desc *d,
+                                                    fc_conv_pass pass, size_t *bytes);
+FC_API fc_status fc_conv_transpose2d_forward(const fc_conv_transpose2d_desc *d,
+                                             const float *x, const float *w, const float *bias,
+                                             float *y, void *workspace, size_t workspace_size);
+FC_API fc_status fc_conv_transpose2d_backward_data(const fc_conv_transpose2d_desc *d,
+                                                   const float *grad_y, const float *w,
+                                                   float *grad_x,
+                                                   void *workspace, size_t workspace_size);
+FC_API fc_status fc_conv_transpose2d_backward_weights(const fc_conv_transpose2d_desc *d,
+                                                      const float *grad_y, const float *x,
+                                                      float *grad_w, float *grad_bias,
+                                                      void *workspace, size_t workspace_size);
+
+/* ------------------------------------------------ depthwise convolution */
+
+typedef struct fc_depthwise_conv2d_desc {
+    int64_t N, C, H, W;       /* input x[N][C][H][W] */
+    int64_t multiplier;       /* output channels K = C * multiplier; w[K][1][R][S] */
+    int64_t R, S;
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_bottom, pad_left, pad_right;
+    int64_t dilation_h, dilation_w;
+} fc_depthwise_conv2d_desc;
+
+FC_API fc_status fc_depthwise_conv2d_output_shape(const fc_depthwise_conv2d_desc *d,
+                                                  int64_t *OH, int64_t *OW);
+FC_API fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d,
+                                             const float *x, const float *w, const float *bias,
+                                             float *y);
+FC_API fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
+                                                   const float *grad_y, const float *w,
+                                                   float *grad_x);
+FC_API fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
+                                                      const float *grad_y, const float *x,
+                                                      float *grad_w, float *grad_bias);
+
+/* ------------------------------------------------------------ pooling */
+
+typedef struct fc_pool2d_desc {
+    int64_t N, C, H, W;
+    int64_t kernel_h, kernel_w;
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_bottom, pad_left, pad_right; /* each < the effective kernel */
+    int64_t dilation_h, dilation_w;                    /* max pooling only; 1 for average */
+    int ceil_mode;
+    int count_include_pad;                             /* average pooling only */
+} fc_pool2d_desc;
+
+FC_API fc_status fc_pool2d_output_shape(const fc_pool2d_desc *d, int64_t *OH, int64_t *OW);
+
+/* indices (may be NULL) receive the flat h*W+w position of each maximum in its plane.
+ * Ties go to the first maximum in the window; NaN wins. */
+FC_API fc_status fc_max_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y,
+                                       int64_t *indices);
+/* With indices NULL the arg-max is recomputed from x. grad_x is overwritten. */
+FC_API fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
+                                        const float *x, const int64_t *indices, float *grad_x);
+FC_API fc_status fc_avg_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y);
+FC_API fc_status fc_avg_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
+                                        float *grad_x);
+
+/* y[N][C] from x[N][C][H][W]. */
+FC_API fc_status fc_global_avg_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t W,
+                                              const float *x, float *y);
+FC_API fc_status fc_global_avg_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t W,
+                                               const float *grad_y, float *grad_x);
+FC_API fc_status fc_global_max_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t W,
+                                              const float *x, float *y);
+FC_API fc_status fc_global_max_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t W,
+                                               const float *grad_y, const float *x,
+                                               float *grad_x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FASTCONV_H */

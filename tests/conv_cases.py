@@ -1,0 +1,70 @@
+"""Seeded random convolution shapes shared by every algorithm's tests."""
+import numpy as np
+
+from reference import conv2d_backward_ref, conv2d_ref
+
+
+def random_conv_cases(count, seed, max_kernel=7, stride1_3x3=False):
+    """Dicts of (x_shape, w_shape, stride, pads, dilation, groups) over odd sizes,
+    batch 1, 1x1 to 7x7 kernels, strides, asymmetric paddings, dilations and groups.
+    stride1_3x3 restricts to what Winograd serves."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        groups = int(rng.choice([1, 1, 1, 2, 3]))
+        Cg, Kg = int(rng.integers(1, 7)), int(rng.integers(1, 12))
+        N = int(rng.choice([1, 1, 2, 3]))
+        if stride1_3x3:
+            R = S = 3
+            stride, dilation = (1, 1), (1, 1)
+        else:
+            R, S = int(rng.integers(1, max_kernel + 1)), int(rng.integers(1, max_kernel + 1))
+            stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+            dilation = (int(rng.choice([1, 1, 2, 3])), int(rng.choice([1, 1, 2])))
+        pads = tuple(int(p) for p in rng.integers(0, 4, size=4))
+        H, W = int(rng.integers(1, 20)), int(rng.integers(1, 40))
+        if (R - 1) * dilation[0] + 1 > H + pads[0] + pads[1]:
+            continue
+        if (S - 1) * dilation[1] + 1 > W + pads[2] + pads[3]:
+            continue
+        cases.append(dict(x_shape=(N, Cg * groups, H, W), w_shape=(Kg * groups, Cg, R, S),
+                          stride=stride, pads=pads, dilation=dilation, groups=groups))
+    return cases
+
+
+def case_id(c):
+    return (f"x{'x'.join(map(str, c['x_shape']))}-w{'x'.join(map(str, c['w_shape']))}"
+            f"-s{c['stride'][0]}{c['stride'][1]}-p{''.join(map(str, c['pads']))}"
+            f"-d{c['dilation'][0]}{c['dilation'][1]}-g{c['groups']}")
+
+
+def padding_arg(pads):
+    t, b, l, r = pads
+    return ((t, b), (l, r))
+
+
+def check_conv_case(fastconv, c, algorithm, rng, factor=8.0):
+    """Runs forward and backward of one case through fastconv and checks all four
+    results against the float64 reference."""
+    from reference import assert_close
+
+    x = rng.standard_normal(c["x_shape"]).astype(np.float32)
+    w = rng.standard_normal(c["w_shape"]).astype(np.float32)
+    b = rng.standard_normal(c["w_shape"][0]).astype(np.float32)
+    args = dict(stride=c["stride"], padding=padding_arg(c["pads"]), dilation=c["dilation"],
+                groups=c["groups"])
+    rargs = (c["stride"], c["pads"], c["dilation"], c["groups"])
+    K, Cg, R, S = c["w_shape"]
+    y = fastconv.conv2d(x, w, b, algorithm=algorithm, **args)
+    ref = conv2d_ref(x, w, b, *rargs)
+    absref = conv2d_ref(np.abs(x), np.abs(w), np.abs(b), *rargs)
+    assert_close(y, ref, absref, Cg * R * S + 1, factor, "forward")
+
+    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    gx, gw, gb = fastconv.conv2d_backward(gy, x, w, algorithm=algorithm, **args)
+    rgx, rgw, rgb = conv2d_backward_ref(gy, x, w, *rargs)
+    agx, agw, agb = conv2d_backward_ref(np.abs(gy), np.abs(x), np.abs(w), *rargs)
+    N, _, OH, OW = ref.shape
+    assert_close(gx, rgx, agx, (K // c["groups"]) * R * S, factor, "grad_x")
+    assert_close(gw, rgw, agw, N * OH * OW, factor, "grad_weight")
+    assert_close(gb, rgb, agb, N * OH * OW, factor, "grad_bias")
