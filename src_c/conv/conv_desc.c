@@ -31,8 +31,10 @@ fc_status fc_conv2d_check(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
     if (!fc_prod4(d->K, d->C / d->groups, d->R, d->S, &t) || t > lim) return FC_SIZE_OVERFLOW;
     if (!fc_prod4(d->N, d->K, oh, ow, &t) || t > lim) return FC_SIZE_OVERFLOW;
     /* Padded planes (the direct and im2col workspaces). */
-    if (!fc_prod4(d->N, d->C, d->H + d->pad_top + d->pad_bottom,
-                  d->W + d->pad_left + d->pad_right + d->stride_w, &t) || t > lim)
+    int64_t hp, wp;
+    if (__builtin_add_overflow(d->H, d->pad_top, &hp) || __builtin_add_overflow(hp, d->pad_bottom, &hp) ||
+        __builtin_add_overflow(d->W, d->pad_left, &wp) || __builtin_add_overflow(wp, d->pad_right, &wp) ||
+        __builtin_add_overflow(wp, d->stride_w, &wp) || !fc_prod4(d->N, d->C, hp, wp, &t) || t > lim)
         return FC_SIZE_OVERFLOW;
     if (OH) *OH = oh;
     if (OW) *OW = ow;
