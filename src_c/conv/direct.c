@@ -129,6 +129,7 @@ size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
     if (!fc_mul_ok(planes, g.plane, &xfl) || xfl > INT64_MAX - FC_DIRECT_SLACK) return SIZE_MAX;
     if (!fc_ws_add(&total, xfl + FC_DIRECT_SLACK, sizeof(float))) return SIZE_MAX;
     if (!fc_ws_add(&total, wfl, sizeof(float))) return SIZE_MAX;
+    if (!fc_ws_add(&total, d->S, sizeof(int64_t))) return SIZE_MAX;
     return total;
 }
 
@@ -140,10 +141,18 @@ static void pack_planes(const plane_geom *g, const float *src, int64_t planes, f
 }
 
 /* Runs the rows kernel over every (image, group, channel block, row chunk). */
-static void run_rows(const plane_geom *g, const float *xq, int64_t N, int64_t G, int64_t cin,
-                     int64_t outg, const float *wp, const float *bias, float *y, int64_t OH,
-                     int64_t OW, const fc_conv2d_desc *d, int64_t sh, int64_t sw) {
+static fc_status run_rows(const plane_geom *g, const float *xq, int64_t N, int64_t G, int64_t cin,
+                          int64_t outg, const float *wp, const float *bias, float *y, int64_t OH,
+                          int64_t OW, const fc_conv2d_desc *d, int64_t sh, int64_t sw,
+                          fc_arena *ws) {
     fc_direct_rows_fn kern = rows_kernel();
+    /* Tap offsets, hoisted out of the kernel's inner loop (they need divisions). */
+    int64_t *soff = fc_arena_alloc(ws, (size_t)d->S * sizeof(int64_t));
+    if (!soff) return FC_INVALID_WORKSPACE;
+    for (int64_t s = 0; s < d->S; s++) {
+        int64_t col = s * d->dilation_w;
+        soff[s] = (col % sw) * g->phase + col / sw;
+    }
     int64_t nb = fc_ceil_div(outg, FC_DIRECT_KB);
     int nt = fc_threads();
     /* Row chunks small enough to give every thread several tasks. */
@@ -170,6 +179,7 @@ static void run_rows(const plane_geom *g, const float *xq, int64_t N, int64_t G,
         a.dw = d->dilation_w;
         a.OH = OH;
         a.OW = OW;
+        a.soff = soff;
         a.wp = wp + (gi * nb + b) * blk;
         a.kb = fc_min64(FC_DIRECT_KB, outg - b * FC_DIRECT_KB);
         int64_t o0 = gi * outg + b * FC_DIRECT_KB;
@@ -178,6 +188,7 @@ static void run_rows(const plane_geom *g, const float *xq, int64_t N, int64_t G,
         a.y_plane = OH * OW;
         kern(&a, ch * chunk, fc_min64(OH, (ch + 1) * chunk));
     }
+    return FC_SUCCESS;
 }
 
 fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const float *w,
@@ -191,8 +202,7 @@ fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const 
     if (!xq || !wp) return FC_INVALID_WORKSPACE;
     pack_planes(&g, x, d->N * d->C, xq);
     pack_weights(d, w, wp, 0);
-    run_rows(&g, xq, d->N, G, Cg, Kg, wp, bias, y, OH, OW, d, d->stride_h, d->stride_w);
-    return FC_SUCCESS;
+    return run_rows(&g, xq, d->N, G, Cg, Kg, wp, bias, y, OH, OW, d, d->stride_h, d->stride_w, ws);
 }
 
 fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
@@ -206,8 +216,7 @@ fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
     if (!uq || !wp) return FC_INVALID_WORKSPACE;
     pack_planes(&g, gy, d->N * d->K, uq);
     pack_weights(d, w, wp, 1);
-    run_rows(&g, uq, d->N, G, Kg, Cg, wp, NULL, gx, d->H, d->W, d, 1, 1);
-    return FC_SUCCESS;
+    return run_rows(&g, uq, d->N, G, Kg, Cg, wp, NULL, gx, d->H, d->W, d, 1, 1, ws);
 }
 
 fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *gy,

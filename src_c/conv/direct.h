@@ -18,6 +18,7 @@ typedef struct fc_direct_rows {
     int64_t cin, plane, row, phase;
     int64_t R, S, sh, sw, dh, dw;
     int64_t OH, OW;
+    const int64_t *soff;      /* S offsets of tap s within a row: (s*dw % sw)*phase + s*dw/sw */
     const float *wp;          /* packed weights [cin][R][S][FC_DIRECT_KB] */
     int64_t kb;               /* valid output channels in this block (<= FC_DIRECT_KB) */
     const float *bias;        /* kb values, or NULL */
