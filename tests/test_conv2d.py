@@ -7,7 +7,7 @@ from conv_cases import case_id, check_conv_case, padding_arg, random_conv_cases
 from reference import assert_close, conv2d_ref
 
 # Algorithms that serve every descriptor; Winograd has its own tests.
-GENERAL_ALGORITHMS = ["direct"]
+GENERAL_ALGORITHMS = ["direct", "im2col"]
 CASES = random_conv_cases(36, seed=2024)
 
 

@@ -1,11 +1,13 @@
 /* Public convolution entry points: check, size the workspace, dispatch. */
 #include "conv_desc.h"
 #include "direct.h"
+#include "im2col.h"
 
 /* Each algorithm's workspace for a pass, or SIZE_MAX when it cannot serve. */
 static size_t algo_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass) {
     switch (algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_workspace(d, pass);
+    case FC_CONV_IM2COL: return fc_conv_im2col_workspace(d, pass);
     default: return SIZE_MAX;
     }
 }
@@ -19,6 +21,7 @@ static int algo_known(fc_conv_algorithm a) {
 static int algo_serves(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
     switch (algo) {
     case FC_CONV_DIRECT: return 1;
+    case FC_CONV_IM2COL: return 1;
     default: (void)d; return 0;
     }
 }
@@ -73,6 +76,7 @@ fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, con
     if (st != FC_SUCCESS) return st;
     switch (algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, bias, y, &ws);
+    case FC_CONV_IM2COL: return fc_conv_im2col_forward(d, x, w, bias, y, &ws);
     default: return FC_UNSUPPORTED_ALGORITHM;
     }
 }
@@ -89,6 +93,7 @@ fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm alg
     if (st != FC_SUCCESS) return st;
     switch (algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_backward_data(d, grad_y, w, grad_x, &ws);
+    case FC_CONV_IM2COL: return fc_conv_im2col_backward_data(d, grad_y, w, grad_x, &ws);
     default: return FC_UNSUPPORTED_ALGORITHM;
     }
 }
@@ -107,6 +112,7 @@ fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_algorithm 
     if (st != FC_SUCCESS) return st;
     switch (algo) {
     case FC_CONV_DIRECT: st = fc_conv_direct_backward_weights(d, grad_y, x, grad_w, &ws); break;
+    case FC_CONV_IM2COL: st = fc_conv_im2col_backward_weights(d, grad_y, x, grad_w, &ws); break;
     default: return FC_UNSUPPORTED_ALGORITHM;
     }
     if (st == FC_SUCCESS && grad_bias) fc_conv2d_bias_grad(d->N, d->K, OH * OW, grad_y, grad_bias);

@@ -1,0 +1,16 @@
+/* Convolution as im2col + packed SGEMM (conv/im2col.c). */
+#ifndef FC_CONV_IM2COL_H
+#define FC_CONV_IM2COL_H
+
+#include "../core/internal.h"
+
+/* Workspace bytes of a pass for the current thread count (SIZE_MAX on overflow). */
+size_t fc_conv_im2col_workspace(const fc_conv2d_desc *d, fc_conv_pass pass);
+fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const float *w,
+                                 const float *bias, float *y, fc_arena *ws);
+fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
+                                       const float *w, float *gx, fc_arena *ws);
+fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *gy,
+                                          const float *x, float *gw, fc_arena *ws);
+
+#endif

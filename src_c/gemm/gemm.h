@@ -1,0 +1,51 @@
+/* Packed SGEMM (BLIS-style): the loops, packing and threads live in gemm/sgemm.c,
+ * the register-blocked micro-kernels in kernels/<isa>/gemm_ukernel_<isa>.c (one body,
+ * gemm/gemm_ukernel.inc, compiled per ISA).
+ *
+ * Micro-kernel contract: C[MR][NR] (row stride ldc) = alpha * A_panel * B_panel
+ * + beta * C, where A_panel is packed [kc][MR] and B_panel [kc][NR] (kc >= 1).
+ * Full tiles only (the caller handles edges through a scratch tile). With beta == 0,
+ * C is never read: it may hold NaN. */
+#ifndef FC_GEMM_H
+#define FC_GEMM_H
+
+#include "../core/internal.h"
+
+typedef void (*fc_gemm_ukernel_fn)(int64_t kc, const float *a, const float *b, float *c,
+                                   int64_t ldc, float alpha, float beta);
+
+void fc_f32_gemm_ukernel_4x8__portable(int64_t kc, const float *a, const float *b, float *c,
+                                       int64_t ldc, float alpha, float beta);
+void fc_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *a, const float *b, float *c,
+                                    int64_t ldc, float alpha, float beta);
+void fc_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b, float *c,
+                                      int64_t ldc, float alpha, float beta);
+
+/* One GEMM call, row-major, as fc_sgemm takes it. */
+typedef struct fc_gemm_args {
+    int trans_a, trans_b;
+    int64_t M, N, K;
+    float alpha;
+    const float *A;
+    int64_t lda;
+    const float *B;
+    int64_t ldb;
+    float beta;
+    float *C;
+    int64_t ldc;
+} fc_gemm_args;
+
+/* Arena bytes fc_gemm_run needs for an M x N x K product on `threads` threads
+ * (SIZE_MAX on overflow). */
+size_t fc_gemm_workspace(int64_t M, int64_t N, int64_t K, int threads);
+
+/* Runs the product with packing buffers taken from `ws` (sized by fc_gemm_workspace
+ * with the same `threads`). threads == 1 runs in the calling thread and opens no
+ * OpenMP region, so it is safe inside a caller's parallel loop (each caller thread
+ * passing its own arena). Arguments are assumed checked (fc_sgemm checks them). */
+fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws);
+
+/* The thread count fc_gemm_run would use for this size (1 for small products). */
+int fc_gemm_threads(int64_t M, int64_t N, int64_t K);
+
+#endif

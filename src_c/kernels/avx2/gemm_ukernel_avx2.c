@@ -1,0 +1,16 @@
+/* SGEMM micro-kernel, AVX2+FMA: 6 rows x 16 columns (12 ymm accumulators). */
+#pragma GCC target("avx2,fma")
+#include <immintrin.h>
+#define GV __m256
+#define GV_LANES 8
+#define GV_ZERO() _mm256_setzero_ps()
+#define GV_LOAD(p) _mm256_loadu_ps(p)
+#define GV_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define GV_BCAST(p) _mm256_broadcast_ss(p)
+#define GV_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define GV_MUL(a, b) _mm256_mul_ps((a), (b))
+#define GV_SET1(s) _mm256_set1_ps(s)
+#define FC_GEMM_MR 6
+#define FC_GEMM_NV 2
+#define FC_GEMM_UKERNEL fc_f32_gemm_ukernel_6x16__avx2
+#include "gemm/gemm_ukernel.inc"

@@ -1,0 +1,16 @@
+/* SGEMM micro-kernel, AVX-512: 8 rows x 32 columns (16 zmm accumulators). */
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
+#include <immintrin.h>
+#define GV __m512
+#define GV_LANES 16
+#define GV_ZERO() _mm512_setzero_ps()
+#define GV_LOAD(p) _mm512_loadu_ps(p)
+#define GV_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define GV_BCAST(p) _mm512_set1_ps(*(p))
+#define GV_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define GV_MUL(a, b) _mm512_mul_ps((a), (b))
+#define GV_SET1(s) _mm512_set1_ps(s)
+#define FC_GEMM_MR 8
+#define FC_GEMM_NV 2
+#define FC_GEMM_UKERNEL fc_f32_gemm_ukernel_8x32__avx512
+#include "gemm/gemm_ukernel.inc"
