@@ -132,3 +132,42 @@ def test_c_side_rejects_unsupported():
     with pytest.raises(fastconv.UnsupportedError, match="conv2d"):
         _C.conv2d_forward(x, w, None, y, (1, 1), (0, 0, 0, 0), (1, 1), 1,
                           _C.ALGORITHMS["winograd_f43"])
+
+
+@pytest.mark.parametrize("algorithm", ALGOS)
+def test_pretransformed_weights_give_the_same_result(algorithm, rng):
+    from fastconv import _C
+    a = _C.ALGORITHMS[algorithm]
+    x = rng.standard_normal((2, 6, 11, 9)).astype(np.float32)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    pads = (1, 2, 0, 1)
+    y = fastconv.conv2d(x, w, b, padding=padding_arg(pads), groups=2, algorithm=algorithm)
+    u = _C.conv2d_winograd_transform_weights(x.shape, w, pads, 2, a, 0)
+    y2 = np.empty_like(y)
+    _C.conv2d_winograd_pretransformed(0, x, u, b, y2, x.shape, w.shape, pads, 2, a)
+    np.testing.assert_array_equal(y2, y)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    gx, _, _ = fastconv.conv2d_backward(gy, x, w, padding=padding_arg(pads), groups=2,
+                                        algorithm=algorithm)
+    ub = _C.conv2d_winograd_transform_weights(x.shape, w, pads, 2, a, 1)
+    gx2 = np.empty_like(gx)
+    _C.conv2d_winograd_pretransformed(1, gy, ub, None, gx2, x.shape, w.shape, pads, 2, a)
+    np.testing.assert_array_equal(gx2, gx)
+
+
+def test_pretransformed_rejects_unsupported_and_short_buffers():
+    from fastconv import _C
+    w5 = np.zeros((2, 3, 5, 5), np.float32)
+    with pytest.raises(fastconv.UnsupportedError):
+        _C.conv2d_winograd_transform_weights((1, 3, 8, 8), w5, (0, 0, 0, 0), 1,
+                                             _C.ALGORITHMS["winograd_f43"], 0)
+    with pytest.raises(fastconv.UnsupportedError):
+        _C.conv2d_winograd_transform_weights((1, 3, 8, 8), np.zeros((2, 3, 3, 3), np.float32),
+                                             (0, 0, 0, 0), 1, _C.ALGORITHMS["direct"], 0)
+    x = np.zeros((1, 3, 8, 8), np.float32)
+    with pytest.raises(ValueError, match="u: expected"):
+        _C.conv2d_winograd_pretransformed(0, x, np.zeros(5, np.float32), None,
+                                          np.zeros((1, 2, 6, 6), np.float32), x.shape,
+                                          (2, 3, 3, 3), (0, 0, 0, 0), 1,
+                                          _C.ALGORITHMS["winograd_f43"])
