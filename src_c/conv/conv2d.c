@@ -28,16 +28,20 @@ static int algo_serves(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
     }
 }
 
-/* The Winograd variant AUTO should run, or FC_CONV_AUTO for none. Measured (2 threads,
- * AVX-512): Winograd beats direct on 3x3 stride-1 layers with enough channels for its
- * GEMMs; F(4x4) wins over F(2x2) once the output is at least 8 wide. Backward-weights
- * delegates to direct, so it is never preferred there. */
+/* The Winograd variant AUTO should run, or FC_CONV_AUTO for none. Winograd pays off on
+ * 3x3 stride-1 layers with enough channels and enough tiles (batched across images) for
+ * its per-position GEMMs; F(4x4) needs an output at least 8 wide. Backward-weights
+ * delegates to direct, so Winograd is never preferred there. Thresholds measured with
+ * a temporary SGEMM on a loaded machine: to be re-tuned with the real one. */
 static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
     if (pass == FC_PASS_BACKWARD_WEIGHTS || !fc_winograd_serves(d)) return FC_CONV_AUTO;
     int64_t Cg = d->C / d->groups, Kg = d->K / d->groups;
     if (Cg < 16 || Kg < 16) return FC_CONV_AUTO;
     int64_t OH = d->H + d->pad_top + d->pad_bottom - 2, OW = d->W + d->pad_left + d->pad_right - 2;
-    return OH >= 8 && OW >= 8 ? FC_CONV_WINOGRAD_F43 : FC_CONV_WINOGRAD_F23;
+    int64_t t4 = d->N * fc_ceil_div(OH, 4) * fc_ceil_div(OW, 4);
+    int64_t t2 = d->N * fc_ceil_div(OH, 2) * fc_ceil_div(OW, 2);
+    if (OH >= 8 && OW >= 8 && t4 >= 64) return FC_CONV_WINOGRAD_F43;
+    return t2 >= 64 ? FC_CONV_WINOGRAD_F23 : FC_CONV_AUTO;
 }
 
 fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,

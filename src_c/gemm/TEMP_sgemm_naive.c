@@ -2,6 +2,8 @@
  * real BLIS-style SGEMM replaces this file at merge. Correct for every argument
  * combination; only the no-transpose case is vectorized (4x32 register block on
  * AVX-512), the rest is plain loops. Serial: callers parallelize around it. */
+#include <stdlib.h>
+
 #include "core/internal.h"
 
 static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
@@ -52,15 +54,38 @@ gemm_nn_avx512(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int
                     __builtin_memcpy(c, &v, 64);
                 }
         }
-    /* edges: rows >= M4 (all columns) and columns >= N32 (rows < M4) */
-    for (int64_t i = 0; i < M; i++) {
-        int64_t jstart = i < M4 ? N32 : 0;
-        for (int64_t j = jstart; j < N; j++) {
+    /* column tail: the same kernel on a zero-padded copy of B's last columns */
+    if (N32 < N) {
+        int64_t nt = N - N32;
+        float *bt = malloc((size_t)K * 32 * sizeof(float));
+        float *ct = malloc((size_t)(M4 > 0 ? M4 : 1) * 32 * sizeof(float));
+        if (bt && ct) {
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t j = 0; j < 32; j++) bt[k * 32 + j] = j < nt ? B[k * ldb + N32 + j] : 0.0f;
+            for (int64_t i = 0; i < M4; i++)
+                for (int64_t j = 0; j < nt; j++) ct[i * 32 + j] = C[i * ldc + N32 + j];
+            gemm_nn_avx512(M4, 32, K, alpha, A, lda, bt, 32, beta, ct, 32);
+            for (int64_t i = 0; i < M4; i++)
+                for (int64_t j = 0; j < nt; j++) C[i * ldc + N32 + j] = ct[i * 32 + j];
+        }
+        int done = bt && ct;
+        free(bt);
+        free(ct);
+        if (!done)
+            for (int64_t i = 0; i < M4; i++)
+                for (int64_t j = N32; j < N; j++) {
+                    float acc = 0.0f;
+                    for (int64_t k = 0; k < K; k++) acc += A[i * lda + k] * B[k * ldb + j];
+                    C[i * ldc + j] = alpha * acc + (beta == 0.0f ? 0.0f : beta * C[i * ldc + j]);
+                }
+    }
+    /* row tail: rows >= M4, all columns */
+    for (int64_t i = M4; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
             float acc = 0.0f;
             for (int64_t k = 0; k < K; k++) acc += A[i * lda + k] * B[k * ldb + j];
             C[i * ldc + j] = alpha * acc + (beta == 0.0f ? 0.0f : beta * C[i * ldc + j]);
         }
-    }
 }
 
 /* C[i][:] += a * B[k][:] rows: auto-vectorized by the portable build. */
