@@ -22,6 +22,8 @@ from setuptools.command.build_ext import build_ext
 LIB_EXT = "fastconv.lib.libfastconv"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = sorted(glob.glob("src_c/**/*.c", recursive=True))
+# Kernel bodies (.inc) and headers: a change to any rebuilds the library.
+DEPENDS = sorted(glob.glob("src_c/**/*.inc", recursive=True) + glob.glob("src_c/**/*.h", recursive=True))
 INCLUDE = ["src_c/include", "src_c"]
 CFLAGS = ["-O3", "-std=gnu11", "-fPIC", "-ffp-contract=fast", "-fno-math-errno",
           "-fvisibility=hidden", "-Wall", "-Wno-unknown-pragmas"]
@@ -87,6 +89,7 @@ class BuildExt(build_ext):
 lib = Extension(
     LIB_EXT,
     sources=SOURCES,
+    depends=DEPENDS,
     include_dirs=INCLUDE,
     extra_compile_args=CFLAGS + OMP_FLAGS,
     extra_link_args=OMP_FLAGS + ["-Wl,-soname,libfastconv.so", "-lpthread"],

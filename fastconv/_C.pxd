@@ -140,3 +140,21 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_global_max_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t W,
                                             const float *grad_y, const float *x,
                                             float *grad_x)
+
+cdef extern from "fastconv.h" nogil:
+    fc_status fc_conv2d_winograd_weights_size(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                              fc_conv_pass pass_, size_t *floats)
+    fc_status fc_conv2d_winograd_transform_weights(const fc_conv2d_desc *d,
+                                                   fc_conv_algorithm algo, fc_conv_pass pass_,
+                                                   const float *w, float *u, size_t u_floats)
+    fc_status fc_conv2d_winograd_forward_pretransformed(const fc_conv2d_desc *d,
+                                                        fc_conv_algorithm algo, const float *x,
+                                                        const float *u, const float *bias,
+                                                        float *y, void *workspace,
+                                                        size_t workspace_size)
+    fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d_desc *d,
+                                                              fc_conv_algorithm algo,
+                                                              const float *grad_y,
+                                                              const float *u, float *grad_x,
+                                                              void *workspace,
+                                                              size_t workspace_size)

@@ -7,6 +7,8 @@ from fastconv import _C
 from fastconv.errors import UnsupportedError
 from fastconv.functional import conv2d, conv2d_backward, conv2d_output_shape
 from fastconv.functional import matmul
+from fastconv.functional import (autotune, autotune_clear, autotune_enabled, autotune_load,
+                                 autotune_save, autotune_table)
 from fastconv.runtime import (available_isas, get_include, get_isa, get_library_dir,
                               get_num_threads, info, set_isa, set_num_threads)
 

@@ -84,3 +84,51 @@ def conv2d_backward_weights(gy, x, gw, gb, tuple stride, tuple pads, tuple dilat
     with nogil:
         st = fc_conv2d_backward_weights(&d, <fc_conv_algorithm>algo, pgy, px, pgw, pgb, NULL, 0)
     _check(st, "conv2d_backward")
+
+
+# Winograd with pre-transformed weights (C API fc_conv2d_winograd_*).
+
+def conv2d_winograd_transform_weights(tuple xs, w, tuple pads, int64_t groups, int algo,
+                                      int pass_):
+    cdef fc_conv2d_desc d = _conv_desc(xs, w.shape[0], w.shape[2], w.shape[3], (1, 1), pads,
+                                       (1, 1), groups)
+    cdef size_t n = 0
+    _check(fc_conv2d_winograd_weights_size(&d, <fc_conv_algorithm>algo, <fc_conv_pass>pass_, &n),
+           "conv2d_winograd_transform_weights")
+    cdef const float *pw = _fptr(w, d.K * (d.C // d.groups) * d.R * d.S, "weight")
+    u = np.empty(n, dtype=np.float32)
+    cdef float *pu = _fptr(u, n, "u", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_winograd_transform_weights(&d, <fc_conv_algorithm>algo,
+                                                  <fc_conv_pass>pass_, pw, pu, n)
+    _check(st, "conv2d_winograd_transform_weights")
+    return u
+
+
+def conv2d_winograd_pretransformed(int pass_, inp, u, bias, out, tuple x_shape, tuple w_shape,
+                                   tuple pads, int64_t groups, int algo):
+    """pass_ 0: out = y from inp = x; pass_ 1: out = grad_x from inp = grad_y."""
+    cdef fc_conv2d_desc d = _conv_desc(x_shape, w_shape[0], w_shape[2], w_shape[3], (1, 1),
+                                       pads, (1, 1), groups)
+    cdef int64_t OH = 0, OW = 0
+    cdef size_t n = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d_winograd")
+    _check(fc_conv2d_winograd_weights_size(&d, <fc_conv_algorithm>algo, <fc_conv_pass>pass_, &n),
+           "conv2d_winograd")
+    cdef int64_t nin = d.N * d.C * d.H * d.W, nout = d.N * d.K * OH * OW
+    if pass_ == 1:
+        nin, nout = nout, nin
+    cdef const float *pi = _fptr(inp, nin, "input")
+    cdef const float *pu = _fptr(u, n, "u")
+    cdef const float *pb = _fptr_opt(bias, d.K, "bias")
+    cdef float *po = _fptr(out, nout, "out", True)
+    cdef fc_status st
+    with nogil:
+        if pass_ == 0:
+            st = fc_conv2d_winograd_forward_pretransformed(&d, <fc_conv_algorithm>algo, pi, pu,
+                                                           pb, po, NULL, 0)
+        else:
+            st = fc_conv2d_winograd_backward_data_pretransformed(&d, <fc_conv_algorithm>algo,
+                                                                 pi, pu, po, NULL, 0)
+    _check(st, "conv2d_winograd")

@@ -56,4 +56,10 @@ def info():
         "openmp": _C.has_openmp(),
         "include_dir": get_include(),
         "library_dir": get_library_dir(),
+        "autotune": _autotune_info(),
     }
+
+
+def _autotune_info():
+    from fastconv.functional import tuning
+    return {"enabled": tuning.autotune_enabled(), "choices": tuning.autotune_table()}

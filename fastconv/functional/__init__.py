@@ -1,6 +1,8 @@
 """torch.nn.functional-style ops on NumPy arrays (float32, NCHW)."""
 from fastconv.functional.conv import conv2d, conv2d_backward, conv2d_output_shape
 from fastconv.functional.gemm import matmul
+from fastconv.functional.tuning import (autotune, autotune_clear, autotune_enabled,
+                                          autotune_load, autotune_save, autotune_table)
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_output_shape"]
 __all__ += ["matmul"]

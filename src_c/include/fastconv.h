@@ -144,6 +144,32 @@ FC_API fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_alg
                                             float *grad_w, float *grad_bias,
                                             void *workspace, size_t workspace_size);
 
+/* ------------------------------- Winograd with pre-transformed weights */
+
+/* For layers run many times with the same weights: transform them once, then run
+ * FC_CONV_WINOGRAD_F23 or FC_CONV_WINOGRAD_F43 without the per-call filter transform.
+ * pass is FC_PASS_FORWARD (u from w for y = conv(x, w)) or FC_PASS_BACKWARD_DATA
+ * (u from the flipped, transposed w for grad_x). The layout of u is private to the
+ * library version and algorithm. Workspace: fc_conv2d_workspace_size() of the same
+ * algorithm and pass is enough. A descriptor Winograd cannot serve (not 3x3, stride
+ * or dilation not 1) gives FC_UNSUPPORTED_ALGORITHM. */
+FC_API fc_status fc_conv2d_winograd_weights_size(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                                 fc_conv_pass pass, size_t *floats);
+FC_API fc_status fc_conv2d_winograd_transform_weights(const fc_conv2d_desc *d,
+                                                      fc_conv_algorithm algo, fc_conv_pass pass,
+                                                      const float *w, float *u, size_t u_floats);
+FC_API fc_status fc_conv2d_winograd_forward_pretransformed(const fc_conv2d_desc *d,
+                                                           fc_conv_algorithm algo,
+                                                           const float *x, const float *u,
+                                                           const float *bias, float *y,
+                                                           void *workspace, size_t workspace_size);
+FC_API fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d_desc *d,
+                                                                 fc_conv_algorithm algo,
+                                                                 const float *grad_y,
+                                                                 const float *u, float *grad_x,
+                                                                 void *workspace,
+                                                                 size_t workspace_size);
+
 /* ---------------------------------------------- transposed convolution */
 
 typedef struct fc_conv_transpose2d_desc {

@@ -1,0 +1,349 @@
+/* Winograd convolution F(2x2,3x3) / F(4x4,3x3): geometry, packing, filter transform,
+ * the tile-block loop with its batched GEMMs, and the public pre-transformed-weights
+ * entry points. Backward-data is the forward pass on grad_y with the flipped,
+ * transposed filter and padding 2 - p (negative padding crops); backward-weights
+ * delegates to the direct algorithm (see fc_winograd_backward_weights). */
+#include <string.h>
+
+#include "conv_desc.h"
+#include "direct.h"
+#include "winograd.h"
+#include "gemm/gemm.h"
+#include "winograd_filters.inc"
+
+/* Floats kernels may read past a packed input or the M block (whole-vector loads of
+ * lanes that are discarded). */
+#define WG_SLACK 64
+/* Target bytes of one tile block's V and M (kept near the caches between the input
+ * transform, the GEMMs and the output transform); at least WG_MIN_TILES tiles so that
+ * each GEMM has a wide enough N dimension. */
+#define WG_BLOCK_BYTES (3u << 20)
+#define WG_MIN_TILES 128
+
+typedef struct wg_geom {
+    int m, al, a2;
+    int64_t N, C, K, G, Cg, Kg;   /* C input, K output channels of the pass */
+    int64_t H, W, pt, pl, OH, OW;
+    int64_t TH, TW;               /* tiles per image */
+    int64_t phase, qrow, Hq, qplane;
+    int64_t rows_per_block, tb_max;
+} wg_geom;
+
+int fc_winograd_serves(const fc_conv2d_desc *d) {
+    return d->R == 3 && d->S == 3 && d->stride_h == 1 && d->stride_w == 1 &&
+           d->dilation_h == 1 && d->dilation_w == 1;
+}
+
+int fc_winograd_tile(fc_conv_algorithm algo) {
+    return algo == FC_CONV_WINOGRAD_F23 ? 2 : algo == FC_CONV_WINOGRAD_F43 ? 4 : 0;
+}
+
+/* 1 on success, 0 when a size overflows. */
+static int make_geom(wg_geom *g, int m, int64_t N, int64_t C, int64_t H, int64_t W, int64_t K,
+                     int64_t G, int64_t pt, int64_t pl, int64_t OH, int64_t OW) {
+    g->m = m;
+    g->al = m + 2;
+    g->a2 = g->al * g->al;
+    g->N = N; g->C = C; g->K = K; g->G = G; g->Cg = C / G; g->Kg = K / G;
+    g->H = H; g->W = W; g->pt = pt; g->pl = pl; g->OH = OH; g->OW = OW;
+    g->TH = fc_ceil_div(OH, m);
+    g->TW = fc_ceil_div(OW, m);
+    g->phase = g->TW + 1;
+    g->qrow = m * g->phase;
+    g->Hq = g->TH * m + 2;
+    if (!fc_mul_ok(g->qrow, g->Hq, &g->qplane)) return 0;
+    int64_t t, rows = N * g->TH;
+    if (!fc_mul_ok(g->a2, C + K, &t) || !fc_mul_ok(t, 4, &t)) return 0;
+    int64_t tiles = fc_max64(WG_MIN_TILES, (int64_t)WG_BLOCK_BYTES / t);
+    g->rows_per_block = fc_min64(rows, fc_max64(1, tiles / g->TW));
+    return fc_mul_ok(g->rows_per_block, g->TW, &g->tb_max);
+}
+
+static int forward_geom(const fc_conv2d_desc *d, int m, wg_geom *g) {
+    int64_t OH, OW;
+    if (fc_conv2d_check(d, &OH, &OW) != FC_SUCCESS) return 0;
+    return make_geom(g, m, d->N, d->C, d->H, d->W, d->K, d->groups, d->pad_top, d->pad_left, OH, OW);
+}
+
+/* grad_x = conv(grad_y, flipped transposed w, padding 2 - p): a 3x3 stride-1 problem. */
+static int backward_geom(const fc_conv2d_desc *d, int m, wg_geom *g) {
+    int64_t OH, OW;
+    if (fc_conv2d_check(d, &OH, &OW) != FC_SUCCESS) return 0;
+    return make_geom(g, m, d->N, d->K, OH, OW, d->C, d->groups, 2 - d->pad_top, 2 - d->pad_left,
+                     d->H, d->W);
+}
+
+static int64_t u_floats(const wg_geom *g) { return g->G * g->a2 * g->Kg * g->Cg; }
+
+/* Workspace of one run (without U): 0 on overflow. */
+static size_t run_workspace(const wg_geom *g) {
+    int64_t xq, v, mm;
+    if (!fc_prod4(g->N, g->C, g->qplane, 1, &xq) || xq > INT64_MAX - WG_SLACK) return 0;
+    if (!fc_prod4(g->a2, g->C, g->tb_max, 1, &v)) return 0;
+    if (!fc_prod4(g->a2, g->K, g->tb_max, 1, &mm) || mm > INT64_MAX - WG_SLACK) return 0;
+    size_t total = 0;
+    if (!fc_ws_add(&total, xq + WG_SLACK, sizeof(float)) || !fc_ws_add(&total, v, sizeof(float)) ||
+        !fc_ws_add(&total, mm + WG_SLACK, sizeof(float)))
+        return 0;
+    /* Each thread's GEMM packs into its own slice of this workspace (the per-thread
+     * cache is already holding this workspace, so fc_sgemm must not reopen it). */
+    size_t gw = fc_gemm_workspace(g->Kg, g->tb_max, g->Cg, 1);
+    if (gw == SIZE_MAX || !fc_ws_add(&total, (int64_t)gw, (size_t)fc_threads())) return 0;
+    return total;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static fc_wg_in_fn input_kernel(int m) {
+    switch (fc_isa_active()) {
+    case FC_ISA_AVX512: return m == 2 ? fc_winograd_f23_input__avx512 : fc_winograd_f43_input__avx512;
+    case FC_ISA_AVX2: return m == 2 ? fc_winograd_f23_input__avx2 : fc_winograd_f43_input__avx2;
+    default: return m == 2 ? fc_winograd_f23_input__portable : fc_winograd_f43_input__portable;
+    }
+}
+
+static fc_wg_out_fn output_kernel(int m) {
+    switch (fc_isa_active()) {
+    case FC_ISA_AVX512: return m == 2 ? fc_winograd_f23_output__avx512 : fc_winograd_f43_output__avx512;
+    case FC_ISA_AVX2: return m == 2 ? fc_winograd_f23_output__avx2 : fc_winograd_f43_output__avx2;
+    default: return m == 2 ? fc_winograd_f23_output__portable : fc_winograd_f43_output__portable;
+    }
+}
+
+/* --------------------------------------------------------- timing aid */
+
+
+/* ------------------------------------------------------------ filters */
+
+/* u[xi * u_xi] = (G f G^T)[xi] for one 3x3 filter f (row stride fr, column stride fs,
+ * so that a flipped filter is read with negative strides), in double precision. */
+static void transform_filter(int m, const float *f, int64_t fr, int64_t fs, float *u, int64_t u_xi) {
+    const double *Gm = m == 2 ? &wg_f23_G[0][0] : &wg_f43_G[0][0];
+    int al = m + 2;
+    double t[6][3];
+    for (int i = 0; i < al; i++)
+        for (int s = 0; s < 3; s++) {
+            double acc = 0.0;
+            for (int r = 0; r < 3; r++) acc += Gm[i * 3 + r] * (double)f[r * fr + s * fs];
+            t[i][s] = acc;
+        }
+    for (int i = 0; i < al; i++)
+        for (int j = 0; j < al; j++) {
+            double acc = 0.0;
+            for (int s = 0; s < 3; s++) acc += t[i][s] * Gm[j * 3 + s];
+            u[(int64_t)(i * al + j) * u_xi] = (float)acc;
+        }
+}
+
+/* U[g][xi][o][i] of the pass: forward o = k, i = c; backward-data o = c, i = k with the
+ * filter flipped. */
+static void transform_weights(const fc_conv2d_desc *d, int m, int backward, const float *w, float *u) {
+    int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
+    int64_t outg = backward ? Cg : Kg, ing = backward ? Kg : Cg;
+    int64_t a2 = (m + 2) * (m + 2);
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t t = 0; t < G * outg * ing; t++) {
+        int64_t gi = t / (outg * ing), o = (t / ing) % outg, i = t % ing;
+        int64_t k = backward ? i : o, c = backward ? o : i;
+        const float *f = w + ((gi * Kg + k) * Cg + c) * 9;
+        float *dst = u + gi * a2 * outg * ing + o * ing + i;
+        if (backward) transform_filter(m, f + 8, -3, -1, dst, outg * ing);
+        else transform_filter(m, f, 3, 1, dst, outg * ing);
+    }
+}
+
+/* --------------------------------------------------------------- run */
+
+static void pack_plane(const wg_geom *g, const float *src, float *dst) {
+    memset(dst, 0, (size_t)g->qplane * sizeof(float));
+    int64_t m = g->m, j0 = fc_max64(0, -g->pl), j1 = fc_min64(g->W, g->TW * m + 2 - g->pl);
+    for (int64_t r = 0; r < g->Hq; r++) {
+        int64_t i = r - g->pt;
+        if (i < 0 || i >= g->H) continue;
+        float *d = dst + r * g->qrow;
+        const float *s = src + i * g->W;
+        for (int64_t j = j0; j < j1; j++) {
+            int64_t c = j + g->pl;
+            d[(c % m) * g->phase + c / m] = s[j];
+        }
+    }
+}
+
+/* The batched element-wise products of one transform position and group:
+ * M[Kg][TB] = U[Kg][Cg] x V[Cg][TB], single-threaded in the calling thread with
+ * packing buffers from `ws`. The one place Winograd calls the SGEMM. */
+static void wg_gemm(int64_t Kg, int64_t TB, int64_t Cg, const float *U, const float *V, float *M,
+                    fc_arena *ws) {
+    fc_gemm_args a = {0, 0, Kg, TB, Cg, 1.0f, U, Cg, V, TB, 0.0f, M, TB};
+    ws->used = 0;
+    fc_gemm_run(&a, 1, ws);
+}
+
+static fc_status wg_run(const wg_geom *g, const float *x, const float *U, const float *bias,
+                        float *y, fc_arena *ws) {
+    int64_t C = g->C, K = g->K, TW = g->TW, TH = g->TH, a2 = g->a2;
+    float *xq = fc_arena_alloc(ws, (size_t)(g->N * C * g->qplane + WG_SLACK) * sizeof(float));
+    float *V = fc_arena_alloc(ws, (size_t)(a2 * C * g->tb_max) * sizeof(float));
+    float *M = fc_arena_alloc(ws, (size_t)(a2 * K * g->tb_max + WG_SLACK) * sizeof(float));
+    int nt = fc_threads();
+    size_t gw = fc_gemm_workspace(g->Kg, g->tb_max, g->Cg, 1);
+    char *gbuf = fc_arena_alloc(ws, gw * (size_t)nt);
+    if (!xq || !V || !M || !gbuf) return FC_INVALID_WORKSPACE;
+    fc_wg_in_fn kin = input_kernel(g->m);
+    fc_wg_out_fn kout = output_kernel(g->m);
+
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t p = 0; p < g->N * C; p++) pack_plane(g, x + p * g->H * g->W, xq + p * g->qplane);
+    memset(xq + g->N * C * g->qplane, 0, WG_SLACK * sizeof(float));
+    memset(M + a2 * K * g->tb_max, 0, WG_SLACK * sizeof(float));
+
+    int64_t rows = g->N * TH;
+    for (int64_t gr0 = 0; gr0 < rows; gr0 += g->rows_per_block) {
+        int64_t nr = fc_min64(g->rows_per_block, rows - gr0), TB = nr * TW;
+
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t t = 0; t < nr * C; t++) {
+            int64_t r = t / C, c = t % C, gr = gr0 + r;
+            fc_wg_in a = {xq + ((gr / TH) * C + c) * g->qplane, g->qrow, g->phase, gr % TH, TW,
+                          V + c * TB + r * TW, C * TB};
+            kin(&a);
+        }
+
+        #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int64_t t = 0; t < g->G * a2; t++) {
+            int64_t gi = t / a2, xi = t % a2;
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            fc_arena mine = {gbuf + (size_t)tid * gw, gw, 0};
+            wg_gemm(g->Kg, TB, g->Cg, U + (gi * a2 + xi) * g->Kg * g->Cg,
+                    V + (xi * C + gi * g->Cg) * TB, M + (xi * K + gi * g->Kg) * TB, &mine);
+        }
+
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t t = 0; t < nr * K; t++) {
+            int64_t r = t / K, k = t % K, gr = gr0 + r;
+            fc_wg_out a = {M + k * TB + r * TW, K * TB, gr % TH, TW, g->OH, g->OW,
+                           bias ? bias[k] : 0.0f, y + ((gr / TH) * K + k) * g->OH * g->OW};
+            kout(&a);
+        }
+    }
+    return FC_SUCCESS;
+}
+
+/* ------------------------------------------------- algorithm interface */
+
+static int pass_geom(const fc_conv2d_desc *d, int m, fc_conv_pass pass, wg_geom *g) {
+    return pass == FC_PASS_BACKWARD_DATA ? backward_geom(d, m, g) : forward_geom(d, m, g);
+}
+
+size_t fc_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass) {
+    int m = fc_winograd_tile(algo);
+    if (!m) return SIZE_MAX;
+    if (pass == FC_PASS_BACKWARD_WEIGHTS) return fc_conv_direct_workspace(d, pass);
+    wg_geom g;
+    if (!pass_geom(d, m, pass, &g)) return SIZE_MAX;
+    size_t total = run_workspace(&g);
+    if (!total || !fc_ws_add(&total, u_floats(&g), sizeof(float))) return SIZE_MAX;
+    return total;
+}
+
+fc_status fc_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, const float *x,
+                              const float *w, const float *bias, float *y, fc_arena *ws) {
+    wg_geom g;
+    int m = fc_winograd_tile(algo);
+    if (!m || !forward_geom(d, m, &g)) return FC_SIZE_OVERFLOW;
+    float *U = fc_arena_alloc(ws, (size_t)u_floats(&g) * sizeof(float));
+    if (!U) return FC_INVALID_WORKSPACE;
+    transform_weights(d, m, 0, w, U);
+    return wg_run(&g, x, U, bias, y, ws);
+}
+
+fc_status fc_winograd_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                    const float *gy, const float *w, float *gx, fc_arena *ws) {
+    wg_geom g;
+    int m = fc_winograd_tile(algo);
+    if (!m || !backward_geom(d, m, &g)) return FC_SIZE_OVERFLOW;
+    float *U = fc_arena_alloc(ws, (size_t)u_floats(&g) * sizeof(float));
+    if (!U) return FC_INVALID_WORKSPACE;
+    transform_weights(d, m, 1, w, U);
+    return wg_run(&g, gy, U, NULL, gx, ws);
+}
+
+/* The weight gradient is a 3x3 correlation of x with grad_y summed over images; by
+ * Winograd it needs an OHxOW-sized filter transform per image and channel pair, and
+ * measured here the direct dot-product kernels were the faster correct path for the
+ * 3x3 stride-1 benchmark shapes, so it delegates. */
+fc_status fc_winograd_backward_weights(const fc_conv2d_desc *d, const float *gy,
+                                       const float *x, float *gw, fc_arena *ws) {
+    return fc_conv_direct_backward_weights(d, gy, x, gw, ws);
+}
+
+/* ------------------------------------ public: pre-transformed weights */
+
+static fc_status check_public(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass) {
+    fc_status st = fc_conv2d_check(d, NULL, NULL);
+    if (st != FC_SUCCESS) return st;
+    if (pass != FC_PASS_FORWARD && pass != FC_PASS_BACKWARD_DATA) return FC_INVALID_ARGUMENT;
+    if (!fc_winograd_tile(algo)) {
+        int known = algo == FC_CONV_AUTO || algo == FC_CONV_DIRECT || algo == FC_CONV_IM2COL;
+        return known ? FC_UNSUPPORTED_ALGORITHM : FC_INVALID_ARGUMENT;
+    }
+    return fc_winograd_serves(d) ? FC_SUCCESS : FC_UNSUPPORTED_ALGORITHM;
+}
+
+fc_status fc_conv2d_winograd_weights_size(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                          fc_conv_pass pass, size_t *floats) {
+    if (!floats) return FC_INVALID_ARGUMENT;
+    fc_status st = check_public(d, algo, pass);
+    if (st != FC_SUCCESS) return st;
+    wg_geom g;
+    if (!pass_geom(d, fc_winograd_tile(algo), pass, &g)) return FC_SIZE_OVERFLOW;
+    *floats = (size_t)u_floats(&g);
+    return FC_SUCCESS;
+}
+
+fc_status fc_conv2d_winograd_transform_weights(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                               fc_conv_pass pass, const float *w, float *u,
+                                               size_t u_floats_given) {
+    if (!w || !u) return FC_INVALID_ARGUMENT;
+    size_t need;
+    fc_status st = fc_conv2d_winograd_weights_size(d, algo, pass, &need);
+    if (st != FC_SUCCESS) return st;
+    if (u_floats_given < need) return FC_INVALID_WORKSPACE;
+    transform_weights(d, fc_winograd_tile(algo), pass == FC_PASS_BACKWARD_DATA, w, u);
+    return FC_SUCCESS;
+}
+
+static fc_status run_public(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass,
+                            const float *in, const float *u, const float *bias, float *out,
+                            void *workspace, size_t workspace_size) {
+    if (!in || !u || !out) return FC_INVALID_ARGUMENT;
+    fc_status st = check_public(d, algo, pass);
+    if (st != FC_SUCCESS) return st;
+    wg_geom g;
+    if (!pass_geom(d, fc_winograd_tile(algo), pass, &g)) return FC_SIZE_OVERFLOW;
+    size_t need = run_workspace(&g);
+    if (!need) return FC_SIZE_OVERFLOW;
+    fc_arena ws;
+    st = fc_workspace_open(workspace, workspace_size, need, &ws);
+    if (st != FC_SUCCESS) return st;
+    return wg_run(&g, in, u, bias, out, &ws);
+}
+
+fc_status fc_conv2d_winograd_forward_pretransformed(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                                   const float *x, const float *u,
+                                                   const float *bias, float *y, void *workspace,
+                                                   size_t workspace_size) {
+    return run_public(d, algo, FC_PASS_FORWARD, x, u, bias, y, workspace, workspace_size);
+}
+
+fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d_desc *d,
+                                                         fc_conv_algorithm algo,
+                                                         const float *grad_y, const float *u,
+                                                         float *grad_x, void *workspace,
+                                                         size_t workspace_size) {
+    return run_public(d, algo, FC_PASS_BACKWARD_DATA, grad_y, u, NULL, grad_x, workspace,
+                      workspace_size);
+}
