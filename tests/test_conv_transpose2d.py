@@ -230,3 +230,21 @@ def test_backward_rejects_wrong_grad_shape():
 def test_batch_zero():
     y = fastconv.conv_transpose2d(np.zeros((0, 4, 5, 5), np.float32), W, stride=2)
     assert y.shape == (0, 3, 11, 11)
+
+
+def test_c_api_workspace_and_adjoint(tmp_path):
+    """tests/c/test_tconv_dw_api.c: a caller workspace of exactly the queried size (one
+    byte less is refused), the cropped output_padding path, depthwise status codes."""
+    import os
+    import shutil
+    import subprocess
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c", "test_tconv_dw_api.c")
+    lib = fastconv.get_library_dir()
+    exe = tmp_path / "prog"
+    subprocess.run([cc, "-std=c99", "-Wall", "-Werror", src, "-I", fastconv.get_include(), "-L", lib,
+                    "-lfastconv", f"-Wl,-rpath,{lib}", "-lm", "-o", str(exe)], check=True)
+    res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stdout + res.stderr
