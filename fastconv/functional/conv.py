@@ -4,6 +4,7 @@ import numpy as np
 from fastconv import _C
 from fastconv.errors import UnsupportedError
 from fastconv.functional import _args, tuning
+from fastconv.functional import depthwise as _depthwise
 
 ALGORITHMS = ("auto", "direct", "im2col", "winograd", "winograd_f23", "winograd_f43")
 _PASS = {"forward": 0, "backward_data": 1, "backward_weights": 2}
@@ -124,6 +125,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     y = np.empty(p.out_shape, dtype=np.float32)
     if y.size == 0:
         return y
+    if algorithm == "auto" and _depthwise.serves_conv(x.shape, weight.shape, p.groups):
+        _C.depthwise_conv2d_forward(x, weight, bias, y, *p.c_args()[:3])
+        return y
     algo = _tuned(algo, "forward", p,
                   lambda a: _C.conv2d_forward(x, weight, bias, y, *p.c_args(), a))
     _C.conv2d_forward(x, weight, bias, y, *p.c_args(), algo)
@@ -143,6 +147,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the conv2d output "
                          f"shape), got {tuple(grad_out.shape)}")
     algo = _algorithm(algorithm, fn, p)
+    if algorithm == "auto" and _depthwise.serves_conv(x.shape, weight.shape, p.groups):
+        return _depthwise._backward(grad_out, x, weight, p.c_args()[:3])
     gx = np.empty(x.shape, dtype=np.float32)
     gw = np.empty(weight.shape, dtype=np.float32)
     gb = np.empty((weight.shape[0],), dtype=np.float32)

@@ -1,0 +1,107 @@
+"""Depthwise convolution: fastconv.depthwise_conv2d and its backward.
+
+Each input channel c is convolved with its own `multiplier` filters, output channel
+c*m + j from filter j of channel c: the same as conv2d(..., groups=C) with a weight
+of shape (C*m, 1, R, S), computed by a dedicated kernel (conv2d with algorithm="auto"
+dispatches such calls here).
+"""
+import numpy as np
+
+from fastconv import _C
+from fastconv.functional import _args
+
+
+class DepthwiseParams:
+    """Normalized arguments of one depthwise convolution (all ints, all checked)."""
+
+    __slots__ = ("x_shape", "w_shape", "stride", "pads", "dilation", "out_shape")
+
+    def __init__(self, fn, x_shape, w_shape, stride, padding, dilation):
+        N, C, H, W = x_shape
+        K, one, R, S = w_shape
+        if min(x_shape) < 1 and N != 0:
+            raise ValueError(f"{fn}: x of shape {tuple(x_shape)} has an empty dimension")
+        if min(w_shape) < 1 or one != 1 or K % C:
+            raise ValueError(f"{fn}: expected weight of shape (C*multiplier, 1, R, S) with C={C} "
+                             f"(the channels of x), got {tuple(w_shape)}")
+        self.stride = _args.pair(stride, "stride", fn, 1)
+        self.dilation = _args.pair(dilation, "dilation", fn, 1)
+        self.pads = _args.conv_padding(padding, (H, W), (R, S), self.stride, self.dilation, fn)
+        t, b, l, r = self.pads
+        OH = _args.conv_out_size(H, t, b, R, self.dilation[0], self.stride[0], "height", fn)
+        OW = _args.conv_out_size(W, l, r, S, self.dilation[1], self.stride[1], "width", fn)
+        self.x_shape = (N, C, H, W)
+        self.w_shape = (K, 1, R, S)
+        self.out_shape = (N, K, OH, OW)
+        # The backward pass pads by the effective kernel size: bound that plane too.
+        eh, ew = self.dilation[0] * (R - 1), self.dilation[1] * (S - 1)
+        for shape, name in ((self.x_shape, "x"), (self.w_shape, "weight"),
+                            (self.out_shape, "output"),
+                            ((K // C, H + t + b + eh + 1, W + l + r + ew + self.stride[1] + 1),
+                             "padded x")):
+            _args.check_elements(shape, name, fn)
+
+    def c_args(self):
+        return self.stride, self.pads, self.dilation
+
+
+def serves_conv(x_shape, w_shape, groups):
+    """Whether conv2d(x, w, groups=groups) is a depthwise convolution (groups == C > 1,
+    weight (C*m, 1, R, S)), which conv2d's "auto" hands to the depthwise kernel."""
+    C = x_shape[1]
+    return groups == C and C > 1 and w_shape[1] == 1 and w_shape[0] % C == 0
+
+
+def _inputs(fn, x, weight):
+    x = _args.as_float32(x, "x", fn)
+    weight = _args.as_float32(weight, "weight", fn)
+    _args.check_rank(x, 4, "x", fn, "(N, C, H, W)")
+    _args.check_rank(weight, 4, "weight", fn, "(C*multiplier, 1, R, S)")
+    return x, weight
+
+
+def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Depthwise 2-D convolution of x (N, C, H, W) with weight (C*m, 1, R, S), plus bias
+    (C*m,). Returns (N, C*m, OH, OW) float32; equals conv2d(x, weight, bias, stride,
+    padding, dilation, groups=C). padding as in conv2d (int, pair,
+    ((top, bottom), (left, right)), "same", "valid")."""
+    fn = "depthwise_conv2d"
+    x, weight = _inputs(fn, x, weight)
+    p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
+    if bias is not None:
+        bias = _args.as_float32(bias, "bias", fn)
+        if bias.shape != (p.w_shape[0],):
+            raise ValueError(f"{fn}: expected bias of shape ({p.w_shape[0]},), "
+                             f"got {tuple(bias.shape)}")
+    y = np.empty(p.out_shape, dtype=np.float32)
+    if y.size == 0:
+        return y
+    _C.depthwise_conv2d_forward(x, weight, bias, y, *p.c_args())
+    return y
+
+
+def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1):
+    """Gradients of depthwise_conv2d: (grad_x, grad_weight, grad_bias) with the shapes
+    of x, weight and (C*m,)."""
+    fn = "depthwise_conv2d_backward"
+    x, weight = _inputs(fn, x, weight)
+    grad_out = _args.as_float32(grad_out, "grad_out", fn)
+    _args.check_rank(grad_out, 4, "grad_out", fn, "(N, C*multiplier, OH, OW)")
+    p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
+    if grad_out.shape != p.out_shape:
+        raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the "
+                         f"depthwise_conv2d output shape), got {tuple(grad_out.shape)}")
+    return _backward(grad_out, x, weight, p.c_args())
+
+
+def _backward(grad_out, x, weight, c_args):
+    gx = np.empty(x.shape, dtype=np.float32)
+    gw = np.empty(weight.shape, dtype=np.float32)
+    gb = np.empty((weight.shape[0],), dtype=np.float32)
+    if x.shape[0] == 0:
+        gw.fill(0.0)
+        gb.fill(0.0)
+        return gx, gw, gb
+    _C.depthwise_conv2d_backward_data(grad_out, weight, gx, *c_args)
+    _C.depthwise_conv2d_backward_weights(grad_out, x, gw, gb, *c_args)
+    return gx, gw, gb

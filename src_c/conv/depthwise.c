@@ -1,0 +1,299 @@
+/* Depthwise convolution (groups == C, multiplier m): output channel c*m+j reads input
+ * channel c only. A dedicated direct kernel rather than grouped GEMM: each task
+ * (image, input channel) copies its plane once into a padded, phase-split per-thread
+ * buffer (so strided rows read contiguously and no tap needs a bounds check) and the
+ * per-ISA kernels run along the output width.
+ *   forward        one packed x plane -> m output planes
+ *   backward-data  m packed, zero-upsampled grad_y planes, flipped weights, stride 1
+ *   backward-wts   per-thread partial sums over (image, channel) tasks, then reduced */
+#include <string.h>
+
+#include "conv_desc.h"
+#include "depthwise.h"
+
+static fc_dw_rows_fn rows_kernel(void) {
+    switch (fc_isa_active()) {
+    case FC_ISA_AVX512: return fc_depthwise_rows__avx512;
+    case FC_ISA_AVX2: return fc_depthwise_rows__avx2;
+    default: return fc_depthwise_rows__portable;
+    }
+}
+
+static fc_dw_grad_fn grad_kernel(void) {
+    switch (fc_isa_active()) {
+    case FC_ISA_AVX512: return fc_depthwise_grad__avx512;
+    case FC_ISA_AVX2: return fc_depthwise_grad__avx2;
+    default: return fc_depthwise_grad__portable;
+    }
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* A padded plane in phase layout: source (i, j) lands at (top + i*ssh, left + j*ssw);
+ * each row of Wp columns is split into nph phases of `phase` floats. */
+typedef struct dw_geom {
+    int64_t H, W, top, left, Hp, Wp, ssh, ssw, nph;
+    int64_t phase, row, plane;
+} dw_geom;
+
+static dw_geom make_geom(int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp, int64_t Wp,
+                         int64_t ssh, int64_t ssw, int64_t nph) {
+    dw_geom g = {H, W, top, left, Hp, Wp, ssh, ssw, nph, 0, 0, 0};
+    g.phase = fc_ceil_div(Wp, nph);
+    g.row = g.phase * nph;
+    g.plane = g.row * Hp;
+    return g;
+}
+
+/* Writes src into its padded copy (zeros elsewhere); source pixels that land
+ * outside the padded plane are dropped. */
+static void pack_plane(const dw_geom *g, const float *src, float *dst) {
+    if (g->ssh != 1 || g->ssw != 1) { /* zero-upsampled (backward-data, stride > 1) */
+        memset(dst, 0, (size_t)g->plane * sizeof(float));
+        for (int64_t i = 0; i < g->H; i++) {
+            int64_t pr = g->top + i * g->ssh;
+            if (pr < 0 || pr >= g->Hp) continue;
+            float *drow = dst + pr * g->row;
+            const float *srow = src + i * g->W;
+            for (int64_t j = 0; j < g->W; j++) {
+                int64_t pc = g->left + j * g->ssw;
+                if (pc < 0 || pc >= g->Wp) continue;
+                drow[(pc % g->nph) * g->phase + pc / g->nph] = srow[j];
+            }
+        }
+        return;
+    }
+    /* Source columns [j0, j1) land at padded columns left + j. */
+    int64_t j0 = fc_max64(0, -g->left), j1 = fc_min64(g->W, g->Wp - g->left);
+    for (int64_t pr = 0; pr < g->Hp; pr++) {
+        float *drow = dst + pr * g->row;
+        int64_t i = pr - g->top;
+        if (i < 0 || i >= g->H || j0 >= j1) {
+            memset(drow, 0, (size_t)g->row * sizeof(float));
+            continue;
+        }
+        const float *srow = src + i * g->W;
+        if (g->nph == 1) {
+            int64_t c0 = g->left + j0, c1 = g->left + j1;
+            memset(drow, 0, (size_t)c0 * sizeof(float));
+            memcpy(drow + c0, srow + j0, (size_t)(j1 - j0) * sizeof(float));
+            memset(drow + c1, 0, (size_t)(g->row - c1) * sizeof(float));
+        } else {
+            for (int64_t p = 0; p < g->nph; p++) {
+                float *dp = drow + p * g->phase;
+                for (int64_t q = 0; q < g->phase; q++) {
+                    int64_t j = q * g->nph + p - g->left;
+                    dp[q] = (j >= j0 && j < j1) ? srow[j] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* Checks the descriptor; sets OH, OW. */
+static fc_status dw_check(const fc_depthwise_conv2d_desc *d, int64_t *OH, int64_t *OW) {
+    if (!d) return FC_INVALID_ARGUMENT;
+    if (d->N < 1 || d->C < 1 || d->H < 1 || d->W < 1 || d->multiplier < 1 || d->R < 1 || d->S < 1)
+        return FC_INVALID_SHAPE;
+    if (d->stride_h < 1 || d->stride_w < 1) return FC_INVALID_STRIDE;
+    if (d->dilation_h < 1 || d->dilation_w < 1) return FC_INVALID_DILATION;
+    if (d->pad_top < 0 || d->pad_bottom < 0 || d->pad_left < 0 || d->pad_right < 0)
+        return FC_INVALID_PADDING;
+    int64_t oh = fc_conv_out_size(d->H, d->pad_top, d->pad_bottom, d->R, d->dilation_h, d->stride_h);
+    int64_t ow = fc_conv_out_size(d->W, d->pad_left, d->pad_right, d->S, d->dilation_w, d->stride_w);
+    if (oh < 0 || ow < 0) return FC_INVALID_SHAPE;
+    int64_t K, t, lim = INT64_MAX / 8;
+    if (!fc_mul_ok(d->C, d->multiplier, &K)) return FC_SIZE_OVERFLOW;
+    if (!fc_prod4(d->N, d->C, d->H, d->W, &t) || t > lim) return FC_SIZE_OVERFLOW;
+    if (!fc_prod4(K, 1, d->R, d->S, &t) || t > lim) return FC_SIZE_OVERFLOW;
+    if (!fc_prod4(d->N, K, oh, ow, &t) || t > lim) return FC_SIZE_OVERFLOW;
+    /* Padded planes of both passes (every term below is bounded by these). */
+    int64_t ph = (d->R - 1) * d->dilation_h, pw = (d->S - 1) * d->dilation_w;
+    if (!fc_prod4(d->multiplier, d->H + ph + d->pad_top + d->pad_bottom + 1,
+                  d->W + pw + d->pad_left + d->pad_right + d->stride_w + 1, 1, &t) || t > lim)
+        return FC_SIZE_OVERFLOW;
+    *OH = oh;
+    *OW = ow;
+    return FC_SUCCESS;
+}
+
+fc_status fc_depthwise_conv2d_output_shape(const fc_depthwise_conv2d_desc *d, int64_t *OH,
+                                           int64_t *OW) {
+    if (!OH || !OW) return FC_INVALID_ARGUMENT;
+    return dw_check(d, OH, OW);
+}
+
+static dw_geom forward_geom(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW) {
+    return make_geom(d->H, d->W, d->pad_top, d->pad_left,
+                     (OH - 1) * d->stride_h + (d->R - 1) * d->dilation_h + 1,
+                     (OW - 1) * d->stride_w + (d->S - 1) * d->dilation_w + 1, 1, 1, d->stride_w);
+}
+
+/* Per-thread packed buffers of `floats` each plus shared pieces; opens the arena. */
+typedef struct dw_ws {
+    fc_arena arena;
+    float *bufs;
+    int64_t buf_stride;
+    int64_t *soff;
+} dw_ws;
+
+static fc_status open_ws(int nt, int64_t floats, int64_t S, int64_t extra_floats,
+                         dw_ws *w, float **extra) {
+    int64_t stride, total_f;
+    size_t need = 0;
+    stride = ((floats + FC_DW_SLACK + 15) / 16) * 16; /* keep every buffer 64-byte aligned */
+    if (!fc_mul_ok(stride, nt, &total_f)) return FC_SIZE_OVERFLOW;
+    if (!fc_ws_add(&need, total_f, sizeof(float)) || !fc_ws_add(&need, S, sizeof(int64_t)) ||
+        !fc_ws_add(&need, extra_floats, sizeof(float)))
+        return FC_SIZE_OVERFLOW;
+    fc_status st = fc_workspace_open(NULL, 0, need, &w->arena);
+    if (st != FC_SUCCESS) return st;
+    w->bufs = fc_arena_alloc(&w->arena, (size_t)total_f * sizeof(float));
+    w->soff = fc_arena_alloc(&w->arena, (size_t)S * sizeof(int64_t));
+    *extra = extra_floats ? fc_arena_alloc(&w->arena, (size_t)extra_floats * sizeof(float)) : NULL;
+    if (!w->bufs || !w->soff || (extra_floats && !*extra)) return FC_INVALID_WORKSPACE;
+    w->buf_stride = stride;
+    return FC_SUCCESS;
+}
+
+static void fill_soff(int64_t *soff, int64_t S, int64_t dw, int64_t nph, int64_t phase) {
+    for (int64_t s = 0; s < S; s++) soff[s] = ((s * dw) % nph) * phase + (s * dw) / nph;
+}
+
+fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const float *x,
+                                      const float *w, const float *bias, float *y) {
+    int64_t OH, OW;
+    if (!x || !w || !y) return FC_INVALID_ARGUMENT;
+    fc_status st = dw_check(d, &OH, &OW);
+    if (st != FC_SUCCESS) return st;
+    const int64_t N = d->N, C = d->C, m = d->multiplier, RS = d->R * d->S;
+    dw_geom g = forward_geom(d, OH, OW);
+    int nt = fc_threads();
+    dw_ws ws;
+    float *unused;
+    st = open_ws(nt, g.plane, d->S, 0, &ws, &unused);
+    if (st != FC_SUCCESS) return st;
+    fill_soff(ws.soff, d->S, d->dilation_w, g.nph, g.phase);
+    fc_dw_rows_fn kern = rows_kernel();
+    #pragma omp parallel num_threads(nt)
+    {
+        float *buf = ws.bufs + thread_id() * ws.buf_stride;
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < N * C; t++) {
+            int64_t n = t / C, c = t % C;
+            pack_plane(&g, x + t * d->H * d->W, buf);
+            for (int64_t j = 0; j < m; j++) {
+                int64_t k = c * m + j;
+                fc_dw_rows a = {buf, 1, g.plane, g.row, g.phase, w + k * RS, d->R, d->S,
+                                d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
+                                ws.soff, OH, OW, bias ? bias[k] : 0.0f,
+                                y + (n * C * m + k) * OH * OW};
+                kern(&a);
+            }
+        }
+    }
+    return FC_SUCCESS;
+}
+
+fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
+                                            const float *gy, const float *w, float *gx) {
+    int64_t OH, OW;
+    if (!gy || !w || !gx) return FC_INVALID_ARGUMENT;
+    fc_status st = dw_check(d, &OH, &OW);
+    if (st != FC_SUCCESS) return st;
+    const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, R = d->R, S = d->S, RS = R * S;
+    int64_t Rd = (R - 1) * d->dilation_h, Sd = (S - 1) * d->dilation_w;
+    /* grad_x = stride-1 correlation of the zero-upsampled, padded grad_y with the
+     * flipped kernel. */
+    dw_geom g = make_geom(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
+                          d->stride_h, d->stride_w, 1);
+    int nt = fc_threads();
+    dw_ws ws;
+    float *wf;
+    int64_t floats;
+    if (!fc_mul_ok(g.plane, m, &floats)) return FC_SIZE_OVERFLOW;
+    st = open_ws(nt, floats, S, K * RS, &ws, &wf);
+    if (st != FC_SUCCESS) return st;
+    fill_soff(ws.soff, S, d->dilation_w, 1, g.phase);
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < RS; i++) wf[k * RS + i] = w[k * RS + RS - 1 - i];
+    fc_dw_rows_fn kern = rows_kernel();
+    #pragma omp parallel num_threads(nt)
+    {
+        float *buf = ws.bufs + thread_id() * ws.buf_stride;
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < N * C; t++) {
+            int64_t n = t / C, c = t % C;
+            for (int64_t j = 0; j < m; j++)
+                pack_plane(&g, gy + (n * K + c * m + j) * OH * OW, buf + j * g.plane);
+            fc_dw_rows a = {buf, m, g.plane, g.row, g.phase, wf + c * m * RS, R, S, 1, 1,
+                            d->dilation_h, d->dilation_w, ws.soff, d->H, d->W, 0.0f,
+                            gx + t * d->H * d->W};
+            kern(&a);
+        }
+    }
+    return FC_SUCCESS;
+}
+
+fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
+                                               const float *gy, const float *x, float *gw,
+                                               float *gb) {
+    int64_t OH, OW;
+    if (!gy || !x || !gw) return FC_INVALID_ARGUMENT;
+    fc_status st = dw_check(d, &OH, &OW);
+    if (st != FC_SUCCESS) return st;
+    const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, RS = d->R * d->S;
+    dw_geom g = forward_geom(d, OH, OW);
+    int nt = fc_threads();
+    /* Each thread sums its (image, channel) tasks into its own [K][RS + 1] partials
+     * (the +1 is the bias); a parallel reduction over K follows. */
+    int64_t part = RS + 1, pfl;
+    if (!fc_mul_ok(K, part, &pfl) || !fc_mul_ok(pfl, nt, &pfl)) return FC_SIZE_OVERFLOW;
+    dw_ws ws;
+    float *partials;
+    st = open_ws(nt, g.plane, d->S, pfl, &ws, &partials);
+    if (st != FC_SUCCESS) return st;
+    fc_dw_grad_fn kern = grad_kernel();
+    #pragma omp parallel num_threads(nt)
+    {
+        int tid = thread_id();
+        float *buf = ws.bufs + tid * ws.buf_stride;
+        float *mine = partials + tid * K * part;
+        memset(mine, 0, (size_t)(K * part) * sizeof(float));
+        #pragma omp for schedule(static)
+        for (int64_t t = 0; t < N * C; t++) {
+            int64_t n = t / C, c = t % C;
+            pack_plane(&g, x + t * d->H * d->W, buf);
+            for (int64_t j = 0; j < m; j++) {
+                int64_t k = c * m + j;
+                float *pk = mine + k * part;
+                fc_dw_grad a = {buf, g.row, g.phase, gy + (n * K + k) * OH * OW, d->R, d->S,
+                                d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
+                                OH, OW, pk, pk + RS};
+                kern(&a);
+            }
+        }
+        /* Threads that ran no task still zeroed their partials before this barrier. */
+        #pragma omp barrier
+        int nteam = 1;
+#ifdef _OPENMP
+        nteam = omp_get_num_threads();
+#endif
+        #pragma omp for schedule(static)
+        for (int64_t k = 0; k < K; k++) {
+            for (int64_t i = 0; i < part; i++) {
+                float s = 0.0f;
+                for (int p = 0; p < nteam; p++) s += partials[(p * K + k) * part + i];
+                if (i < RS) gw[k * RS + i] = s;
+                else if (gb) gb[k] = s;
+            }
+        }
+    }
+    return FC_SUCCESS;
+}

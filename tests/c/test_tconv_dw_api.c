@@ -1,0 +1,79 @@
+/* Transposed and depthwise convolution through the C API: a caller workspace of
+ * exactly the queried size, NULL workspace, the adjoint identity
+ * <conv(x), y> == <x, conv_transpose(y)>, and the cropped path (output_padding beyond
+ * the padding by >= the stride) with a caller workspace. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fastconv.h"
+
+#define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d %s\n", __FILE__, __LINE__, #c); return 1; } } while (0)
+
+static float rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 9) & 0xffff) / 32768.0f - 1.0f; }
+
+int main(void) {
+    unsigned seed = 7;
+    /* conv: x[2][4][9][8] -> y[2][6][OH][OW], 3x3, stride 1, dilation 3, groups 2 */
+    fc_conv2d_desc cd = {2, 4, 9, 8, 6, 3, 3, 1, 1, 0, 0, 0, 0, 3, 3, 2};
+    int64_t OH, OW;
+    CHECK(fc_conv2d_output_shape(&cd, &OH, &OW) == FC_SUCCESS);
+    /* the matching transposed conv: input y, output x */
+    fc_conv_transpose2d_desc td = {2, 6, OH, OW, 4, 3, 3, 1, 1, 0, 0, 0, 0, 0, 0, 3, 3, 2};
+    td.output_padding_h = 9 - ((OH - 1) + 3 * 2 + 1);
+    td.output_padding_w = 8 - ((OW - 1) + 3 * 2 + 1);
+    int64_t H2, W2;
+    CHECK(fc_conv_transpose2d_output_shape(&td, &H2, &W2) == FC_SUCCESS && H2 == 9 && W2 == 8);
+    size_t nx = 2 * 4 * 9 * 8, ny = (size_t)(2 * 6 * OH * OW), nw = 6 * 2 * 9;
+    float *x = malloc(nx * 4), *y = malloc(ny * 4), *w = malloc(nw * 4);
+    float *cy = malloc(ny * 4), *tx = malloc(nx * 4), *tx2 = malloc(nx * 4);
+    for (size_t i = 0; i < nx; i++) x[i] = rnd(&seed);
+    for (size_t i = 0; i < ny; i++) y[i] = rnd(&seed);
+    for (size_t i = 0; i < nw; i++) w[i] = rnd(&seed);
+    CHECK(fc_conv2d_forward(&cd, FC_CONV_AUTO, x, w, NULL, cy, NULL, 0) == FC_SUCCESS);
+    size_t ws;
+    CHECK(fc_conv_transpose2d_workspace_size(&td, FC_PASS_FORWARD, &ws) == FC_SUCCESS);
+    void *buf = malloc(ws ? ws : 1);
+    if (ws) CHECK(fc_conv_transpose2d_forward(&td, y, w, NULL, tx, buf, ws - 1) == FC_INVALID_WORKSPACE);
+    CHECK(fc_conv_transpose2d_forward(&td, y, w, NULL, tx, buf, ws) == FC_SUCCESS);
+    CHECK(fc_conv_transpose2d_forward(&td, y, w, NULL, tx2, NULL, 0) == FC_SUCCESS);
+    double lhs = 0, rhs = 0, scale = 0;
+    for (size_t i = 0; i < ny; i++) { lhs += (double)cy[i] * y[i]; scale += fabs((double)cy[i] * y[i]); }
+    for (size_t i = 0; i < nx; i++) { rhs += (double)x[i] * tx[i]; CHECK(tx[i] == tx2[i]); }
+    CHECK(fabs(lhs - rhs) <= 1e-5 * scale);
+    /* output_padding 2 >= stride 1: the last two rows/columns get no input (cropped path) */
+    td.output_padding_h = td.output_padding_w = 2;
+    CHECK(fc_conv_transpose2d_output_shape(&td, &H2, &W2) == FC_SUCCESS && H2 == 11 && W2 == 10);
+    size_t nx2 = 2 * 4 * 11 * 10, ws2;
+    float *t3 = malloc(nx2 * 4), *t4 = malloc(nx2 * 4);
+    CHECK(fc_conv_transpose2d_workspace_size(&td, FC_PASS_FORWARD, &ws2) == FC_SUCCESS && ws2 > 0);
+    void *buf2 = malloc(ws2);
+    CHECK(fc_conv_transpose2d_forward(&td, y, w, NULL, t3, buf2, ws2) == FC_SUCCESS);
+    CHECK(fc_conv_transpose2d_forward(&td, y, w, NULL, t4, NULL, 0) == FC_SUCCESS);
+    for (size_t i = 0; i < nx2; i++) CHECK(t3[i] == t4[i]);
+    for (int64_t r = 0; r < 11; r++)
+        for (int64_t c = 0; c < 10; c++)
+            if (r >= 9 || c >= 8) CHECK(t3[r * 10 + c] == 0.0f);
+    CHECK(fc_conv_transpose2d_workspace_size(&td, FC_PASS_BACKWARD_WEIGHTS, &ws2) == FC_SUCCESS);
+    free(buf2);
+    buf2 = malloc(ws2 ? ws2 : 1);
+    float gw1[108], gw2[108];
+    CHECK(fc_conv_transpose2d_backward_weights(&td, t3, y, gw1, NULL, buf2, ws2) == FC_SUCCESS);
+    CHECK(fc_conv_transpose2d_backward_weights(&td, t3, y, gw2, NULL, NULL, 0) == FC_SUCCESS);
+    for (int i = 0; i < 108; i++) CHECK(gw1[i] == gw2[i]);
+    free(t3); free(t4); free(buf2);
+    td.output_padding_h = 3; /* >= max(stride 1, dilation 3) */
+    CHECK(fc_conv_transpose2d_output_shape(&td, &H2, &W2) == FC_INVALID_PADDING);
+
+    fc_depthwise_conv2d_desc dd = {1, 3, 5, 7, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK(fc_depthwise_conv2d_output_shape(&dd, &OH, &OW) == FC_SUCCESS && OH == 5 && OW == 7);
+    CHECK(fc_depthwise_conv2d_forward(&dd, NULL, w, NULL, y) == FC_INVALID_ARGUMENT);
+    dd.pad_left = -1;
+    CHECK(fc_depthwise_conv2d_forward(&dd, x, w, NULL, y) == FC_INVALID_PADDING);
+    dd.pad_left = 1;
+    dd.multiplier = 0;
+    CHECK(fc_depthwise_conv2d_forward(&dd, x, w, NULL, y) == FC_INVALID_SHAPE);
+    free(x); free(y); free(w); free(cy); free(tx); free(tx2); free(buf);
+    printf("ok\n");
+    return 0;
+}
