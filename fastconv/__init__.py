@@ -16,3 +16,10 @@ __all__ = [
     "get_include", "get_isa", "get_library_dir", "get_num_threads", "info", "set_isa",
     "set_num_threads",
 ]
+from fastconv.functional.pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,  # noqa: E402
+                                      global_avg_pool2d_backward, global_max_pool2d,
+                                      global_max_pool2d_backward, max_pool2d,
+                                      max_pool2d_backward)
+__all__ += ["avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d",
+            "global_avg_pool2d_backward", "global_max_pool2d", "global_max_pool2d_backward",
+            "max_pool2d", "max_pool2d_backward"]
