@@ -112,14 +112,19 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
     c->per_thread = round_up(fc_pool_scratch(g), FC_ALIGN / 4);
     size_t need = 0;
     if (!fc_ws_add(&need, g->OWp, sizeof(float)) || !fc_ws_add(&need, g->OWp, sizeof(int32_t)) ||
+        !fc_ws_add(&need, g->kw, sizeof(int64_t)) ||
         !fc_ws_add(&need, c->per_thread * c->nt, sizeof(float)))
         return FC_SIZE_OVERFLOW;
     st = fc_workspace_open(NULL, 0, need, &c->ws);
     if (st != FC_SUCCESS) return st;
     float *coldiv = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(float));
     int32_t *colfirst = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(int32_t));
+    int64_t *tapoff = fc_arena_alloc(&c->ws, (size_t)g->kw * sizeof(int64_t));
     c->scratch = fc_arena_alloc(&c->ws, (size_t)(c->per_thread * c->nt) * sizeof(float));
-    if (!coldiv || !colfirst || !c->scratch) return FC_INVALID_WORKSPACE;
+    if (!coldiv || !colfirst || !tapoff || !c->scratch) return FC_INVALID_WORKSPACE;
+    for (int64_t j = 0; j < g->kw; j++)
+        tapoff[j] = (j * g->dw % g->sw) * g->P + j * g->dw / g->sw;
+    g->tapoff = tapoff;
     for (int64_t ow = 0; ow < g->OWp; ow++) {
         coldiv[ow] = 1.0f;
         colfirst[ow] = 0;

@@ -19,10 +19,11 @@ typedef struct fc_pool_geom {
     int count_include_pad;      /* avg: rows of padding count in the divisor */
     const float *coldiv;        /* avg: [OWp] window widths counted by the divisor (1 past OW) */
     const int32_t *colfirst;    /* max: [OWp] first input column inside each window */
+    const int64_t *tapoff;      /* [kw] phase-buffer offset of tap j: (j*dw % sw) * P + j*dw / sw */
 } fc_pool_geom;
 
 /* Floats of per-thread scratch every plane kernel may use. */
-static inline int64_t fc_pool_scratch(const fc_pool_geom *g) { return 2 * g->L + 4 * g->OWp; }
+static inline int64_t fc_pool_scratch(const fc_pool_geom *g) { return 4 * g->L + 4 * g->OWp; }
 
 /* Kernel contract: one plane at a time; `buf` is fc_pool_scratch floats, 64-byte aligned.
  * max_fwd: y = max over windows (padding never wins; NaN propagates).
