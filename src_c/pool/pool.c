@@ -108,11 +108,15 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
     g->L = round_up(fc_max64(reach, g->pl + g->W), unit) + unit;
     g->P = g->L / g->sw;
     g->OWp = round_up(OW, FC_POOL_VMAX) + FC_POOL_VMAX;
+    int64_t maxslot = (g->kw - 1) * g->dw / g->sw;
+    g->F = round_up(maxslot, FC_POOL_VMAX) + FC_POOL_VMAX;
+    g->A = 2 * g->F + g->OWp;
+    g->Q = round_up(OW + maxslot, FC_POOL_VMAX);
     c->nt = fc_threads();
     c->per_thread = round_up(fc_pool_scratch(g), FC_ALIGN / 4);
     size_t need = 0;
     if (!fc_ws_add(&need, g->OWp, sizeof(float)) || !fc_ws_add(&need, g->OWp, sizeof(int32_t)) ||
-        !fc_ws_add(&need, g->kw, sizeof(int64_t)) ||
+        !fc_ws_add(&need, g->kw, sizeof(int64_t)) || !fc_ws_add(&need, g->kw, sizeof(int64_t)) ||
         !fc_ws_add(&need, c->per_thread * c->nt, sizeof(float)))
         return FC_SIZE_OVERFLOW;
     st = fc_workspace_open(NULL, 0, need, &c->ws);
@@ -120,11 +124,15 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
     float *coldiv = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(float));
     int32_t *colfirst = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(int32_t));
     int64_t *tapoff = fc_arena_alloc(&c->ws, (size_t)g->kw * sizeof(int64_t));
+    int64_t *tapslot = fc_arena_alloc(&c->ws, (size_t)g->kw * sizeof(int64_t));
     c->scratch = fc_arena_alloc(&c->ws, (size_t)(c->per_thread * c->nt) * sizeof(float));
-    if (!coldiv || !colfirst || !tapoff || !c->scratch) return FC_INVALID_WORKSPACE;
-    for (int64_t j = 0; j < g->kw; j++)
-        tapoff[j] = (j * g->dw % g->sw) * g->P + j * g->dw / g->sw;
+    if (!coldiv || !colfirst || !tapoff || !tapslot || !c->scratch) return FC_INVALID_WORKSPACE;
+    for (int64_t j = 0; j < g->kw; j++) {
+        tapslot[j] = j * g->dw / g->sw;
+        tapoff[j] = (j * g->dw % g->sw) * g->P + tapslot[j];
+    }
     g->tapoff = tapoff;
+    g->tapslot = tapslot;
     for (int64_t ow = 0; ow < g->OWp; ow++) {
         coldiv[ow] = 1.0f;
         colfirst[ow] = 0;

@@ -16,14 +16,18 @@ typedef struct fc_pool_geom {
     int64_t L;                  /* padded row length: a multiple of sw * FC_POOL_VMAX */
     int64_t P;                  /* phase length L / sw: padded column q*sw + p is phase p, slot q */
     int64_t OWp;                /* OW rounded up to FC_POOL_VMAX, plus one vector */
+    int64_t F;                  /* front margin of the per-row arrays (>= max tap slot + VMAX) */
+    int64_t A;                  /* per-row array length: F + OWp + F */
+    int64_t Q;                  /* phase slots a backward pass can reach: a multiple of VMAX, <= P */
     int count_include_pad;      /* avg: rows of padding count in the divisor */
     const float *coldiv;        /* avg: [OWp] window widths counted by the divisor (1 past OW) */
     const int32_t *colfirst;    /* max: [OWp] first input column inside each window */
     const int64_t *tapoff;      /* [kw] phase-buffer offset of tap j: (j*dw % sw) * P + j*dw / sw */
+    const int64_t *tapslot;     /* [kw] j*dw / sw */
 } fc_pool_geom;
 
 /* Floats of per-thread scratch every plane kernel may use. */
-static inline int64_t fc_pool_scratch(const fc_pool_geom *g) { return 4 * g->L + 4 * g->OWp; }
+static inline int64_t fc_pool_scratch(const fc_pool_geom *g) { return 4 * g->L + 4 * g->A; }
 
 /* Kernel contract: one plane at a time; `buf` is fc_pool_scratch floats, 64-byte aligned.
  * max_fwd: y = max over windows (padding never wins; NaN propagates).
