@@ -27,7 +27,14 @@ typedef struct fc_pool_geom {
 } fc_pool_geom;
 
 /* Floats of per-thread scratch every plane kernel may use. */
-static inline int64_t fc_pool_scratch(const fc_pool_geom *g) { return 4 * g->L + 4 * g->A; }
+/* Input rows whose horizontal max scans argmax keeps for the next output rows. */
+#define FC_POOL_RING 32
+static inline int64_t fc_pool_ring(const fc_pool_geom *g) {
+    return g->kh * g->dh <= FC_POOL_RING ? g->kh * g->dh : 1;
+}
+static inline int64_t fc_pool_scratch(const fc_pool_geom *g) {
+    return 4 * g->L + 4 * g->A + 2 * g->A * fc_pool_ring(g);
+}
 
 /* Kernel contract: one plane at a time; `buf` is fc_pool_scratch floats, 64-byte aligned.
  * max_fwd: y = max over windows (padding never wins; NaN propagates).
