@@ -1,13 +1,21 @@
 """torch.nn.functional-style ops on NumPy arrays (float32, NCHW)."""
 from fastconv.functional.conv import conv2d, conv2d_backward, conv2d_output_shape
-from fastconv.functional.gemm import matmul
-from fastconv.functional.tuning import (autotune, autotune_clear, autotune_enabled,
-                                          autotune_load, autotune_save, autotune_table)
-
-__all__ = ["conv2d", "conv2d_backward", "conv2d_output_shape"]
-__all__ += ["matmul"]
 from fastconv.functional.depthwise import depthwise_conv2d, depthwise_conv2d_backward
+from fastconv.functional.gemm import matmul
+from fastconv.functional.pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
+                                      global_avg_pool2d_backward, global_max_pool2d,
+                                      global_max_pool2d_backward, max_pool2d,
+                                      max_pool2d_backward)
 from fastconv.functional.transpose import conv_transpose2d, conv_transpose2d_backward
+from fastconv.functional.tuning import (autotune, autotune_clear, autotune_enabled,
+                                        autotune_load, autotune_save, autotune_table)
 
-__all__ += ["depthwise_conv2d", "depthwise_conv2d_backward"]
-__all__ += ["conv_transpose2d", "conv_transpose2d_backward"]
+__all__ = [
+    "avg_pool2d", "avg_pool2d_backward", "conv2d", "conv2d_backward", "conv2d_output_shape",
+    "conv_transpose2d", "conv_transpose2d_backward", "depthwise_conv2d",
+    "depthwise_conv2d_backward", "global_avg_pool2d", "global_avg_pool2d_backward",
+    "global_max_pool2d", "global_max_pool2d_backward", "matmul", "max_pool2d",
+    "max_pool2d_backward",
+    "autotune", "autotune_clear", "autotune_enabled", "autotune_load", "autotune_save",
+    "autotune_table",
+]

@@ -1,0 +1,71 @@
+/* Pooling: validation, threads and shared tables (pool/pool.c) around per-ISA plane
+ * kernels (kernels/<isa>/pool_<isa>.c, one body in pool/pool_kernels.inc). */
+#ifndef FC_POOL_H
+#define FC_POOL_H
+
+#include "../core/internal.h"
+
+/* Row buffers are rounded to this many floats times the stride, the widest vector. */
+#define FC_POOL_VMAX 16
+
+/* One plane's geometry plus tables shared (read-only) by every thread. */
+typedef struct fc_pool_geom {
+    int64_t H, W, OH, OW;
+    int64_t kh, kw, sh, sw, dh, dw;
+    int64_t pt, pb, pl;         /* top, bottom and left padding */
+    int64_t L;                  /* padded row length: a multiple of sw * FC_POOL_VMAX */
+    int64_t P;                  /* phase length L / sw: padded column q*sw + p is phase p, slot q */
+    int64_t OWp;                /* OW rounded up to FC_POOL_VMAX, plus one vector */
+    int64_t F;                  /* front margin of the per-row arrays (>= max tap slot + VMAX) */
+    int64_t A;                  /* per-row array length: F + OWp + F */
+    int64_t Q;                  /* phase slots a backward pass can reach: a multiple of VMAX, <= P */
+    int count_include_pad;      /* avg: rows of padding count in the divisor */
+    const float *coldiv;        /* avg: [OWp] window widths counted by the divisor (1 past OW) */
+    const int32_t *colfirst;    /* max: [OWp] first input column inside each window */
+    const int64_t *tapoff;      /* [kw] phase-buffer offset of tap j: (j*dw % sw) * P + j*dw / sw */
+    const int64_t *tapslot;     /* [kw] j*dw / sw */
+} fc_pool_geom;
+
+/* Floats of per-thread scratch every plane kernel may use. */
+/* Input rows whose horizontal max scans argmax keeps for the next output rows. */
+#define FC_POOL_RING 32
+static inline int64_t fc_pool_ring(const fc_pool_geom *g) {
+    return g->kh * g->dh <= FC_POOL_RING ? g->kh * g->dh : 1;
+}
+static inline int64_t fc_pool_scratch(const fc_pool_geom *g) {
+    return 4 * g->L + 4 * g->A + 2 * g->A * fc_pool_ring(g);
+}
+
+/* Kernel contract: one plane at a time; `buf` is fc_pool_scratch floats, 64-byte aligned.
+ * max_fwd: y = max over windows (padding never wins; NaN propagates).
+ * argmax:  per window, the PyTorch scan result (first maximum, last NaN); writes y and/or
+ *          idx (flat h*W+w) when non-NULL, and when gx is non-NULL overwrites the gx plane
+ *          with the scatter-add of gy at those positions.
+ * avg_fwd / avg_bwd: window sums divided by rowdiv * coldiv; avg_bwd overwrites gx. */
+typedef struct fc_pool_kernels {
+    void (*max_fwd)(const fc_pool_geom *g, const float *x, float *y, float *buf);
+    void (*argmax)(const fc_pool_geom *g, const float *x, float *y, int64_t *idx,
+                   const float *gy, float *gx, float *buf);
+    void (*avg_fwd)(const fc_pool_geom *g, const float *x, float *y, float *buf);
+    void (*avg_bwd)(const fc_pool_geom *g, const float *gy, float *gx, float *buf);
+    float (*sum)(const float *x, int64_t n);
+    float (*max)(const float *x, int64_t n);     /* NaN if any element is NaN */
+} fc_pool_kernels;
+
+extern const fc_pool_kernels fc_pool_kernels__portable;
+extern const fc_pool_kernels fc_pool_kernels__avx2;
+extern const fc_pool_kernels fc_pool_kernels__avx512;
+
+/* Window rows [first, last] of output row oh clipped to the input, and the count the
+ * average divides by (PyTorch's rule: the window clipped to the padded extent, or to
+ * the input when padding is not counted). Shared by forward and backward. */
+static inline void fc_pool_rows(const fc_pool_geom *g, int64_t oh, int64_t *r0, int64_t *n) {
+    int64_t a = oh * g->sh - g->pt;
+    int64_t j0 = a < 0 ? (-a + g->dh - 1) / g->dh : 0;
+    int64_t j1 = g->kh;                                  /* taps j0 .. j1-1 land inside */
+    if (a + (j1 - 1) * g->dh >= g->H) j1 = (g->H - 1 - a) / g->dh + 1;
+    *r0 = a + j0 * g->dh;
+    *n = j1 > j0 ? j1 - j0 : 0;
+}
+
+#endif
