@@ -7,8 +7,10 @@ import time
 def _info(args):
     import fastconv
 
-    for k, v in fastconv.info().items():
-        print(f"{k:>12}: {v}")
+    d = fastconv.info()
+    width = max(map(len, d))
+    for k, v in d.items():
+        print(f"{k:>{width}}: {v}")
     return 0
 
 

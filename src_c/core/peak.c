@@ -51,17 +51,25 @@ fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops) {
     default: fn = fc_peak_fma__portable; lanes = fc_peak_lanes__portable(); break;
     }
     volatile double sink = 0.0;
-    /* Calibrate to rounds of about 2 ms (also warms up the clocks and the wide units),
-     * then keep the best of as many rounds as `seconds` allows: the best is the peak,
-     * anything slower is interference from other processes. */
+    /* Calibrate on the calling thread alone, to rounds of about 5 ms: a 2-thread round
+     * waits for its slower thread, and on a shared machine one descheduled thread
+     * would make the round count far too small. The first rounds also wake the wide
+     * units and the clocks. */
     int64_t iters = 1024;
-    double t = run_once(fn, threads, iters, &sink);
-    while (t < 2e-3 && iters < ((int64_t)1 << 40)) {
+    double t = 0.0;
+    for (;;) {
+        double t0 = now_s();
+        double r = fn(iters, 1.0f);
+        t = now_s() - t0;
+        if (r == 0.0) sink += r;
+        if (t >= 1e-3 || iters >= ((int64_t)1 << 40)) break;
         iters *= 2;
-        t = run_once(fn, threads, iters, &sink);
     }
-    double best = t, start = now_s();
-    for (int rep = 0; rep < 1000 && now_s() - start < seconds; rep++) {
+    iters = (int64_t)((double)iters * 5e-3 / (t > 1e-9 ? t : 1e-9)) + 1;
+    /* Then the best of as many rounds as `seconds` allows (at least 5): the best is the
+     * peak, anything slower is interference from other processes. */
+    double best = 1e300, start = now_s();
+    for (int rep = 0; rep < 10000 && (rep < 5 || now_s() - start < seconds); rep++) {
         t = run_once(fn, threads, iters, &sink);
         if (t < best) best = t;
     }
