@@ -28,10 +28,11 @@ def fma_gflops(threads, seconds=0.2):
 
 
 @functools.lru_cache(maxsize=None)
-def copy_gbps(mib=256, reps=5):
-    """Memory bandwidth of a large copy (numpy.copyto, one thread) in GB/s, counting bytes
-    read plus bytes written, as the memory-bound benchmarks count input plus output.
-    Best of `reps`: slower copies are interference from other processes."""
+def copy_gbps(mib=128, reps=5):
+    """Memory bandwidth of a copy of `mib` MiB (well beyond a last-level cache;
+    numpy.copyto, one thread) in GB/s, counting bytes read plus bytes written, as the
+    memory-bound benchmarks count input plus output. Best of `reps`: slower copies are
+    interference from other processes."""
     n = mib * (1 << 20) // 4
     src = np.ones(n, np.float32)
     dst = np.empty_like(src)
