@@ -19,11 +19,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # ------------------------------------------------------------------- peak loop
 
 def test_fma_peak_positive_on_every_isa(isa):
-    # Only sanity bounds: two threads on a shared machine can be much slower than one.
+    # Timed in thread CPU time, so other processes on the machine do not drag it down.
     g1 = _C.measure_fma_gflops(1, 0.02)
     assert 0.1 < g1 < 1e5
     g2 = _C.measure_fma_gflops(2, 0.02)
-    assert 0.0 < g2 < 1e5
+    assert 0.5 * g1 < g2 < 1e5
 
 
 @pytest.mark.parametrize("threads, seconds", [(0, 0.1), (-1, 0.1), (1, 0.0), (1, -1.0),

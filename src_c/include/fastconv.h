@@ -90,8 +90,9 @@ FC_API void fc_release_workspace(void);
 
 /* Measures the FMA throughput of the ISA path in use: `threads` threads (>= 1) each
  * run independent FMA chains for about `seconds` (0 < seconds <= 60) in total; the
- * best round gives *gflops (GFLOP/s, one FMA = 2 flops, all threads together). A
- * serial build measures one thread. The denominator of "percent of peak". */
+ * best round, timed in each thread's CPU time so that preemption by other processes
+ * does not count, gives *gflops (GFLOP/s, one FMA = 2 flops, summed over the threads).
+ * A serial build measures one thread. The denominator of "percent of peak". */
 FC_API fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops);
 
 /* -------------------------------------------------------------- SGEMM */
