@@ -347,3 +347,85 @@ def test_cli_bad_arguments(capsys, tmp_path):
     assert "--compare" in capsys.readouterr().err
     assert bench_main(["--list", "--quick", "--ops", "gemm"]) == 0
     assert "gemm/gemm_1024" in capsys.readouterr().out
+
+
+# ------------------------------------ ops other branches build, here as stand-ins
+
+TINY_SHAPES = [
+    dict(op="conv2d", name="t_conv", N=2, C=3, H=9, W=8, K=4, R=3, S=3, stride=1, padding=1,
+         groups=1),
+    dict(op="conv2d", name="t_dw", N=2, C=4, H=9, W=8, K=4, R=3, S=3, stride=2, padding=1,
+         groups=4),
+    dict(op="conv_transpose2d", name="t_tconv", N=2, C=4, H=5, W=5, K=3, R=2, S=2, stride=2,
+         padding=0, output_padding=0, groups=1),
+    dict(op="max_pool2d", name="t_max", N=2, C=3, H=9, W=9, kernel_size=3, stride=2, padding=1),
+    dict(op="avg_pool2d", name="t_avg", N=2, C=3, H=8, W=8, kernel_size=2, stride=2, padding=0),
+    dict(op="global_avg_pool2d", name="t_gap", N=2, C=3, H=5, W=5),
+]
+
+
+class _FakeNet:
+    def __call__(self, x):
+        return np.zeros((x.shape[0], 10), np.float32)
+
+    def backward(self, g):
+        return None
+
+
+def _install_stand_ins(monkeypatch):
+    """NumPy versions of the ops other branches build, with the DESIGN.md signatures,
+    so that every case builder is exercised before those ops are merged."""
+    import types
+
+    def conv_bwd(gy, x, w, stride, pad, groups):
+        gw, gb = ops._np_conv_bwd_weights(gy, x, w.shape, stride, pad, groups)
+        return ops._np_conv_bwd_data(gy, w, x.shape, stride, pad, groups), gw, gb
+    fakes = {
+        "matmul": np.matmul,
+        "max_pool2d": lambda x, k, s, p: ops._np_pool(x, k, s, p, "max"),
+        "max_pool2d_backward": lambda gy, x, k, s, p: np.zeros_like(x),
+        "avg_pool2d": lambda x, k, s, p: ops._np_pool(x, k, s, p, "avg"),
+        "avg_pool2d_backward": lambda gy, x, k, s, p: ops._np_avg_pool_bwd(gy, x.shape, k, s, p),
+        "global_avg_pool2d": lambda x: x.mean(axis=(2, 3), keepdims=True),
+        "global_avg_pool2d_backward": lambda gy, x: np.broadcast_to(gy, x.shape).copy(),
+        "depthwise_conv2d": lambda x, w, b, s, p: ops._np_conv_fwd(x, w, s, p, x.shape[1]),
+        "depthwise_conv2d_backward": lambda gy, x, w, s, p: conv_bwd(gy, x, w, s, p, x.shape[1]),
+        "conv_transpose2d": lambda x, w, b, s, p, op, g: None,
+        "conv_transpose2d_backward": lambda gy, x, w, s, p, op, g: None,
+    }
+    for name, fn in fakes.items():
+        monkeypatch.setattr(fastconv, name, fn, raising=False)
+    monkeypatch.setattr(fastconv, "models", types.SimpleNamespace(lenet5=_FakeNet),
+                        raising=False)
+
+
+def test_every_case_builder_runs_with_stand_ins(monkeypatch):
+    _install_stand_ins(monkeypatch)
+    monkeypatch.setitem(ops.MODELS, "lenet5", ("lenet5", 2, (1, 32, 32), 10))
+    cs = [c for c in ops.cases(TINY_SHAPES) if c.op != "model" or c.shape == "lenet5"]
+    ops_seen = {c.op for c in cs}
+    assert ops_seen == {"conv2d", "depthwise", "conv_transpose2d", "pool", "gemm", "model"}
+    cs = [c for c in cs if c.op != "gemm"] + [ops._gemm_case("g", 8, 8, 8)]
+    with runner.fixed_threads(1):  # one thread: quick even on a loaded machine
+        res = runner.run_cases(cs, budget=0.001, machine=MACHINE)
+    errors = [(r["name"], r["reason"]) for r in res if r["status"] == "error"]
+    assert not errors
+    ok = {r["name"] for r in res if r["status"] == "ok"}
+    for name in ("depthwise/t_dw/fwd", "depthwise/t_dw/bwd", "conv_transpose2d/t_tconv/fwd",
+                 "conv_transpose2d/t_tconv/bwd", "pool/t_max/fwd", "pool/t_max/bwd",
+                 "pool/t_avg/bwd", "pool/t_gap/fwd", "pool/t_gap/bwd", "gemm/g",
+                 "model/lenet5/infer", "model/lenet5/train", "conv2d/t_dw/bwd_weights/direct"):
+        assert name in ok, name
+    by = {r["name"]: r for r in res}
+    assert "numpy" in by["pool/t_avg/bwd"]["results"]
+    if ops.torch_or_none() is not None:
+        assert all("torch" in by[n]["results"] for n in ok)
+
+
+def test_interim_stand_ins_are_not_timed_as_fastconv(monkeypatch):
+    def matmul(a, b):
+        return a @ b
+    matmul.__module__ = "fastconv.nn._interim_ops"
+    monkeypatch.setattr(fastconv, "matmul", matmul, raising=False)
+    with pytest.raises(ops.NotServed, match="interim NumPy stand-in"):
+        ops._gemm_case("g", 4, 4, 4).build()
