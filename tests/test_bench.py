@@ -429,3 +429,11 @@ def test_interim_stand_ins_are_not_timed_as_fastconv(monkeypatch):
     monkeypatch.setattr(fastconv, "matmul", matmul, raising=False)
     with pytest.raises(ops.NotServed, match="interim NumPy stand-in"):
         ops._gemm_case("g", 4, 4, 4).build()
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastconv.bench.plot import plot
+    path = tmp_path / "r.png"
+    plot([_synthetic("conv2d/a/fwd/direct", 0.002, 0.004)], str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -26,6 +26,9 @@ def plot(results, path):
         ax.barh([y + off for y in ys], vals, height=h, label=label)
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%gx"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(list(ys))
     ax.set_yticklabels(names, fontsize=7)
     ax.invert_yaxis()

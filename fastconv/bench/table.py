@@ -68,9 +68,15 @@ def format_results(results, machine=None, versions=None, threads=None, torch_pre
         for r in skipped:
             # Collapse "algorithm X does not serve" over every shape and pass.
             key = r["reason"].split(":", 1)[0] if ":" in r["reason"] else r["reason"]
+            if key.endswith(" does not exist in this build"):
+                key = "ops not in this build"
             by_reason.setdefault(key, []).append(r)
         lines += ["", f"skipped {len(skipped)} cases:"]
         for key, rs in by_reason.items():
+            if key == "ops not in this build":
+                missing = sorted({r["reason"].split()[0] for r in rs})
+                lines.append(f"  {len(rs):4d} x {key}: {', '.join(missing)}")
+                continue
             example = rs[0]["reason"].splitlines()[0]
             lines.append(f"  {len(rs):4d} x {key}" + ("" if example == key else f"  (e.g. {example})"))
     errors = [r for r in results if r["status"] == "error"]
