@@ -78,14 +78,16 @@ def _fc_attr(name):
     return fn
 
 
-def _probe(fn, what):
-    """Runs fn once (the warm-up call) and turns "cannot serve" into NotServed."""
+def _probe(fn, what, algorithm=None):
+    """Runs fn once (the warm-up call) and turns "cannot serve" into NotServed: an
+    UnsupportedError, or a ValueError about the algorithm asked for."""
     try:
         fn()
     except (fastconv.UnsupportedError, NotImplementedError) as e:
         raise NotServed(f"{what}: {e}") from None
     except ValueError as e:
-        if "algorithm" in str(e):
+        msg = str(e).lower()
+        if algorithm and ("algorithm" in msg or algorithm.lower() in msg):
             raise NotServed(f"{what}: {e}") from None
         raise
     return fn
@@ -205,7 +207,7 @@ def _conv_case(s, pass_, algorithm, depthwise_unit):
             if "algorithm" in str(e):
                 raise NotServed(f"{what}: {e}") from None
             raise
-        out = {"fastconv": _probe(fc, what),
+        out = {"fastconv": _probe(fc, what, algorithm),
                "torch": _torch_conv_pass(x, w, gy, stride, pad, groups, pass_)}
         if pass_ == "fwd":
             out["numpy"] = lambda: _np_conv_fwd(x, w, stride, pad, groups)
@@ -417,7 +419,7 @@ def _model_case(name, pass_):
         x = _rand(rng, (batch,) + chw)
         labels = rng.integers(0, classes, batch)
         model = make()
-        fc = _fc_model_step(model, x, pass_)
+        fc = _fc_model_step(model, x, labels, pass_)
         torch = torch_or_none()
         tf = None
         if torch:
@@ -444,28 +446,29 @@ def _model_case(name, pass_):
                 params={"batch": batch, "input": chw})
 
 
-def _fc_model_step(model, x, pass_):
-    """Inference: model(x). Training: forward, backward of the mean output (a stand-in loss
-    gradient whose cost is negligible), and an SGD step when fastconv.optim has one."""
+def _fc_model_step(model, x, labels, pass_):
+    """Inference: model(x). Training: forward, cross-entropy loss, backward and an SGD
+    step, through fastconv.nn's explicit-backward API (as torch's step below)."""
     if pass_ == "infer":
         if hasattr(model, "eval"):
             model.eval()
         return lambda: model(x)
-    if not hasattr(model, "backward"):
-        raise NotServed(f"{type(model).__name__} has no backward() in this build")
-    if hasattr(model, "train"):
-        model.train()
+    nn = getattr(fastconv, "nn", None)
     optim = getattr(fastconv, "optim", None)
-    sgd = getattr(optim, "SGD", None) if optim else None
-    opt = sgd(model.parameters(), lr=1e-3) if sgd and hasattr(model, "parameters") else None
+    loss_cls = getattr(nn, "CrossEntropyLoss", None)
+    sgd = getattr(optim, "SGD", None)
+    if not (hasattr(model, "backward") and loss_cls and sgd):
+        raise NotServed("training needs model.backward, fastconv.nn.CrossEntropyLoss and "
+                        "fastconv.optim.SGD")
+    model.train()
+    loss_fn = loss_cls()
+    opt = sgd(model.parameters(), lr=1e-3)
 
     def step():
-        y = model(x)
-        if opt is not None and hasattr(opt, "zero_grad"):
-            opt.zero_grad()
-        model.backward(np.full(y.shape, 1.0 / y.size, np.float32))
-        if opt is not None:
-            opt.step()
+        loss_fn(model(x), labels)
+        model.zero_grad()
+        model.backward(loss_fn.backward())
+        opt.step()
     return step
 
 

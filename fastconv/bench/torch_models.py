@@ -1,24 +1,29 @@
-"""PyTorch reference networks for the end-to-end benchmarks, built inline with torch.nn
-(no torchvision): LeNet-5, AlexNet and ResNet-18 in their usual form."""
+"""PyTorch twins of fastconv.models for the end-to-end benchmarks, built inline with
+torch.nn (no torchvision): LeNet-5, AlexNet (the paper's channels) and ResNet-18."""
 import torch
 from torch import nn
 
 
 def lenet5(classes=10):
+    # As fastconv.models.lenet5: tanh, average pooling, C5 a 5x5 convolution.
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, classes))
+        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
+        nn.Conv2d(16, 120, 5), nn.Tanh(), nn.Flatten(),
+        nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, classes))
 
 
 def alexnet(classes=1000):
+    # As fastconv.models.alexnet: the paper's channel counts, dropout before F8 and F9.
     return nn.Sequential(
         nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), nn.MaxPool2d(3, 2),
         nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
         nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
         nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
-        nn.Linear(256 * 6 * 6, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.AdaptiveAvgPool2d(6), nn.Flatten(),
+        nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
+        nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(),
         nn.Linear(4096, classes))
 
 
