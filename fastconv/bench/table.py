@@ -2,7 +2,8 @@
 
 _UNIT = {"flop": "GFLOP/s", "byte": "GB/s", "img": "img/s"}
 _OPS = ("conv2d", "depthwise", "conv_transpose2d", "pool", "gemm", "model")
-COLUMNS = ("case", "fastconv ms", "rate", "% peak", "torch ms", "x torch", "numpy ms", "x numpy")
+COLUMNS = ("case", "fastconv ms", "+-", "rate", "% peak", "torch ms", "x torch", "numpy ms",
+           "x numpy")
 
 
 def _ms(r, k):
@@ -19,7 +20,9 @@ def _row(r):
     label = r["name"].split("/", 1)[1]
     fc = r["results"]["fastconv"]
     pct = r.get("pct_peak")
-    return (label, _ms(r, "fastconv"), f"{fc['rate']:.1f} {_UNIT[r['unit']]}",
+    spread = fc.get("spread")
+    return (label, _ms(r, "fastconv"), f"{50 * spread:.0f}%" if spread is not None else "-",
+            f"{fc['rate']:.1f} {_UNIT[r['unit']]}",
             f"{pct:.0f}%" if pct is not None else "-",
             _ms(r, "torch"), _x(r, "torch"), _ms(r, "numpy"), _x(r, "numpy"))
 
@@ -45,8 +48,9 @@ def head(machine, versions, threads, torch_present):
            else "") + "; "
         f"copy bandwidth {m.get('copy_gbps', 0):.1f} GB/s (read + write)",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
-        f"threads: {threads} for fastconv, torch and NumPy's BLAS; times are medians of "
-        "alternating runs; x torch = torch time / fastconv time (> 1: fastconv faster); "
+        f"threads: {threads} for fastconv, torch and NumPy's BLAS; times: medians of "
+        "alternating runs, +- half their interquartile range (fastconv, relative)",
+        "x torch = torch time / fastconv time (> 1: fastconv faster); "
         "% peak = rate / measured FMA peak (GFLOP/s) or copy bandwidth (GB/s)",
     ]
     if not torch_present:
