@@ -341,6 +341,8 @@ def test_cli_plot_without_matplotlib(monkeypatch, tmp_path, capsys):
 
 
 def test_cli_bad_arguments(capsys, tmp_path):
+    assert bench_main(["--threads", "0"]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err
     assert bench_main(["--ops", "no_such_case_anywhere"]) == 2
     assert "no case matches" in capsys.readouterr().err
     assert bench_main(["--compare", str(tmp_path / "missing.json")]) == 2

@@ -36,7 +36,7 @@ def run(args, out=None):
     out = out or sys.stdout
     err = sys.stderr
     filters = [f for arg in args.ops for f in arg.split(",") if f]
-    threads = args.threads or fastconv.get_num_threads()
+    threads = args.threads if args.threads is not None else fastconv.get_num_threads()
     if threads < 1:
         print(f"bench: --threads must be >= 1, got {threads}", file=err)
         return 2
