@@ -32,6 +32,8 @@ cdef extern from "fastconv.h" nogil:
     const char *fc_isa_name(fc_isa isa)
     void fc_release_workspace()
 
+    fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops)
+
     fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                        float alpha, const float *A, int64_t lda,
                        const float *B, int64_t ldb,

@@ -96,6 +96,16 @@ def release_workspace():
     fc_release_workspace()
 
 
+def measure_fma_gflops(int threads, double seconds):
+    """GFLOP/s of independent FMA chains on `threads` threads (see fastconv.h)."""
+    cdef double g = 0.0
+    cdef fc_status st
+    with nogil:
+        st = fc_measure_fma_gflops(threads, seconds, &g)
+    _check(st, "measure_fma_gflops")
+    return g
+
+
 include "_conv.pxi"
 include "_gemm.pxi"
 include "_transpose.pxi"

@@ -1,4 +1,4 @@
-"""Command line: `python -m fastconv info` and `python -m fastconv demo`."""
+"""Command line: `python -m fastconv info`, `demo` and `bench`."""
 import argparse
 import sys
 import time
@@ -7,8 +7,10 @@ import time
 def _info(args):
     import fastconv
 
-    for k, v in fastconv.info().items():
-        print(f"{k:>12}: {v}")
+    d = fastconv.info()
+    width = max(map(len, d))
+    for k, v in d.items():
+        print(f"{k:>{width}}: {v}")
     return 0
 
 
@@ -34,11 +36,24 @@ def _demo(args):
     return 0
 
 
+def _bench_arguments(p):
+    from fastconv.bench.cli import add_arguments
+    add_arguments(p)
+
+
+def _bench(args):
+    from fastconv.bench.cli import run
+    return run(args)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastconv")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("info", help="build, ISA path and threads").set_defaults(func=_info)
     sub.add_parser("demo", help="time one ResNet convolution").set_defaults(func=_demo)
+    bench = sub.add_parser("bench", help="benchmark suite: fastconv against PyTorch and NumPy")
+    _bench_arguments(bench)
+    bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     return args.func(args)
 

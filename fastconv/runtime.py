@@ -46,9 +46,12 @@ def get_library_dir():
     return os.path.join(_HERE, "lib")
 
 
-def info():
-    """A dict describing the build and the run-time choices."""
-    return {
+def info(measure=True):
+    """A dict describing the build and the run-time choices. With measure=True (the
+    default) it also holds the machine's measured FMA peak, on one thread and on the
+    current thread count, for the ISA path in use, and its copy bandwidth (bytes read
+    plus written per second); measured once per process (about a second), then cached."""
+    d = {
         "version": _C.version(),
         "isa": _C.get_isa(),
         "cpu_isa": _C.cpu_isa(),
@@ -58,6 +61,13 @@ def info():
         "library_dir": get_library_dir(),
         "autotune": _autotune_info(),
     }
+    if measure:
+        from fastconv.bench import peak
+
+        d["peak_gflops_1t"] = round(peak.fma_gflops(1), 1)
+        d["peak_gflops"] = round(peak.fma_gflops(d["threads"]), 1)
+        d["copy_gbps"] = round(peak.copy_gbps(), 1)
+    return d
 
 
 def _autotune_info():

@@ -5,7 +5,7 @@ import fastconv
 
 
 def pytest_report_header(config):
-    i = fastconv.info()
+    i = fastconv.info(measure=False)
     return f"fastconv {i['version']}: isa={i['isa']} threads={i['threads']} openmp={i['openmp']}"
 
 

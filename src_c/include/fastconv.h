@@ -86,6 +86,15 @@ FC_API const char *fc_isa_name(fc_isa isa);
 /* Free the calling thread's cached workspace. */
 FC_API void fc_release_workspace(void);
 
+/* ------------------------------------------------------- machine peak */
+
+/* Measures the FMA throughput of the ISA path in use: `threads` threads (>= 1) each
+ * run independent FMA chains for about `seconds` (0 < seconds <= 60) in total; the
+ * best round, timed in each thread's CPU time so that preemption by other processes
+ * does not count, gives *gflops (GFLOP/s, one FMA = 2 flops, summed over the threads).
+ * A serial build measures one thread. The denominator of "percent of peak". */
+FC_API fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops);
+
 /* -------------------------------------------------------------- SGEMM */
 
 /* C[M][N] = alpha * op(A)[M][K] * op(B)[K][N] + beta * C, row-major.
