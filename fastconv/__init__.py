@@ -3,7 +3,15 @@
     import fastconv as fc
     y = fc.conv2d(x, w, stride=1, padding="same")
 """
-from fastconv import _C
+import os
+
+# Idle OpenMP threads sleep instead of spinning, so fastconv's pool does not burn the
+# cores that NumPy's BLAS, PyTorch or other processes need between calls (measured
+# here: a spinning pool made alternating torch/fastconv calls up to 5x slower).
+# libgomp reads this once, when it loads; an explicit user setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from fastconv import _C  # noqa: E402
 from fastconv.errors import UnsupportedError
 from fastconv.functional import *  # noqa: F401,F403 - the ops are the package's API
 from fastconv.functional import __all__ as _ops
