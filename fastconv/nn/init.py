@@ -18,7 +18,10 @@ def generator():
 
 
 def uniform(shape, bound):
-    return generator().uniform(-bound, bound, size=shape).astype(np.float32)
+    u = generator().random(shape, dtype=np.float32)   # float32 draws: no float64 copy
+    u *= np.float32(2 * bound)
+    u -= np.float32(bound)
+    return u
 
 
 def fan_in_bound(fan_in):
@@ -29,4 +32,6 @@ def fan_in_bound(fan_in):
 
 def kaiming_normal(shape, fan):
     """He initialization for ReLU networks: N(0, 2 / fan)."""
-    return (generator().standard_normal(size=shape) * math.sqrt(2.0 / fan)).astype(np.float32)
+    w = generator().standard_normal(size=shape, dtype=np.float32)
+    w *= np.float32(math.sqrt(2.0 / fan))
+    return w
