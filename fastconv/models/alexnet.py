@@ -16,20 +16,20 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes=1000, dropout=0.5):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(),              # C1 55x55
+            nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True),              # C1 55x55
             nn.MaxPool2d(3, stride=2),                              # S2 27x27
-            nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(),            # C3
+            nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(inplace=True),            # C3
             nn.MaxPool2d(3, stride=2),                              # S4 13x13
-            nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),           # C5
-            nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),           # C6
-            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),           # C7
+            nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),           # C5
+            nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(inplace=True),           # C6
+            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),           # C7
             nn.MaxPool2d(3, stride=2),                              # 6x6
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.flatten = nn.Flatten()
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),   # F8
-            nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(),          # F9
+            nn.Dropout(dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),   # F8
+            nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),          # F9
             nn.Linear(4096, num_classes),
         )
 

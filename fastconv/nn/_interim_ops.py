@@ -61,29 +61,46 @@ def _tap(xp, i, j, k, s, d, out):
               j * d[1]: j * d[1] + s[1] * (out[1] - 1) + 1: s[1]]
 
 
-def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode):
+def _tap_range(size, out, s, p, off):
+    """Outputs [o0, o1) whose tap at offset `off` (= i * dilation) reads inside the
+    input, and the first input index they read."""
+    o0 = max(0, -(-(p - off) // s))
+    o1 = min(out, (size - 1 + p - off) // s + 1)
+    return o0, o1, o0 * s - p + off
+
+
+def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, need_idx=True):
+    # No padded copy: each tap updates only the outputs whose window it lies in.
     x = _f32(x)
     k, s, p, d, out = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode)
-    xp = _padded(x, k, s, p, d, out, -np.inf)
-    N, C = x.shape[:2]
-    H, W = x.shape[2:]
+    N, C, H, W = x.shape
     best = np.full((N, C) + out, -np.inf, np.float32)
-    idx = np.zeros((N, C) + out, np.int64)
-    oh = np.arange(out[0])[:, None]
-    ow = np.arange(out[1])[None, :]
+    idx = np.zeros((N, C) + out, np.int64) if need_idx else None
     for i in range(k[0]):
+        h0, h1, r0 = _tap_range(H, out[0], s[0], p[0], i * d[0])
         for j in range(k[1]):
-            v = _tap(xp, i, j, k, s, d, out)
-            take = (v > best) | np.isnan(v)
-            best = np.where(take, v, best)
-            flat = (oh * s[0] - p[0] + i * d[0]) * W + (ow * s[1] - p[1] + j * d[1])
-            idx = np.where(take, flat, idx)
+            w0, w1, c0 = _tap_range(W, out[1], s[1], p[1], j * d[1])
+            if h0 >= h1 or w0 >= w1:
+                continue
+            v = x[:, :, r0:r0 + (h1 - h0 - 1) * s[0] + 1:s[0],
+                  c0:c0 + (w1 - w0 - 1) * s[1] + 1:s[1]]
+            b = best[:, :, h0:h1, w0:w1]
+            if not need_idx:
+                np.maximum(b, v, out=b)          # NaN propagates, as in PyTorch
+                continue
+            take = (v > b) | np.isnan(v)
+            np.copyto(b, v, where=take)
+            rows = (r0 + np.arange(h1 - h0) * s[0])[:, None]
+            cols = (c0 + np.arange(w1 - w0) * s[1])[None, :]
+            np.copyto(idx[:, :, h0:h1, w0:w1], np.broadcast_to(rows * W + cols, v.shape),
+                      where=take)
     return best, idx
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    y, idx = _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode)
+    y, idx = _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
+                       need_idx=return_indices)
     return (y, idx) if return_indices else y
 
 

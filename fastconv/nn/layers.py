@@ -67,13 +67,25 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """max(x, 0); keeps a boolean mask (1 byte per element) for backward."""
+    """max(x, 0); keeps a boolean mask (1 byte per element) for backward.
+    inplace=True overwrites a float32 C-contiguous input instead of allocating (as
+    torch's ReLU(inplace=True)): only for inputs nobody else reads, such as a fresh
+    BatchNorm or convolution output; the models use it to halve peak activation memory."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, x):
+        own = (self.inplace and isinstance(x, np.ndarray) and x.dtype == np.float32
+               and x.flags.c_contiguous and x.flags.writeable)
         x = _f32(x)
-        y = np.maximum(x, np.float32(0))
-        self._keep(_MaskCache(x > 0) if self.training else None)
+        y = np.maximum(x, np.float32(0), out=x if own else None)
+        self._keep(_MaskCache(y > 0) if self.training else None)
         return y
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
     def backward(self, grad_out):
         mask = self._take().mask
@@ -208,11 +220,6 @@ class BatchNorm2d(Module):
             raise ValueError(f"BatchNorm2d: expected x of shape (N, {self.num_features}, H, W),"
                              f" got {x.shape}")
 
-    def _affine(self, xhat):
-        if not self.affine:
-            return xhat
-        return xhat * self.weight.data[:, None, None] + self.bias.data[:, None, None]
-
     def forward(self, x):
         x = _f32(x)
         self._check(x)
@@ -224,8 +231,9 @@ class BatchNorm2d(Module):
             if self.affine:
                 scale = scale * self.weight.data
             shift = (self.bias.data if self.affine else 0.0) - self.running_mean * scale
-            return (x * scale.astype(np.float32)[:, None, None]
-                    + np.asarray(shift, np.float32)[:, None, None])
+            y = x * scale.astype(np.float32)[:, None, None]
+            y += np.asarray(shift, np.float32)[:, None, None]   # in place: no third array
+            return y
         m = N * H * W
         if m <= 1 and self.training:
             raise ValueError(f"BatchNorm2d: training needs more than one value per channel, "
@@ -236,7 +244,8 @@ class BatchNorm2d(Module):
         xc = x - mean.astype(np.float32)[:, None, None]
         var = np.square(xc).reshape(N, C, H * W).sum(axis=2, dtype=np.float64).sum(axis=0) / m
         invstd = (1.0 / np.sqrt(var + self.eps)).astype(np.float32)
-        xhat = xc * invstd[:, None, None]
+        xhat = xc
+        xhat *= invstd[:, None, None]                   # in place: xc is ours
         if self.training and self.track_running_stats:
             self.num_batches_tracked = self.num_batches_tracked + 1
             mom = (1.0 / float(self.num_batches_tracked) if self.momentum is None
@@ -245,7 +254,11 @@ class BatchNorm2d(Module):
             self.running_mean = ((1 - mom) * self.running_mean + mom * mean).astype(np.float32)
             self.running_var = ((1 - mom) * self.running_var + mom * unbiased).astype(np.float32)
         self._keep(_BNCache(xhat, invstd))
-        return self._affine(xhat)
+        if not self.affine:
+            return xhat.copy() if self.training else xhat
+        y = xhat * self.weight.data[:, None, None]
+        y += self.bias.data[:, None, None]
+        return y
 
     def backward(self, grad_out):
         c = self._take()

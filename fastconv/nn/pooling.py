@@ -86,8 +86,6 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class _ShapeCache(NamedTuple):
-    shape: tuple
 
 
 def _adaptive_bounds(size, out):

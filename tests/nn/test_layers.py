@@ -285,3 +285,16 @@ def test_layer_argument_errors():
         nn.Linear(5, 2)(np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         nn.BatchNorm2d(3)(np.zeros((2, 4, 2, 2), np.float32))
+
+
+def test_relu_inplace(rng):
+    x = _x(rng, 2, 3, 4, 4)
+    before = x.copy()
+    r = nn.ReLU(inplace=True)
+    y = r(x)
+    assert y is x and np.array_equal(y, np.maximum(before, 0))
+    g = _x(rng, 2, 3, 4, 4)
+    np.testing.assert_array_equal(r.backward(g), np.where(before > 0, g, 0))
+    x64 = before.astype(np.float64)                     # not float32: never overwritten
+    nn.ReLU(inplace=True)(x64)
+    np.testing.assert_array_equal(x64, before)
