@@ -85,3 +85,12 @@ def test_lenet5_trains(rng):
     model.eval()
     xt, yt = separable_digits(rng, 64)
     assert (model(xt).argmax(1) == yt).mean() >= 0.9
+
+
+def test_bad_input_shapes():
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        fc.models.resnet18()(np.zeros((1, 1, 32, 32), np.float32))
+    with pytest.raises(ValueError, match="activation"):
+        fc.models.lenet5(activation="gelu")
+    with pytest.raises(ValueError):
+        fc.models.lenet5()(np.zeros((1, 1, 20, 20), np.float32))   # C5 has no room

@@ -298,3 +298,53 @@ def test_relu_inplace(rng):
     x64 = before.astype(np.float64)                     # not float32: never overwritten
     nn.ReLU(inplace=True)(x64)
     np.testing.assert_array_equal(x64, before)
+
+
+def _maxpool_ref(x, k, s, p):
+    """Brute force float64 max pooling (square window, -inf padding) with argmax."""
+    N, C, H, W = x.shape
+    OH, OW = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+    y = np.full((N, C, OH, OW), -np.inf)
+    arg = np.zeros((N, C, OH, OW, 2), int)
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    for a in range(k):
+                        for b in range(k):
+                            r, q = i * s - p + a, j * s - p + b
+                            if 0 <= r < H and 0 <= q < W and x[n, c, r, q] > y[n, c, i, j]:
+                                y[n, c, i, j] = x[n, c, r, q]
+                                arg[n, c, i, j] = (r, q)
+    return y, arg
+
+
+@pytest.mark.parametrize("k, s, p", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+def test_maxpool_vs_reference(k, s, p, rng):
+    x = _x(rng, 2, 3, 7, 6)
+    y_ref, arg = _maxpool_ref(x.astype(np.float64), k, s, p)
+    pool = nn.MaxPool2d(k, stride=s, padding=p)
+    y = pool(x)
+    np.testing.assert_array_equal(y, y_ref.astype(np.float32))
+    g = _x(rng, *y.shape)
+    gx_ref = np.zeros(x.shape)
+    for idx in np.ndindex(y.shape):
+        r, q = arg[idx]
+        gx_ref[idx[0], idx[1], r, q] += g[idx]
+    np.testing.assert_allclose(pool.backward(g), gx_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_concat_finite_differences(rng):
+    nn.init.manual_seed(1)
+    cat = nn.Concat(nn.Conv2d(3, 2, 1), nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Tanh()),
+                    nn.AvgPool2d(3, stride=1, padding=1))
+    finite_difference(cat, _x(rng, 2, 3, 4, 4), rng)
+    assert cat(_x(rng, 2, 3, 4, 4)).shape == (2, 7, 4, 4)
+
+
+def test_relu_and_dropout_backward_without_torch(rng):
+    x = _x(rng, 3, 4)
+    r = nn.ReLU()
+    r(x)
+    g = _x(rng, 3, 4)
+    np.testing.assert_array_equal(r.backward(g), np.where(x > 0, g, 0))
