@@ -23,7 +23,8 @@ def _f32(a):
 
 
 def matmul(a, b):
-    return _f32(np.matmul(_f32(a), _f32(b)))
+    # asarray, not ascontiguousarray: a transposed view goes to BLAS without a copy.
+    return _f32(np.matmul(np.asarray(a, np.float32), np.asarray(b, np.float32)))
 
 
 def _pool_out(size, k, s, p, d, ceil_mode):
