@@ -18,6 +18,9 @@ from fastconv.functional import __all__ as _ops
 from fastconv.runtime import (available_isas, get_include, get_isa, get_library_dir,
                               get_num_threads, info, set_isa, set_num_threads)
 
+from fastconv import nn, optim, models  # noqa: E402,F401  (after the ops they compose)
+from fastconv.nn import save, load  # noqa: E402,F401
+
 __version__ = _C.version()
 
 __all__ = list(_ops) + [

@@ -1,4 +1,4 @@
-"""Command line: `python -m fastconv info`, `demo` and `bench`."""
+"""Command line: `python -m fastconv info`, `demo`, `bench` and `train`."""
 import argparse
 import sys
 import time
@@ -47,6 +47,10 @@ def _bench(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # its own options: python -m fastconv train lenet5 --epochs 3
+        from fastconv.models.train import main as train_main
+        return train_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m fastconv")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("info", help="build, ISA path and threads").set_defaults(func=_info)
@@ -54,6 +58,7 @@ def main(argv=None):
     bench = sub.add_parser("bench", help="benchmark suite: fastconv against PyTorch and NumPy")
     _bench_arguments(bench)
     bench.set_defaults(func=_bench)
+    sub.add_parser("train", help="train a model: python -m fastconv train lenet5 [--epochs N]")
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -75,8 +75,6 @@ def format_results(results, machine=None, versions=None, threads=None, torch_pre
             key = r["reason"].split(":", 1)[0] if ":" in r["reason"] else r["reason"]
             if key.endswith(" does not exist in this build"):
                 key = "ops not in this build"
-            elif key.endswith(" is an interim NumPy stand-in, not a kernel"):
-                key = "ops that are interim NumPy stand-ins"
             by_reason.setdefault(key, []).append(r)
         lines += ["", f"skipped {len(skipped)} cases:"]
         for key, rs in by_reason.items():

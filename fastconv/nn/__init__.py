@@ -1,0 +1,22 @@
+"""A small layer API in the spirit of torch.nn, with explicit backward passes.
+
+    model = fastconv.models.lenet5()
+    logits = model(x); loss = loss_fn(logits, y)
+    model.zero_grad(); model.backward(loss_fn.backward()); opt.step()
+"""
+from fastconv.nn import init
+from fastconv.nn.container import Concat, Sequential
+from fastconv.nn.conv import (Conv2d, ConvTranspose2d, DepthwiseConv2d,
+                              SeparableConv2d)
+from fastconv.nn.layers import (BatchNorm2d, Dropout, Flatten, Identity, Linear,
+                                ReLU, Sigmoid, Tanh)
+from fastconv.nn.loss import CrossEntropyLoss, MSELoss
+from fastconv.nn.module import Module, Parameter, load, save
+from fastconv.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+
+__all__ = [
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "Concat", "Conv2d", "ConvTranspose2d",
+    "CrossEntropyLoss", "DepthwiseConv2d", "Dropout", "Flatten", "Identity", "Linear",
+    "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "SeparableConv2d", "Sequential",
+    "Sigmoid", "Tanh", "init", "load", "save",
+]

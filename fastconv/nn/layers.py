@@ -1,0 +1,282 @@
+"""Linear, activations, Dropout, Flatten, Identity, BatchNorm2d."""
+from typing import NamedTuple
+
+import numpy as np
+
+import fastconv as _fc
+from fastconv.functional import _args
+from fastconv.nn import init
+from fastconv.nn.module import Module, Parameter
+
+__all__ = ["Linear", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "Identity",
+           "BatchNorm2d"]
+
+
+def _f32(x):
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+class _XCache(NamedTuple):
+    x: np.ndarray
+
+
+class _YCache(NamedTuple):
+    y: np.ndarray
+
+
+class _MaskCache(NamedTuple):
+    mask: np.ndarray
+
+
+class Linear(Module):
+    """y = x W^T + b as torch.nn.Linear (weight (out, in)), on fastconv.matmul.
+    x may have any leading dimensions: (..., in_features)."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = _args.as_int(in_features, "in_features", "Linear")
+        self.out_features = _args.as_int(out_features, "out_features", "Linear")
+        bound = init.fan_in_bound(self.in_features)
+        self.weight = Parameter(init.uniform((self.out_features, self.in_features), bound))
+        self.bias = Parameter(init.uniform((self.out_features,), bound)) if bias else None
+
+    def forward(self, x):
+        x = _f32(x)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear: expected x of shape (..., {self.in_features}), got "
+                             f"{x.shape}")
+        x2 = x.reshape(-1, self.in_features)
+        self._keep(_XCache(x2))
+        y = _fc.matmul(x2, self.weight.data.T)   # W.T is an F-contiguous view: no copy
+        if self.bias is not None:
+            y += self.bias.data
+        return y.reshape(x.shape[:-1] + (self.out_features,))
+
+    def backward(self, grad_out):
+        x2 = self._take().x
+        g = _f32(grad_out).reshape(-1, self.out_features)
+        self.weight.accumulate(_fc.matmul(g.T, x2))
+        if self.bias is not None:
+            self.bias.accumulate(g.sum(axis=0, dtype=np.float32))
+        gx = _fc.matmul(g, self.weight.data)
+        return gx.reshape(np.shape(grad_out)[:-1] + (self.in_features,))
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class ReLU(Module):
+    """max(x, 0); keeps a boolean mask (1 byte per element) for backward.
+    inplace=True overwrites a float32 C-contiguous input instead of allocating (as
+    torch's ReLU(inplace=True)): only for inputs nobody else reads, such as a fresh
+    BatchNorm or convolution output; the models use it to halve peak activation memory."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def forward(self, x):
+        own = (self.inplace and isinstance(x, np.ndarray) and x.dtype == np.float32
+               and x.flags.c_contiguous and x.flags.writeable)
+        x = _f32(x)
+        y = np.maximum(x, np.float32(0), out=x if own else None)
+        self._keep(_MaskCache(y > 0) if self.training else None)
+        return y
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+    def backward(self, grad_out):
+        mask = self._take().mask
+        return np.where(mask, _f32(grad_out), np.float32(0))
+
+
+class Tanh(Module):
+    def forward(self, x):
+        y = np.tanh(_f32(x))
+        self._keep(_YCache(y))
+        return y
+
+    def backward(self, grad_out):
+        y = self._take().y
+        return _f32(grad_out) * (np.float32(1) - y * y)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        x = _f32(x)
+        y = np.empty_like(x)
+        # Split by sign so that exp never overflows.
+        pos = x >= 0
+        y[pos] = 1 / (1 + np.exp(-x[pos]))
+        ex = np.exp(x[~pos])
+        y[~pos] = ex / (1 + ex)
+        self._keep(_YCache(y))
+        return y
+
+    def backward(self, grad_out):
+        y = self._take().y
+        return _f32(grad_out) * y * (np.float32(1) - y)
+
+
+class Dropout(Module):
+    """Zeroes each element with probability p in training and scales the rest by
+    1 / (1 - p) (inverted dropout, as PyTorch); identity in eval mode. Masks come
+    from fastconv.nn.init's generator (seed it with fastconv.nn.init.manual_seed)."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got p={p!r}")
+        self.p = float(p)
+
+    def forward(self, x):
+        x = _f32(x)
+        if not self.training:
+            self._keep(None)
+            return x
+        if self.p == 0.0:
+            self._keep(_MaskCache(None))
+            return x
+        if self.p == 1.0:
+            scale = np.zeros(x.shape, np.float32)
+        else:
+            keep = init.generator().random(x.shape, dtype=np.float32) >= np.float32(self.p)
+            scale = keep.astype(np.float32) * np.float32(1.0 / (1.0 - self.p))
+        self._keep(_MaskCache(scale))
+        return x * scale
+
+    def backward(self, grad_out):
+        scale = self._take().mask
+        return _f32(grad_out) if scale is None else _f32(grad_out) * scale
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class _ShapeCache(NamedTuple):
+    shape: tuple
+
+
+class Flatten(Module):
+    """Flattens dimensions start_dim.. into one (default: all but the batch)."""
+
+    def __init__(self, start_dim=1):
+        super().__init__()
+        self.start_dim = start_dim
+
+    def forward(self, x):
+        x = np.asarray(x)
+        self._keep(_ShapeCache(x.shape))
+        return _f32(x).reshape(x.shape[:self.start_dim] + (-1,))
+
+    def backward(self, grad_out):
+        return _f32(grad_out).reshape(self._take().shape)
+
+
+class Identity(Module):
+    def forward(self, x):
+        self._keep(_ShapeCache(()))
+        return x
+
+    def backward(self, grad_out):
+        self._take()
+        return grad_out
+
+
+class _BNCache(NamedTuple):
+    xhat: np.ndarray
+    invstd: np.ndarray
+
+
+class BatchNorm2d(Module):
+    """As torch.nn.BatchNorm2d: in training, normalizes by the batch mean and biased
+    variance over (N, H, W) and updates running_mean / running_var (unbiased) with
+    `momentum` (None: cumulative average); in eval, uses the running statistics.
+    Parameters weight, bias; buffers running_mean, running_var, num_batches_tracked."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True):
+        super().__init__()
+        self.num_features = _args.as_int(num_features, "num_features", "BatchNorm2d")
+        self.eps = float(eps)
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        C = self.num_features
+        if affine:
+            self.weight = Parameter(np.ones(C, np.float32))
+            self.bias = Parameter(np.zeros(C, np.float32))
+        else:
+            self.weight = self.bias = None
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(C, np.float32))
+            self.register_buffer("running_var", np.ones(C, np.float32))
+            self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+
+    def _check(self, x):
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d: expected x of shape (N, {self.num_features}, H, W),"
+                             f" got {x.shape}")
+
+    def forward(self, x):
+        x = _f32(x)
+        self._check(x)
+        N, C, H, W = x.shape
+        use_batch = self.training or not self.track_running_stats
+        if not use_batch:
+            self._keep(None)
+            scale = (1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps))
+            if self.affine:
+                scale = scale * self.weight.data
+            shift = (self.bias.data if self.affine else 0.0) - self.running_mean * scale
+            y = x * scale.astype(np.float32)[:, None, None]
+            y += np.asarray(shift, np.float32)[:, None, None]   # in place: no third array
+            return y
+        m = N * H * W
+        if m <= 1 and self.training:
+            raise ValueError(f"BatchNorm2d: training needs more than one value per channel, "
+                             f"got x of shape {x.shape}")
+        x3 = x.reshape(N, C, H * W)
+        # Per-channel statistics accumulated in float64 (cheap: C values).
+        mean = x3.sum(axis=2, dtype=np.float64).sum(axis=0) / m
+        xc = x - mean.astype(np.float32)[:, None, None]
+        var = np.square(xc).reshape(N, C, H * W).sum(axis=2, dtype=np.float64).sum(axis=0) / m
+        invstd = (1.0 / np.sqrt(var + self.eps)).astype(np.float32)
+        xhat = xc
+        xhat *= invstd[:, None, None]                   # in place: xc is ours
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked = self.num_batches_tracked + 1
+            mom = (1.0 / float(self.num_batches_tracked) if self.momentum is None
+                   else float(self.momentum))
+            unbiased = var * (m / (m - 1))
+            self.running_mean = ((1 - mom) * self.running_mean + mom * mean).astype(np.float32)
+            self.running_var = ((1 - mom) * self.running_var + mom * unbiased).astype(np.float32)
+        self._keep(_BNCache(xhat, invstd))
+        if not self.affine:
+            return xhat.copy() if self.training else xhat
+        y = xhat * self.weight.data[:, None, None]
+        y += self.bias.data[:, None, None]
+        return y
+
+    def backward(self, grad_out):
+        c = self._take()
+        g = _f32(grad_out)
+        N, C, H, W = g.shape
+        m = N * H * W
+        g3 = g.reshape(N, C, H * W)
+        gsum = g3.sum(axis=2, dtype=np.float64).sum(axis=0)
+        gxhat_sum = (g * c.xhat).reshape(N, C, H * W).sum(axis=2, dtype=np.float64).sum(axis=0)
+        gamma = self.weight.data if self.affine else np.ones(C, np.float32)
+        if self.affine:
+            self.weight.accumulate(gxhat_sum.astype(np.float32))
+            self.bias.accumulate(gsum.astype(np.float32))
+        # dx = gamma * invstd / m * (m * g - sum(g) - xhat * sum(g * xhat))
+        k = (gamma * c.invstd).astype(np.float32)[:, None, None]
+        a = (gsum / m).astype(np.float32)[:, None, None]
+        b = (gxhat_sum / m).astype(np.float32)[:, None, None]
+        return k * (g - a - c.xhat * b)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

@@ -1,0 +1,235 @@
+"""Module and Parameter: the base of the layer API (explicit backward, no autograd).
+
+A Module's forward() in train mode stores what its backward() needs in one small
+named cache object (`self._cache`); backward(grad_out) consumes it, accumulates the
+parameter gradients into each Parameter.grad and returns the gradient of the input.
+In eval mode forward() stores nothing, so inference holds only live activations.
+"""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+__all__ = ["Module", "Parameter", "save", "load"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Parameter:
+    """A trainable float32 array (`.data`) and its accumulated gradient (`.grad`, None
+    until a backward pass or after zero_grad())."""
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data):
+        self.data = np.ascontiguousarray(data, dtype=np.float32)
+        self.grad = None
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def accumulate(self, g):
+        """Adds g to .grad (gradients of several backward passes sum, as in PyTorch)."""
+        g = np.asarray(g, dtype=np.float32).reshape(self.data.shape)
+        if self.grad is None:
+            self.grad = np.array(g, dtype=np.float32, copy=True)
+        else:
+            self.grad += g
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape})"
+
+
+class Module:
+    """Base class: subclasses set Parameters, buffers and sub-Modules as attributes in
+    __init__ and define forward(x) and backward(grad_out)."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_cache", None)
+
+    # -- registration -------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call "
+                                 f"super().__init__() before setting {name!r}")
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            object.__setattr__(self, name, value)
+            return
+        for d in (self._parameters, self._buffers, self._modules):
+            d.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, array):
+        """State that is saved and loaded but not trained (BatchNorm running stats)."""
+        object.__setattr__(self, name, array)
+        self._buffers[name] = None   # the value lives in the attribute
+
+    def _buffer_items(self):
+        return [(n, getattr(self, n)) for n in self._buffers]
+
+    # -- forward / backward -------------------------------------------------------
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def backward(self, grad_out):
+        raise NotImplementedError(f"{type(self).__name__} does not define backward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def _keep(self, cache):
+        """Stores cache for backward in train mode; in eval mode keeps nothing."""
+        object.__setattr__(self, "_cache", cache if self.training else None)
+
+    def _take(self):
+        """Returns and releases the cache of the last train-mode forward."""
+        cache = self._cache
+        if cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() needs a forward() in train "
+                               f"mode first (eval mode keeps no activations; each forward "
+                               f"is consumed by one backward)")
+        object.__setattr__(self, "_cache", None)
+        return cache
+
+    # -- traversal ----------------------------------------------------------------
+    def children(self):
+        return list(self._modules.values())
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, m in self._modules.items():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    def named_parameters(self, prefix=""):
+        out = []
+        for mp, m in self.named_modules(prefix):
+            for name, p in m._parameters.items():
+                out.append((f"{mp}.{name}" if mp else name, p))
+        return out
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix=""):
+        out = []
+        for mp, m in self.named_modules(prefix):
+            for name, b in m._buffer_items():
+                out.append((f"{mp}.{name}" if mp else name, b))
+        return out
+
+    def num_parameters(self):
+        return int(sum(p.size for p in self.parameters()))
+
+    # -- modes and gradients ------------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+            if not mode:
+                object.__setattr__(m, "_cache", None)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        """Clears every Parameter.grad (to None, as PyTorch's default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    # -- state --------------------------------------------------------------------
+    def state_dict(self):
+        """Ordered dict of copies: each module's parameters, then its buffers, then its
+        children's, under dotted names as in PyTorch (`layer1.0.bn1.running_mean`)."""
+        out = OrderedDict()
+        for mp, m in self.named_modules():
+            for name, p in m._parameters.items():
+                out[f"{mp}.{name}" if mp else name] = p.data.copy()
+            for name, b in m._buffer_items():
+                out[f"{mp}.{name}" if mp else name] = np.array(b, copy=True)
+        return out
+
+    def load_state_dict(self, state, strict=True):
+        """Loads arrays (NumPy, or anything np.asarray takes, such as CPU torch tensors)
+        by name. strict=True raises KeyError on missing or unexpected names; a shape
+        mismatch is always a ValueError. Returns (missing_keys, unexpected_keys)."""
+        targets = {}
+        for mp, m in self.named_modules():
+            for name in list(m._parameters) + list(m._buffers):
+                targets[f"{mp}.{name}" if mp else name] = (m, name)
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                           f"{unexpected}")
+        for key, (m, name) in targets.items():
+            if key not in state:
+                continue
+            value = state[key]
+            if hasattr(value, "detach"):   # a torch tensor
+                value = value.detach().cpu().numpy()
+            value = np.asarray(value)
+            if name in m._parameters:
+                p = m._parameters[name]
+                if value.shape != p.data.shape:
+                    raise ValueError(f"load_state_dict: {key} has shape {value.shape}, the "
+                                     f"model expects {p.data.shape}")
+                p.data = np.array(value, dtype=np.float32, order="C", copy=True)
+            else:
+                old = getattr(m, name)
+                if value.shape != np.shape(old):
+                    raise ValueError(f"load_state_dict: {key} has shape {value.shape}, the "
+                                     f"model expects {np.shape(old)}")
+                object.__setattr__(m, name, np.array(value, dtype=old.dtype, copy=True))
+        return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path):
+        save(self, path)
+
+    def load(self, path, strict=True):
+        load(path, self, strict=strict)
+        return self
+
+    # -- display ------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            return head + ")"
+        lines = [head]
+        for name, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        return "\n".join(lines) + "\n)"
+
+
+def save(model, path):
+    """Writes model.state_dict() to an .npz file (plain NumPy, keys as in PyTorch)."""
+    np.savez(path, **model.state_dict())
+
+
+def load(path, model=None, strict=True):
+    """Reads an .npz state dict. With `model`, loads it into the model and returns the
+    model; without, returns the state dict (an OrderedDict of arrays)."""
+    with np.load(path, allow_pickle=False) as f:
+        state = OrderedDict((k, f[k]) for k in f.files)
+    if model is None:
+        return state
+    model.load_state_dict(state, strict=strict)
+    return model
