@@ -117,7 +117,8 @@ static fc_wg_out_fn output_kernel(int m) {
 
 /* u[xi * u_xi] = (G f G^T)[xi] for one 3x3 filter f (row stride fr, column stride fs,
  * so that a flipped filter is read with negative strides), in double precision. */
-static void transform_filter(int m, const float *f, int64_t fr, int64_t fs, float *u, int64_t u_xi) {
+static inline __attribute__((always_inline)) void
+transform_filter(const int m, const float *f, int64_t fr, int64_t fs, float *u, int64_t u_xi) {
     const double *Gm = m == 2 ? &wg_f23_G[0][0] : &wg_f43_G[0][0];
     int al = m + 2;
     double t[6][3];
@@ -147,8 +148,11 @@ static void transform_weights(const fc_conv2d_desc *d, int m, int backward, cons
         int64_t k = backward ? i : o, c = backward ? o : i;
         const float *f = w + ((gi * Kg + k) * Cg + c) * 9;
         float *dst = u + gi * a2 * outg * ing + o * ing + i;
-        if (backward) transform_filter(m, f + 8, -3, -1, dst, outg * ing);
-        else transform_filter(m, f, 3, 1, dst, outg * ing);
+        /* Constant tile sizes let the compiler unroll and fold the constant matrices. */
+        const float *src = backward ? f + 8 : f;
+        int64_t fr = backward ? -3 : 3, fs = backward ? -1 : 1;
+        if (m == 2) transform_filter(2, src, fr, fs, dst, outg * ing);
+        else transform_filter(4, src, fr, fs, dst, outg * ing);
     }
 }
 
