@@ -301,7 +301,7 @@ def test_cli_quick_one_shape_end_to_end(tmp_path, capsys):
     cap = capsys.readouterr()
     assert "== conv2d" in cap.out and "lenet_c3/fwd/direct" in cap.out
     assert "GFLOP/s on 1 thread;" in cap.out
-    assert "] 3/3" in cap.err  # the progress bar
+    assert "] 4/4" in cap.err  # the progress bar: auto, direct, im2col, winograd
     rec = report.load(str(out))
     names = {r["name"]: r for r in rec["results"]}
     assert set(names) == {f"conv2d/lenet_c3/fwd/{a}" for a in ops.CONV_ALGORITHMS}

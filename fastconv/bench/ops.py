@@ -14,7 +14,7 @@ import numpy as np
 import fastconv
 from fastconv.bench import shapes as _shapes
 
-CONV_ALGORITHMS = ("direct", "im2col", "winograd")
+CONV_ALGORITHMS = ("auto", "direct", "im2col", "winograd")
 CONV_PASSES = ("fwd", "bwd_data", "bwd_weights")
 
 # Shapes (or case names) in the --quick subset (small enough for about two minutes on two cores).
