@@ -33,7 +33,7 @@ static inline int64_t fc_pool_ring(const fc_pool_geom *g) {
     return g->kh * g->dh <= FC_POOL_RING ? g->kh * g->dh : 1;
 }
 static inline int64_t fc_pool_scratch(const fc_pool_geom *g) {
-    return 4 * g->L + 4 * g->A + 2 * g->A * fc_pool_ring(g);
+    return 4 * g->L + 4 * g->A + (2 * g->A + g->L) * fc_pool_ring(g);
 }
 
 /* Kernel contract: one plane at a time; `buf` is fc_pool_scratch floats, 64-byte aligned.
