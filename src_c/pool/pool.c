@@ -122,11 +122,11 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
     st = fc_workspace_open(NULL, 0, need, &c->ws);
     if (st != FC_SUCCESS) return st;
     float *coldiv = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(float));
-    int32_t *colfirst = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(int32_t));
+    int32_t *tapfirst = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(int32_t));
     int64_t *tapoff = fc_arena_alloc(&c->ws, (size_t)g->kw * sizeof(int64_t));
     int64_t *tapslot = fc_arena_alloc(&c->ws, (size_t)g->kw * sizeof(int64_t));
     c->scratch = fc_arena_alloc(&c->ws, (size_t)(c->per_thread * c->nt) * sizeof(float));
-    if (!coldiv || !colfirst || !tapoff || !tapslot || !c->scratch) return FC_INVALID_WORKSPACE;
+    if (!coldiv || !tapfirst || !tapoff || !tapslot || !c->scratch) return FC_INVALID_WORKSPACE;
     for (int64_t j = 0; j < g->kw; j++) {
         tapslot[j] = j * g->dw / g->sw;
         tapoff[j] = (j * g->dw % g->sw) * g->P + tapslot[j];
@@ -135,16 +135,16 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
     g->tapslot = tapslot;
     for (int64_t ow = 0; ow < g->OWp; ow++) {
         coldiv[ow] = 1.0f;
-        colfirst[ow] = 0;
+        tapfirst[ow] = 0;
         if (ow >= OW) continue;
         int64_t a = ow * g->sw - g->pl;
         int64_t e = fc_min64(a + g->kw, g->W + d->pad_right);   /* avg: dilation 1 */
         int64_t inside = fc_min64(a + g->kw, g->W) - fc_max64(a, 0);
         coldiv[ow] = (float)(g->count_include_pad ? e - a : inside);
-        colfirst[ow] = (int32_t)(a < 0 ? a + (-a + g->dw - 1) / g->dw * g->dw : a);
+        tapfirst[ow] = (int32_t)(a < 0 ? (-a + g->dw - 1) / g->dw : 0);
     }
     g->coldiv = coldiv;
-    g->colfirst = colfirst;
+    g->tapfirst = tapfirst;
     return FC_SUCCESS;
 }
 

@@ -21,7 +21,7 @@ typedef struct fc_pool_geom {
     int64_t Q;                  /* phase slots a backward pass can reach: a multiple of VMAX, <= P */
     int count_include_pad;      /* avg: rows of padding count in the divisor */
     const float *coldiv;        /* avg: [OWp] window widths counted by the divisor (1 past OW) */
-    const int32_t *colfirst;    /* max: [OWp] first input column inside each window */
+    const int32_t *tapfirst;    /* max: [OWp] first tap of each window inside the input */
     const int64_t *tapoff;      /* [kw] phase-buffer offset of tap j: (j*dw % sw) * P + j*dw / sw */
     const int64_t *tapslot;     /* [kw] j*dw / sw */
 } fc_pool_geom;
