@@ -23,15 +23,14 @@ static int64_t out_size(int64_t in, int64_t p0, int64_t p1, int64_t k, int64_t d
     return o;
 }
 
-/* Does every window along this axis hold an input element? (Only dilation can
- * make one miss: the taps may straddle a short input.) */
+/* Does every window along this axis hold an input element? Only dilation can make one
+ * miss: a window starting at a < 0 has its first inside tap at a mod d (pads are below
+ * the effective kernel), missing when that is >= in; later windows hold their first tap. */
 static int windows_hit(int64_t in, int64_t p0, int64_t k, int64_t d, int64_t s, int64_t o) {
-    for (int64_t i = 0; i < o; i++) {
-        int64_t a = i * s - p0;
-        if (a >= 0) break;   /* later windows start inside: shown by the size rule */
-        int64_t j0 = (-a + d - 1) / d;
-        if (j0 >= k || a + j0 * d >= in) return 0;
-    }
+    (void)k;
+    if (d <= in) return 1;
+    for (int64_t i = 0; i < o && i * s < p0; i++)
+        if (((i * s - p0) % d + d) % d >= in) return 0;
     return 1;
 }
 
@@ -40,10 +39,11 @@ static fc_status check_axis(int64_t in, int64_t k, int64_t s, int64_t p0, int64_
     if (in < 1 || k < 1) return FC_INVALID_SHAPE;
     if (s < 1) return FC_INVALID_STRIDE;
     if (d < 1) return FC_INVALID_DILATION;
-    if (k > INT32_MAX || d > INT32_MAX || s > INT32_MAX || in > INT32_MAX / 4)
+    if (k > INT32_MAX || d > INT32_MAX || s > INT32_MAX || in > FC_POOL_MAX_PADDED)
         return FC_SIZE_OVERFLOW;
     int64_t eff = d * (k - 1) + 1;
     if (p0 < 0 || p1 < 0 || p0 >= eff || p1 >= eff) return FC_INVALID_PADDING;
+    if (in + p0 + p1 > FC_POOL_MAX_PADDED) return FC_SIZE_OVERFLOW;
     if (eff > in + p0 + p1) return FC_INVALID_SHAPE;
     return FC_SUCCESS;
 }

@@ -5,6 +5,9 @@
 
 #include "../core/internal.h"
 
+/* Largest padded extent per axis (threads keep a few padded rows of scratch each). */
+#define FC_POOL_MAX_PADDED ((int64_t)1 << 26)
+
 /* Row buffers are rounded to this many floats times the stride, the widest vector. */
 #define FC_POOL_VMAX 16
 
