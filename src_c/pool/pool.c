@@ -237,6 +237,17 @@ fc_status fc_avg_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
 
 /* ------------------------------------------------------------ global pooling */
 
+/* The calling OpenMP thread's share [p0, p1) of n items. */
+static void thread_range(int64_t n, int64_t *p0, int64_t *p1) {
+#ifdef _OPENMP
+    int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    int64_t t = 0, nt = 1;
+#endif
+    *p0 = n * t / nt;
+    *p1 = n * (t + 1) / nt;
+}
+
 static fc_status check_global(int64_t N, int64_t C, int64_t H, int64_t W) {
     if (N < 1 || C < 1 || H < 1 || W < 1) return FC_INVALID_SHAPE;
     int64_t t;
@@ -252,8 +263,14 @@ fc_status fc_global_avg_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t 
     const fc_pool_kernels *k = kernels();
     int64_t hw = H * W;
     float div = (float)hw;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t p = 0; p < N * C; p++) y[p] = k->sum(x + p * hw, hw) / div;
+    int64_t np = N * C;
+    /* One contiguous range of planes per thread: planes are often tiny (7x7). */
+    #pragma omp parallel num_threads(fc_threads())
+    {
+        int64_t p0, p1;
+        thread_range(np, &p0, &p1);
+        if (p1 > p0) k->means(x + p0 * hw, hw, p1 - p0, div, y + p0);
+    }
     return FC_SUCCESS;
 }
 
@@ -280,8 +297,13 @@ fc_status fc_global_max_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t 
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
     int64_t hw = H * W;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t p = 0; p < N * C; p++) y[p] = k->max(x + p * hw, hw);
+    int64_t np = N * C;
+    #pragma omp parallel num_threads(fc_threads())
+    {
+        int64_t p0, p1;
+        thread_range(np, &p0, &p1);
+        if (p1 > p0) k->maxes(x + p0 * hw, hw, p1 - p0, y + p0);
+    }
     return FC_SUCCESS;
 }
 

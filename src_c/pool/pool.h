@@ -51,8 +51,11 @@ typedef struct fc_pool_kernels {
                    const float *gy, float *gx, float *buf);
     void (*avg_fwd)(const fc_pool_geom *g, const float *x, float *y, float *buf);
     void (*avg_bwd)(const fc_pool_geom *g, const float *gy, float *gx, float *buf);
-    float (*sum)(const float *x, int64_t n);
-    float (*max)(const float *x, int64_t n);     /* NaN if any element is NaN */
+    /* Global pooling of planes [0, np) of n floats each: y[p] = sum / div, or the max
+     * (NaN if the plane holds one). */
+    void (*means)(const float *x, int64_t n, int64_t np, float div, float *y);
+    void (*maxes)(const float *x, int64_t n, int64_t np, float *y);
+    float (*max)(const float *x, int64_t n);
 } fc_pool_kernels;
 
 extern const fc_pool_kernels fc_pool_kernels__portable;
