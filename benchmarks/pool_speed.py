@@ -1,5 +1,6 @@
 """Pooling speed vs PyTorch on the bench_shapes.json pooling layers (2 threads,
-medians of alternating runs), plus GB/s against a measured NumPy copy bandwidth.
+medians of alternating runs), plus GB/s (median; bytes the op must read and write) against a measured NumPy copy.
+Medians and minima both: on a shared machine the minimum is the uncontended time.
 
     PYTHONPATH=. python benchmarks/pool_speed.py
 """
@@ -11,7 +12,7 @@ import numpy as np
 
 import fastconv
 
-REPS = 15
+REPS = int(os.environ.get("REPS", "21"))
 
 
 def median_time(f, reps=REPS):
@@ -24,28 +25,31 @@ def median_time(f, reps=REPS):
 
 
 def alternate(fa, fb, reps=REPS):
+    """(median a, median b, min a, min b) of runs alternating a and b."""
     fa(), fb()
     ta, tb = [], []
     for _ in range(reps):
         ta.append(median_time(fa, 1))
         tb.append(median_time(fb, 1))
-    return float(np.median(ta)), float(np.median(tb))
+    return float(np.median(ta)), float(np.median(tb)), min(ta), min(tb)
 
 
 def main():
     import torch
     import torch.nn.functional as F
-    torch.set_num_threads(2)
-    fastconv.set_num_threads(2)
+    threads = int(os.environ.get("THREADS", "2"))
+    torch.set_num_threads(threads)
+    fastconv.set_num_threads(threads)
     here = os.path.dirname(os.path.abspath(__file__))
     shapes = json.load(open(os.path.join(here, "bench_shapes.json")))["shapes"]
     big = np.ones(64 * 2**20 // 4, np.float32)
     dst = np.empty_like(big)
     tc = median_time(lambda: np.copyto(dst, big), 9)
     copy_bw = 2 * big.nbytes / tc / 1e9
-    print(f"numpy copy: {copy_bw:.1f} GB/s (read + write)")
+    print(f"threads={threads}; numpy copy: {copy_bw:.1f} GB/s (bytes read + written)")
     rng = np.random.default_rng(0)
-    print(f"{'layer':24s} {'pass':8s} {'fastconv ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'GB/s':>6s}")
+    print(f"{'layer':22s} {'pass':8s} {'fc ms':>8s} {'torch ms':>8s} {'ratio':>6s} "
+          f"{'fc min':>8s} {'t min':>8s} {'ratio':>6s} {'GB/s':>6s}")
     for s in shapes:
         if "pool" not in s["op"]:
             continue
@@ -98,9 +102,9 @@ def main():
                  lambda: gyt.expand(xt.shape).div(hw).contiguous(), x.nbytes),
             ]
         for name, fa, fb, nbytes in runs:
-            ta, tb = alternate(fa, fb)
-            print(f"{s['name']:24s} {name:8s} {ta * 1e3:11.3f} {tb * 1e3:9.3f} {ta / tb:6.2f} "
-                  f"{nbytes / ta / 1e9:6.1f}")
+            ta, tb, ma, mb = alternate(fa, fb)
+            print(f"{s['name']:22s} {name:8s} {ta * 1e3:8.3f} {tb * 1e3:8.3f} {ta / tb:6.2f} "
+                  f"{ma * 1e3:8.3f} {mb * 1e3:8.3f} {ma / mb:6.2f} {nbytes / ta / 1e9:6.1f}")
 
 
 if __name__ == "__main__":

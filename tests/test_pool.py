@@ -244,3 +244,18 @@ def test_large_padding_beyond_torch(isa, rng):
     a = fastconv.avg_pool2d(x, 4, stride=1, padding=3, count_include_pad=False)
     want, wabs = avg_pool_ref(x, (4, 4), (1, 1), (3,) * 4, False, False)
     assert_close(a, want, wabs, 16)
+
+
+def test_max_pool_tall_kernel_no_row_ring(isa, rng):
+    """kernel_h * dilation_h above the row ring (32): the path without reuse."""
+    x = _x(rng, (1, 2, 40, 9))
+    k, s, pads, d = (17, 3), (2, 2), (3, 5, 1, 0), (2, 1)
+    want, widx = max_pool_ref(x, k, s, pads, d, True)
+    y, idx = fastconv.max_pool2d(x, k, s, padding_arg(pads), d, ceil_mode=True,
+                                 return_indices=True)
+    np.testing.assert_array_equal(y, want.astype(np.float32))
+    np.testing.assert_array_equal(idx, widx)
+    gy = _x(rng, y.shape)
+    gx = fastconv.max_pool2d_backward(gy, x, k, s, padding_arg(pads), d, ceil_mode=True)
+    assert_close(gx, max_pool_backward_ref(gy, x.shape, widx),
+                 max_pool_backward_ref(np.abs(gy), x.shape, widx), 51)

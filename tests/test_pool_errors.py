@@ -94,3 +94,14 @@ def test_empty_batch():
     assert i.shape == (0, 3, 2, 2)
     assert fastconv.avg_pool2d_backward(np.zeros((0, 3, 2, 2)), x, 2).shape == x.shape
     assert fastconv.global_max_pool2d(x).shape == (0, 3, 1, 1)
+
+
+def test_huge_dilation_and_padding_refused_quickly():
+    x = np.zeros((1, 1, 1, 3), np.float32)
+    with pytest.raises(ValueError, match="exceeds the pooling limit"):
+        fastconv.max_pool2d(x, (1, 2), stride=1, padding=((0, 0), (2**30, 0)),
+                            dilation=(1, 2**30 + 1))
+    # Legal and large-ish: windows at residues 0..2 of dilation 5 hit the 3 columns.
+    y = fastconv.max_pool2d(np.arange(3, dtype=np.float32).reshape(1, 1, 1, 3), (1, 2),
+                            stride=5, padding=((0, 0), (5, 0)), dilation=(1, 5))
+    assert y.shape == (1, 1, 1, 1) and y[0, 0, 0, 0] == 0

@@ -11,6 +11,9 @@ import numpy as np
 from fastconv import _C
 from fastconv.functional import _args
 
+# Padded rows and columns per axis (the C kernels keep a few padded rows per thread).
+MAX_PADDED = 1 << 26
+
 
 class PoolParams:
     """Normalized, checked arguments of one max or average pooling."""
@@ -68,20 +71,24 @@ def _out_size(fn, axis, size, p0, p1, k, s, d, ceil_mode, padding):
     if eff > size + p0 + p1:
         raise ValueError(f"{fn}: the kernel's effective {axis} {eff} exceeds the padded "
                          f"input {axis} {size + p0 + p1}")
+    if size + p0 + p1 > MAX_PADDED:
+        raise ValueError(f"{fn}: the padded input {axis} {size + p0 + p1} exceeds the pooling "
+                         f"limit {MAX_PADDED}")
     span = size + p0 + p1 - eff
     o = (span + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (o - 1) * s >= size + p0:
         o -= 1
-    # Only dilation can leave a window without an input element (taps straddling a
-    # short input); windows starting at or after column 0 always hold one.
-    for i in range(o):
-        a = i * s - p0
-        if a >= 0:
-            break
-        j0 = -(a // d)
-        if j0 >= k or a + j0 * d >= size:
-            raise ValueError(f"{fn}: with dilation {d} and padding {p0}, output {axis} "
-                             f"position {i} has a window holding no input element")
+    # Only dilation can leave a window without an input element: windows starting at or
+    # after 0 hold their first tap, and one starting at a < 0 has its first tap inside
+    # at a mod d (pads < effective kernel), which misses when it is >= size.
+    if d > size:
+        n_neg = min(o, -(-p0 // s))
+        for i0 in range(0, n_neg, 1 << 20):
+            i = np.arange(i0, min(n_neg, i0 + (1 << 20)), dtype=np.int64)
+            miss = np.flatnonzero((i * s - p0) % d >= size)
+            if miss.size:
+                raise ValueError(f"{fn}: with dilation {d} and padding {p0}, output {axis} "
+                                 f"position {i[miss[0]]} has a window holding no input element")
     return o
 
 

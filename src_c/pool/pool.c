@@ -23,15 +23,14 @@ static int64_t out_size(int64_t in, int64_t p0, int64_t p1, int64_t k, int64_t d
     return o;
 }
 
-/* Does every window along this axis hold an input element? (Only dilation can
- * make one miss: the taps may straddle a short input.) */
+/* Does every window along this axis hold an input element? Only dilation can make one
+ * miss: a window starting at a < 0 has its first inside tap at a mod d (pads are below
+ * the effective kernel), missing when that is >= in; later windows hold their first tap. */
 static int windows_hit(int64_t in, int64_t p0, int64_t k, int64_t d, int64_t s, int64_t o) {
-    for (int64_t i = 0; i < o; i++) {
-        int64_t a = i * s - p0;
-        if (a >= 0) break;   /* later windows start inside: shown by the size rule */
-        int64_t j0 = (-a + d - 1) / d;
-        if (j0 >= k || a + j0 * d >= in) return 0;
-    }
+    (void)k;
+    if (d <= in) return 1;
+    for (int64_t i = 0; i < o && i * s < p0; i++)
+        if (((i * s - p0) % d + d) % d >= in) return 0;
     return 1;
 }
 
@@ -40,10 +39,11 @@ static fc_status check_axis(int64_t in, int64_t k, int64_t s, int64_t p0, int64_
     if (in < 1 || k < 1) return FC_INVALID_SHAPE;
     if (s < 1) return FC_INVALID_STRIDE;
     if (d < 1) return FC_INVALID_DILATION;
-    if (k > INT32_MAX || d > INT32_MAX || s > INT32_MAX || in > INT32_MAX / 4)
+    if (k > INT32_MAX || d > INT32_MAX || s > INT32_MAX || in > FC_POOL_MAX_PADDED)
         return FC_SIZE_OVERFLOW;
     int64_t eff = d * (k - 1) + 1;
     if (p0 < 0 || p1 < 0 || p0 >= eff || p1 >= eff) return FC_INVALID_PADDING;
+    if (in + p0 + p1 > FC_POOL_MAX_PADDED) return FC_SIZE_OVERFLOW;
     if (eff > in + p0 + p1) return FC_INVALID_SHAPE;
     return FC_SUCCESS;
 }
@@ -122,11 +122,11 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
     st = fc_workspace_open(NULL, 0, need, &c->ws);
     if (st != FC_SUCCESS) return st;
     float *coldiv = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(float));
-    int32_t *colfirst = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(int32_t));
+    int32_t *tapfirst = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(int32_t));
     int64_t *tapoff = fc_arena_alloc(&c->ws, (size_t)g->kw * sizeof(int64_t));
     int64_t *tapslot = fc_arena_alloc(&c->ws, (size_t)g->kw * sizeof(int64_t));
     c->scratch = fc_arena_alloc(&c->ws, (size_t)(c->per_thread * c->nt) * sizeof(float));
-    if (!coldiv || !colfirst || !tapoff || !tapslot || !c->scratch) return FC_INVALID_WORKSPACE;
+    if (!coldiv || !tapfirst || !tapoff || !tapslot || !c->scratch) return FC_INVALID_WORKSPACE;
     for (int64_t j = 0; j < g->kw; j++) {
         tapslot[j] = j * g->dw / g->sw;
         tapoff[j] = (j * g->dw % g->sw) * g->P + tapslot[j];
@@ -135,16 +135,16 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
     g->tapslot = tapslot;
     for (int64_t ow = 0; ow < g->OWp; ow++) {
         coldiv[ow] = 1.0f;
-        colfirst[ow] = 0;
+        tapfirst[ow] = 0;
         if (ow >= OW) continue;
         int64_t a = ow * g->sw - g->pl;
         int64_t e = fc_min64(a + g->kw, g->W + d->pad_right);   /* avg: dilation 1 */
         int64_t inside = fc_min64(a + g->kw, g->W) - fc_max64(a, 0);
         coldiv[ow] = (float)(g->count_include_pad ? e - a : inside);
-        colfirst[ow] = (int32_t)(a < 0 ? a + (-a + g->dw - 1) / g->dw * g->dw : a);
+        tapfirst[ow] = (int32_t)(a < 0 ? (-a + g->dw - 1) / g->dw : 0);
     }
     g->coldiv = coldiv;
-    g->colfirst = colfirst;
+    g->tapfirst = tapfirst;
     return FC_SUCCESS;
 }
 
@@ -237,6 +237,17 @@ fc_status fc_avg_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
 
 /* ------------------------------------------------------------ global pooling */
 
+/* The calling OpenMP thread's share [p0, p1) of n items. */
+static void thread_range(int64_t n, int64_t *p0, int64_t *p1) {
+#ifdef _OPENMP
+    int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    int64_t t = 0, nt = 1;
+#endif
+    *p0 = n * t / nt;
+    *p1 = n * (t + 1) / nt;
+}
+
 static fc_status check_global(int64_t N, int64_t C, int64_t H, int64_t W) {
     if (N < 1 || C < 1 || H < 1 || W < 1) return FC_INVALID_SHAPE;
     int64_t t;
@@ -252,8 +263,14 @@ fc_status fc_global_avg_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t 
     const fc_pool_kernels *k = kernels();
     int64_t hw = H * W;
     float div = (float)hw;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t p = 0; p < N * C; p++) y[p] = k->sum(x + p * hw, hw) / div;
+    int64_t np = N * C;
+    /* One contiguous range of planes per thread: planes are often tiny (7x7). */
+    #pragma omp parallel num_threads(fc_threads())
+    {
+        int64_t p0, p1;
+        thread_range(np, &p0, &p1);
+        if (p1 > p0) k->means(x + p0 * hw, hw, p1 - p0, div, y + p0);
+    }
     return FC_SUCCESS;
 }
 
@@ -280,8 +297,13 @@ fc_status fc_global_max_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t 
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
     int64_t hw = H * W;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t p = 0; p < N * C; p++) y[p] = k->max(x + p * hw, hw);
+    int64_t np = N * C;
+    #pragma omp parallel num_threads(fc_threads())
+    {
+        int64_t p0, p1;
+        thread_range(np, &p0, &p1);
+        if (p1 > p0) k->maxes(x + p0 * hw, hw, p1 - p0, y + p0);
+    }
     return FC_SUCCESS;
 }
 

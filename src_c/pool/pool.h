@@ -5,6 +5,9 @@
 
 #include "../core/internal.h"
 
+/* Largest padded extent per axis (threads keep a few padded rows of scratch each). */
+#define FC_POOL_MAX_PADDED ((int64_t)1 << 26)
+
 /* Row buffers are rounded to this many floats times the stride, the widest vector. */
 #define FC_POOL_VMAX 16
 
@@ -21,7 +24,7 @@ typedef struct fc_pool_geom {
     int64_t Q;                  /* phase slots a backward pass can reach: a multiple of VMAX, <= P */
     int count_include_pad;      /* avg: rows of padding count in the divisor */
     const float *coldiv;        /* avg: [OWp] window widths counted by the divisor (1 past OW) */
-    const int32_t *colfirst;    /* max: [OWp] first input column inside each window */
+    const int32_t *tapfirst;    /* max: [OWp] first tap of each window inside the input */
     const int64_t *tapoff;      /* [kw] phase-buffer offset of tap j: (j*dw % sw) * P + j*dw / sw */
     const int64_t *tapslot;     /* [kw] j*dw / sw */
 } fc_pool_geom;
@@ -33,7 +36,7 @@ static inline int64_t fc_pool_ring(const fc_pool_geom *g) {
     return g->kh * g->dh <= FC_POOL_RING ? g->kh * g->dh : 1;
 }
 static inline int64_t fc_pool_scratch(const fc_pool_geom *g) {
-    return 4 * g->L + 4 * g->A + 2 * g->A * fc_pool_ring(g);
+    return 4 * g->L + 4 * g->A + (2 * g->A + g->L) * fc_pool_ring(g);
 }
 
 /* Kernel contract: one plane at a time; `buf` is fc_pool_scratch floats, 64-byte aligned.
@@ -48,8 +51,11 @@ typedef struct fc_pool_kernels {
                    const float *gy, float *gx, float *buf);
     void (*avg_fwd)(const fc_pool_geom *g, const float *x, float *y, float *buf);
     void (*avg_bwd)(const fc_pool_geom *g, const float *gy, float *gx, float *buf);
-    float (*sum)(const float *x, int64_t n);
-    float (*max)(const float *x, int64_t n);     /* NaN if any element is NaN */
+    /* Global pooling of planes [0, np) of n floats each: y[p] = sum / div, or the max
+     * (NaN if the plane holds one). */
+    void (*means)(const float *x, int64_t n, int64_t np, float div, float *y);
+    void (*maxes)(const float *x, int64_t n, int64_t np, float *y);
+    float (*max)(const float *x, int64_t n);
 } fc_pool_kernels;
 
 extern const fc_pool_kernels fc_pool_kernels__portable;
