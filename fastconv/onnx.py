@@ -14,8 +14,11 @@ fastconv.UnsupportedError when the session is created, naming the op. Needs the
 `onnx` package (pip install "fastconv[onnx]"); importing fastconv does not import it.
 """
 import numpy as np
-import onnx
-from onnx import numpy_helper
+try:
+    import onnx
+    from onnx import numpy_helper
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("fastconv.onnx needs the onnx package: pip install 'fastconv[onnx]'") from e
 
 import fastconv.functional as fcf
 from fastconv.errors import UnsupportedError
@@ -172,10 +175,39 @@ def _avg_pool(ins, a, node):
     x4, back = _spatial(ins[0], "AveragePool")
     nsp = ins[0].ndim - 2
     k, stride, pads, dil, ceil = _pool_args(x4, a, nsp, "AveragePool")
-    if dil != (1, 1):
-        raise UnsupportedError("fastconv.onnx: AveragePool with dilations")
     cip = bool(a.get("count_include_pad", 0))
+    if dil != (1, 1):
+        return [back(_dilated_avg_pool(x4, k, stride, pads, dil, ceil, cip))
+                .astype(ins[0].dtype, copy=False)]
     return [back(fcf.avg_pool2d(x4, k, stride, pads, ceil, cip)).astype(ins[0].dtype, copy=False)]
+
+
+def _dilated_avg_pool(x, k, stride, pads, dil, ceil, cip):
+    """Dilated average pooling (which the pooling kernels do not serve) as two depthwise
+    convolutions with a kernel of ones: the window sums, and the divisors (the taps on
+    real input, or on the padded input with count_include_pad). ceil_mode's extra
+    window becomes extra zero padding at the end, outside what the divisor counts."""
+    N, C, H, W = x.shape
+    ends = []
+    for size, (p0, p1), kk, s, d in zip((H, W), pads, k, stride, dil):
+        eff = d * (kk - 1) + 1
+        span = size + p0 + p1 - eff
+        out = (-(-span // s) if ceil else span // s) + 1
+        if ceil and (out - 1) * s >= size + p0:   # a last window starting in the padding
+            out -= 1
+        ends.append(max(p1, (out - 1) * s + eff - size - p0))
+    (t, _), (l, _) = pads
+    full = ((t, ends[0]), (l, ends[1]))
+    ones = np.ones((C, 1) + tuple(k), np.float32)
+    sums = fcf.depthwise_conv2d(x, ones, None, stride, full, dil)
+    if cip:   # ones over the padded input (pads included), zeros in the ceil extension
+        (p0h, p1h), (p0w, p1w) = pads
+        plane = np.ones((1, 1, H + p0h + p1h, W + p0w + p1w), np.float32)
+        extra = ((0, ends[0] - p1h), (0, ends[1] - p1w))
+        count = fcf.conv2d(plane, ones[:1], None, stride, extra, dil)
+    else:
+        count = fcf.conv2d(np.ones((1, 1, H, W), np.float32), ones[:1], None, stride, full, dil)
+    return sums / count
 
 
 def _global(f, op):

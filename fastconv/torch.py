@@ -12,8 +12,11 @@ not import this module (nor torch).
 """
 import copy
 
-import torch
-from torch import nn
+try:
+    import torch
+    from torch import nn
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("fastconv.torch needs PyTorch: pip install 'fastconv[torch]'") from e
 
 import fastconv.functional as fcf
 
