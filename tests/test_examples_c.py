@@ -26,7 +26,7 @@ def example_exe(request, tmp_path_factory):
     lib = fastconv.get_library_dir()
     cmd = [compiler, f"-std={lang}", "-Wall", "-Wextra", "-Werror", "-O1",
            *(["-x", "c++"] if cxx else []), EXAMPLE, "-I", fastconv.get_include(),
-           "-L", lib, "-lfastconv", f"-Wl,-rpath,{lib}", "-lm", "-o", str(exe)]
+           "-L", lib, "-lfastconv", f"-Wl,-rpath,{lib}", "-lm", "-pthread", "-o", str(exe)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return str(exe)
@@ -43,6 +43,7 @@ def test_example_program_runs_and_checks_out(example_exe, isa):
     assert "threads 2" in out
     assert "sgemm C = [58 64; 139 154]" in out
     assert "FAIL" not in out
+    assert "results identical to lone calls: ok" in out
     # Every numerical check printed its error: all within float32 rounding.
     errors = [float(e) for e in re.findall(r"error ([0-9.e+-]+)", out)]
     assert len(errors) == 21 and max(errors) < 1e-5

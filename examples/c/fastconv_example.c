@@ -4,16 +4,18 @@
  * Covers: version and ISA, threads, status strings, convolution (forward with a
  * caller workspace, backward data and weights), Winograd with pre-transformed
  * weights, transposed convolution, depthwise convolution, max / average / global
- * pooling (forward and backward), and SGEMM. Plain C99 that also compiles as C++.
+ * pooling (forward and backward), SGEMM, and concurrent calls from several threads.
+ * Plain C99 (with POSIX threads) that also compiles as C++.
  *
  * Build (see docs/c_api.md):
  *   INC=$(python -c 'import fastconv; print(fastconv.get_include())')
  *   LIB=$(python -c 'import fastconv; print(fastconv.get_library_dir())')
- *   cc -std=c99 -O2 fastconv_example.c -I$INC -L$LIB -lfastconv -Wl,-rpath,$LIB -lm
+ *   cc -std=c99 -O2 fastconv_example.c -I$INC -L$LIB -lfastconv -Wl,-rpath,$LIB -lm -pthread
  *
  * Exit status 0 when every result matches its reference; prints one line per check.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +339,54 @@ static void example_sgemm(void) {
     compare("sgemm (A transposed)", Ct, want, 4);
 }
 
+/* Several threads calling fastconv at once on their own buffers: each gets the
+ * answer a lone call gives (every thread uses its own cached workspace). */
+typedef struct job {
+    const fc_conv2d_desc *d;
+    const float *x, *w;
+    float *y;
+    fc_status st;
+} job;
+
+static void *run_job(void *arg) {
+    job *j = (job *)arg;
+    for (int rep = 0; rep < 3 && j->st == FC_SUCCESS; rep++)
+        j->st = fc_conv2d_forward(j->d, FC_CONV_AUTO, j->x, j->w, NULL, j->y, NULL, 0);
+    return NULL;
+}
+
+static void example_threads(unsigned *seed) {
+    enum { T = 4 };
+    fc_conv2d_desc d = {1, 16, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    int64_t nx = 16 * 144, nw = 16 * 16 * 9;
+    float *x = alloc_floats(nx * T), *w = alloc_floats(nw), *y = alloc_floats(nx * T);
+    float *alone = alloc_floats(nx * T);
+    fill(x, nx * T, seed);
+    fill(w, nw, seed);
+    for (int t = 0; t < T; t++)
+        FC_CHECK(fc_conv2d_forward(&d, FC_CONV_AUTO, x + t * nx, w, NULL, alone + t * nx, NULL, 0));
+    pthread_t tid[T];
+    job jobs[T];
+    for (int t = 0; t < T; t++) {
+        job j = {&d, x + t * nx, w, y + t * nx, FC_SUCCESS};
+        jobs[t] = j;
+        if (pthread_create(&tid[t], NULL, run_job, &jobs[t]) != 0) {
+            fprintf(stderr, "pthread_create failed\n");
+            exit(2);
+        }
+    }
+    int ok = 1;
+    for (int t = 0; t < T; t++) {
+        pthread_join(tid[t], NULL);
+        ok &= jobs[t].st == FC_SUCCESS;
+    }
+    ok &= memcmp(y, alone, (size_t)(nx * T) * sizeof(float)) == 0;
+    printf("%-28s %d threads, results identical to lone calls: %s\n", "concurrent conv2d", T,
+           ok ? "ok" : "FAIL");
+    if (!ok) failures++;
+    free(x); free(w); free(y); free(alone);
+}
+
 static void example_errors(void) {
     /* Bad arguments come back as a status; nothing is written, nothing aborts. */
     fc_conv2d_desc d = {1, 3, 8, 8, 4, 3, 3, 0, 1, 0, 0, 0, 0, 1, 1, 1}; /* stride_h = 0 */
@@ -380,6 +430,7 @@ int main(void) {
     example_depthwise(&seed);
     example_pooling(&seed);
     example_sgemm();
+    example_threads(&seed);
     example_errors();
     fc_release_workspace(); /* free this thread's cached workspace */
     if (failures) {
