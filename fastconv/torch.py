@@ -15,6 +15,7 @@ import copy
 try:
     import torch
     from torch import nn
+    from torch.autograd.function import once_differentiable
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("fastconv.torch needs PyTorch: pip install 'fastconv[torch]'") from e
 
@@ -52,6 +53,7 @@ class _Conv2d(torch.autograd.Function):
         return _out(fcf.conv2d(xa, wa, _arr(b, "bias", fn), *ctx.args, algorithm=algorithm))
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gy):
         x, w = ctx.saved_tensors
         gx, gw, gb = fcf.conv2d_backward(_arr(gy, "grad", "conv2d"), x.detach().numpy(),
@@ -70,6 +72,7 @@ class _Depthwise(torch.autograd.Function):
         return _out(fcf.depthwise_conv2d(xa, wa, _arr(b, "bias", fn), *ctx.args))
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gy):
         x, w = ctx.saved_tensors
         gx, gw, gb = fcf.depthwise_conv2d_backward(_arr(gy, "grad", "depthwise_conv2d"),
@@ -89,6 +92,7 @@ class _ConvTranspose2d(torch.autograd.Function):
         return _out(fcf.conv_transpose2d(xa, wa, _arr(b, "bias", fn), *ctx.args))
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gy):
         x, w = ctx.saved_tensors
         gx, gw, gb = fcf.conv_transpose2d_backward(_arr(gy, "grad", "conv_transpose2d"),
@@ -117,6 +121,7 @@ class _MaxPool2d(torch.autograd.Function):
         return _out(y), i
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gy, _gi):
         (x,) = ctx.saved_tensors
         gx = fcf.max_pool2d_backward(_arr(gy, "grad", "max_pool2d"), x.detach().numpy(),
@@ -132,6 +137,7 @@ class _AvgPool2d(torch.autograd.Function):
         return _out(fcf.avg_pool2d(_arr(x, "x", "avg_pool2d"), *ctx.args))
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gy):
         (x,) = ctx.saved_tensors
         gx = fcf.avg_pool2d_backward(_arr(gy, "grad", "avg_pool2d"), x.detach().numpy(),
@@ -146,6 +152,7 @@ class _GlobalAvgPool2d(torch.autograd.Function):
         return _out(fcf.global_avg_pool2d(_arr(x, "x", "global_avg_pool2d")))
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gy):
         (x,) = ctx.saved_tensors
         return _out(fcf.global_avg_pool2d_backward(_arr(gy, "grad", "global_avg_pool2d"),

@@ -215,3 +215,21 @@ def test_convtranspose_module_output_size():
 def test_importing_fastconv_does_not_import_torch_or_onnx():
     code = "import sys, fastconv; assert 'torch' not in sys.modules and 'onnx' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_convert_root_module_and_inference_mode():
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    new = fct.convert(conv)
+    assert type(new) is fct.Conv2d and new.weight is conv.weight
+    x = torch.randn(1, 2, 5, 5)
+    with torch.no_grad():
+        _close(new(x), conv(x), 1.0)
+
+
+def test_double_backward_is_refused_not_wrong():
+    x = _r(1, 1, 4, 4)
+    w = _r(1, 1, 3, 3)
+    y = fct.conv2d(x, w, padding=1).square().sum()
+    (gx,) = torch.autograd.grad(y, x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|twice"):
+        gx.sum().backward()
