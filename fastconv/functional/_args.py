@@ -14,13 +14,24 @@ MAX_ELEMENTS = 2**62 // 8
 
 def as_float32(a, name, fn):
     """C-contiguous float32 view of `a` (a copy only when needed; the input is never
-    modified). Accepts ndarrays, the buffer protocol, __array__ and __dlpack__ objects."""
+    modified). Accepts ndarrays, __dlpack__ objects (PyTorch tensors, JAX arrays), the
+    buffer protocol and __array__ objects. Data that is already C-contiguous float32 in
+    CPU memory is read in place, whatever object holds it (zero-copy).
+
+    A tensor that requires grad is refused (TypeError) rather than silently detached:
+    fastconv's functional ops do not record autograd history, so detaching would cut the
+    graph without a word. Pass `t.detach()`, or use the fastconv.torch adapter."""
     if not isinstance(a, np.ndarray):
         if hasattr(a, "__dlpack__") and not hasattr(a, "__array_interface__"):
+            if getattr(a, "requires_grad", False):
+                raise TypeError(f"{fn}: {name} is a tensor that requires grad; fastconv ops "
+                                f"do not track autograd: pass {name}.detach(), or use "
+                                f"fastconv.torch for differentiable ops")
             try:
                 a = np.from_dlpack(a)
-            except (TypeError, BufferError, RuntimeError) as e:
-                raise TypeError(f"{fn}: {name} could not be exchanged through DLPack: {e}") from None
+            except (TypeError, BufferError, RuntimeError, ValueError) as e:
+                raise TypeError(f"{fn}: {name} could not be exchanged through DLPack (CPU "
+                                f"memory and a NumPy dtype are needed): {e}") from None
         else:
             try:
                 a = np.asarray(a)

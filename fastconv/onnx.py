@@ -1,0 +1,422 @@
+"""Run ONNX CNN graphs on fastconv's kernels (inference).
+
+    import fastconv.onnx
+    sess = fastconv.onnx.InferenceSession("resnet18.onnx")   # path, bytes or ModelProto
+    (logits,) = sess.run(None, {"input": x})                 # onnxruntime's calling style
+
+Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool (1-D
+and 2-D, with ONNX's auto_pad, asymmetric pads, ceil_mode, count_include_pad,
+dilations and group) and Gemm/MatMul run on fastconv's C kernels; Relu,
+BatchNormalization (inference), Flatten, Reshape, Add, Concat, Softmax and a few
+glue ops (Constant, Identity, Dropout, Shape, Gather, Unsqueeze, Squeeze, Mul, Sub,
+Div, Sigmoid, Clip, Transpose) in NumPy. Anything else raises
+fastconv.UnsupportedError when the session is created, naming the op. Needs the
+`onnx` package (pip install "fastconv[onnx]"); importing fastconv does not import it.
+"""
+import numpy as np
+try:
+    import onnx
+    from onnx import numpy_helper
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("fastconv.onnx needs the onnx package: pip install 'fastconv[onnx]'") from e
+
+import fastconv.functional as fcf
+from fastconv.errors import UnsupportedError
+
+__all__ = ["InferenceSession", "run", "SUPPORTED_OPS"]
+
+
+def _attrs(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _decode(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+# ------------------------------------------------------------- padding helpers
+
+def _spatial(x, op):
+    """x as 4-D (N, C, H, W) plus a function undoing the reshape: 1-D inputs (N, C, L)
+    run as (N, C, 1, L)."""
+    if x.ndim == 4:
+        return x, lambda y: y
+    if x.ndim == 3:
+        return x[:, :, None, :], lambda y: y[:, :, 0, :]
+    raise UnsupportedError(f"fastconv.onnx: {op} on a {x.ndim}-D input (1-D and 2-D "
+                           f"spatial inputs are supported)")
+
+
+def _per_axis(a, key, nsp, default):
+    v = a.get(key)
+    v = [default] * nsp if v is None or len(v) == 0 else list(v)
+    return [1] + v if nsp == 1 else v          # the dummy height axis of 1-D input
+
+
+def _pads(a, in_hw, k_hw, stride, dilation, nsp, op):
+    """ONNX pads / auto_pad -> ((top, bottom), (left, right)) for a 1-D or 2-D op."""
+    mode = _decode(a.get("auto_pad", "NOTSET"))
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        out = []
+        for size, k, s, d in zip(in_hw, k_hw, stride, dilation):
+            o = -(-size // s)
+            total = max((o - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, big = total // 2, total - total // 2
+            out.append((small, big) if mode == "SAME_UPPER" else (big, small))
+        return tuple(out)
+    if mode == "VALID":
+        return ((0, 0), (0, 0))
+    if mode != "NOTSET":
+        raise ValueError(f"fastconv.onnx: {op}: unknown auto_pad {mode!r}")
+    p = list(a.get("pads") or [0] * (2 * nsp))
+    if min(p) < 0:
+        raise UnsupportedError(f"fastconv.onnx: {op}: negative pads {p}")
+    if nsp == 1:
+        return ((0, 0), (p[0], p[1]))
+    return ((p[0], p[2]), (p[1], p[3]))
+
+
+# ------------------------------------------------------------------------- ops
+
+def _conv(ins, a, node):
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    x4, back = _spatial(x, "Conv")
+    nsp = x.ndim - 2
+    w4 = w[:, :, None, :] if nsp == 1 else w
+    stride = _per_axis(a, "strides", nsp, 1)
+    dil = _per_axis(a, "dilations", nsp, 1)
+    pads = _pads(a, x4.shape[2:], w4.shape[2:], stride, dil, nsp, "Conv")
+    y = fcf.conv2d(x4, w4, b, tuple(stride), pads, tuple(dil), a.get("group", 1))
+    return [back(y).astype(x.dtype, copy=False)]
+
+
+def _conv_transpose(ins, a, node):
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    x4, back = _spatial(x, "ConvTranspose")
+    nsp = x.ndim - 2
+    w4 = w[:, :, None, :] if nsp == 1 else w
+    stride = _per_axis(a, "strides", nsp, 1)
+    dil = _per_axis(a, "dilations", nsp, 1)
+    opad = _per_axis(a, "output_padding", nsp, 0)
+    k = w4.shape[2:]
+    in_hw = x4.shape[2:]
+    full = [s * (n - 1) + (kk - 1) * d + 1 for s, n, kk, d in zip(stride, in_hw, k, dil)]
+    mode = _decode(a.get("auto_pad", "NOTSET"))
+    out_shape = a.get("output_shape")
+    if out_shape or mode in ("SAME_UPPER", "SAME_LOWER"):
+        if out_shape:
+            target = ([1] + list(out_shape)) if nsp == 1 else list(out_shape[-2:])
+        else:
+            target = [n * s for n, s in zip(in_hw, stride)]
+        pads = []
+        for f, op, t in zip(full, opad, target):
+            total = f + op - t
+            small, big = total // 2, total - total // 2
+            pads.append((small, big) if mode == "SAME_UPPER" else (big, small))
+    elif mode == "VALID":
+        pads = [(0, 0), (0, 0)]
+    else:
+        pads = list(_pads(a, in_hw, k, stride, dil, nsp, "ConvTranspose"))
+    groups = a.get("group", 1)
+    (t, bo), (l, r) = pads
+    fast = (t == bo and l == r and min(t, l) >= 0
+            and all(o < max(s, d) for o, s, d in zip(opad, stride, dil)))
+    if fast:
+        y = fcf.conv_transpose2d(x4, w4, b, tuple(stride), (t, l), tuple(opad), groups,
+                                 tuple(dil))
+        return [back(y).astype(x.dtype, copy=False)]
+    # Asymmetric (or negative) padding, or output_padding the C descriptor refuses:
+    # the unpadded result, cropped / zero-extended to ONNX's output window.
+    y_full = fcf.conv_transpose2d(x4, w4, None, tuple(stride), 0, 0, groups, tuple(dil))
+    oh = full[0] + opad[0] - t - bo
+    ow = full[1] + opad[1] - l - r
+    if oh < 1 or ow < 1:
+        raise ValueError(f"fastconv.onnx: ConvTranspose output would be {oh} x {ow}")
+    y = np.zeros(y_full.shape[:2] + (oh, ow), dtype=np.float32)
+    src_h0, src_w0 = max(t, 0), max(l, 0)
+    dst_h0, dst_w0 = max(-t, 0), max(-l, 0)
+    hh = min(full[0] - src_h0, oh - dst_h0)
+    ww = min(full[1] - src_w0, ow - dst_w0)
+    if hh > 0 and ww > 0:
+        y[:, :, dst_h0:dst_h0 + hh, dst_w0:dst_w0 + ww] = \
+            y_full[:, :, src_h0:src_h0 + hh, src_w0:src_w0 + ww]
+    if b is not None:
+        y += np.asarray(b, np.float32).reshape(1, -1, 1, 1)
+    return [back(y).astype(x.dtype, copy=False)]
+
+
+def _pool_args(x4, a, nsp, op):
+    k = _per_axis(a, "kernel_shape", nsp, None)
+    stride = _per_axis(a, "strides", nsp, 1)
+    dil = _per_axis(a, "dilations", nsp, 1)
+    pads = _pads(a, x4.shape[2:], k, stride, dil, nsp, op)
+    return tuple(k), tuple(stride), pads, tuple(dil), bool(a.get("ceil_mode", 0))
+
+
+def _max_pool(ins, a, node):
+    x4, back = _spatial(ins[0], "MaxPool")
+    nsp = ins[0].ndim - 2
+    k, stride, pads, dil, ceil = _pool_args(x4, a, nsp, "MaxPool")
+    want_idx = len(node.output) > 1 and node.output[1] != ""
+    y, idx = fcf.max_pool2d(x4, k, stride, pads, dil, ceil, return_indices=True)
+    outs = [back(y).astype(ins[0].dtype, copy=False)]  # exact for 8/16-bit ints
+    if want_idx:
+        N, C, H, W = x4.shape
+        if a.get("storage_order", 0) == 1:      # column-major positions within the plane
+            idx = (idx % W) * H + idx // W
+        base = (np.arange(N * C, dtype=np.int64) * (H * W)).reshape(N, C, 1, 1)
+        outs.append(back(idx + base))
+    return outs
+
+
+def _avg_pool(ins, a, node):
+    x4, back = _spatial(ins[0], "AveragePool")
+    nsp = ins[0].ndim - 2
+    k, stride, pads, dil, ceil = _pool_args(x4, a, nsp, "AveragePool")
+    cip = bool(a.get("count_include_pad", 0))
+    if dil != (1, 1):
+        return [back(_dilated_avg_pool(x4, k, stride, pads, dil, ceil, cip))
+                .astype(ins[0].dtype, copy=False)]
+    return [back(fcf.avg_pool2d(x4, k, stride, pads, ceil, cip)).astype(ins[0].dtype, copy=False)]
+
+
+def _dilated_avg_pool(x, k, stride, pads, dil, ceil, cip):
+    """Dilated average pooling (which the pooling kernels do not serve) as two depthwise
+    convolutions with a kernel of ones: the window sums, and the divisors (the taps on
+    real input, or on the padded input with count_include_pad). ceil_mode's extra
+    window becomes extra zero padding at the end, outside what the divisor counts."""
+    N, C, H, W = x.shape
+    ends = []
+    for size, (p0, p1), kk, s, d in zip((H, W), pads, k, stride, dil):
+        eff = d * (kk - 1) + 1
+        span = size + p0 + p1 - eff
+        out = (-(-span // s) if ceil else span // s) + 1
+        if ceil and (out - 1) * s >= size + p0:   # a last window starting in the padding
+            out -= 1
+        ends.append(max(p1, (out - 1) * s + eff - size - p0))
+    (t, _), (l, _) = pads
+    full = ((t, ends[0]), (l, ends[1]))
+    ones = np.ones((C, 1) + tuple(k), np.float32)
+    sums = fcf.depthwise_conv2d(x, ones, None, stride, full, dil)
+    if cip:   # ones over the padded input (pads included), zeros in the ceil extension
+        (p0h, p1h), (p0w, p1w) = pads
+        plane = np.ones((1, 1, H + p0h + p1h, W + p0w + p1w), np.float32)
+        extra = ((0, ends[0] - p1h), (0, ends[1] - p1w))
+        count = fcf.conv2d(plane, ones[:1], None, stride, extra, dil)
+    else:
+        count = fcf.conv2d(np.ones((1, 1, H, W), np.float32), ones[:1], None, stride, full, dil)
+    return sums / count
+
+
+def _global(f, op):
+    def run(ins, a, node):
+        x = ins[0]
+        if x.ndim < 3:
+            raise ValueError(f"fastconv.onnx: {op} needs (N, C, ...) input, got {x.shape}")
+        x4 = x.reshape(x.shape[0], x.shape[1], 1, -1)
+        return [f(x4).reshape(x.shape[:2] + (1,) * (x.ndim - 2)).astype(x.dtype, copy=False)]
+    return run
+
+
+def _matmul2(a, b):
+    return fcf.matmul(a, b)
+
+
+def _gemm(ins, a, node):
+    A, B = ins[0], ins[1]
+    if a.get("transA", 0):
+        A = A.T
+    if a.get("transB", 0):
+        B = B.T
+    y = _matmul2(A, B)
+    alpha, beta = a.get("alpha", 1.0), a.get("beta", 1.0)
+    if alpha != 1.0:
+        y *= np.float32(alpha)
+    if len(ins) > 2 and ins[2] is not None:
+        y += np.float32(beta) * ins[2]
+    return [y]
+
+
+def _matmul(ins, a, node):
+    A, B = ins
+    if A.dtype.kind != "f" or B.dtype.kind != "f" or A.ndim < 2 or B.ndim != 2:
+        return [np.matmul(A, B)]
+    y = _matmul2(A.reshape(-1, A.shape[-1]), B)
+    return [y.reshape(A.shape[:-1] + (B.shape[1],))]
+
+
+def _batchnorm(ins, a, node):
+    if a.get("training_mode", 0):
+        raise UnsupportedError("fastconv.onnx: BatchNormalization with training_mode=1")
+    x, scale, bias, mean, var = ins[:5]
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    inv = scale / np.sqrt(var.astype(np.float32) + np.float32(a.get("epsilon", 1e-5)))
+    return [((x - mean.reshape(shape)) * inv.reshape(shape) + bias.reshape(shape))
+            .astype(np.float32, copy=False)]
+
+
+def _flatten(ins, a, node):
+    x = ins[0]
+    axis = a.get("axis", 1)
+    axis = axis + x.ndim if axis < 0 else axis
+    return [x.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1)
+            if x.size else x.reshape(int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))]
+
+
+def _reshape(ins, a, node):
+    x, shape = ins[0], [int(s) for s in ins[1]]
+    if not a.get("allowzero", 0):
+        shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+    return [x.reshape(shape)]
+
+
+def _softmax(ins, a, node, opset):
+    x = ins[0]
+    if opset < 13:                  # the old rule: coerce to 2-D at axis (default 1)
+        axis = a.get("axis", 1)
+        axis = axis + x.ndim if axis < 0 else axis
+        x2 = x.reshape(int(np.prod(x.shape[:axis])), -1)
+        return [_softmax_axis(x2, 1).reshape(x.shape)]
+    return [_softmax_axis(x, a.get("axis", -1))]
+
+
+def _softmax_axis(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _constant(ins, a, node):
+    if "value" in a:
+        return [numpy_helper.to_array(a["value"])]
+    for key, dt in (("value_float", np.float32), ("value_floats", np.float32),
+                    ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in a:
+            return [np.array(a[key], dtype=dt)]
+    raise UnsupportedError(f"fastconv.onnx: Constant with attributes {sorted(a)}")
+
+
+def _axes(ins, a):
+    axes = a.get("axes")
+    if axes is None and len(ins) > 1 and ins[1] is not None:
+        axes = ins[1]
+    return None if axes is None else [int(v) for v in axes]
+
+
+def _unsqueeze(ins, a, node):
+    x = ins[0]
+    axes = _axes(ins, a)
+    nd = x.ndim + len(axes)
+    for ax in sorted(v + nd if v < 0 else v for v in axes):
+        x = np.expand_dims(x, ax)
+    return [x]
+
+
+def _squeeze(ins, a, node):
+    axes = _axes(ins, a)
+    return [np.squeeze(ins[0], axis=None if axes is None else tuple(axes))]
+
+
+def _clip(ins, a, node):
+    lo = ins[1] if len(ins) > 1 and ins[1] is not None else a.get("min")
+    hi = ins[2] if len(ins) > 2 and ins[2] is not None else a.get("max")
+    return [np.clip(ins[0], lo, hi).astype(ins[0].dtype, copy=False)]
+
+
+def _relu(ins, a, node):
+    return [np.maximum(ins[0], 0).astype(ins[0].dtype, copy=False)]
+
+
+def _binary(f):
+    return lambda ins, a, node: [f(ins[0], ins[1]).astype(np.result_type(ins[0], ins[1]),
+                                                          copy=False)]
+
+
+_OPS = {
+    "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
+    "MaxPool": _max_pool,
+    "AveragePool": _avg_pool,
+    "GlobalAveragePool": _global(fcf.global_avg_pool2d, "GlobalAveragePool"),
+    "GlobalMaxPool": _global(fcf.global_max_pool2d, "GlobalMaxPool"),
+    "Relu": _relu,
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "BatchNormalization": _batchnorm,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Add": _binary(np.add),
+    "Sub": _binary(np.subtract),
+    "Mul": _binary(np.multiply),
+    "Div": _binary(np.divide),
+    "Concat": lambda ins, a, node: [np.concatenate(ins, axis=a["axis"])],
+    "Softmax": None,                # needs the opset: bound per session
+    "Constant": _constant,
+    "Identity": lambda ins, a, node: [ins[0]],
+    "Dropout": lambda ins, a, node: [ins[0], np.ones(ins[0].shape, bool)][:len(node.output)],
+    "Shape": lambda ins, a, node: [np.array(ins[0].shape[a.get("start", 0):a.get("end")],
+                                            dtype=np.int64)],
+    "Gather": lambda ins, a, node: [np.take(ins[0], ins[1], axis=a.get("axis", 0))],
+    "Unsqueeze": _unsqueeze,
+    "Squeeze": _squeeze,
+    "Transpose": lambda ins, a, node: [np.transpose(ins[0], a.get("perm"))],
+    "Sigmoid": lambda ins, a, node: [(1 / (1 + np.exp(-ins[0]))).astype(ins[0].dtype)],
+    "Clip": _clip,
+}
+SUPPORTED_OPS = frozenset(_OPS)
+
+
+class InferenceSession:
+    """An ONNX model (path, serialized bytes or onnx.ModelProto) ready to run on
+    fastconv. run(output_names, feeds) mirrors onnxruntime.InferenceSession.run."""
+
+    def __init__(self, model):
+        if isinstance(model, (bytes, bytearray)):
+            model = onnx.load_from_string(bytes(model))
+        elif not isinstance(model, onnx.ModelProto):
+            model = onnx.load(model)
+        self.model = model
+        self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
+                         default=1)
+        g = model.graph
+        self._consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        self._nodes = []
+        for node in g.node:
+            if node.domain not in ("", "ai.onnx"):
+                raise UnsupportedError(f"fastconv.onnx: op {node.domain}::{node.op_type}")
+            if node.op_type not in _OPS:
+                raise UnsupportedError(f"fastconv.onnx: op {node.op_type} (node "
+                                       f"{node.name!r}) is not supported; supported: "
+                                       f"{', '.join(sorted(_OPS))}")
+            f = _OPS[node.op_type]
+            if node.op_type == "Softmax":
+                f = (lambda opset: lambda ins, a, n: _softmax(ins, a, n, opset))(self.opset)
+            self._nodes.append((node, f, _attrs(node)))
+        self.input_names = [i.name for i in g.input if i.name not in self._consts]
+        self.output_names = [o.name for o in g.output]
+
+    def run(self, output_names, feeds):
+        """Runs the graph on feeds {input name: array}; returns the outputs named (all
+        when output_names is None) as NumPy arrays."""
+        missing = [n for n in self.input_names if n not in feeds]
+        if missing:
+            raise ValueError(f"fastconv.onnx: missing inputs {missing}; the model takes "
+                             f"{self.input_names}")
+        env = dict(self._consts)
+        for name, v in feeds.items():
+            env[name] = np.asarray(v)
+        for node, f, a in self._nodes:
+            ins = [env[i] if i else None for i in node.input]
+            while ins and ins[-1] is None:
+                ins.pop()
+            outs = f(ins, a, node)
+            for name, v in zip(node.output, outs):
+                if name:
+                    env[name] = v
+        return [env[n] for n in (output_names or self.output_names)]
+
+
+def run(model, feeds, output_names=None):
+    """One-shot: InferenceSession(model).run(output_names, feeds)."""
+    return InferenceSession(model).run(output_names, feeds)
