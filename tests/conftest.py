@@ -21,3 +21,18 @@ def isa(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _torch_one_thread():
+    """PyTorch's OpenMP pool and fastconv's share two cores here: the cross-checks
+    compare values, not speed, so torch runs on one thread and never competes."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

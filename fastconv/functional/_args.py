@@ -108,6 +108,27 @@ def conv_out_size(size, pad0, pad1, k, dilation, stride, axis, fn):
     return (padded - eff) // stride + 1
 
 
+def conv_geometry(fn, hw, rs, stride, padding, dilation):
+    """Normalized (stride, dilation, pads, (OH, OW)) of a convolution-shaped op."""
+    stride = pair(stride, "stride", fn, 1)
+    dilation = pair(dilation, "dilation", fn, 1)
+    pads = conv_padding(padding, hw, rs, stride, dilation, fn)
+    t, b, l, r = pads
+    OH = conv_out_size(hw[0], t, b, rs[0], dilation[0], stride[0], "height", fn)
+    OW = conv_out_size(hw[1], l, r, rs[1], dilation[1], stride[1], "width", fn)
+    return stride, dilation, pads, (OH, OW)
+
+
+def bias_vector(bias, K, fn):
+    """None, or bias as a float32 vector of exactly K elements."""
+    if bias is None:
+        return None
+    bias = as_float32(bias, "bias", fn)
+    if bias.shape != (K,):
+        raise ValueError(f"{fn}: expected bias of shape ({K},), got {tuple(bias.shape)}")
+    return bias
+
+
 def check_elements(shape, name, fn):
     n = 1
     for s in shape:

@@ -32,12 +32,9 @@ class ConvParams:
             raise ValueError(f"{fn}: x of shape {tuple(x_shape)} has an empty dimension")
         if min(w_shape) < 1:
             raise ValueError(f"{fn}: weight of shape {tuple(w_shape)} has an empty dimension")
-        self.stride = _args.pair(stride, "stride", fn, 1)
-        self.dilation = _args.pair(dilation, "dilation", fn, 1)
-        self.pads = _args.conv_padding(padding, (H, W), (R, S), self.stride, self.dilation, fn)
+        self.stride, self.dilation, self.pads, (OH, OW) = _args.conv_geometry(
+            fn, (H, W), (R, S), stride, padding, dilation)
         t, b, l, r = self.pads
-        OH = _args.conv_out_size(H, t, b, R, self.dilation[0], self.stride[0], "height", fn)
-        OW = _args.conv_out_size(W, l, r, S, self.dilation[1], self.stride[1], "width", fn)
         self.x_shape = (N, C, H, W)
         self.w_shape = (K, Cg, R, S)
         self.out_shape = (N, K, OH, OW)
@@ -117,11 +114,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     x, weight = _inputs(fn, x, weight)
     p = ConvParams(fn, x.shape, weight.shape, stride, padding, dilation, groups)
     algo = _algorithm(algorithm, fn, p)
-    K = p.w_shape[0]
-    if bias is not None:
-        bias = _args.as_float32(bias, "bias", fn)
-        if bias.shape != (K,):
-            raise ValueError(f"{fn}: expected bias of shape ({K},), got {tuple(bias.shape)}")
+    bias = _args.bias_vector(bias, p.w_shape[0], fn)
     y = np.empty(p.out_shape, dtype=np.float32)
     if y.size == 0:
         return y

@@ -24,12 +24,9 @@ class DepthwiseParams:
         if min(w_shape) < 1 or one != 1 or K % C:
             raise ValueError(f"{fn}: expected weight of shape (C*multiplier, 1, R, S) with C={C} "
                              f"(the channels of x), got {tuple(w_shape)}")
-        self.stride = _args.pair(stride, "stride", fn, 1)
-        self.dilation = _args.pair(dilation, "dilation", fn, 1)
-        self.pads = _args.conv_padding(padding, (H, W), (R, S), self.stride, self.dilation, fn)
+        self.stride, self.dilation, self.pads, (OH, OW) = _args.conv_geometry(
+            fn, (H, W), (R, S), stride, padding, dilation)
         t, b, l, r = self.pads
-        OH = _args.conv_out_size(H, t, b, R, self.dilation[0], self.stride[0], "height", fn)
-        OW = _args.conv_out_size(W, l, r, S, self.dilation[1], self.stride[1], "width", fn)
         self.x_shape = (N, C, H, W)
         self.w_shape = (K, 1, R, S)
         self.out_shape = (N, K, OH, OW)
@@ -68,11 +65,7 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     fn = "depthwise_conv2d"
     x, weight = _inputs(fn, x, weight)
     p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
-    if bias is not None:
-        bias = _args.as_float32(bias, "bias", fn)
-        if bias.shape != (p.w_shape[0],):
-            raise ValueError(f"{fn}: expected bias of shape ({p.w_shape[0]},), "
-                             f"got {tuple(bias.shape)}")
+    bias = _args.bias_vector(bias, p.w_shape[0], fn)
     y = np.empty(p.out_shape, dtype=np.float32)
     if y.size == 0:
         return y

@@ -80,11 +80,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     x, weight = _inputs(fn, x, weight)
     p = TransposeParams(fn, x.shape, weight.shape, stride, padding, output_padding, dilation,
                         groups)
-    K = p.out_shape[1]
-    if bias is not None:
-        bias = _args.as_float32(bias, "bias", fn)
-        if bias.shape != (K,):
-            raise ValueError(f"{fn}: expected bias of shape ({K},), got {tuple(bias.shape)}")
+    bias = _args.bias_vector(bias, p.out_shape[1], fn)
     y = np.empty(p.out_shape, dtype=np.float32)
     if y.size == 0:
         return y
