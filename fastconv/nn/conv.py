@@ -28,24 +28,61 @@ def _padding_arg(padding, name):
     return padding
 
 
-class Conv2d(Module):
+class _ConvLayer(Module):
+    """What every convolution layer shares: keep x in train mode, run the functional op
+    with the layer's arguments, and accumulate the weight and bias gradients."""
+
+    _op = _op_backward = None  # names of the fastconv functions
+
+    def _kw(self):
+        raise NotImplementedError
+
+    def _forward_kw(self):
+        return self._kw()
+
+    def forward(self, x):
+        x = _f32(x)
+        self._keep(_XCache(x))
+        b = None if self.bias is None else self.bias.data
+        return getattr(_fc, self._op)(x, self.weight.data, b, **self._forward_kw())
+
+    def backward(self, grad_out):
+        c = self._take()
+        gx, gw, gb = getattr(_fc, self._op_backward)(grad_out, c.x, self.weight.data,
+                                                     **self._kw())
+        self.weight.accumulate(gw)
+        if self.bias is not None:
+            self.bias.accumulate(gb)
+        return gx
+
+
+def _channels(fn, in_channels, out_channels, groups):
+    """Checked (in_channels, out_channels, groups) of a grouped convolution layer."""
+    cin = _args.as_int(in_channels, "in_channels", fn)
+    cout = _args.as_int(out_channels, "out_channels", fn)
+    g = _args.as_int(groups, "groups", fn)
+    if cin < 1 or cout < 1 or g < 1:
+        raise ValueError(f"{fn}: in_channels, out_channels and groups must be >= 1, got "
+                         f"{in_channels}, {out_channels}, {groups}")
+    if cin % g or cout % g:
+        raise ValueError(f"{fn}: groups={groups} must divide in_channels={in_channels} "
+                         f"and out_channels={out_channels}")
+    return cin, cout, g
+
+
+class Conv2d(_ConvLayer):
     """2-D convolution as torch.nn.Conv2d (weight (K, C/groups, R, S), bias (K,)),
     on fastconv.conv2d. padding: int, pair, ((top, bottom), (left, right)), "valid" or
     "same" (Keras: output = ceil(input / stride))."""
+
+    _op, _op_backward = "conv2d", "conv2d_backward"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, algorithm="auto"):
         super().__init__()
         fn = "Conv2d"
-        self.in_channels = _args.as_int(in_channels, "in_channels", fn)
-        self.out_channels = _args.as_int(out_channels, "out_channels", fn)
-        self.groups = _args.as_int(groups, "groups", fn)
-        if self.in_channels < 1 or self.out_channels < 1 or self.groups < 1:
-            raise ValueError(f"{fn}: in_channels, out_channels and groups must be >= 1, got "
-                             f"{in_channels}, {out_channels}, {groups}")
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"{fn}: groups={groups} must divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = _channels(
+            fn, in_channels, out_channels, groups)
         self.kernel_size = _args.pair(kernel_size, "kernel_size", fn, 1)
         self.stride = _args.pair(stride, "stride", fn, 1)
         self.dilation = _args.pair(dilation, "dilation", fn, 1)
@@ -61,19 +98,8 @@ class Conv2d(Module):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
                     groups=self.groups)
 
-    def forward(self, x):
-        x = _f32(x)
-        self._keep(_XCache(x))
-        b = None if self.bias is None else self.bias.data
-        return _fc.conv2d(x, self.weight.data, b, algorithm=self.algorithm, **self._kw())
-
-    def backward(self, grad_out):
-        c = self._take()
-        gx, gw, gb = _fc.conv2d_backward(grad_out, c.x, self.weight.data, **self._kw())
-        self.weight.accumulate(gw)
-        if self.bias is not None:
-            self.bias.accumulate(gb)
-        return gx
+    def _forward_kw(self):
+        return dict(self._kw(), algorithm=self.algorithm)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -81,21 +107,17 @@ class Conv2d(Module):
                 f"groups={self.groups}, bias={self.bias is not None}")
 
 
-class ConvTranspose2d(Module):
+class ConvTranspose2d(_ConvLayer):
     """Transposed convolution as torch.nn.ConvTranspose2d (weight (C, K/groups, R, S))."""
+
+    _op, _op_backward = "conv_transpose2d", "conv_transpose2d_backward"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1):
         super().__init__()
         fn = "ConvTranspose2d"
-        self.in_channels = _args.as_int(in_channels, "in_channels", fn)
-        self.out_channels = _args.as_int(out_channels, "out_channels", fn)
-        self.groups = _args.as_int(groups, "groups", fn)
-        if self.in_channels < 1 or self.out_channels < 1 or self.groups < 1:
-            raise ValueError(f"{fn}: in_channels, out_channels and groups must be >= 1")
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"{fn}: groups={groups} must divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = _channels(
+            fn, in_channels, out_channels, groups)
         self.kernel_size = _args.pair(kernel_size, "kernel_size", fn, 1)
         self.stride = _args.pair(stride, "stride", fn, 1)
         self.padding = _args.pair(padding, "padding", fn, 0)
@@ -112,20 +134,6 @@ class ConvTranspose2d(Module):
                     output_padding=self.output_padding, groups=self.groups,
                     dilation=self.dilation)
 
-    def forward(self, x):
-        x = _f32(x)
-        self._keep(_XCache(x))
-        b = None if self.bias is None else self.bias.data
-        return _fc.conv_transpose2d(x, self.weight.data, b, **self._kw())
-
-    def backward(self, grad_out):
-        c = self._take()
-        gx, gw, gb = _fc.conv_transpose2d_backward(grad_out, c.x, self.weight.data,
-                                                   **self._kw())
-        self.weight.accumulate(gw)
-        if self.bias is not None:
-            self.bias.accumulate(gb)
-        return gx
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -133,10 +141,12 @@ class ConvTranspose2d(Module):
                 f"output_padding={self.output_padding}")
 
 
-class DepthwiseConv2d(Module):
+class DepthwiseConv2d(_ConvLayer):
     """One spatial filter per input channel (depth_multiplier filters each): weight
     (C * depth_multiplier, 1, R, S), the same as torch.nn.Conv2d(C, C * m, k, groups=C),
     on fastconv's dedicated depthwise kernel."""
+
+    _op, _op_backward = "depthwise_conv2d", "depthwise_conv2d_backward"
 
     def __init__(self, in_channels, kernel_size, stride=1, padding=0, dilation=1,
                  depth_multiplier=1, bias=True):
@@ -164,18 +174,7 @@ class DepthwiseConv2d(Module):
         if x.ndim == 4 and x.shape[1] != self.in_channels:
             raise ValueError(f"DepthwiseConv2d: expected x with {self.in_channels} channels "
                              f"(N, {self.in_channels}, H, W), got shape {x.shape}")
-        self._keep(_XCache(x))
-        b = None if self.bias is None else self.bias.data
-        return _fc.depthwise_conv2d(x, self.weight.data, b, **self._kw())
-
-    def backward(self, grad_out):
-        c = self._take()
-        gx, gw, gb = _fc.depthwise_conv2d_backward(grad_out, c.x, self.weight.data,
-                                                   **self._kw())
-        self.weight.accumulate(gw)
-        if self.bias is not None:
-            self.bias.accumulate(gb)
-        return gx
+        return super().forward(x)
 
     def extra_repr(self):
         return (f"{self.in_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
