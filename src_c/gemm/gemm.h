@@ -21,6 +21,10 @@ void fc_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *a, const float *b, 
 void fc_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b, float *c,
                                       int64_t ldc, float alpha, float beta);
 
+/* Transposing pack: dst[p][j] = src[j * ld + p] for j < w (w % 8 == 0), p < kc. */
+void fc_f32_gemm_pack_t8__avx2(const float *src, int64_t ld, int64_t kc, int64_t w,
+                               float *dst);
+
 /* One GEMM call, row-major, as fc_sgemm takes it. */
 typedef struct fc_gemm_args {
     int trans_a, trans_b;
