@@ -34,6 +34,7 @@ typedef struct plan {
     int64_t col_floats;     /* per worker */
     size_t gemm_bytes;      /* per worker */
     int64_t gw_floats;      /* per-thread partial weight gradient (backward-weights) */
+    int64_t wp_group;       /* packed weights per group (forward, backward-data), shared */
 } plan;
 
 static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
@@ -67,9 +68,13 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     int64_t pb = p->rows * p->OW;
     p->col_floats = p->direct ? 0 : p->CRS * pb;
     switch (pass) {
-    case FC_PASS_FORWARD: p->gemm_bytes = fc_gemm_workspace(p->Kg, pb, p->CRS, gt); break;
+    case FC_PASS_FORWARD:
+        p->gemm_bytes = fc_gemm_workspace(p->Kg, pb, p->CRS, gt);
+        p->wp_group = fc_gemm_packed_a_floats(p->Kg, p->CRS);
+        break;
     case FC_PASS_BACKWARD_DATA:
         p->gemm_bytes = fc_gemm_workspace(p->direct ? p->Cg : p->CRS, pb, p->Kg, gt);
+        p->wp_group = fc_gemm_packed_a_floats(p->direct ? p->Cg : p->CRS, p->Kg);
         break;
     case FC_PASS_BACKWARD_WEIGHTS:
         p->gemm_bytes = fc_gemm_workspace(p->Kg, p->CRS, pb, gt);
@@ -80,9 +85,12 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
 }
 
 static size_t plan_workspace(const plan *p) {
-    if (p->gemm_bytes == SIZE_MAX) return SIZE_MAX;
+    if (p->gemm_bytes == SIZE_MAX || p->wp_group < 0) return SIZE_MAX;
     int workers = p->across ? p->threads : 1;
     size_t total = 0;
+    int64_t wp;
+    if (!fc_mul_ok(p->wp_group, p->G, &wp) || !fc_ws_add(&total, wp, sizeof(float)))
+        return SIZE_MAX;
     for (int t = 0; t < workers; t++) {
         if (!fc_ws_add(&total, p->col_floats, sizeof(float))) return SIZE_MAX;
         if (__builtin_add_overflow(total, p->gemm_bytes + FC_ALIGN, &total)) return SIZE_MAX;
@@ -104,7 +112,12 @@ typedef struct worker {
     float *gw;
 } worker;
 
-static fc_status carve(const plan *p, fc_arena *ws, worker *w, int nw) {
+static fc_status carve(const plan *p, fc_arena *ws, worker *w, int nw, float **wp) {
+    *wp = NULL;
+    if (p->wp_group) {
+        *wp = (float *)fc_arena_alloc(ws, (size_t)(p->wp_group * p->G) * sizeof(float));
+        if (!*wp) return FC_INVALID_WORKSPACE;
+    }
     for (int t = 0; t < nw; t++) {
         w[t].col = NULL;
         w[t].gw = NULL;
@@ -207,7 +220,7 @@ static void col2im_run(const plan *p, const float *col, float *gx, int64_t oh0, 
 /* ------------------------------------------------------------------ forward */
 
 static fc_status fwd_item(const plan *p, int64_t n, int64_t g, int64_t b, const float *x,
-                          const float *w, const float *bias, float *y, worker *wk, int gt) {
+                          const float *wp, const float *bias, float *y, worker *wk, int gt) {
     const fc_conv2d_desc *d = p->d;
     int64_t oh0 = b * p->rows, oh1 = fc_min64(p->OH, oh0 + p->rows), pb = (oh1 - oh0) * p->OW;
     const float *xg = x + (n * d->C + g * p->Cg) * d->H * d->W;
@@ -227,8 +240,8 @@ static fc_status fwd_item(const plan *p, int64_t n, int64_t g, int64_t b, const 
         }
         beta = 1.0f;
     }
-    fc_gemm_args ga = {0, 0, p->Kg, pb, p->CRS, 1.0f, w + g * p->Kg * p->CRS, p->CRS,
-                       B, ldb, beta, yb, p->P};
+    fc_gemm_args ga = {0, 0, p->Kg, pb, p->CRS, 1.0f, NULL, p->CRS, B, ldb, beta, yb, p->P,
+                       wp + g * p->wp_group};
     wk->gemm.used = 0;
     return fc_gemm_run(&ga, gt, &wk->gemm);
 }
@@ -240,12 +253,17 @@ fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const 
     worker wk[64];
     int nw = p.across ? p.threads : 1;
     if (nw > 64) return FC_INVALID_ARGUMENT;
-    fc_status st = carve(&p, ws, wk, nw);
+    float *wp;
+    fc_status st = carve(&p, ws, wk, nw, &wp);
     if (st != FC_SUCCESS) return st;
+    /* Weights packed once for every image and block. */
+    for (int64_t g = 0; g < p.G; g++)
+        fc_gemm_pack_a(0, p.Kg, p.CRS, w + g * p.Kg * p.CRS, p.CRS, wp + g * p.wp_group,
+                       p.threads);
     int64_t items = d->N * p.G * p.nblk;
     if (!p.across) {
         for (int64_t i = 0; i < items && st == FC_SUCCESS; i++)
-            st = fwd_item(&p, i / (p.G * p.nblk), (i / p.nblk) % p.G, i % p.nblk, x, w, bias,
+            st = fwd_item(&p, i / (p.G * p.nblk), (i / p.nblk) % p.G, i % p.nblk, x, wp, bias,
                           y, &wk[0], p.threads);
         return st;
     }
@@ -258,7 +276,7 @@ fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const 
 #endif
         #pragma omp for schedule(static)
         for (int64_t i = 0; i < items; i++)
-            if (fwd_item(&p, i / (p.G * p.nblk), (i / p.nblk) % p.G, i % p.nblk, x, w, bias, y,
+            if (fwd_item(&p, i / (p.G * p.nblk), (i / p.nblk) % p.G, i % p.nblk, x, wp, bias, y,
                          &wk[t], 1) != FC_SUCCESS)
                 __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
     }
@@ -268,15 +286,15 @@ fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const 
 /* ------------------------------------------------------------ backward-data */
 
 static fc_status bwd_data_item(const plan *p, int64_t n, int64_t g, const float *gy,
-                               const float *w, float *gx, worker *wk, int gt) {
+                               const float *wp, float *gx, worker *wk, int gt) {
     const fc_conv2d_desc *d = p->d;
-    const float *wg = w + g * p->Kg * p->CRS;
+    const float *wg = wp + g * p->wp_group; /* w_g^T, packed */
     const float *gyg = gy + (n * d->K + g * p->Kg) * p->P;
     float *gxg = gx + (n * d->C + g * p->Cg) * d->H * d->W;
     fc_status st = FC_SUCCESS;
     if (p->direct) { /* gx_g[Cg][HW] = w_g^T . gy_g */
-        fc_gemm_args ga = {1, 0, p->Cg, p->P, p->Kg, 1.0f, wg, p->CRS, gyg, p->P, 0.0f,
-                           gxg, p->P};
+        fc_gemm_args ga = {1, 0, p->Cg, p->P, p->Kg, 1.0f, NULL, p->CRS, gyg, p->P, 0.0f,
+                           gxg, p->P, wg};
         wk->gemm.used = 0;
         return fc_gemm_run(&ga, gt, &wk->gemm);
     }
@@ -284,8 +302,8 @@ static fc_status bwd_data_item(const plan *p, int64_t n, int64_t g, const float 
     for (int64_t b = 0; b < p->nblk && st == FC_SUCCESS; b++) {
         int64_t oh0 = b * p->rows, oh1 = fc_min64(p->OH, oh0 + p->rows);
         int64_t pb = (oh1 - oh0) * p->OW;
-        fc_gemm_args ga = {1, 0, p->CRS, pb, p->Kg, 1.0f, wg, p->CRS, gyg + oh0 * p->OW, p->P,
-                           0.0f, wk->col, pb};
+        fc_gemm_args ga = {1, 0, p->CRS, pb, p->Kg, 1.0f, NULL, p->CRS, gyg + oh0 * p->OW,
+                           p->P, 0.0f, wk->col, pb, wg};
         wk->gemm.used = 0;
         st = fc_gemm_run(&ga, gt, &wk->gemm);
         col2im_run(p, wk->col, gxg, oh0, oh1, gt > 1);
@@ -300,12 +318,17 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
     worker wk[64];
     int nw = p.across ? p.threads : 1;
     if (nw > 64) return FC_INVALID_ARGUMENT;
-    fc_status st = carve(&p, ws, wk, nw);
+    float *wp;
+    fc_status st = carve(&p, ws, wk, nw, &wp);
     if (st != FC_SUCCESS) return st;
+    /* w_g^T ([CRS][K_g], read from w_g [K_g][CRS]) packed once for every image. */
+    for (int64_t g = 0; g < p.G; g++)
+        fc_gemm_pack_a(1, p.direct ? p.Cg : p.CRS, p.Kg, w + g * p.Kg * p.CRS, p.CRS,
+                       wp + g * p.wp_group, p.threads);
     int64_t items = d->N * p.G;
     if (!p.across) {
         for (int64_t i = 0; i < items && st == FC_SUCCESS; i++)
-            st = bwd_data_item(&p, i / p.G, i % p.G, gy, w, gx, &wk[0], p.threads);
+            st = bwd_data_item(&p, i / p.G, i % p.G, gy, wp, gx, &wk[0], p.threads);
         return st;
     }
     int bad = 0;
@@ -317,7 +340,7 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
 #endif
         #pragma omp for schedule(static)
         for (int64_t i = 0; i < items; i++)
-            if (bwd_data_item(&p, i / p.G, i % p.G, gy, w, gx, &wk[t], 1) != FC_SUCCESS)
+            if (bwd_data_item(&p, i / p.G, i % p.G, gy, wp, gx, &wk[t], 1) != FC_SUCCESS)
                 __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
     }
     return bad ? FC_INVALID_WORKSPACE : FC_SUCCESS;
@@ -345,7 +368,7 @@ static fc_status bwd_w_image(const plan *p, int64_t n, const float *gy, const fl
                 ldb = pb;
             }
             fc_gemm_args ga = {0, 1, p->Kg, p->CRS, pb, 1.0f, gyg + oh0 * p->OW, p->P, B, ldb,
-                               (first && b == 0) ? 0.0f : 1.0f, gwg, p->CRS};
+                               (first && b == 0) ? 0.0f : 1.0f, gwg, p->CRS, NULL};
             wk->gemm.used = 0;
             st = fc_gemm_run(&ga, gt, &wk->gemm);
         }
@@ -360,7 +383,8 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
     worker wk[64];
     int nw = p.across ? p.threads : 1;
     if (nw > 64) return FC_INVALID_ARGUMENT;
-    fc_status st = carve(&p, ws, wk, nw);
+    float *wp;
+    fc_status st = carve(&p, ws, wk, nw, &wp);
     if (st != FC_SUCCESS) return st;
     if (!p.across) {
         for (int64_t n = 0; n < d->N && st == FC_SUCCESS; n++)

@@ -37,7 +37,16 @@ typedef struct fc_gemm_args {
     float beta;
     float *C;
     int64_t ldc;
+    /* Optional: op(A) already packed by fc_gemm_pack_a (A and lda are then unused). */
+    const float *A_packed;
 } fc_gemm_args;
+
+/* Floats of a whole op(A) (M x K) packed once for reuse across many products with
+ * different B and C (convolution weights across images), and the packing itself
+ * (threaded when threads > 1; pass 1 inside a parallel region). */
+int64_t fc_gemm_packed_a_floats(int64_t M, int64_t K);
+void fc_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float *A, int64_t lda,
+                    float *dst, int threads);
 
 /* Arena bytes fc_gemm_run needs for an M x N x K product on `threads` threads
  * (SIZE_MAX on overflow). */

@@ -129,6 +129,33 @@ static void buf_floats(const gemm_kernel *k, int64_t M, int64_t N, int64_t K, in
     *fb = round_up(fc_min64(k->nc, n), k->nr) * kc;
 }
 
+/* Equal K blocks (a short last block would run the kernel on a short loop). */
+static int64_t k_step(const gemm_kernel *k, int64_t K) {
+    return fc_ceil_div(K, fc_ceil_div(K, k->kc));
+}
+
+int64_t fc_gemm_packed_a_floats(int64_t M, int64_t K) {
+    const gemm_kernel *k = gemm_kernel_active();
+    int64_t n;
+    return fc_mul_ok(round_up(M, k->mr), K, &n) ? n : -1;
+}
+
+/* Layout: K blocks one after another; in block pc (kc long), MR-row panels [kc][mr]
+ * for all of M, so that rows [ic, ic + mc) of the block start at ic * kc. */
+void fc_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float *A, int64_t lda,
+                    float *dst, int threads) {
+    const gemm_kernel *k = gemm_kernel_active();
+    int64_t kstep = k_step(k, K), nkb = fc_ceil_div(K, kstep), np = fc_ceil_div(M, k->mr);
+    int64_t Mr = round_up(M, k->mr);
+    #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t t = 0; t < nkb * np; t++) {
+        int64_t pc = (t / np) * kstep, i0 = (t % np) * k->mr;
+        int64_t kc = fc_min64(kstep, K - pc), mc = fc_min64(k->mr, M - i0);
+        const float *src = trans_a ? A + pc * lda + i0 : A + i0 * lda + pc;
+        pack_a(k, trans_a, src, lda, mc, kc, dst + Mr * pc + i0 * kc);
+    }
+}
+
 /* One MR x NR tile of C at (i, j), m x n of it valid. */
 static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const float *ap,
                            const float *bp, int64_t kc, int64_t i, int64_t j, int64_t m,
@@ -168,8 +195,7 @@ static void gemm_region(const gemm_kernel *k, const fc_gemm_args *g, int tc, int
     float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
     for (int64_t jc = n0; jc < n1; jc += k->nc) {
         int64_t nc = fc_min64(k->nc, n1 - jc);
-        /* Equal K blocks (a short last block would run the kernel on a short loop). */
-        int64_t kstep = fc_ceil_div(g->K, fc_ceil_div(g->K, k->kc));
+        int64_t kstep = k_step(k, g->K);
         for (int64_t pc = 0; pc < g->K; pc += kstep) {
             int64_t kc = fc_min64(kstep, g->K - pc);
             float beta = pc == 0 ? g->beta : 1.0f;
@@ -177,8 +203,13 @@ static void gemm_region(const gemm_kernel *k, const fc_gemm_args *g, int tc, int
             pack_b(k, g->trans_b, bsrc, g->ldb, kc, nc, pb);
             for (int64_t ic = m0; ic < m1; ic += k->mc) {
                 int64_t mc = fc_min64(k->mc, m1 - ic);
-                const float *asrc = g->trans_a ? g->A + pc * g->lda + ic : g->A + ic * g->lda + pc;
-                pack_a(k, g->trans_a, asrc, g->lda, mc, kc, pa);
+                if (g->A_packed) { /* block pc starts at round_up(M, mr) * pc */
+                    pa = (float *)g->A_packed + round_up(g->M, k->mr) * pc + ic * kc;
+                } else {
+                    const float *asrc = g->trans_a ? g->A + pc * g->lda + ic
+                                                   : g->A + ic * g->lda + pc;
+                    pack_a(k, g->trans_a, asrc, g->lda, mc, kc, pa);
+                }
                 if (k->a_in_l1)
                     for (int64_t ir = 0; ir < mc; ir += mr)
                         for (int64_t jr = 0; jr < nc; jr += nr)
@@ -250,9 +281,9 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
     int tc = 0;
     double waste = (double)round_up(g->N, k->nr) / g->N * round_up(g->M, k->mr) / g->M;
     double waste_t = (double)round_up(g->M, k->nr) / g->M * round_up(g->N, k->mr) / g->N;
-    if (waste_t < 0.9 * waste) {
+    if (waste_t < 0.9 * waste && !g->A_packed) {
         sw = (fc_gemm_args){!g->trans_b, !g->trans_a, g->N, g->M, g->K, g->alpha, g->B, g->ldb,
-                            g->A, g->lda, g->beta, g->C, g->ldc};
+                            g->A, g->lda, g->beta, g->C, g->ldc, NULL};
         g = &sw;
         tc = 1;
     }
@@ -306,7 +337,8 @@ fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, fl
             !fc_mul_ok(br - 1, ldb, &t) || !fc_mul_ok(t + bc, (int64_t)sizeof(float), &t))
             return FC_SIZE_OVERFLOW;
     }
-    fc_gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+    fc_gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                      NULL};
     int threads = need_ab ? fc_gemm_threads(M, N, K) : 1;
     size_t need = need_ab ? fc_gemm_workspace(M, N, K, threads) : 0;
     if (need == SIZE_MAX) return FC_SIZE_OVERFLOW;
