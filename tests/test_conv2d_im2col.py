@@ -13,7 +13,7 @@ def _case(xs, ws, stride=1, pads=(0, 0, 0, 0), dilation=1, groups=1):
 
 CASES = [
     # column matrix larger than one block: several row blocks per image
-    _case((1, 40, 30, 45), (7, 40, 3, 3), 1, (1, 2, 0, 1)),
+    _case((2, 40, 30, 45), (7, 40, 3, 3), 1, (1, 2, 0, 1)),
     _case((3, 24, 23, 50), (6, 12, 3, 5), 2, (2, 1, 2, 3), 1, 2),
     # 1x1, stride 1, no padding: x is the column matrix (forward and backward-data)
     _case((2, 33, 7, 9), (17, 33, 1, 1)),
