@@ -299,7 +299,8 @@ static fc_status run_items(const plan *p, const void *ctx, int64_t items, worker
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        #pragma omp for schedule(static)
+        /* dynamic: on a shared machine one core often runs slower than the other */
+        #pragma omp for schedule(dynamic, 1)
         for (int64_t i = 0; i < items; i++)
             if (fn(p, ctx, i, &wk[t], 1) != FC_SUCCESS) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
     }
