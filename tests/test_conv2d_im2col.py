@@ -62,13 +62,13 @@ def test_im2col_workspace_is_reported():
         assert n >= 16 * 9 * 4  # at least one column of the column matrix
 
 
-@pytest.mark.parametrize("xs,K,groups,want", [
-    ((16, 64, 56, 56), 64, 1, ("im2col", "im2col", "im2col")),   # ResNet 3x3
-    ((16, 32, 112, 112), 32, 32, ("direct", "direct", "direct")),  # depthwise
-    ((64, 1, 32, 32), 6, 1, ("direct", "direct", "im2col")),      # LeNet C1: K=6
+@pytest.mark.parametrize("xs,K,R,groups,want", [
+    ((16, 64, 56, 56), 64, 3, 1, ("im2col", "im2col", "im2col")),   # ResNet 3x3
+    ((16, 32, 112, 112), 32, 3, 32, ("direct", "direct", "direct")),  # depthwise
+    ((64, 1, 32, 32), 6, 5, 1, ("direct", "direct", "im2col")),      # LeNet C1: K=6
 ])
-def test_auto_choice(xs, K, groups, want):
+def test_auto_choice(xs, K, R, groups, want):
     from fastconv import _C
-    got = tuple(_C.conv2d_select_algorithm(xs, K, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), groups, p)
+    got = tuple(_C.conv2d_select_algorithm(xs, K, R, R, (1, 1), (1, 1, 1, 1), (1, 1), groups, p)
                 for p in (0, 1, 2))
     assert got == want
