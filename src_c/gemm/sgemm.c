@@ -52,6 +52,19 @@ static int64_t round_up(int64_t a, int64_t b) { return fc_ceil_div(a, b) * b; }
 static void pack_a(const gemm_kernel *k, int trans, const float *a, int64_t lda, int64_t mc,
                    int64_t kc, float *restrict dst) {
     const int64_t mr = k->mr;
+    if (trans && mr == 8 && mc >= mr) {
+        /* op(A)[i][p] = a[p * lda + i]: whole panels row by row, reading A sequentially. */
+        int64_t full = mc / mr;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *s = a + p * lda;
+            float *d = dst + p * mr;
+            for (int64_t q = 0; q < full; q++) memcpy(d + q * mr * kc, s + q * 8, 32);
+        }
+        if (full * mr == mc) return;
+        a += full * mr;
+        dst += full * mr * kc;
+        mc -= full * mr;
+    }
     for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += mr * kc) {
         int64_t m = fc_min64(mr, mc - i0);
         if (trans) { /* op(A)[i][p] = a[p * lda + i]: contiguous rows of mr */
@@ -80,10 +93,31 @@ static void pack_a(const gemm_kernel *k, int trans, const float *a, int64_t lda,
 static void pack_b(const gemm_kernel *k, int trans, const float *b, int64_t ldb, int64_t kc,
                    int64_t nc, float *restrict dst) {
     const int64_t nr = k->nr;
+    if (!trans && (nr == 32 || nr == 16) && nc >= nr) {
+        /* Whole panels row by row: B is read sequentially (a panel at a time would read
+         * 128 bytes per row at a stride of ldb, which the prefetchers do not follow). */
+        int64_t full = nc / nr;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *s = b + p * ldb;
+            float *d = dst + p * nr;
+            if (nr == 32)
+                for (int64_t q = 0; q < full; q++) memcpy(d + q * nr * kc, s + q * 32, 128);
+            else
+                for (int64_t q = 0; q < full; q++) memcpy(d + q * nr * kc, s + q * 16, 64);
+        }
+        if (full * nr == nc) return;
+        b += full * nr;
+        dst += full * nr * kc;
+        nc -= full * nr;
+    }
     for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += nr * kc) {
         int64_t n = fc_min64(nr, nc - j0);
         if (!trans) { /* op(B)[p][j] = b[p * ldb + j] */
-            if (n == nr) {
+            if (n == nr && nr == 32) { /* constant sizes: inlined vector moves */
+                for (int64_t p = 0; p < kc; p++) memcpy(dst + p * 32, b + p * ldb + j0, 128);
+            } else if (n == nr && nr == 16) {
+                for (int64_t p = 0; p < kc; p++) memcpy(dst + p * 16, b + p * ldb + j0, 64);
+            } else if (n == nr) {
                 for (int64_t p = 0; p < kc; p++)
                     memcpy(dst + p * nr, b + p * ldb + j0, (size_t)nr * sizeof(float));
             } else {
