@@ -77,9 +77,11 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->nrb = fc_ceil_div(p->OH, p->rows);
     p->nib = fc_ceil_div(d->N, p->nimg);
     p->cols = p->nimg * p->rows * p->OW;
-    int64_t items = pass == FC_PASS_FORWARD ? p->nib * p->nrb * p->G
-                  : pass == FC_PASS_BACKWARD_DATA ? p->nib * p->G : p->nib;
-    p->across = T > 1 && (items % T == 0 || items >= 4 * T);
+    int64_t items = pass == FC_PASS_BACKWARD_DATA ? p->nib * p->G : p->nib * p->nrb * p->G;
+    if (pass == FC_PASS_BACKWARD_WEIGHTS) items = p->nib * p->nrb;
+    /* Across threads whenever each gets two items or more (dynamic schedule): it needs
+     * no barrier per block, which on a shared machine costs more than the imbalance. */
+    p->across = T > 1 && items >= 2 * T;
     p->threads = T;
     int gt = p->across ? 1 : T;
     p->col_floats = p->direct ? 0 : p->CRS * p->cols;
@@ -440,37 +442,35 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
 
 /* --------------------------------------------------------- backward-weights */
 
-/* gw (all groups, [K][CRS]) = (first) or += the contribution of image block ib. */
-static fc_status bwd_w_block(const plan *p, int64_t ib, const float *gy, const float *x,
-                             float *gw, int first, worker *wk, int gt) {
+/* gw (all groups, [K][CRS]) = (first) or += the contribution of block (ib, rb). */
+static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float *gy,
+                             const float *x, float *gw, int first, worker *wk, int gt) {
     const fc_conv2d_desc *d = p->d;
     fc_status st = FC_SUCCESS;
+    block b = get_block(p, ib, rb);
     for (int64_t g = 0; g < p->G && st == FC_SUCCESS; g++) {
         float *gwg = gw + g * p->Kg * p->CRS;
-        for (int64_t rb = 0; rb < p->nrb && st == FC_SUCCESS; rb++) {
-            block b = get_block(p, ib, rb);
-            const float *A = gy + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
-            int64_t lda = p->P;
-            if (b.nn > 1) {
-                gather_planes(p, gy, g, &b, wk->stage);
-                A = wk->stage;
-                lda = b.cols;
-            }
-            const float *B;
-            int64_t ldb;
-            if (p->direct) {
-                B = x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
-                ldb = p->P;
-            } else {
-                im2col_run(p, x, g, &b, wk->col, gt > 1);
-                B = wk->col;
-                ldb = b.cols;
-            }
-            fc_gemm_args ga = {0, 1, p->Kg, p->CRS, b.cols, 1.0f, A, lda, B, ldb,
-                               (first && rb == 0) ? 0.0f : 1.0f, gwg, p->CRS, NULL};
-            wk->gemm.used = 0;
-            st = fc_gemm_run(&ga, gt, &wk->gemm);
+        const float *A = gy + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
+        int64_t lda = p->P;
+        if (b.nn > 1) {
+            gather_planes(p, gy, g, &b, wk->stage);
+            A = wk->stage;
+            lda = b.cols;
         }
+        const float *B;
+        int64_t ldb;
+        if (p->direct) {
+            B = x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
+            ldb = p->P;
+        } else {
+            im2col_run(p, x, g, &b, wk->col, gt > 1);
+            B = wk->col;
+            ldb = b.cols;
+        }
+        fc_gemm_args ga = {0, 1, p->Kg, p->CRS, b.cols, 1.0f, A, lda, B, ldb,
+                           first ? 0.0f : 1.0f, gwg, p->CRS, NULL};
+        wk->gemm.used = 0;
+        st = fc_gemm_run(&ga, gt, &wk->gemm);
     }
     return st;
 }
@@ -485,12 +485,13 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
     float *wp;
     fc_status st = carve(&p, ws, wk, nw, &wp);
     if (st != FC_SUCCESS) return st;
+    int64_t items = p.nib * p.nrb; /* blocks (ib, rb) */
     if (!p.across) {
-        for (int64_t ib = 0; ib < p.nib && st == FC_SUCCESS; ib++)
-            st = bwd_w_block(&p, ib, gy, x, gw, ib == 0, &wk[0], p.threads);
+        for (int64_t i = 0; i < items && st == FC_SUCCESS; i++)
+            st = bwd_w_block(&p, i / p.nrb, i % p.nrb, gy, x, gw, i == 0, &wk[0], p.threads);
         return st;
     }
-    /* Image blocks split in nw contiguous ranges; thread t sums its range into its own
+    /* Blocks split in nw contiguous ranges; thread t sums its range into its own
      * buffer (thread 0: gw), then the buffers are added into gw. */
     int bad = 0;
     int64_t total = p.gw_floats;
@@ -501,10 +502,11 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
         t = omp_get_thread_num();
 #endif
         float *dst = t == 0 ? gw : wk[t].gw;
-        int64_t b0 = p.nib * t / nw, b1 = p.nib * (t + 1) / nw;
+        int64_t b0 = items * t / nw, b1 = items * (t + 1) / nw;
         if (b0 == b1) memset(dst, 0, (size_t)total * sizeof(float));
-        for (int64_t ib = b0; ib < b1; ib++)
-            if (bwd_w_block(&p, ib, gy, x, dst, ib == b0, &wk[t], 1) != FC_SUCCESS)
+        for (int64_t i = b0; i < b1; i++)
+            if (bwd_w_block(&p, i / p.nrb, i % p.nrb, gy, x, dst, i == b0, &wk[t], 1) !=
+                FC_SUCCESS)
                 __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
         #pragma omp barrier
         #pragma omp for schedule(static)
