@@ -79,9 +79,10 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->cols = p->nimg * p->rows * p->OW;
     int64_t items = pass == FC_PASS_BACKWARD_DATA ? p->nib * p->G : p->nib * p->nrb * p->G;
     if (pass == FC_PASS_BACKWARD_WEIGHTS) items = p->nib * p->nrb;
-    /* Across threads whenever each gets two items or more (dynamic schedule): it needs
-     * no barrier per block, which on a shared machine costs more than the imbalance. */
-    p->across = T > 1 && items >= 2 * T;
+    /* Across threads whenever the items divide evenly or each thread gets two or more
+     * (dynamic schedule): that mode has no barrier per block, and on a loaded machine
+     * every fork/join can wait a whole time slice for the other thread. */
+    p->across = T > 1 && (items % T == 0 || items >= 2 * T);
     p->threads = T;
     int gt = p->across ? 1 : T;
     p->col_floats = p->direct ? 0 : p->CRS * p->cols;
@@ -236,39 +237,30 @@ static void col2im_block(const plan *p, const float *col, int64_t ld, float *gx,
             }
 }
 
-/* The block's column matrix for group g; split over channels when `par` (threaded-GEMM
- * mode: each channel's rows are disjoint). */
+/* The block's column matrix for group g; split over (image, channel) pairs in one
+ * parallel region when `par` (threaded-GEMM mode: each pair's rows are disjoint). */
 static void im2col_run(const plan *p, const float *x, int64_t g, const block *b, float *col,
                        int par) {
     const fc_conv2d_desc *d = p->d;
     int64_t plane = d->H * d->W;
-    for (int64_t i = 0; i < b->nn; i++) {
+    #pragma omp parallel for num_threads(p->threads) schedule(static) if (par)
+    for (int64_t ic = 0; ic < b->nn * p->Cg; ic++) {
+        int64_t i = ic / p->Cg, c = ic % p->Cg;
         const float *xg = x + ((b->n0 + i) * d->C + g * p->Cg) * plane;
-        float *ci = col + i * b->pb;
-        if (!par) {
-            im2col_block(p, xg, ci, b->cols, 0, p->Cg, b->oh0, b->oh1);
-            continue;
-        }
-        #pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (int64_t c = 0; c < p->Cg; c++)
-            im2col_block(p, xg, ci, b->cols, c, c + 1, b->oh0, b->oh1);
+        im2col_block(p, xg, col + i * b->pb, b->cols, c, c + 1, b->oh0, b->oh1);
     }
 }
 
+/* col2im of the block into gx: (image, channel) pairs write disjoint planes. */
 static void col2im_run(const plan *p, const float *col, int64_t g, const block *b, float *gx,
                        int par) {
     const fc_conv2d_desc *d = p->d;
     int64_t plane = d->H * d->W;
-    for (int64_t i = 0; i < b->nn; i++) {
+    #pragma omp parallel for num_threads(p->threads) schedule(static) if (par)
+    for (int64_t ic = 0; ic < b->nn * p->Cg; ic++) {
+        int64_t i = ic / p->Cg, c = ic % p->Cg;
         float *gxg = gx + ((b->n0 + i) * d->C + g * p->Cg) * plane;
-        const float *ci = col + i * b->pb;
-        if (!par) {
-            col2im_block(p, ci, b->cols, gxg, 0, p->Cg, b->oh0, b->oh1);
-            continue;
-        }
-        #pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (int64_t c = 0; c < p->Cg; c++)
-            col2im_block(p, ci, b->cols, gxg, c, c + 1, b->oh0, b->oh1);
+        col2im_block(p, col + i * b->pb, b->cols, gxg, c, c + 1, b->oh0, b->oh1);
     }
 }
 
