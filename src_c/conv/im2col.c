@@ -7,7 +7,8 @@
  *   backward-weights  gw_g[K_g][CRS] += gy[K_g][P_blk] . col^T
  *
  * where CRS = C/groups * R * S and P_blk a block of output positions. The weights
- * are packed for the GEMM once per call, not once per block. A 1x1, stride-1,
+ * are packed for the GEMM once per call, not once per block, and the forward pass
+ * writes its column matrix directly in the GEMM's packed-B panels. A 1x1, stride-1,
  * unpadded convolution needs no column matrix: x itself is one.
  *
  * Threads: when there are enough independent (image block, group[, row block]) items, each
@@ -86,6 +87,10 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->threads = T;
     int gt = p->across ? 1 : T;
     p->col_floats = p->direct ? 0 : p->CRS * p->cols;
+    if (pass == FC_PASS_FORWARD && !p->direct) { /* B panels + a row buffer per thread */
+        int64_t panels = fc_gemm_packed_b_floats(p->cols, p->CRS);
+        p->col_floats = panels < 0 ? -1 : panels + p->cols * gt;
+    }
     p->stage_floats = p->nimg > 1 ? p->Kg * p->cols : 0;
     switch (pass) {
     case FC_PASS_FORWARD:
@@ -105,7 +110,7 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
 }
 
 static size_t plan_workspace(const plan *p) {
-    if (p->gemm_bytes == SIZE_MAX || p->wp_group < 0) return SIZE_MAX;
+    if (p->gemm_bytes == SIZE_MAX || p->wp_group < 0 || p->col_floats < 0) return SIZE_MAX;
     int workers = p->across ? p->threads : 1;
     size_t total = 0;
     int64_t wp;
@@ -264,6 +269,58 @@ static void col2im_run(const plan *p, const float *col, int64_t g, const block *
     }
 }
 
+/* The forward block's column matrix for group g written straight into the GEMM's
+ * packed-B layout (see gemm.h): each row (c, r, s) is built in a row buffer (cols
+ * floats, stays in L1), then copied into its NR-wide panels, saving the write and
+ * re-read of a plain column matrix. Rows are independent: split over threads in one
+ * parallel region when `par`, thread t using row buffer t. */
+static void im2col_packed_run(const plan *p, const float *x, int64_t g, const block *b,
+                              float *dst, float *rowbufs, int par) {
+    const fc_conv2d_desc *d = p->d;
+    const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W;
+    const int64_t nr = fc_gemm_nr(), kstep = fc_gemm_kstep(p->CRS);
+    const int64_t np = fc_ceil_div(b->cols, nr), Nr = np * nr;
+    #pragma omp parallel num_threads(p->threads) if (par)
+    {
+        float *rw = rowbufs;
+#ifdef _OPENMP
+        if (par) rw += (int64_t)omp_get_thread_num() * p->cols;
+#endif
+        #pragma omp for schedule(static)
+        for (int64_t q = 0; q < p->CRS; q++) {
+            int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
+            int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
+            valid_cols(OW, W, d->stride_w, off, &lo, &hi);
+            int64_t pc = (q / kstep) * kstep, kc = fc_min64(kstep, p->CRS - pc);
+            float *base = dst + Nr * pc + (q - pc) * nr;
+            for (int64_t i = 0; i < b->nn; i++) {
+                const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
+                float *o = rw + i * b->pb;
+                for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW) {
+                    int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+                    if (ih < 0 || ih >= H || lo >= hi) {
+                        memset(o, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    const float *src = xc + ih * W + off;
+                    for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0.0f;
+                    if (d->stride_w == 1)
+                        memcpy(o + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++) o[ow] = src[ow * d->stride_w];
+                    for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0.0f;
+                }
+            }
+            for (int64_t jp = 0; jp < np; jp++) {
+                int64_t n = fc_min64(nr, b->cols - jp * nr);
+                float *dp = base + jp * nr * kc;
+                memcpy(dp, rw + jp * nr, (size_t)n * sizeof(float));
+                for (int64_t j = n; j < nr; j++) dp[j] = 0.0f;
+            }
+        }
+    }
+}
+
 /* stage[k][i*P + j] = t[n0 + i][g*K_g + k][j]: the K_g planes of group g of a
  * multi-image block side by side (t is y-shaped: [N][K][P]). */
 static void gather_planes(const plan *p, const float *t, int64_t g, const block *b,
@@ -319,9 +376,13 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
     if (p->direct) { /* x[n][g] is [Cg][H*W] with H*W == P */
         B = c->x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
         ldb = p->P;
-    } else {
-        im2col_run(p, c->x, g, &b, wk->col, gt > 1);
-        B = wk->col;
+    }
+    const float *Bp = NULL;
+    if (!p->direct) {
+        int64_t panels = fc_gemm_packed_b_floats(b.cols, p->CRS);
+        im2col_packed_run(p, c->x, g, &b, wk->col, wk->col + panels, gt > 1);
+        Bp = wk->col;
+        B = NULL;
         ldb = b.cols;
     }
     float *out = c->y + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
@@ -339,7 +400,7 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
         beta = 1.0f;
     }
     fc_gemm_args ga = {0, 0, p->Kg, b.cols, p->CRS, 1.0f, NULL, p->CRS, B, ldb, beta, out, ldc,
-                       c->wp + g * p->wp_group};
+                       c->wp + g * p->wp_group, Bp};
     wk->gemm.used = 0;
     fc_status st = fc_gemm_run(&ga, gt, &wk->gemm);
     if (b.nn > 1) /* scatter the staged planes to their images (plus bias) */

@@ -39,7 +39,18 @@ typedef struct fc_gemm_args {
     int64_t ldc;
     /* Optional: op(A) already packed by fc_gemm_pack_a (A and lda are then unused). */
     const float *A_packed;
+    /* Optional: op(B) already packed in the layout fc_gemm_packed_b_floats describes
+     * (B and ldb are then unused). */
+    const float *B_packed;
 } fc_gemm_args;
+
+/* Packed op(B) (K x N): K blocks of fc_gemm_kstep(K) rows one after another; in the
+ * block starting at row pc (kc rows), fc_gemm_nr()-column panels [kc][nr] for all of N
+ * (zero-padded to a whole panel), so that panel q of block pc starts at
+ * round_up(N, nr) * pc + q * nr * kc. Producers (im2col) write it directly. */
+int64_t fc_gemm_packed_b_floats(int64_t N, int64_t K);
+int64_t fc_gemm_nr(void);
+int64_t fc_gemm_kstep(int64_t K);
 
 /* Floats of a whole op(A) (M x K) packed once for reuse across many products with
  * different B and C (convolution weights across images), and the packing itself

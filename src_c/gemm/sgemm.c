@@ -174,6 +174,14 @@ int64_t fc_gemm_packed_a_floats(int64_t M, int64_t K) {
     return fc_mul_ok(round_up(M, k->mr), K, &n) ? n : -1;
 }
 
+int64_t fc_gemm_nr(void) { return gemm_kernel_active()->nr; }
+int64_t fc_gemm_kstep(int64_t K) { return k_step(gemm_kernel_active(), K); }
+
+int64_t fc_gemm_packed_b_floats(int64_t N, int64_t K) {
+    int64_t n;
+    return fc_mul_ok(round_up(N, gemm_kernel_active()->nr), K, &n) ? n : -1;
+}
+
 /* Layout: K blocks one after another; in block pc (kc long), MR-row panels [kc][mr]
  * for all of M, so that rows [ic, ic + mc) of the block start at ic * kc. */
 void fc_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float *A, int64_t lda,
@@ -233,8 +241,13 @@ static void gemm_region(const gemm_kernel *k, const fc_gemm_args *g, int tc, int
         for (int64_t pc = 0; pc < g->K; pc += kstep) {
             int64_t kc = fc_min64(kstep, g->K - pc);
             float beta = pc == 0 ? g->beta : 1.0f;
-            const float *bsrc = g->trans_b ? g->B + jc * g->ldb + pc : g->B + pc * g->ldb + jc;
-            pack_b(k, g->trans_b, bsrc, g->ldb, kc, nc, pb);
+            if (g->B_packed) {
+                pb = (float *)g->B_packed + round_up(g->N, nr) * pc + jc * kc;
+            } else {
+                const float *bsrc = g->trans_b ? g->B + jc * g->ldb + pc
+                                               : g->B + pc * g->ldb + jc;
+                pack_b(k, g->trans_b, bsrc, g->ldb, kc, nc, pb);
+            }
             for (int64_t ic = m0; ic < m1; ic += k->mc) {
                 int64_t mc = fc_min64(k->mc, m1 - ic);
                 if (g->A_packed) { /* block pc starts at round_up(M, mr) * pc */
@@ -315,7 +328,7 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
     int tc = 0;
     double waste = (double)round_up(g->N, k->nr) / g->N * round_up(g->M, k->mr) / g->M;
     double waste_t = (double)round_up(g->M, k->nr) / g->M * round_up(g->N, k->mr) / g->N;
-    if (waste_t < 0.9 * waste && !g->A_packed) {
+    if (waste_t < 0.9 * waste && !g->A_packed && !g->B_packed) {
         sw = (fc_gemm_args){!g->trans_b, !g->trans_a, g->N, g->M, g->K, g->alpha, g->B, g->ldb,
                             g->A, g->lda, g->beta, g->C, g->ldc, NULL};
         g = &sw;
