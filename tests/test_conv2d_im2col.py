@@ -13,7 +13,7 @@ def _case(xs, ws, stride=1, pads=(0, 0, 0, 0), dilation=1, groups=1):
 
 CASES = [
     # column matrix larger than one block: several row blocks per image
-    _case((1, 40, 30, 45), (7, 40, 3, 3), 1, (1, 2, 0, 1)),
+    _case((2, 40, 30, 45), (7, 40, 3, 3), 1, (1, 2, 0, 1)),
     _case((3, 24, 23, 50), (6, 12, 3, 5), 2, (2, 1, 2, 3), 1, 2),
     # 1x1, stride 1, no padding: x is the column matrix (forward and backward-data)
     _case((2, 33, 7, 9), (17, 33, 1, 1)),
@@ -60,3 +60,18 @@ def test_im2col_workspace_is_reported():
         n = _C.conv2d_workspace_size((2, 16, 20, 20), 8, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1,
                                      _C.ALGORITHMS["im2col"], pass_)
         assert n >= 16 * 9 * 4  # at least one column of the column matrix
+
+
+@pytest.mark.parametrize("xs,K,R,groups,want", [
+    ((16, 64, 56, 56), 64, 3, 1, ("winograd_f43", "winograd_f43", "im2col")),  # ResNet 3x3
+    ((8, 256, 13, 13), 384, 3, 1, ("im2col", "im2col", "im2col")),  # AlexNet conv5: few tiles
+    ((16, 256, 14, 14), 256, 3, 1, ("winograd_f23", "winograd_f23", "im2col")),
+    ((16, 64, 56, 56), 128, 1, 1, ("im2col", "im2col", "im2col")),  # 1x1: no Winograd
+    ((16, 32, 112, 112), 32, 3, 32, ("direct", "direct", "direct")),  # depthwise
+    ((64, 1, 32, 32), 6, 5, 1, ("direct", "direct", "im2col")),      # LeNet C1: K=6
+])
+def test_auto_choice(xs, K, R, groups, want):
+    from fastconv import _C
+    got = tuple(_C.conv2d_select_algorithm(xs, K, R, R, (1, 1), (1, 1, 1, 1), (1, 1), groups, p)
+                for p in (0, 1, 2))
+    assert got == want

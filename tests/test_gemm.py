@@ -95,7 +95,7 @@ def test_matmul_matches_torch(rng):
 @pytest.mark.parametrize("ta", [0, 1])
 @pytest.mark.parametrize("tb", [0, 1])
 @pytest.mark.parametrize("M,N,K,alpha,beta", [
-    (5, 7, 3, 1.0, 0.0), (37, 45, 300, -0.5, 2.0), (9, 70, 17, 2.0, 1.0), (64, 33, 260, 1.5, -1.0),
+    (5, 7, 3, 1.0, 0.0), (37, 45, 300, -0.5, 2.0), (70, 5, 33, 1.5, 0.5), (90, 49, 20, 1.0, 1.0), (9, 70, 17, 2.0, 1.0), (64, 33, 260, 1.5, -1.0),
 ])
 def test_sgemm_leading_dims_alpha_beta(isa, ta, tb, M, N, K, alpha, beta, rng):
     pad = 3

@@ -31,20 +31,34 @@ static int algo_serves(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
     }
 }
 
-/* The Winograd variant AUTO should run, or FC_CONV_AUTO for none. Winograd pays off on
- * 3x3 stride-1 layers with enough channels and enough tiles (batched across images) for
- * its per-position GEMMs; F(4x4) needs an output at least 8 wide. Backward-weights
- * delegates to direct, so Winograd is never preferred there. Thresholds measured with
- * a temporary SGEMM on a loaded machine: to be re-tuned with the real one. */
+/* The Winograd variant AUTO should run, or FC_CONV_AUTO for none. Winograd's saving
+ * is per tile, its overhead (filter transform, a^2 weight matrices streamed through the
+ * GEMMs) per weight, so it pays when tiles are many relative to the channels. Measured
+ * on the ResNet/AlexNet 3x3 layers (1 thread, CPU time): F(4x4) wins from about 4
+ * tiles per channel (resnet 56x56 and 28x28 at batch 16: 0.65-0.76 of im2col's time),
+ * F(2x2) from about 2 (resnet 56x56 batch 1: 0.93, 14x14 batch 16: 0.82); below that
+ * im2col is as fast or faster (7x7, AlexNet conv5, batch-1 deep layers: up to 10x).
+ * Backward-weights delegates to direct, so Winograd is never preferred there. */
 static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
     if (pass == FC_PASS_BACKWARD_WEIGHTS || !fc_winograd_serves(d)) return FC_CONV_AUTO;
     int64_t Cg = d->C / d->groups, Kg = d->K / d->groups;
     if (Cg < 16 || Kg < 16) return FC_CONV_AUTO;
     int64_t OH = d->H + d->pad_top + d->pad_bottom - 2, OW = d->W + d->pad_left + d->pad_right - 2;
+    int64_t ch = fc_max64(Cg, Kg);
     int64_t t4 = d->N * fc_ceil_div(OH, 4) * fc_ceil_div(OW, 4);
     int64_t t2 = d->N * fc_ceil_div(OH, 2) * fc_ceil_div(OW, 2);
-    if (OH >= 8 && OW >= 8 && t4 >= 64) return FC_CONV_WINOGRAD_F43;
-    return t2 >= 64 ? FC_CONV_WINOGRAD_F23 : FC_CONV_AUTO;
+    if (t4 >= 4 * ch) return FC_CONV_WINOGRAD_F43;
+    return t2 >= 2 * ch ? FC_CONV_WINOGRAD_F23 : FC_CONV_AUTO;
+}
+
+/* im2col + GEMM beats direct (measured on the bench shapes, 2 threads) everywhere
+ * except where the per-group GEMM is too small to fill its tiles: few output channels
+ * per group (depthwise, LeNet's first layers) for forward and backward-data, a tiny
+ * weight gradient per group for backward-weights. */
+static int im2col_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
+    int64_t Kg = d->K / d->groups, crs = d->C / d->groups * d->R * d->S;
+    if (pass == FC_PASS_BACKWARD_WEIGHTS) return Kg * crs >= 64;
+    return Kg >= 8;
 }
 
 fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
@@ -53,7 +67,8 @@ fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
     fc_status st = fc_conv2d_check(d, NULL, NULL);
     if (st != FC_SUCCESS) return st;
     fc_conv_algorithm wg = winograd_preferred(d, pass);
-    *algo = wg != FC_CONV_AUTO ? wg : FC_CONV_IM2COL;
+    if (wg != FC_CONV_AUTO) *algo = wg;
+    else *algo = im2col_preferred(d, pass) ? FC_CONV_IM2COL : FC_CONV_DIRECT;
     return FC_SUCCESS;
 }
 

@@ -1,14 +1,17 @@
-/* Convolution as im2col + packed SGEMM, one image and group at a time, in blocks of
- * output rows so that the column matrix never exceeds a cache-sized budget:
+/* Convolution as im2col + packed SGEMM, one group and block at a time (a block: a few
+ * images for small planes, some output rows of one image for large ones) so that the
+ * column matrix is never materialized for a whole batch:
  *
  *   forward           y[K_g][P_blk]   = w_g[K_g][CRS] . col[CRS][P_blk]
  *   backward-data     gcol[CRS][P_blk] = w_g^T . gy[K_g][P_blk], then col2im (adds)
  *   backward-weights  gw_g[K_g][CRS] += gy[K_g][P_blk] . col^T
  *
- * where CRS = C/groups * R * S and P_blk a block of output positions. A 1x1, stride-1,
+ * where CRS = C/groups * R * S and P_blk a block of output positions. The weights
+ * are packed for the GEMM once per call, not once per block, and the forward pass
+ * writes its column matrix directly in the GEMM's packed-B panels. A 1x1, stride-1,
  * unpadded convolution needs no column matrix: x itself is one.
  *
- * Threads: when there are enough independent (image, group[, block]) items, each
+ * Threads: when there are enough independent (image block, group[, row block]) items, each
  * thread takes whole items with a serial GEMM and its own slice of the workspace (no
  * barriers, packing stays in the core's caches); otherwise items run one after another
  * with the GEMM threaded inside and im2col/col2im split over channels. The two never
@@ -20,20 +23,28 @@
 #include "im2col.h"
 #include "gemm/gemm.h"
 
-/* Column-matrix block budget in floats (512 KiB: the block, packed into B panels
- * right after, stays in L2). */
-#define FC_IM2COL_BLOCK_FLOATS (128 * 1024)
+/* Columns per block: at least FC_IM2COL_MIN_COLS (so that the GEMM's N is wide enough
+ * to fill its NR-wide tiles: a 7x7 map alone would leave a third of them empty), else
+ * as many as fit FC_IM2COL_BLOCK_FLOATS (1 MiB, the L2 of one core: the block is
+ * packed into B panels right after it is written). Small planes are batched several
+ * images to a block; large ones are cut into blocks of output rows. */
+#define FC_IM2COL_BLOCK_FLOATS (256 * 1024)
+#define FC_IM2COL_MIN_COLS 512
 
 typedef struct plan {
     const fc_conv2d_desc *d;
     int64_t G, Cg, Kg, R, S, CRS, OH, OW, P;
     int direct;             /* 1x1, stride 1, no padding: x is the column matrix */
-    int64_t rows, nblk;     /* output rows per block, blocks per image */
+    int64_t rows, nrb;      /* output rows per row block, row blocks per image */
+    int64_t nimg, nib;      /* images per block (> 1 only when nrb == 1), image blocks */
     int threads;            /* worker threads */
     int across;             /* 1: items across threads, serial GEMMs; 0: threaded GEMM */
-    int64_t col_floats;     /* per worker */
+    int64_t cols;           /* most columns in a block */
+    int64_t col_floats;     /* per worker: the column matrix of a block */
+    int64_t stage_floats;   /* per worker: K_g x cols staging for multi-image blocks */
     size_t gemm_bytes;      /* per worker */
     int64_t gw_floats;      /* per-thread partial weight gradient (backward-weights) */
+    int64_t wp_group;       /* packed weights per group (forward, backward-data), shared */
 } plan;
 
 static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
@@ -49,30 +60,49 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->P = p->OH * p->OW;
     p->direct = d->R == 1 && d->S == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                 d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
-    if (p->direct) {
-        p->rows = p->OH;
-    } else {
-        p->rows = FC_IM2COL_BLOCK_FLOATS / fc_max64(1, p->CRS * p->OW);
-        p->rows = fc_max64(1, fc_min64(p->rows, p->OH));
-        /* Equal blocks: ceil(OH / nblk) rows each. */
-        p->rows = fc_ceil_div(p->OH, fc_ceil_div(p->OH, p->rows));
-    }
-    p->nblk = fc_ceil_div(p->OH, p->rows);
     int T = fc_threads();
-    int64_t items = pass == FC_PASS_FORWARD ? d->N * p->G * p->nblk : d->N * p->G;
-    if (pass == FC_PASS_BACKWARD_WEIGHTS) items = d->N;
-    p->across = T > 1 && (items % T == 0 || items >= 4 * T);
+    int64_t want = fc_max64(FC_IM2COL_MIN_COLS, FC_IM2COL_BLOCK_FLOATS / fc_max64(1, p->CRS));
+    p->rows = p->OH;
+    p->nimg = 1;
+    if (p->direct) {
+        /* x is used in place, one image at a time */
+    } else if (p->P > want) {
+        p->rows = fc_max64(1, fc_min64(want / p->OW, p->OH));
+        p->rows = fc_ceil_div(p->OH, fc_ceil_div(p->OH, p->rows)); /* equal blocks */
+    } else {
+        p->nimg = fc_max64(1, fc_min64(d->N, want / p->P));
+        int64_t nb = fc_ceil_div(d->N, p->nimg);
+        if (T > 1 && nb > 1) nb = fc_ceil_div(nb, T) * T; /* whole rounds of threads */
+        p->nimg = fc_ceil_div(d->N, fc_min64(nb, d->N));
+    }
+    p->nrb = fc_ceil_div(p->OH, p->rows);
+    p->nib = fc_ceil_div(d->N, p->nimg);
+    p->cols = p->nimg * p->rows * p->OW;
+    int64_t items = pass == FC_PASS_BACKWARD_DATA ? p->nib * p->G : p->nib * p->nrb * p->G;
+    if (pass == FC_PASS_BACKWARD_WEIGHTS) items = p->nib * p->nrb;
+    /* Across threads whenever the items divide evenly or each thread gets two or more
+     * (dynamic schedule): that mode has no barrier per block, and on a loaded machine
+     * every fork/join can wait a whole time slice for the other thread. */
+    p->across = T > 1 && (items % T == 0 || items >= 2 * T);
     p->threads = T;
     int gt = p->across ? 1 : T;
-    int64_t pb = p->rows * p->OW;
-    p->col_floats = p->direct ? 0 : p->CRS * pb;
+    p->col_floats = p->direct ? 0 : p->CRS * p->cols;
+    if (pass == FC_PASS_FORWARD && !p->direct) { /* B panels + a row buffer per thread */
+        int64_t panels = fc_gemm_packed_b_floats(p->cols, p->CRS);
+        p->col_floats = panels < 0 ? -1 : panels + p->cols * gt;
+    }
+    p->stage_floats = p->nimg > 1 ? p->Kg * p->cols : 0;
     switch (pass) {
-    case FC_PASS_FORWARD: p->gemm_bytes = fc_gemm_workspace(p->Kg, pb, p->CRS, gt); break;
+    case FC_PASS_FORWARD:
+        p->gemm_bytes = fc_gemm_workspace(p->Kg, p->cols, p->CRS, gt);
+        p->wp_group = fc_gemm_packed_a_floats(p->Kg, p->CRS);
+        break;
     case FC_PASS_BACKWARD_DATA:
-        p->gemm_bytes = fc_gemm_workspace(p->direct ? p->Cg : p->CRS, pb, p->Kg, gt);
+        p->gemm_bytes = fc_gemm_workspace(p->direct ? p->Cg : p->CRS, p->cols, p->Kg, gt);
+        p->wp_group = fc_gemm_packed_a_floats(p->direct ? p->Cg : p->CRS, p->Kg);
         break;
     case FC_PASS_BACKWARD_WEIGHTS:
-        p->gemm_bytes = fc_gemm_workspace(p->Kg, p->CRS, pb, gt);
+        p->gemm_bytes = fc_gemm_workspace(p->Kg, p->CRS, p->cols, gt);
         /* Thread 0 writes grad_w itself; the others keep partial sums. */
         if (p->across) p->gw_floats = p->Kg * p->CRS * p->G;
         break;
@@ -80,11 +110,15 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
 }
 
 static size_t plan_workspace(const plan *p) {
-    if (p->gemm_bytes == SIZE_MAX) return SIZE_MAX;
+    if (p->gemm_bytes == SIZE_MAX || p->wp_group < 0 || p->col_floats < 0) return SIZE_MAX;
     int workers = p->across ? p->threads : 1;
     size_t total = 0;
+    int64_t wp;
+    if (!fc_mul_ok(p->wp_group, p->G, &wp) || !fc_ws_add(&total, wp, sizeof(float)))
+        return SIZE_MAX;
     for (int t = 0; t < workers; t++) {
         if (!fc_ws_add(&total, p->col_floats, sizeof(float))) return SIZE_MAX;
+        if (!fc_ws_add(&total, p->stage_floats, sizeof(float))) return SIZE_MAX;
         if (__builtin_add_overflow(total, p->gemm_bytes + FC_ALIGN, &total)) return SIZE_MAX;
         if (t > 0 && !fc_ws_add(&total, p->gw_floats, sizeof(float))) return SIZE_MAX;
     }
@@ -99,18 +133,25 @@ size_t fc_conv_im2col_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
 
 /* One worker's pieces of the workspace. */
 typedef struct worker {
-    float *col;
+    float *col, *stage, *gw;
     fc_arena gemm;
-    float *gw;
 } worker;
 
-static fc_status carve(const plan *p, fc_arena *ws, worker *w, int nw) {
+static fc_status carve(const plan *p, fc_arena *ws, worker *w, int nw, float **wp) {
+    *wp = NULL;
+    if (p->wp_group) {
+        *wp = (float *)fc_arena_alloc(ws, (size_t)(p->wp_group * p->G) * sizeof(float));
+        if (!*wp) return FC_INVALID_WORKSPACE;
+    }
     for (int t = 0; t < nw; t++) {
-        w[t].col = NULL;
-        w[t].gw = NULL;
+        w[t].col = w[t].stage = w[t].gw = NULL;
         if (p->col_floats) {
             w[t].col = (float *)fc_arena_alloc(ws, (size_t)p->col_floats * sizeof(float));
             if (!w[t].col) return FC_INVALID_WORKSPACE;
+        }
+        if (p->stage_floats) {
+            w[t].stage = (float *)fc_arena_alloc(ws, (size_t)p->stage_floats * sizeof(float));
+            if (!w[t].stage) return FC_INVALID_WORKSPACE;
         }
         char *g = (char *)fc_arena_alloc(ws, p->gemm_bytes);
         if (!g && p->gemm_bytes) return FC_INVALID_WORKSPACE;
@@ -123,6 +164,23 @@ static fc_status carve(const plan *p, fc_arena *ws, worker *w, int nw) {
     return FC_SUCCESS;
 }
 
+/* A block: images [n0, n0 + nn), output rows [oh0, oh1) of each; pb columns per image,
+ * cols = nn * pb in all (image-major). */
+typedef struct block {
+    int64_t n0, nn, oh0, oh1, pb, cols;
+} block;
+
+static block get_block(const plan *p, int64_t ib, int64_t rb) {
+    block b;
+    b.n0 = ib * p->nimg;
+    b.nn = fc_min64(p->nimg, p->d->N - b.n0);
+    b.oh0 = rb * p->rows;
+    b.oh1 = fc_min64(p->OH, b.oh0 + p->rows);
+    b.pb = (b.oh1 - b.oh0) * p->OW;
+    b.cols = b.nn * b.pb;
+    return b;
+}
+
 /* Output columns [ow_lo, ow_hi) whose input column ow*sw + off lies in [0, W). */
 static void valid_cols(int64_t OW, int64_t W, int64_t sw, int64_t off, int64_t *lo, int64_t *hi) {
     int64_t a = off >= 0 ? 0 : fc_ceil_div(-off, sw);
@@ -131,16 +189,17 @@ static void valid_cols(int64_t OW, int64_t W, int64_t sw, int64_t off, int64_t *
     *hi = fc_max64(*lo, fc_min64(b, OW));
 }
 
-/* col[(c*R + r)*S + s][(oh - oh0)*OW + ow] = x[c][oh*sh - pt + r*dh][ow*sw - pl + s*dw]
- * for channels [c0, c1) of the group's planes `x`, output rows [oh0, oh1). */
-static void im2col_block(const plan *p, const float *x, float *col, int64_t c0, int64_t c1,
-                         int64_t oh0, int64_t oh1) {
+/* col[(c*R + r)*S + s][(oh - oh0)*OW + ow] (row stride ld) =
+ *     x[c][oh*sh - pt + r*dh][ow*sw - pl + s*dw]
+ * for channels [c0, c1) of one image's group planes `x`, output rows [oh0, oh1). */
+static void im2col_block(const plan *p, const float *x, float *col, int64_t ld, int64_t c0,
+                         int64_t c1, int64_t oh0, int64_t oh1) {
     const fc_conv2d_desc *d = p->d;
-    const int64_t H = d->H, W = d->W, OW = p->OW, pb = (oh1 - oh0) * OW;
+    const int64_t H = d->H, W = d->W, OW = p->OW;
     for (int64_t c = c0; c < c1; c++)
         for (int64_t r = 0; r < p->R; r++)
             for (int64_t s = 0; s < p->S; s++) {
-                float *dst = col + ((c * p->R + r) * p->S + s) * pb;
+                float *dst = col + ((c * p->R + r) * p->S + s) * ld;
                 int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
                 valid_cols(OW, W, d->stride_w, off, &lo, &hi);
                 for (int64_t oh = oh0; oh < oh1; oh++, dst += OW) {
@@ -161,14 +220,14 @@ static void im2col_block(const plan *p, const float *x, float *col, int64_t c0, 
 }
 
 /* The adjoint of im2col_block: gx[c][ih][iw] += col[...] (gx planes pre-zeroed). */
-static void col2im_block(const plan *p, const float *col, float *gx, int64_t c0, int64_t c1,
-                         int64_t oh0, int64_t oh1) {
+static void col2im_block(const plan *p, const float *col, int64_t ld, float *gx, int64_t c0,
+                         int64_t c1, int64_t oh0, int64_t oh1) {
     const fc_conv2d_desc *d = p->d;
-    const int64_t H = d->H, W = d->W, OW = p->OW, pb = (oh1 - oh0) * OW;
+    const int64_t H = d->H, W = d->W, OW = p->OW;
     for (int64_t c = c0; c < c1; c++)
         for (int64_t r = 0; r < p->R; r++)
             for (int64_t s = 0; s < p->S; s++) {
-                const float *src = col + ((c * p->R + r) * p->S + s) * pb;
+                const float *src = col + ((c * p->R + r) * p->S + s) * ld;
                 int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
                 valid_cols(OW, W, d->stride_w, off, &lo, &hi);
                 for (int64_t oh = oh0; oh < oh1; oh++, src += OW) {
@@ -183,54 +242,176 @@ static void col2im_block(const plan *p, const float *col, float *gx, int64_t c0,
             }
 }
 
-/* Fills im2col for a block: split over channels when `par` (GEMM-parallel mode). */
-static void im2col_run(const plan *p, const float *x, float *col, int64_t oh0, int64_t oh1,
+/* The block's column matrix for group g; split over (image, channel) pairs in one
+ * parallel region when `par` (threaded-GEMM mode: each pair's rows are disjoint). */
+static void im2col_run(const plan *p, const float *x, int64_t g, const block *b, float *col,
                        int par) {
-    if (!par) {
-        im2col_block(p, x, col, 0, p->Cg, oh0, oh1);
-        return;
+    const fc_conv2d_desc *d = p->d;
+    int64_t plane = d->H * d->W;
+    #pragma omp parallel for num_threads(p->threads) schedule(static) if (par)
+    for (int64_t ic = 0; ic < b->nn * p->Cg; ic++) {
+        int64_t i = ic / p->Cg, c = ic % p->Cg;
+        const float *xg = x + ((b->n0 + i) * d->C + g * p->Cg) * plane;
+        im2col_block(p, xg, col + i * b->pb, b->cols, c, c + 1, b->oh0, b->oh1);
     }
-    #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (int64_t c = 0; c < p->Cg; c++) im2col_block(p, x, col, c, c + 1, oh0, oh1);
 }
 
-static void col2im_run(const plan *p, const float *col, float *gx, int64_t oh0, int64_t oh1,
+/* col2im of the block into gx: (image, channel) pairs write disjoint planes. */
+static void col2im_run(const plan *p, const float *col, int64_t g, const block *b, float *gx,
                        int par) {
-    if (!par) {
-        col2im_block(p, col, gx, 0, p->Cg, oh0, oh1);
-        return;
+    const fc_conv2d_desc *d = p->d;
+    int64_t plane = d->H * d->W;
+    #pragma omp parallel for num_threads(p->threads) schedule(static) if (par)
+    for (int64_t ic = 0; ic < b->nn * p->Cg; ic++) {
+        int64_t i = ic / p->Cg, c = ic % p->Cg;
+        float *gxg = gx + ((b->n0 + i) * d->C + g * p->Cg) * plane;
+        col2im_block(p, col + i * b->pb, b->cols, gxg, c, c + 1, b->oh0, b->oh1);
     }
-    #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (int64_t c = 0; c < p->Cg; c++) col2im_block(p, col, gx, c, c + 1, oh0, oh1);
+}
+
+/* The forward block's column matrix for group g written straight into the GEMM's
+ * packed-B layout (see gemm.h): each row (c, r, s) is built in a row buffer (cols
+ * floats, stays in L1), then copied into its NR-wide panels, saving the write and
+ * re-read of a plain column matrix. Rows are independent: split over threads in one
+ * parallel region when `par`, thread t using row buffer t. */
+static void im2col_packed_run(const plan *p, const float *x, int64_t g, const block *b,
+                              float *dst, float *rowbufs, int par) {
+    const fc_conv2d_desc *d = p->d;
+    const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W;
+    const int64_t nr = fc_gemm_nr(), kstep = fc_gemm_kstep(p->CRS);
+    const int64_t np = fc_ceil_div(b->cols, nr), Nr = np * nr;
+    #pragma omp parallel num_threads(p->threads) if (par)
+    {
+        float *rw = rowbufs;
+#ifdef _OPENMP
+        if (par) rw += (int64_t)omp_get_thread_num() * p->cols;
+#endif
+        #pragma omp for schedule(static)
+        for (int64_t q = 0; q < p->CRS; q++) {
+            int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
+            int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
+            valid_cols(OW, W, d->stride_w, off, &lo, &hi);
+            int64_t pc = (q / kstep) * kstep, kc = fc_min64(kstep, p->CRS - pc);
+            float *base = dst + Nr * pc + (q - pc) * nr;
+            for (int64_t i = 0; i < b->nn; i++) {
+                const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
+                float *o = rw + i * b->pb;
+                for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW) {
+                    int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+                    if (ih < 0 || ih >= H || lo >= hi) {
+                        memset(o, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    const float *src = xc + ih * W + off;
+                    for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0.0f;
+                    if (d->stride_w == 1)
+                        memcpy(o + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++) o[ow] = src[ow * d->stride_w];
+                    for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0.0f;
+                }
+            }
+            for (int64_t jp = 0; jp < np; jp++) {
+                int64_t n = fc_min64(nr, b->cols - jp * nr);
+                float *dp = base + jp * nr * kc;
+                memcpy(dp, rw + jp * nr, (size_t)n * sizeof(float));
+                for (int64_t j = n; j < nr; j++) dp[j] = 0.0f;
+            }
+        }
+    }
+}
+
+/* stage[k][i*P + j] = t[n0 + i][g*K_g + k][j]: the K_g planes of group g of a
+ * multi-image block side by side (t is y-shaped: [N][K][P]). */
+static void gather_planes(const plan *p, const float *t, int64_t g, const block *b,
+                          float *stage) {
+    for (int64_t k = 0; k < p->Kg; k++)
+        for (int64_t i = 0; i < b->nn; i++)
+            memcpy(stage + k * b->cols + i * p->P,
+                   t + ((b->n0 + i) * p->d->K + g * p->Kg + k) * p->P,
+                   (size_t)p->P * sizeof(float));
+}
+
+/* Runs fn(item, worker, gemm threads) over items: across threads with serial GEMMs,
+ * or one after another with the GEMM threaded. */
+typedef fc_status (*item_fn)(const plan *p, const void *ctx, int64_t item, worker *wk, int gt);
+
+static fc_status run_items(const plan *p, const void *ctx, int64_t items, worker *wk,
+                           item_fn fn) {
+    fc_status st = FC_SUCCESS;
+    if (!p->across) {
+        for (int64_t i = 0; i < items && st == FC_SUCCESS; i++) st = fn(p, ctx, i, &wk[0], p->threads);
+        return st;
+    }
+    int bad = 0;
+    #pragma omp parallel num_threads(p->threads)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        /* dynamic: on a shared machine one core often runs slower than the other */
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t i = 0; i < items; i++)
+            if (fn(p, ctx, i, &wk[t], 1) != FC_SUCCESS) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
+    }
+    return bad ? FC_INVALID_WORKSPACE : FC_SUCCESS;
 }
 
 /* ------------------------------------------------------------------ forward */
 
-static fc_status fwd_item(const plan *p, int64_t n, int64_t g, int64_t b, const float *x,
-                          const float *w, const float *bias, float *y, worker *wk, int gt) {
+typedef struct fwd_ctx {
+    const float *x, *wp, *bias;
+    float *y;
+} fwd_ctx;
+
+/* item = (image block, row block, group) */
+static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker *wk, int gt) {
+    const fwd_ctx *c = (const fwd_ctx *)vctx;
     const fc_conv2d_desc *d = p->d;
-    int64_t oh0 = b * p->rows, oh1 = fc_min64(p->OH, oh0 + p->rows), pb = (oh1 - oh0) * p->OW;
-    const float *xg = x + (n * d->C + g * p->Cg) * d->H * d->W;
-    float *yb = y + (n * d->K + g * p->Kg) * p->P + oh0 * p->OW;
-    const float *B = xg + oh0 * p->OW; /* direct: x is [Cg][H*W] with H*W == P */
-    int64_t ldb = p->P;
+    int64_t g = item % p->G, rb = (item / p->G) % p->nrb, ib = item / (p->G * p->nrb);
+    block b = get_block(p, ib, rb);
+    const float *B;
+    int64_t ldb;
+    if (p->direct) { /* x[n][g] is [Cg][H*W] with H*W == P */
+        B = c->x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
+        ldb = p->P;
+    }
+    const float *Bp = NULL;
     if (!p->direct) {
-        im2col_run(p, xg, wk->col, oh0, oh1, gt > 1);
-        B = wk->col;
-        ldb = pb;
+        int64_t panels = fc_gemm_packed_b_floats(b.cols, p->CRS);
+        im2col_packed_run(p, c->x, g, &b, wk->col, wk->col + panels, gt > 1);
+        Bp = wk->col;
+        B = NULL;
+        ldb = b.cols;
+    }
+    float *out = c->y + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
+    int64_t ldc = p->P;
+    if (b.nn > 1) {
+        out = wk->stage;
+        ldc = b.cols;
     }
     float beta = 0.0f;
-    if (bias) {
+    if (c->bias && b.nn == 1) { /* bias first, then C += W.col */
         for (int64_t k = 0; k < p->Kg; k++) {
-            float v = bias[g * p->Kg + k], *row = yb + k * p->P;
-            for (int64_t j = 0; j < pb; j++) row[j] = v;
+            float v = c->bias[g * p->Kg + k], *row = out + k * ldc;
+            for (int64_t j = 0; j < b.cols; j++) row[j] = v;
         }
         beta = 1.0f;
     }
-    fc_gemm_args ga = {0, 0, p->Kg, pb, p->CRS, 1.0f, w + g * p->Kg * p->CRS, p->CRS,
-                       B, ldb, beta, yb, p->P};
+    fc_gemm_args ga = {0, 0, p->Kg, b.cols, p->CRS, 1.0f, NULL, p->CRS, B, ldb, beta, out, ldc,
+                       c->wp + g * p->wp_group, Bp};
     wk->gemm.used = 0;
-    return fc_gemm_run(&ga, gt, &wk->gemm);
+    fc_status st = fc_gemm_run(&ga, gt, &wk->gemm);
+    if (b.nn > 1) /* scatter the staged planes to their images (plus bias) */
+        for (int64_t i = 0; i < b.nn; i++)
+            for (int64_t k = 0; k < p->Kg; k++) {
+                const float *src = wk->stage + k * b.cols + i * p->P;
+                float *dst = c->y + ((b.n0 + i) * d->K + g * p->Kg + k) * p->P;
+                float v = c->bias ? c->bias[g * p->Kg + k] : 0.0f;
+                for (int64_t j = 0; j < p->P; j++) dst[j] = src[j] + v;
+            }
+    return st;
 }
 
 fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const float *w,
@@ -238,57 +419,59 @@ fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const 
     plan p;
     make_plan(d, FC_PASS_FORWARD, &p);
     worker wk[64];
-    int nw = p.across ? p.threads : 1;
-    if (nw > 64) return FC_INVALID_ARGUMENT;
-    fc_status st = carve(&p, ws, wk, nw);
+    if ((p.across ? p.threads : 1) > 64) return FC_INVALID_ARGUMENT;
+    float *wp;
+    fc_status st = carve(&p, ws, wk, p.across ? p.threads : 1, &wp);
     if (st != FC_SUCCESS) return st;
-    int64_t items = d->N * p.G * p.nblk;
-    if (!p.across) {
-        for (int64_t i = 0; i < items && st == FC_SUCCESS; i++)
-            st = fwd_item(&p, i / (p.G * p.nblk), (i / p.nblk) % p.G, i % p.nblk, x, w, bias,
-                          y, &wk[0], p.threads);
-        return st;
-    }
-    int bad = 0;
-    #pragma omp parallel num_threads(nw)
-    {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        #pragma omp for schedule(static)
-        for (int64_t i = 0; i < items; i++)
-            if (fwd_item(&p, i / (p.G * p.nblk), (i / p.nblk) % p.G, i % p.nblk, x, w, bias, y,
-                         &wk[t], 1) != FC_SUCCESS)
-                __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
-    }
-    return bad ? FC_INVALID_WORKSPACE : FC_SUCCESS;
+    /* Weights packed once for every image and block. */
+    for (int64_t g = 0; g < p.G; g++)
+        fc_gemm_pack_a(0, p.Kg, p.CRS, w + g * p.Kg * p.CRS, p.CRS, wp + g * p.wp_group,
+                       p.threads);
+    fwd_ctx c = {x, wp, bias, y};
+    return run_items(&p, &c, p.nib * p.nrb * p.G, wk, fwd_item);
 }
 
 /* ------------------------------------------------------------ backward-data */
 
-static fc_status bwd_data_item(const plan *p, int64_t n, int64_t g, const float *gy,
-                               const float *w, float *gx, worker *wk, int gt) {
+typedef struct bwd_data_ctx {
+    const float *gy, *wp;
+    float *gx;
+} bwd_data_ctx;
+
+/* item = (image block, group); its row blocks run in order (their col2im overlap). */
+static fc_status bwd_data_item(const plan *p, const void *vctx, int64_t item, worker *wk,
+                               int gt) {
+    const bwd_data_ctx *c = (const bwd_data_ctx *)vctx;
     const fc_conv2d_desc *d = p->d;
-    const float *wg = w + g * p->Kg * p->CRS;
-    const float *gyg = gy + (n * d->K + g * p->Kg) * p->P;
-    float *gxg = gx + (n * d->C + g * p->Cg) * d->H * d->W;
+    int64_t g = item % p->G, ib = item / p->G, plane = d->H * d->W;
+    const float *wg = c->wp + g * p->wp_group; /* w_g^T, packed */
     fc_status st = FC_SUCCESS;
-    if (p->direct) { /* gx_g[Cg][HW] = w_g^T . gy_g */
-        fc_gemm_args ga = {1, 0, p->Cg, p->P, p->Kg, 1.0f, wg, p->CRS, gyg, p->P, 0.0f,
-                           gxg, p->P};
+    if (p->direct) { /* gx_g[Cg][HW] = w_g^T . gy_g, image by image (nimg == 1) */
+        block b = get_block(p, ib, 0);
+        fc_gemm_args ga = {1, 0, p->Cg, p->P, p->Kg, 1.0f, NULL, p->CRS,
+                           c->gy + (b.n0 * d->K + g * p->Kg) * p->P, p->P, 0.0f,
+                           c->gx + (b.n0 * d->C + g * p->Cg) * plane, p->P, wg};
         wk->gemm.used = 0;
         return fc_gemm_run(&ga, gt, &wk->gemm);
     }
-    memset(gxg, 0, (size_t)(p->Cg * d->H * d->W) * sizeof(float));
-    for (int64_t b = 0; b < p->nblk && st == FC_SUCCESS; b++) {
-        int64_t oh0 = b * p->rows, oh1 = fc_min64(p->OH, oh0 + p->rows);
-        int64_t pb = (oh1 - oh0) * p->OW;
-        fc_gemm_args ga = {1, 0, p->CRS, pb, p->Kg, 1.0f, wg, p->CRS, gyg + oh0 * p->OW, p->P,
-                           0.0f, wk->col, pb};
+    for (int64_t rb = 0; rb < p->nrb && st == FC_SUCCESS; rb++) {
+        block b = get_block(p, ib, rb);
+        if (rb == 0)
+            for (int64_t i = 0; i < b.nn; i++)
+                memset(c->gx + ((b.n0 + i) * d->C + g * p->Cg) * plane, 0,
+                       (size_t)(p->Cg * plane) * sizeof(float));
+        const float *B = c->gy + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
+        int64_t ldb = p->P;
+        if (b.nn > 1) {
+            gather_planes(p, c->gy, g, &b, wk->stage);
+            B = wk->stage;
+            ldb = b.cols;
+        }
+        fc_gemm_args ga = {1, 0, p->CRS, b.cols, p->Kg, 1.0f, NULL, p->CRS, B, ldb, 0.0f,
+                           wk->col, b.cols, wg};
         wk->gemm.used = 0;
         st = fc_gemm_run(&ga, gt, &wk->gemm);
-        col2im_run(p, wk->col, gxg, oh0, oh1, gt > 1);
+        col2im_run(p, wk->col, g, &b, c->gx, gt > 1);
     }
     return st;
 }
@@ -298,57 +481,49 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
     plan p;
     make_plan(d, FC_PASS_BACKWARD_DATA, &p);
     worker wk[64];
-    int nw = p.across ? p.threads : 1;
-    if (nw > 64) return FC_INVALID_ARGUMENT;
-    fc_status st = carve(&p, ws, wk, nw);
+    if ((p.across ? p.threads : 1) > 64) return FC_INVALID_ARGUMENT;
+    float *wp;
+    fc_status st = carve(&p, ws, wk, p.across ? p.threads : 1, &wp);
     if (st != FC_SUCCESS) return st;
-    int64_t items = d->N * p.G;
-    if (!p.across) {
-        for (int64_t i = 0; i < items && st == FC_SUCCESS; i++)
-            st = bwd_data_item(&p, i / p.G, i % p.G, gy, w, gx, &wk[0], p.threads);
-        return st;
-    }
-    int bad = 0;
-    #pragma omp parallel num_threads(nw)
-    {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        #pragma omp for schedule(static)
-        for (int64_t i = 0; i < items; i++)
-            if (bwd_data_item(&p, i / p.G, i % p.G, gy, w, gx, &wk[t], 1) != FC_SUCCESS)
-                __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
-    }
-    return bad ? FC_INVALID_WORKSPACE : FC_SUCCESS;
+    /* w_g^T ([CRS][K_g], read from w_g [K_g][CRS]) packed once for every image. */
+    for (int64_t g = 0; g < p.G; g++)
+        fc_gemm_pack_a(1, p.direct ? p.Cg : p.CRS, p.Kg, w + g * p.Kg * p.CRS, p.CRS,
+                       wp + g * p.wp_group, p.threads);
+    bwd_data_ctx c = {gy, wp, gx};
+    return run_items(&p, &c, p.nib * p.G, wk, bwd_data_item);
 }
 
 /* --------------------------------------------------------- backward-weights */
 
-/* gw (all groups, [K][CRS]) += or = the contribution of image n. */
-static fc_status bwd_w_image(const plan *p, int64_t n, const float *gy, const float *x,
-                             float *gw, int first, worker *wk, int gt) {
+/* gw (all groups, [K][CRS]) = (first) or += the contribution of block (ib, rb). */
+static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float *gy,
+                             const float *x, float *gw, int first, worker *wk, int gt) {
     const fc_conv2d_desc *d = p->d;
     fc_status st = FC_SUCCESS;
+    block b = get_block(p, ib, rb);
     for (int64_t g = 0; g < p->G && st == FC_SUCCESS; g++) {
-        const float *gyg = gy + (n * d->K + g * p->Kg) * p->P;
-        const float *xg = x + (n * d->C + g * p->Cg) * d->H * d->W;
         float *gwg = gw + g * p->Kg * p->CRS;
-        for (int64_t b = 0; b < p->nblk && st == FC_SUCCESS; b++) {
-            int64_t oh0 = b * p->rows, oh1 = fc_min64(p->OH, oh0 + p->rows);
-            int64_t pb = (oh1 - oh0) * p->OW;
-            const float *B = xg + oh0 * p->OW;
-            int64_t ldb = p->P;
-            if (!p->direct) {
-                im2col_run(p, xg, wk->col, oh0, oh1, gt > 1);
-                B = wk->col;
-                ldb = pb;
-            }
-            fc_gemm_args ga = {0, 1, p->Kg, p->CRS, pb, 1.0f, gyg + oh0 * p->OW, p->P, B, ldb,
-                               (first && b == 0) ? 0.0f : 1.0f, gwg, p->CRS};
-            wk->gemm.used = 0;
-            st = fc_gemm_run(&ga, gt, &wk->gemm);
+        const float *A = gy + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
+        int64_t lda = p->P;
+        if (b.nn > 1) {
+            gather_planes(p, gy, g, &b, wk->stage);
+            A = wk->stage;
+            lda = b.cols;
         }
+        const float *B;
+        int64_t ldb;
+        if (p->direct) {
+            B = x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
+            ldb = p->P;
+        } else {
+            im2col_run(p, x, g, &b, wk->col, gt > 1);
+            B = wk->col;
+            ldb = b.cols;
+        }
+        fc_gemm_args ga = {0, 1, p->Kg, p->CRS, b.cols, 1.0f, A, lda, B, ldb,
+                           first ? 0.0f : 1.0f, gwg, p->CRS, NULL};
+        wk->gemm.used = 0;
+        st = fc_gemm_run(&ga, gt, &wk->gemm);
     }
     return st;
 }
@@ -360,14 +535,16 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
     worker wk[64];
     int nw = p.across ? p.threads : 1;
     if (nw > 64) return FC_INVALID_ARGUMENT;
-    fc_status st = carve(&p, ws, wk, nw);
+    float *wp;
+    fc_status st = carve(&p, ws, wk, nw, &wp);
     if (st != FC_SUCCESS) return st;
+    int64_t items = p.nib * p.nrb; /* blocks (ib, rb) */
     if (!p.across) {
-        for (int64_t n = 0; n < d->N && st == FC_SUCCESS; n++)
-            st = bwd_w_image(&p, n, gy, x, gw, n == 0, &wk[0], p.threads);
+        for (int64_t i = 0; i < items && st == FC_SUCCESS; i++)
+            st = bwd_w_block(&p, i / p.nrb, i % p.nrb, gy, x, gw, i == 0, &wk[0], p.threads);
         return st;
     }
-    /* Images split in nw contiguous ranges; thread t sums its range into its own
+    /* Blocks split in nw contiguous ranges; thread t sums its range into its own
      * buffer (thread 0: gw), then the buffers are added into gw. */
     int bad = 0;
     int64_t total = p.gw_floats;
@@ -378,10 +555,11 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
         t = omp_get_thread_num();
 #endif
         float *dst = t == 0 ? gw : wk[t].gw;
-        int64_t n0 = d->N * t / nw, n1 = d->N * (t + 1) / nw;
-        if (n0 == n1) memset(dst, 0, (size_t)total * sizeof(float));
-        for (int64_t n = n0; n < n1; n++)
-            if (bwd_w_image(&p, n, gy, x, dst, n == n0, &wk[t], 1) != FC_SUCCESS)
+        int64_t b0 = items * t / nw, b1 = items * (t + 1) / nw;
+        if (b0 == b1) memset(dst, 0, (size_t)total * sizeof(float));
+        for (int64_t i = b0; i < b1; i++)
+            if (bwd_w_block(&p, i / p.nrb, i % p.nrb, gy, x, dst, i == b0, &wk[t], 1) !=
+                FC_SUCCESS)
                 __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
         #pragma omp barrier
         #pragma omp for schedule(static)

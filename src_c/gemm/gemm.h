@@ -21,6 +21,10 @@ void fc_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *a, const float *b, 
 void fc_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b, float *c,
                                       int64_t ldc, float alpha, float beta);
 
+/* Transposing pack: dst[p][j] = src[j * ld + p] for j < w (w % 8 == 0), p < kc. */
+void fc_f32_gemm_pack_t8__avx2(const float *src, int64_t ld, int64_t kc, int64_t w,
+                               float *dst);
+
 /* One GEMM call, row-major, as fc_sgemm takes it. */
 typedef struct fc_gemm_args {
     int trans_a, trans_b;
@@ -33,7 +37,27 @@ typedef struct fc_gemm_args {
     float beta;
     float *C;
     int64_t ldc;
+    /* Optional: op(A) already packed by fc_gemm_pack_a (A and lda are then unused). */
+    const float *A_packed;
+    /* Optional: op(B) already packed in the layout fc_gemm_packed_b_floats describes
+     * (B and ldb are then unused). */
+    const float *B_packed;
 } fc_gemm_args;
+
+/* Packed op(B) (K x N): K blocks of fc_gemm_kstep(K) rows one after another; in the
+ * block starting at row pc (kc rows), fc_gemm_nr()-column panels [kc][nr] for all of N
+ * (zero-padded to a whole panel), so that panel q of block pc starts at
+ * round_up(N, nr) * pc + q * nr * kc. Producers (im2col) write it directly. */
+int64_t fc_gemm_packed_b_floats(int64_t N, int64_t K);
+int64_t fc_gemm_nr(void);
+int64_t fc_gemm_kstep(int64_t K);
+
+/* Floats of a whole op(A) (M x K) packed once for reuse across many products with
+ * different B and C (convolution weights across images), and the packing itself
+ * (threaded when threads > 1; pass 1 inside a parallel region). */
+int64_t fc_gemm_packed_a_floats(int64_t M, int64_t K);
+void fc_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float *A, int64_t lda,
+                    float *dst, int threads);
 
 /* Arena bytes fc_gemm_run needs for an M x N x K product on `threads` threads
  * (SIZE_MAX on overflow). */

@@ -23,11 +23,16 @@ typedef struct gemm_kernel {
     fc_gemm_ukernel_fn fn;
     int64_t mr, nr;     /* register tile */
     int64_t mc, kc, nc; /* cache blocks: mc % mr == 0, nc % nr == 0 */
+    int a_in_l1;        /* loop order: ir outside jr (A micro-panel reused from L1) */
+    void (*pack_t)(const float *, int64_t, int64_t, int64_t, float *); /* or NULL */
 } gemm_kernel;
 
-static const gemm_kernel k_avx512 = {fc_f32_gemm_ukernel_8x32__avx512, 8, 32, 192, 256, 3072};
-static const gemm_kernel k_avx2 = {fc_f32_gemm_ukernel_6x16__avx2, 6, 16, 144, 256, 3072};
-static const gemm_kernel k_portable = {fc_f32_gemm_ukernel_4x8__portable, 4, 8, 128, 256, 2048};
+static const gemm_kernel k_avx512 = {fc_f32_gemm_ukernel_8x32__avx512, 8, 32, 192, 256, 3072,
+                                     0, fc_f32_gemm_pack_t8__avx2};
+static const gemm_kernel k_avx2 = {fc_f32_gemm_ukernel_6x16__avx2, 6, 16, 144, 256, 3072,
+                                   0, fc_f32_gemm_pack_t8__avx2};
+static const gemm_kernel k_portable = {fc_f32_gemm_ukernel_4x8__portable, 4, 8, 128, 256, 2048,
+                                       0, NULL};
 
 static const gemm_kernel *gemm_kernel_active(void) {
     switch (fc_isa_active()) {
@@ -47,6 +52,19 @@ static int64_t round_up(int64_t a, int64_t b) { return fc_ceil_div(a, b) * b; }
 static void pack_a(const gemm_kernel *k, int trans, const float *a, int64_t lda, int64_t mc,
                    int64_t kc, float *restrict dst) {
     const int64_t mr = k->mr;
+    if (trans && mr == 8 && mc >= mr) {
+        /* op(A)[i][p] = a[p * lda + i]: whole panels row by row, reading A sequentially. */
+        int64_t full = mc / mr;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *s = a + p * lda;
+            float *d = dst + p * mr;
+            for (int64_t q = 0; q < full; q++) memcpy(d + q * mr * kc, s + q * 8, 32);
+        }
+        if (full * mr == mc) return;
+        a += full * mr;
+        dst += full * mr * kc;
+        mc -= full * mr;
+    }
     for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += mr * kc) {
         int64_t m = fc_min64(mr, mc - i0);
         if (trans) { /* op(A)[i][p] = a[p * lda + i]: contiguous rows of mr */
@@ -57,6 +75,8 @@ static void pack_a(const gemm_kernel *k, int trans, const float *a, int64_t lda,
                 for (; i < m; i++) d[i] = s[i];
                 for (; i < mr; i++) d[i] = 0.0f;
             }
+        } else if (m == mr && mr % 8 == 0 && k->pack_t) {
+            k->pack_t(a + i0 * lda, lda, kc, mr, dst);
         } else {
             for (int64_t i = 0; i < m; i++) {
                 const float *s = a + (i0 + i) * lda;
@@ -73,10 +93,31 @@ static void pack_a(const gemm_kernel *k, int trans, const float *a, int64_t lda,
 static void pack_b(const gemm_kernel *k, int trans, const float *b, int64_t ldb, int64_t kc,
                    int64_t nc, float *restrict dst) {
     const int64_t nr = k->nr;
+    if (!trans && (nr == 32 || nr == 16) && nc >= nr) {
+        /* Whole panels row by row: B is read sequentially (a panel at a time would read
+         * 128 bytes per row at a stride of ldb, which the prefetchers do not follow). */
+        int64_t full = nc / nr;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *s = b + p * ldb;
+            float *d = dst + p * nr;
+            if (nr == 32)
+                for (int64_t q = 0; q < full; q++) memcpy(d + q * nr * kc, s + q * 32, 128);
+            else
+                for (int64_t q = 0; q < full; q++) memcpy(d + q * nr * kc, s + q * 16, 64);
+        }
+        if (full * nr == nc) return;
+        b += full * nr;
+        dst += full * nr * kc;
+        nc -= full * nr;
+    }
     for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += nr * kc) {
         int64_t n = fc_min64(nr, nc - j0);
         if (!trans) { /* op(B)[p][j] = b[p * ldb + j] */
-            if (n == nr) {
+            if (n == nr && nr == 32) { /* constant sizes: inlined vector moves */
+                for (int64_t p = 0; p < kc; p++) memcpy(dst + p * 32, b + p * ldb + j0, 128);
+            } else if (n == nr && nr == 16) {
+                for (int64_t p = 0; p < kc; p++) memcpy(dst + p * 16, b + p * ldb + j0, 64);
+            } else if (n == nr) {
                 for (int64_t p = 0; p < kc; p++)
                     memcpy(dst + p * nr, b + p * ldb + j0, (size_t)nr * sizeof(float));
             } else {
@@ -88,7 +129,9 @@ static void pack_b(const gemm_kernel *k, int trans, const float *b, int64_t ldb,
                     for (; j < nr; j++) d[j] = 0.0f;
                 }
             }
-        } else { /* op(B)[p][j] = b[j * ldb + p] */
+        } else if (n == nr && nr % 8 == 0 && k->pack_t) { /* op(B)[p][j] = b[j * ldb + p] */
+            k->pack_t(b + j0 * ldb, ldb, kc, nr, dst);
+        } else {
             for (int64_t j = 0; j < n; j++) {
                 const float *s = b + (j0 + j) * ldb;
                 float *d = dst + j;
@@ -111,53 +154,119 @@ static void scale_c(float *c, int64_t ldc, int64_t m, int64_t n, float beta) {
     }
 }
 
-/* Per-thread packing buffer sizes (floats) for a region of at most m x n. */
-static void buf_floats(const gemm_kernel *k, int64_t m, int64_t n, int64_t K, int64_t *fa,
+/* Per-thread packing buffer sizes (floats) for an M x N x K product in either
+ * orientation (C or C^T). */
+static void buf_floats(const gemm_kernel *k, int64_t M, int64_t N, int64_t K, int64_t *fa,
                        int64_t *fb) {
-    int64_t kc = fc_min64(k->kc, K);
+    int64_t kc = fc_min64(k->kc, K), m = fc_max64(M, N), n = m;
     *fa = round_up(fc_min64(k->mc, m), k->mr) * kc;
     *fb = round_up(fc_min64(k->nc, n), k->nr) * kc;
 }
 
+/* Equal K blocks (a short last block would run the kernel on a short loop). */
+static int64_t k_step(const gemm_kernel *k, int64_t K) {
+    return fc_ceil_div(K, fc_ceil_div(K, k->kc));
+}
+
+int64_t fc_gemm_packed_a_floats(int64_t M, int64_t K) {
+    const gemm_kernel *k = gemm_kernel_active();
+    int64_t n;
+    return fc_mul_ok(round_up(M, k->mr), K, &n) ? n : -1;
+}
+
+int64_t fc_gemm_nr(void) { return gemm_kernel_active()->nr; }
+int64_t fc_gemm_kstep(int64_t K) { return k_step(gemm_kernel_active(), K); }
+
+int64_t fc_gemm_packed_b_floats(int64_t N, int64_t K) {
+    int64_t n;
+    return fc_mul_ok(round_up(N, gemm_kernel_active()->nr), K, &n) ? n : -1;
+}
+
+/* Layout: K blocks one after another; in block pc (kc long), MR-row panels [kc][mr]
+ * for all of M, so that rows [ic, ic + mc) of the block start at ic * kc. */
+void fc_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float *A, int64_t lda,
+                    float *dst, int threads) {
+    const gemm_kernel *k = gemm_kernel_active();
+    int64_t kstep = k_step(k, K), nkb = fc_ceil_div(K, kstep), np = fc_ceil_div(M, k->mr);
+    int64_t Mr = round_up(M, k->mr);
+    #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t t = 0; t < nkb * np; t++) {
+        int64_t pc = (t / np) * kstep, i0 = (t % np) * k->mr;
+        int64_t kc = fc_min64(kstep, K - pc), mc = fc_min64(k->mr, M - i0);
+        const float *src = trans_a ? A + pc * lda + i0 : A + i0 * lda + pc;
+        pack_a(k, trans_a, src, lda, mc, kc, dst + Mr * pc + i0 * kc);
+    }
+}
+
+/* One MR x NR tile of C at (i, j), m x n of it valid. */
+static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const float *ap,
+                           const float *bp, int64_t kc, int64_t i, int64_t j, int64_t m,
+                           int64_t n, float beta, float *tile, int tc) {
+    if (tc) { /* computing C^T: tile row r is column i + r of C */
+        k->fn(kc, ap, bp, tile, k->nr, g->alpha, 0.0f);
+        for (int64_t q = 0; q < n; q++) {
+            float *cr = g->C + (j + q) * g->ldc + i;
+            if (beta == 0.0f)
+                for (int64_t r = 0; r < m; r++) cr[r] = tile[r * k->nr + q];
+            else
+                for (int64_t r = 0; r < m; r++) cr[r] = tile[r * k->nr + q] + beta * cr[r];
+        }
+        return;
+    }
+    float *c = g->C + i * g->ldc + j;
+    if (m == k->mr && n == k->nr) {
+        k->fn(kc, ap, bp, c, g->ldc, g->alpha, beta);
+        return;
+    }
+    /* Edge: full tile into scratch, then merge the valid part. */
+    k->fn(kc, ap, bp, tile, k->nr, g->alpha, 0.0f);
+    for (int64_t r = 0; r < m; r++) {
+        float *cr = c + r * g->ldc;
+        const float *t = tile + r * k->nr;
+        if (beta == 0.0f)
+            for (int64_t q = 0; q < n; q++) cr[q] = t[q];
+        else
+            for (int64_t q = 0; q < n; q++) cr[q] = t[q] + beta * cr[q];
+    }
+}
+
 /* The product restricted to C rows [m0, m1) and columns [n0, n1), in this thread. */
-static void gemm_region(const gemm_kernel *k, const fc_gemm_args *g, int64_t m0, int64_t m1,
-                        int64_t n0, int64_t n1, float *pa, float *pb) {
+static void gemm_region(const gemm_kernel *k, const fc_gemm_args *g, int tc, int64_t m0,
+                        int64_t m1, int64_t n0, int64_t n1, float *pa, float *pb) {
     const int64_t mr = k->mr, nr = k->nr;
     float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
     for (int64_t jc = n0; jc < n1; jc += k->nc) {
         int64_t nc = fc_min64(k->nc, n1 - jc);
-        for (int64_t pc = 0; pc < g->K; pc += k->kc) {
-            int64_t kc = fc_min64(k->kc, g->K - pc);
+        int64_t kstep = k_step(k, g->K);
+        for (int64_t pc = 0; pc < g->K; pc += kstep) {
+            int64_t kc = fc_min64(kstep, g->K - pc);
             float beta = pc == 0 ? g->beta : 1.0f;
-            const float *bsrc = g->trans_b ? g->B + jc * g->ldb + pc : g->B + pc * g->ldb + jc;
-            pack_b(k, g->trans_b, bsrc, g->ldb, kc, nc, pb);
+            if (g->B_packed) {
+                pb = (float *)g->B_packed + round_up(g->N, nr) * pc + jc * kc;
+            } else {
+                const float *bsrc = g->trans_b ? g->B + jc * g->ldb + pc
+                                               : g->B + pc * g->ldb + jc;
+                pack_b(k, g->trans_b, bsrc, g->ldb, kc, nc, pb);
+            }
             for (int64_t ic = m0; ic < m1; ic += k->mc) {
                 int64_t mc = fc_min64(k->mc, m1 - ic);
-                const float *asrc = g->trans_a ? g->A + pc * g->lda + ic : g->A + ic * g->lda + pc;
-                pack_a(k, g->trans_a, asrc, g->lda, mc, kc, pa);
-                for (int64_t jr = 0; jr < nc; jr += nr) {
-                    int64_t n = fc_min64(nr, nc - jr);
-                    const float *bp = pb + jr * kc;
-                    for (int64_t ir = 0; ir < mc; ir += mr) {
-                        int64_t m = fc_min64(mr, mc - ir);
-                        float *c = g->C + (ic + ir) * g->ldc + jc + jr;
-                        const float *ap = pa + ir * kc;
-                        if (m == mr && n == nr) {
-                            k->fn(kc, ap, bp, c, g->ldc, g->alpha, beta);
-                            continue;
-                        }
-                        /* Edge: full tile into scratch, then merge the valid part. */
-                        k->fn(kc, ap, bp, tile, nr, g->alpha, 0.0f);
-                        for (int64_t i = 0; i < m; i++) {
-                            float *cr = c + i * g->ldc;
-                            const float *t = tile + i * nr;
-                            if (beta == 0.0f)
-                                for (int64_t j = 0; j < n; j++) cr[j] = t[j];
-                            else
-                                for (int64_t j = 0; j < n; j++) cr[j] = t[j] + beta * cr[j];
-                        }
-                    }
+                if (g->A_packed) { /* block pc starts at round_up(M, mr) * pc */
+                    pa = (float *)g->A_packed + round_up(g->M, k->mr) * pc + ic * kc;
+                } else {
+                    const float *asrc = g->trans_a ? g->A + pc * g->lda + ic
+                                                   : g->A + ic * g->lda + pc;
+                    pack_a(k, g->trans_a, asrc, g->lda, mc, kc, pa);
                 }
+                if (k->a_in_l1)
+                    for (int64_t ir = 0; ir < mc; ir += mr)
+                        for (int64_t jr = 0; jr < nc; jr += nr)
+                            tile_op(k, g, pa + ir * kc, pb + jr * kc, kc, ic + ir, jc + jr,
+                                    fc_min64(mr, mc - ir), fc_min64(nr, nc - jr), beta, tile, tc);
+                else
+                    for (int64_t jr = 0; jr < nc; jr += nr)
+                        for (int64_t ir = 0; ir < mc; ir += mr)
+                            tile_op(k, g, pa + ir * kc, pb + jr * kc, kc, ic + ir, jc + jr,
+                                    fc_min64(mr, mc - ir), fc_min64(nr, nc - jr), beta, tile, tc);
             }
         }
     }
@@ -212,6 +321,19 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
         scale_c(g->C, g->ldc, g->M, g->N, g->beta);
         return FC_SUCCESS;
     }
+    /* A narrow C (N = 49 for a 7x7 feature map) wastes most of the last NR-wide tile;
+     * computing C^T = op(B)^T op(A)^T puts N along MR instead, at the cost of a
+     * transposed tile store. */
+    fc_gemm_args sw;
+    int tc = 0;
+    double waste = (double)round_up(g->N, k->nr) / g->N * round_up(g->M, k->mr) / g->M;
+    double waste_t = (double)round_up(g->M, k->nr) / g->M * round_up(g->N, k->mr) / g->N;
+    if (waste_t < 0.9 * waste && !g->A_packed && !g->B_packed) {
+        sw = (fc_gemm_args){!g->trans_b, !g->trans_a, g->N, g->M, g->K, g->alpha, g->B, g->ldb,
+                            g->A, g->lda, g->beta, g->C, g->ldc, NULL};
+        g = &sw;
+        tc = 1;
+    }
     int tm = 1, tn = 1;
     if (threads > 1) thread_grid(k, g->M, g->N, threads, &tm, &tn);
     int nt = tm * tn;
@@ -226,7 +348,7 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
         if (!pbufs[2 * t] || !pbufs[2 * t + 1]) return FC_INVALID_WORKSPACE;
     }
     if (nt == 1) {
-        gemm_region(k, g, 0, g->M, 0, g->N, pbufs[0], pbufs[1]);
+        gemm_region(k, g, tc, 0, g->M, 0, g->N, pbufs[0], pbufs[1]);
         return FC_SUCCESS;
     }
     int64_t tiles_m = fc_ceil_div(g->M, k->mr), tiles_n = fc_ceil_div(g->N, k->nr);
@@ -237,7 +359,7 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
         int64_t m1 = fc_min64(g->M, (tiles_m * (a + 1) / tm) * k->mr);
         int64_t n0 = fc_min64(g->N, (tiles_n * b / tn) * k->nr);
         int64_t n1 = fc_min64(g->N, (tiles_n * (b + 1) / tn) * k->nr);
-        if (m0 < m1 && n0 < n1) gemm_region(k, g, m0, m1, n0, n1, pbufs[2 * t], pbufs[2 * t + 1]);
+        if (m0 < m1 && n0 < n1) gemm_region(k, g, tc, m0, m1, n0, n1, pbufs[2 * t], pbufs[2 * t + 1]);
     }
     return FC_SUCCESS;
 }
@@ -262,7 +384,8 @@ fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, fl
             !fc_mul_ok(br - 1, ldb, &t) || !fc_mul_ok(t + bc, (int64_t)sizeof(float), &t))
             return FC_SIZE_OVERFLOW;
     }
-    fc_gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+    fc_gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                      NULL};
     int threads = need_ab ? fc_gemm_threads(M, N, K) : 1;
     size_t need = need_ab ? fc_gemm_workspace(M, N, K, threads) : 0;
     if (need == SIZE_MAX) return FC_SIZE_OVERFLOW;
