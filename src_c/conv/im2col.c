@@ -52,7 +52,10 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     if (p->direct) {
         p->rows = p->OH;
     } else {
-        p->rows = FC_IM2COL_BLOCK_FLOATS / fc_max64(1, p->CRS * p->OW);
+        /* CRS * OW may exceed 64 bits on a legal descriptor (huge weight, wide output). */
+        int64_t row_floats;
+        if (!fc_mul_ok(p->CRS, p->OW, &row_floats)) row_floats = INT64_MAX;
+        p->rows = FC_IM2COL_BLOCK_FLOATS / fc_max64(1, row_floats);
         p->rows = fc_max64(1, fc_min64(p->rows, p->OH));
         /* Equal blocks: ceil(OH / nblk) rows each. */
         p->rows = fc_ceil_div(p->OH, fc_ceil_div(p->OH, p->rows));
@@ -65,7 +68,9 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->threads = T;
     int gt = p->across ? 1 : T;
     int64_t pb = p->rows * p->OW;
-    p->col_floats = p->direct ? 0 : p->CRS * pb;
+    /* -1 on overflow: plan_workspace then reports SIZE_MAX (FC_SIZE_OVERFLOW). */
+    if (p->direct) p->col_floats = 0;
+    else if (!fc_mul_ok(p->CRS, pb, &p->col_floats)) p->col_floats = -1;
     switch (pass) {
     case FC_PASS_FORWARD: p->gemm_bytes = fc_gemm_workspace(p->Kg, pb, p->CRS, gt); break;
     case FC_PASS_BACKWARD_DATA:
