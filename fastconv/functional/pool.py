@@ -74,7 +74,9 @@ def _out_size(fn, axis, size, p0, p1, k, s, d, ceil_mode, padding):
         o -= 1
     # Only dilation can leave a window without an input element (taps straddling a
     # short input); windows starting at or after column 0 always hold one.
-    for i in range(o):
+    # Without dilation every window holds one (p0 < kernel): skip the loop, which a
+    # hostile padding (2**31) would otherwise run for minutes.
+    for i in range(o if d > 1 else 0):
         a = i * s - p0
         if a >= 0:
             break

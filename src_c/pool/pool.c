@@ -26,6 +26,7 @@ static int64_t out_size(int64_t in, int64_t p0, int64_t p1, int64_t k, int64_t d
 /* Does every window along this axis hold an input element? (Only dilation can
  * make one miss: the taps may straddle a short input.) */
 static int windows_hit(int64_t in, int64_t p0, int64_t k, int64_t d, int64_t s, int64_t o) {
+    if (d == 1) return 1; /* p0 < k: tap -a of window a < 0 is column 0 (skips a long loop) */
     for (int64_t i = 0; i < o; i++) {
         int64_t a = i * s - p0;
         if (a >= 0) break;   /* later windows start inside: shown by the size rule */
