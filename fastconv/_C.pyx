@@ -15,6 +15,9 @@ from fastconv.errors import UnsupportedError
 
 cnp.import_array()
 
+cdef extern from "core/internal.h":
+    size_t fc_last_failed_alloc() nogil
+
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
               "winograd_f23": FC_CONV_WINOGRAD_F23, "winograd_f43": FC_CONV_WINOGRAD_F43}
 ALGORITHM_NAMES = {v: k for k, v in ALGORITHMS.items()}
@@ -26,6 +29,10 @@ cdef int _check(fc_status st, str where) except -1:
         return 0
     msg = f"{where}: {fc_status_string(st).decode()}"
     if st == FC_OUT_OF_MEMORY:
+        # the size is the calling thread's (this one's: the C call ran on it, GIL released)
+        failed = fc_last_failed_alloc()
+        if failed:
+            msg += f" (failed to allocate a workspace of {failed} bytes)"
         raise MemoryError(msg)
     if st == FC_UNSUPPORTED_ALGORITHM or st == FC_UNSUPPORTED_HARDWARE:
         raise UnsupportedError(msg)

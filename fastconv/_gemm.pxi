@@ -14,7 +14,8 @@ cdef float *_fptr_extent(object a, int64_t rows, int64_t cols, int64_t ld, str n
         raise ValueError(f"{name}: array is read-only")
     if rows < 1 or cols < 1 or ld < cols:
         raise ValueError(f"{name}: a {rows} x {cols} matrix needs ld >= {cols}, got ld={ld}")
-    if cnp.PyArray_SIZE(arr) < (rows - 1) * ld + cols:
+    # in Python ints: a hostile ld must not wrap the product around to a small value
+    if cnp.PyArray_SIZE(arr) < (<object>rows - 1) * ld + cols:
         raise ValueError(f"{name}: a {rows} x {cols} matrix with ld={ld} needs "
                          f"{(rows - 1) * ld + cols} elements, got {cnp.PyArray_SIZE(arr)}")
     return <float *>cnp.PyArray_DATA(arr)

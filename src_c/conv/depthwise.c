@@ -115,8 +115,15 @@ static fc_status dw_check(const fc_depthwise_conv2d_desc *d, int64_t *OH, int64_
     if (!fc_prod4(d->N, K, oh, ow, &t) || t > lim) return FC_SIZE_OVERFLOW;
     /* Padded planes of both passes (every term below is bounded by these). */
     int64_t ph = (d->R - 1) * d->dilation_h, pw = (d->S - 1) * d->dilation_w;
-    if (!fc_prod4(d->multiplier, d->H + ph + d->pad_top + d->pad_bottom + 1,
-                  d->W + pw + d->pad_left + d->pad_right + d->stride_w + 1, 1, &t) || t > lim)
+    /* The sums themselves may overflow with hostile pads: check every step. */
+    int64_t rows, cols;
+    if (__builtin_add_overflow(d->H, ph, &rows) || __builtin_add_overflow(rows, d->pad_top, &rows) ||
+        __builtin_add_overflow(rows, d->pad_bottom, &rows) || __builtin_add_overflow(rows, 1, &rows) ||
+        __builtin_add_overflow(d->W, pw, &cols) || __builtin_add_overflow(cols, d->pad_left, &cols) ||
+        __builtin_add_overflow(cols, d->pad_right, &cols) ||
+        __builtin_add_overflow(cols, d->stride_w, &cols) || __builtin_add_overflow(cols, 1, &cols))
+        return FC_SIZE_OVERFLOW;
+    if (!fc_prod4(d->multiplier, rows, cols, 1, &t) || t > lim)
         return FC_SIZE_OVERFLOW;
     *OH = oh;
     *OW = ow;

@@ -86,12 +86,17 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->across = T > 1 && (items % T == 0 || items >= 2 * T);
     p->threads = T;
     int gt = p->across ? 1 : T;
-    p->col_floats = p->direct ? 0 : p->CRS * p->cols;
+    /* CRS * cols may exceed 64 bits on a legal descriptor (a huge weight, a wide
+     * output): -1 makes plan_workspace report SIZE_MAX (FC_SIZE_OVERFLOW). */
+    if (p->direct) p->col_floats = 0;
+    else if (!fc_mul_ok(p->CRS, p->cols, &p->col_floats)) p->col_floats = -1;
     if (pass == FC_PASS_FORWARD && !p->direct) { /* B panels + a row buffer per thread */
-        int64_t panels = fc_gemm_packed_b_floats(p->cols, p->CRS);
-        p->col_floats = panels < 0 ? -1 : panels + p->cols * gt;
+        int64_t panels = fc_gemm_packed_b_floats(p->cols, p->CRS), rowbuf;
+        p->col_floats = panels < 0 || !fc_mul_ok(p->cols, gt, &rowbuf) ||
+                        panels > INT64_MAX - rowbuf ? -1 : panels + rowbuf;
     }
-    p->stage_floats = p->nimg > 1 ? p->Kg * p->cols : 0;
+    p->stage_floats = 0;
+    if (p->nimg > 1 && !fc_mul_ok(p->Kg, p->cols, &p->stage_floats)) p->stage_floats = -1;
     switch (pass) {
     case FC_PASS_FORWARD:
         p->gemm_bytes = fc_gemm_workspace(p->Kg, p->cols, p->CRS, gt);
@@ -110,7 +115,8 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
 }
 
 static size_t plan_workspace(const plan *p) {
-    if (p->gemm_bytes == SIZE_MAX || p->wp_group < 0 || p->col_floats < 0) return SIZE_MAX;
+    if (p->gemm_bytes == SIZE_MAX || p->wp_group < 0 || p->col_floats < 0 || p->stage_floats < 0)
+        return SIZE_MAX;
     int workers = p->across ? p->threads : 1;
     size_t total = 0;
     int64_t wp;

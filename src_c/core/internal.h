@@ -48,6 +48,10 @@ void *fc_arena_alloc(fc_arena *a, size_t bytes);
 /* Opens an arena of `need` bytes: the caller's buffer when given (it must hold
  * `need`), else the calling thread's cached buffer, grown when too small. */
 fc_status fc_workspace_open(void *user, size_t user_size, size_t need, fc_arena *out);
+/* Bytes of the calling thread's last allocation that failed with FC_OUT_OF_MEMORY in
+ * fc_workspace_open (0 when the last open succeeded). Not in fastconv.h, but exported
+ * from the shared library: the crossing names the size in its MemoryError. */
+FC_API size_t fc_last_failed_alloc(void);
 
 /* A size_t sum of piece sizes with overflow detection: adds fc_arena_piece(bytes). */
 static inline int fc_ws_add(size_t *total, int64_t elems, size_t elem_size) {

@@ -11,6 +11,11 @@ typedef struct cache {
 } cache;
 
 static pthread_key_t g_key;
+/* Bytes of this thread's last failed allocation (0: none), so that the crossing can
+ * name the size in its MemoryError. */
+static _Thread_local size_t g_failed_bytes;
+
+size_t fc_last_failed_alloc(void) { return g_failed_bytes; }
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void cache_free(void *v) {
@@ -46,6 +51,7 @@ void *fc_arena_alloc(fc_arena *a, size_t bytes) {
 
 fc_status fc_workspace_open(void *user, size_t user_size, size_t need, fc_arena *out) {
     out->used = 0;
+    g_failed_bytes = 0;
     if (user) {
         if (user_size < need) return FC_INVALID_WORKSPACE;
         out->base = (char *)user;
@@ -58,11 +64,21 @@ fc_status fc_workspace_open(void *user, size_t user_size, size_t need, fc_arena 
         return FC_SUCCESS;
     }
     cache *c = thread_cache();
-    if (!c) return FC_OUT_OF_MEMORY;
+    if (!c) {
+        g_failed_bytes = sizeof(cache);
+        return FC_OUT_OF_MEMORY;
+    }
     if (c->size < need) {
         size_t bytes = ((need + FC_ALIGN - 1) / FC_ALIGN) * FC_ALIGN;
+        if (bytes < need) { /* rounding up wrapped around */
+            g_failed_bytes = need;
+            return FC_OUT_OF_MEMORY;
+        }
         void *p = aligned_alloc(FC_ALIGN, bytes);
-        if (!p) return FC_OUT_OF_MEMORY;
+        if (!p) {
+            g_failed_bytes = bytes;
+            return FC_OUT_OF_MEMORY;
+        }
         free(c->p);
         c->p = p;
         c->size = bytes;

@@ -372,7 +372,10 @@ fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, fl
     if (!C) return FC_INVALID_ARGUMENT;
     if (ldc < N) return FC_INVALID_SHAPE;
     int64_t t;
-    if (!fc_mul_ok(M - 1, ldc, &t) || !fc_mul_ok(t + N, (int64_t)sizeof(float), &t))
+    /* (rows - 1) * ld + cols elements, in bytes, every step checked: with a hostile
+     * ld the sum alone can wrap to a small value and pass. */
+    if (!fc_mul_ok(M - 1, ldc, &t) || __builtin_add_overflow(t, N, &t) ||
+        !fc_mul_ok(t, (int64_t)sizeof(float), &t))
         return FC_SIZE_OVERFLOW;
     int need_ab = K > 0 && alpha != 0.0f;
     if (need_ab) {
@@ -380,8 +383,10 @@ fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, fl
         int64_t ar = trans_a ? K : M, ac = trans_a ? M : K; /* A stored [ar][ac] */
         int64_t br = trans_b ? N : K, bc = trans_b ? K : N;
         if (lda < ac || ldb < bc) return FC_INVALID_SHAPE;
-        if (!fc_mul_ok(ar - 1, lda, &t) || !fc_mul_ok(t + ac, (int64_t)sizeof(float), &t) ||
-            !fc_mul_ok(br - 1, ldb, &t) || !fc_mul_ok(t + bc, (int64_t)sizeof(float), &t))
+        if (!fc_mul_ok(ar - 1, lda, &t) || __builtin_add_overflow(t, ac, &t) ||
+            !fc_mul_ok(t, (int64_t)sizeof(float), &t) ||
+            !fc_mul_ok(br - 1, ldb, &t) || __builtin_add_overflow(t, bc, &t) ||
+            !fc_mul_ok(t, (int64_t)sizeof(float), &t))
             return FC_SIZE_OVERFLOW;
     }
     fc_gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
