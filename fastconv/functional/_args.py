@@ -129,6 +129,16 @@ def bias_vector(bias, K, fn):
     return bias
 
 
+def gradient_buffers(x_shape, w_shape, nbias):
+    """(grad_x, grad_weight, grad_bias) to be filled by C; with an empty batch there is
+    nothing to run, and the weight and bias gradients are already their zeros."""
+    gx = np.empty(x_shape, dtype=np.float32)
+    empty = x_shape[0] == 0
+    gw = (np.zeros if empty else np.empty)(w_shape, dtype=np.float32)
+    gb = (np.zeros if empty else np.empty)((nbias,), dtype=np.float32)
+    return gx, gw, gb
+
+
 def check_elements(shape, name, fn):
     n = 1
     for s in shape:

@@ -142,12 +142,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     algo = _algorithm(algorithm, fn, p)
     if algorithm == "auto" and _depthwise.serves_conv(x.shape, weight.shape, p.groups):
         return _depthwise._backward(grad_out, x, weight, p.c_args()[:3])
-    gx = np.empty(x.shape, dtype=np.float32)
-    gw = np.empty(weight.shape, dtype=np.float32)
-    gb = np.empty((weight.shape[0],), dtype=np.float32)
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0])
     if x.shape[0] == 0:
-        gw.fill(0.0)
-        gb.fill(0.0)
         return gx, gw, gb
     a = _tuned(algo, "backward_data", p,
                lambda a: _C.conv2d_backward_data(grad_out, weight, gx, *p.c_args(), a))

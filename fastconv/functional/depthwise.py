@@ -88,12 +88,8 @@ def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation
 
 
 def _backward(grad_out, x, weight, c_args):
-    gx = np.empty(x.shape, dtype=np.float32)
-    gw = np.empty(weight.shape, dtype=np.float32)
-    gb = np.empty((weight.shape[0],), dtype=np.float32)
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0])
     if x.shape[0] == 0:
-        gw.fill(0.0)
-        gb.fill(0.0)
         return gx, gw, gb
     _C.depthwise_conv2d_backward_data(grad_out, weight, gx, *c_args)
     _C.depthwise_conv2d_backward_weights(grad_out, x, gw, gb, *c_args)

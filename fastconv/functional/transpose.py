@@ -101,12 +101,8 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
     if grad_out.shape != p.out_shape:
         raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the "
                          f"conv_transpose2d output shape), got {tuple(grad_out.shape)}")
-    gx = np.empty(x.shape, dtype=np.float32)
-    gw = np.empty(weight.shape, dtype=np.float32)
-    gb = np.empty((p.out_shape[1],), dtype=np.float32)
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, p.out_shape[1])
     if x.shape[0] == 0:
-        gw.fill(0.0)
-        gb.fill(0.0)
         return gx, gw, gb
     _C.conv_transpose2d_backward_data(grad_out, weight, gx, *p.c_args())
     _C.conv_transpose2d_backward_weights(grad_out, x, gw, gb, *p.c_args())

@@ -236,21 +236,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
 }
 
-#ifndef FC_LIBFUZZER
-int main(int argc, char **argv) {
-    double seconds = argc > 1 ? atof(argv[1]) : 10.0;
-    unsigned seed = argc > 2 ? (unsigned)atoi(argv[2]) : 1u;
-    srand(seed);
-    uint8_t data[200];
-    long execs = 0;
-    clock_t end = clock() + (clock_t)(seconds * CLOCKS_PER_SEC);
-    while (clock() < end) {
-        size_t n = (size_t)(rand() % (int)sizeof data);
-        for (size_t i = 0; i < n; i++) data[i] = (uint8_t)rand();
-        LLVMFuzzerTestOneInput(data, n);
-        execs++;
-    }
-    printf("fuzz_ops: %ld executions in %.0f s, no crash\n", execs, seconds);
-    return 0;
-}
-#endif
+#define FUZZ_NAME "fuzz_ops"
+#define FUZZ_MAX_INPUT 200
+#include "fuzz_main.h"
