@@ -4,12 +4,17 @@
     y = fc.conv2d(x, w, stride=1, padding="same")
 """
 import os
+import sys
 
-# Idle OpenMP threads sleep instead of spinning, so fastconv's pool does not burn the
-# cores that NumPy's BLAS, PyTorch or other processes need between calls (measured
-# here: a spinning pool made alternating torch/fastconv calls up to 5x slower).
-# libgomp reads this once, when it loads; an explicit user setting wins.
+# One pool at a time on the cores. Idle OpenMP threads sleep instead of spinning, and,
+# when NumPy is not loaded yet, so do OpenBLAS's: a pool that spins after its call
+# takes the cores from the next library's (measured here: fastconv's 2-thread GEMM
+# ran at half speed right after a NumPy matmul, and alternating torch / fastconv
+# calls were several times slower). Both are read once, when the library loads; an
+# explicit user setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "numpy" not in sys.modules:
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from fastconv import _C  # noqa: E402
 from fastconv.errors import UnsupportedError
