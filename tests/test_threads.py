@@ -47,7 +47,7 @@ def test_set_num_threads_takes_effect(rng):
         assert fastconv.get_num_threads() == 1
         y1 = fastconv.conv2d(x, w)
         fastconv.set_num_threads(3)
-        assert fastconv.get_num_threads() == 3
+        assert fastconv.get_num_threads() == (3 if fastconv.info(measure=False)["openmp"] else 1)
         y3 = fastconv.conv2d(x, w)
     finally:
         fastconv.set_num_threads(before)

@@ -12,11 +12,12 @@ fc_status fc_set_num_threads(int n) {
 }
 
 int fc_threads(void) {
-    int n = __atomic_load_n(&g_threads, __ATOMIC_RELAXED);
-    if (n > 0) return n;
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    int n = __atomic_load_n(&g_threads, __ATOMIC_RELAXED);
+    return n > 0 ? n : omp_get_max_threads();
 #else
+    /* A serial build runs every kernel in the calling thread, whatever was asked: the
+     * kernels size per-thread buffers and reductions by this count. */
     return 1;
 #endif
 }

@@ -64,7 +64,8 @@ FC_API const char *fc_status_string(fc_status status);
 FC_API const char *fc_version(void);
 
 /* Threads used by every kernel (one OpenMP pool). n must be >= 1. The default is
- * OMP_NUM_THREADS or the number of cores. Takes effect on the next call. */
+ * OMP_NUM_THREADS or the number of cores. Takes effect on the next call. A build
+ * without OpenMP accepts any n and runs on one thread (fc_get_num_threads() == 1). */
 FC_API fc_status fc_set_num_threads(int n);
 FC_API int fc_get_num_threads(void);
 FC_API int fc_has_openmp(void);
