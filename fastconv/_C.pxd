@@ -52,6 +52,7 @@ cdef extern from "fastconv.h" nogil:
         FC_CONV_IM2COL
         FC_CONV_WINOGRAD_F23
         FC_CONV_WINOGRAD_F43
+        FC_CONV_DEPTHWISE
 
     ctypedef enum fc_conv_pass:
         FC_PASS_FORWARD

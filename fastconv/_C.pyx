@@ -19,7 +19,8 @@ cdef extern from "core/internal.h":
     size_t fc_last_failed_alloc() nogil
 
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
-              "winograd_f23": FC_CONV_WINOGRAD_F23, "winograd_f43": FC_CONV_WINOGRAD_F43}
+              "winograd_f23": FC_CONV_WINOGRAD_F23, "winograd_f43": FC_CONV_WINOGRAD_F43,
+              "depthwise": FC_CONV_DEPTHWISE}
 ALGORITHM_NAMES = {v: k for k, v in ALGORITHMS.items()}
 
 

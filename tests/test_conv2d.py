@@ -104,3 +104,18 @@ def test_matches_torch(case, rng):
 def test_batch_zero_returns_empty():
     y = fastconv.conv2d(np.zeros((0, 3, 5, 5), np.float32), np.zeros((2, 3, 3, 3), np.float32))
     assert y.shape == (0, 2, 3, 3)
+
+
+@pytest.mark.parametrize("case", [c for c in random_conv_cases(60, seed=11)
+                                  if c["groups"] == c["x_shape"][1] > 1][:6] or
+                         [dict(x_shape=(2, 3, 9, 11), w_shape=(6, 1, 3, 2), stride=(2, 1),
+                               pads=(1, 0, 2, 1), dilation=(1, 2), groups=3)], ids=case_id)
+def test_depthwise_algorithm(isa, case, rng):
+    # groups == C: "depthwise" (what "auto" picks, in C) serves forward and backward
+    check_conv_case(fastconv, case, "depthwise", rng)
+
+
+def test_depthwise_algorithm_refuses_other_groupings():
+    x = np.zeros((1, 4, 5, 5), np.float32)
+    with pytest.raises(fastconv.UnsupportedError, match="groups == C > 1"):
+        fastconv.conv2d(x, np.zeros((4, 2, 3, 3), np.float32), groups=2, algorithm="depthwise")

@@ -67,7 +67,7 @@ def test_im2col_workspace_is_reported():
     ((8, 256, 13, 13), 384, 3, 1, ("im2col", "im2col", "im2col")),  # AlexNet conv5: few tiles
     ((16, 256, 14, 14), 256, 3, 1, ("winograd_f23", "winograd_f23", "im2col")),
     ((16, 64, 56, 56), 128, 1, 1, ("im2col", "im2col", "im2col")),  # 1x1: no Winograd
-    ((16, 32, 112, 112), 32, 3, 32, ("direct", "direct", "direct")),  # depthwise
+    ((16, 32, 112, 112), 32, 3, 32, ("depthwise", "depthwise", "depthwise")),  # depthwise
     ((64, 1, 32, 32), 6, 5, 1, ("direct", "direct", "im2col")),      # LeNet C1: K=6
 ])
 def test_auto_choice(xs, K, R, groups, want):

@@ -110,7 +110,7 @@ def test_inf_and_nan_reach_exactly_the_outputs_they_touch(special):
 def test_every_algorithm_agrees(p):
     rng, x, w = _data(p)
     results = {}
-    for algo in ("direct", "im2col", "winograd_f23", "winograd_f43"):
+    for algo in ("direct", "im2col", "winograd_f23", "winograd_f43", "depthwise"):
         try:
             results[algo] = fastconv.conv2d(x, w, algorithm=algo, **_args(p))
         except fastconv.UnsupportedError:

@@ -4,9 +4,9 @@ import numpy as np
 from fastconv import _C
 from fastconv.errors import UnsupportedError
 from fastconv.functional import _args, tuning
-from fastconv.functional import depthwise as _depthwise
 
-ALGORITHMS = ("auto", "direct", "im2col", "winograd", "winograd_f23", "winograd_f43")
+ALGORITHMS = ("auto", "direct", "im2col", "winograd", "winograd_f23", "winograd_f43",
+              "depthwise")
 _PASS = {"forward": 0, "backward_data": 1, "backward_weights": 2}
 
 
@@ -51,6 +51,11 @@ def winograd_serves(p):
     return p.w_shape[2:] == (3, 3) and p.stride == (1, 1) and p.dilation == (1, 1)
 
 
+def depthwise_serves(p):
+    """Whether the depthwise kernels can run these parameters: groups == C > 1."""
+    return p.groups == p.x_shape[1] > 1
+
+
 def _algorithm(algorithm, fn, p):
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ValueError(f"{fn}: algorithm must be one of {ALGORITHMS}, got algorithm={algorithm!r}")
@@ -62,6 +67,10 @@ def _algorithm(algorithm, fn, p):
             f"{fn}: algorithm={algorithm!r} serves only 3x3 kernels with stride 1 and "
             f"dilation 1, got a {R}x{S} kernel, stride={p.stride}, dilation={p.dilation}; "
             f"use algorithm='auto', 'direct' or 'im2col'")
+    if algorithm == "depthwise" and not depthwise_serves(p):
+        raise UnsupportedError(
+            f"{fn}: algorithm='depthwise' serves only groups == C > 1 (weight "
+            f"(C*m, 1, R, S)), got groups={p.groups} with C={p.x_shape[1]}")
     return _C.ALGORITHMS[algorithm]
 
 
@@ -70,9 +79,11 @@ def _tuned(algo, pass_, p, run):
     if algo != _C.ALGORITHMS["auto"] or not tuning.autotune_enabled():
         return algo
     def serves(name):
-        # Winograd's weight gradient is the direct algorithm's: no separate candidate.
+        # Winograd's weight gradient is im2col's: no separate candidate.
         if name.startswith("winograd"):
             return winograd_serves(p) and pass_ != "backward_weights"
+        if name == "depthwise":
+            return depthwise_serves(p)
         return True
     return tuning.choose(pass_, p, run, serves)
 
@@ -92,7 +103,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     padding: int, (ph, pw), ((top, bottom), (left, right)), "valid", or "same" (Keras:
     output = ceil(input / stride), the odd pixel padded at the bottom/right).
     algorithm: "auto" | "direct" | "im2col" | "winograd" (= "winograd_f43") |
-    "winograd_f23". An algorithm that cannot serve the arguments raises
+    "winograd_f23" | "depthwise" (groups == C > 1). An algorithm that cannot serve the arguments raises
     fastconv.UnsupportedError (a NotImplementedError), never a silent fallback.
 
     "auto" runs the C library's heuristic choice, or with fastconv.autotune(True) the
@@ -118,9 +129,6 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     y = np.empty(p.out_shape, dtype=np.float32)
     if y.size == 0:
         return y
-    if algorithm == "auto" and _depthwise.serves_conv(x.shape, weight.shape, p.groups):
-        _C.depthwise_conv2d_forward(x, weight, bias, y, *p.c_args()[:3])
-        return y
     algo = _tuned(algo, "forward", p,
                   lambda a: _C.conv2d_forward(x, weight, bias, y, *p.c_args(), a))
     _C.conv2d_forward(x, weight, bias, y, *p.c_args(), algo)
@@ -140,8 +148,6 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the conv2d output "
                          f"shape), got {tuple(grad_out.shape)}")
     algo = _algorithm(algorithm, fn, p)
-    if algorithm == "auto" and _depthwise.serves_conv(x.shape, weight.shape, p.groups):
-        return _depthwise._backward(grad_out, x, weight, p.c_args()[:3])
     gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0])
     if x.shape[0] == 0:
         return gx, gw, gb

@@ -42,13 +42,6 @@ class DepthwiseParams:
         return self.stride, self.pads, self.dilation
 
 
-def serves_conv(x_shape, w_shape, groups):
-    """Whether conv2d(x, w, groups=groups) is a depthwise convolution (groups == C > 1,
-    weight (C*m, 1, R, S)), which conv2d's "auto" hands to the depthwise kernel."""
-    C = x_shape[1]
-    return groups == C and C > 1 and w_shape[1] == 1 and w_shape[0] % C == 0
-
-
 def _inputs(fn, x, weight):
     x = _args.as_float32(x, "x", fn)
     weight = _args.as_float32(weight, "weight", fn)

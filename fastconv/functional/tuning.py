@@ -20,7 +20,7 @@ import time
 from fastconv import _C
 from fastconv.errors import UnsupportedError
 
-CANDIDATES = ("direct", "im2col", "winograd_f23", "winograd_f43")
+CANDIDATES = ("direct", "im2col", "winograd_f23", "winograd_f43", "depthwise")
 PASSES = ("forward", "backward_data", "backward_weights")
 _REPEATS = 5            # timed runs per candidate, after one warm-up run
 _state = {"enabled": False}

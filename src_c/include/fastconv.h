@@ -123,7 +123,9 @@ typedef enum fc_conv_algorithm {
     FC_CONV_DIRECT = 1,       /* any descriptor */
     FC_CONV_IM2COL = 2,       /* any descriptor */
     FC_CONV_WINOGRAD_F23 = 3, /* 3x3, stride 1, dilation 1 */
-    FC_CONV_WINOGRAD_F43 = 4  /* 3x3, stride 1, dilation 1 */
+    FC_CONV_WINOGRAD_F43 = 4, /* 3x3, stride 1, dilation 1 */
+    FC_CONV_DEPTHWISE = 5     /* groups == C > 1 (weight (C*m, 1, R, S)): the depthwise
+                                 kernels; needs no workspace */
 } fc_conv_algorithm;
 
 typedef enum fc_conv_pass {
