@@ -47,13 +47,15 @@ static int algo_serves(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
 }
 
 /* The Winograd variant AUTO should run, or FC_CONV_AUTO for none. Winograd's saving
- * is per tile, its overhead (filter transform, a^2 weight matrices streamed through the
- * GEMMs) per weight, so it pays when tiles are many relative to the channels. Measured
- * on the ResNet/AlexNet 3x3 layers (1 thread, CPU time): F(4x4) wins from about 4
- * tiles per channel (resnet 56x56 and 28x28 at batch 16: 0.65-0.76 of im2col's time),
- * F(2x2) from about 2 (resnet 56x56 batch 1: 0.93, 14x14 batch 16: 0.82); below that
- * im2col is as fast or faster (7x7, AlexNet conv5, batch-1 deep layers: up to 10x).
- * Backward-weights delegates to direct, so Winograd is never preferred there. */
+ * is per tile and grows with the channels (its GEMMs shrink, its transforms do not),
+ * its overhead (filter transform, a^2 weight matrices through the GEMMs) is per weight,
+ * so it pays when tiles are many relative to the channels. Measured on the ResNet and
+ * AlexNet 3x3 layers (2 threads, quiet machine, effective GFLOP/s against im2col's):
+ * F(4x4) from 4 tiles per channel (ResNet 56x56 and 28x28 at batch 16: 197 vs 178,
+ * 250 vs 172); F(2x2) from 2 tiles per channel with 128+ channels (ResNet 14x14 batch
+ * 16: 182 vs 163 forward, 231 vs 98 backward-data) but not with 64 (ResNet 56x56 batch
+ * 1: 128 vs 143); below that im2col (7x7, AlexNet conv5, batch-1 deep layers: up to 10x).
+ * Backward-weights delegates to im2col, so Winograd is never preferred there. */
 static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
     if (pass == FC_PASS_BACKWARD_WEIGHTS || !fc_winograd_serves(d)) return FC_CONV_AUTO;
     int64_t Cg = d->C / d->groups, Kg = d->K / d->groups;
@@ -63,7 +65,7 @@ static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pas
     int64_t t4 = d->N * fc_ceil_div(OH, 4) * fc_ceil_div(OW, 4);
     int64_t t2 = d->N * fc_ceil_div(OH, 2) * fc_ceil_div(OW, 2);
     if (t4 >= 4 * ch) return FC_CONV_WINOGRAD_F43;
-    return t2 >= 2 * ch ? FC_CONV_WINOGRAD_F23 : FC_CONV_AUTO;
+    return t2 >= 2 * ch && ch >= 128 ? FC_CONV_WINOGRAD_F23 : FC_CONV_AUTO;
 }
 
 /* im2col + GEMM beats direct (measured on the bench shapes, 2 threads) everywhere
