@@ -65,3 +65,11 @@ def test_crossing_checks_buffers():
         _C.conv2d_forward(X, W, None, y, (1, 1), (0, 0, 0, 0), (1, 1), 1, 0)
     with pytest.raises(TypeError, match="C-contiguous float32"):
         _C.conv2d_forward(X.astype(np.float64), W, None, y, (1, 1), (0, 0, 0, 0), (1, 1), 1, 0)
+
+
+def test_unsupported_algorithm_is_a_value_error():
+    # DESIGN.md: asking for an algorithm that cannot serve the arguments is a ValueError
+    with pytest.raises(ValueError, match="serves only 3x3 kernels"):
+        fastconv.conv2d(np.zeros((1, 1, 8, 8), np.float32), np.zeros((1, 1, 5, 5), np.float32),
+                        algorithm="winograd")
+    assert issubclass(fastconv.UnsupportedError, NotImplementedError)

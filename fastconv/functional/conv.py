@@ -103,8 +103,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     padding: int, (ph, pw), ((top, bottom), (left, right)), "valid", or "same" (Keras:
     output = ceil(input / stride), the odd pixel padded at the bottom/right).
     algorithm: "auto" | "direct" | "im2col" | "winograd" (= "winograd_f43") |
-    "winograd_f23" | "depthwise" (groups == C > 1). An algorithm that cannot serve the arguments raises
-    fastconv.UnsupportedError (a NotImplementedError), never a silent fallback.
+    "winograd_f23" | "depthwise" (groups == C > 1). An algorithm that cannot serve
+    the arguments raises fastconv.UnsupportedError (a ValueError and a
+    NotImplementedError), never a silent fallback.
 
     "auto" runs the C library's heuristic choice, or with fastconv.autotune(True) the
     fastest algorithm measured on the first call with these shapes and arguments
