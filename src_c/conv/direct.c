@@ -121,6 +121,7 @@ typedef struct dw_geom {
 } dw_geom;
 
 static int dw_make_geom(const plane_geom *g, int64_t OH, int64_t OW, int64_t sh, dw_geom *o) {
+    if (OW > INT64_MAX / 4 || g->row > INT64_MAX / 4) return 0;
     int64_t row16 = fc_ceil_div(OW, 16) * 16;
     int64_t pl;
     if (sh == 1 && g->row <= row16) {
@@ -136,9 +137,10 @@ static int dw_make_geom(const plane_geom *g, int64_t OH, int64_t OW, int64_t sh,
         o->plane = pl;
         o->nseg = OH;
         o->seglen = row16;
-        o->xs = sh * g->row;
+        if (!fc_mul_ok(sh, g->row, &o->xs)) return 0;
     }
-    /* Last read ends before plane + row + seglen-rounding; see the bound in the report. */
+    /* The last plane's reads end before plane + row + 16 (one segment: the taps start
+     * within ((R-1)*dh + 1) rows, OH + (R-1)*dh <= Hp) or plane + row16 (per row). */
     o->slack = g->row + row16 + 16 + FC_DIRECT_SLACK;
     return 1;
 }
