@@ -109,6 +109,56 @@ static void out_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
     *OW = (d->W + d->pad_left + d->pad_right - d->dilation_w * (d->S - 1) - 1) / d->stride_w + 1;
 }
 
+/* Layout of the repacked grad_y for backward-weights (see fc_direct_dw). With unit
+ * row stride a whole plane is one segment whose rows are padded to the input's row
+ * length, so the taps read it as one long contiguous run; otherwise each output row
+ * is a segment padded to a multiple of 16 floats. */
+typedef struct dw_geom {
+    int64_t grow;            /* floats per packed grad_y row */
+    int64_t plane;           /* floats per packed grad_y plane, a multiple of 16 */
+    int64_t nseg, seglen, xs;
+    int64_t slack;           /* floats the kernel may read past the last input plane */
+} dw_geom;
+
+static int dw_make_geom(const plane_geom *g, int64_t OH, int64_t OW, int64_t sh, dw_geom *o) {
+    if (OW > INT64_MAX / 4 || g->row > INT64_MAX / 4) return 0;
+    int64_t row16 = fc_ceil_div(OW, 16) * 16;
+    int64_t pl;
+    if (sh == 1 && g->row <= row16) {
+        o->grow = g->row;
+        if (!fc_mul_ok(OH, g->row, &pl) || pl > INT64_MAX - 16) return 0;
+        o->plane = fc_ceil_div(pl, 16) * 16;
+        o->nseg = 1;
+        o->seglen = o->plane;
+        o->xs = 0;
+    } else {
+        o->grow = row16;
+        if (!fc_mul_ok(OH, row16, &pl)) return 0;
+        o->plane = pl;
+        o->nseg = OH;
+        o->seglen = row16;
+        if (!fc_mul_ok(sh, g->row, &o->xs)) return 0;
+    }
+    /* The last plane's reads end before plane + row + 16 (one segment: the taps start
+     * within ((R-1)*dh + 1) rows, OH + (R-1)*dh <= Hp) or plane + row16 (per row). */
+    o->slack = g->row + row16 + 16 + FC_DIRECT_SLACK;
+    return 1;
+}
+
+static size_t dw_workspace(const fc_conv2d_desc *d, int64_t OH, int64_t OW, const plane_geom *g) {
+    dw_geom q;
+    if (!dw_make_geom(g, OH, OW, d->stride_h, &q)) return SIZE_MAX;
+    int64_t xfl, gfl, taps;
+    if (!fc_mul_ok(d->N * d->C, g->plane, &xfl) || xfl > INT64_MAX - q.slack) return SIZE_MAX;
+    if (!fc_mul_ok(d->N * d->K, q.plane, &gfl)) return SIZE_MAX;
+    if (!fc_mul_ok(d->R, d->S, &taps)) return SIZE_MAX;
+    size_t total = 0;
+    if (!fc_ws_add(&total, xfl + q.slack, sizeof(float))) return SIZE_MAX;
+    if (!fc_ws_add(&total, gfl, sizeof(float))) return SIZE_MAX;
+    if (!fc_ws_add(&total, taps, sizeof(int64_t))) return SIZE_MAX;
+    return total;
+}
+
 size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
     int64_t OH, OW;
     out_shape(d, &OH, &OW);
@@ -125,6 +175,7 @@ size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
         planes = d->N * d->C;
         wfl = pass == FC_PASS_FORWARD ? packed_weight_floats(G, Kg, Cg, d->R, d->S) : 0;
     }
+    if (pass == FC_PASS_BACKWARD_WEIGHTS) return dw_workspace(d, OH, OW, &g);
     int64_t xfl;
     if (!fc_mul_ok(planes, g.plane, &xfl) || xfl > INT64_MAX - FC_DIRECT_SLACK) return SIZE_MAX;
     if (!fc_ws_add(&total, xfl + FC_DIRECT_SLACK, sizeof(float))) return SIZE_MAX;
@@ -219,39 +270,64 @@ fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
     return run_rows(&g, uq, d->N, G, Kg, Cg, wp, NULL, gx, d->H, d->W, d, 1, 1, ws);
 }
 
+/* Copies grad_y planes into the dw_geom layout, zeros in the padding. */
+static void pack_gy(const dw_geom *q, const float *gy, int64_t planes, int64_t OH, int64_t OW,
+                    float *dst) {
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+        float *o = dst + p * q->plane;
+        const float *src = gy + p * OH * OW;
+        memset(o, 0, (size_t)q->plane * sizeof(float));
+        for (int64_t i = 0; i < OH; i++)
+            memcpy(o + i * q->grow, src + i * OW, (size_t)OW * sizeof(float));
+    }
+}
+
 fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *gy,
                                           const float *x, float *gw, fc_arena *ws) {
     int64_t OH, OW;
     out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
     plane_geom g = forward_geom(d);
-    float *xq = fc_arena_alloc(ws, (size_t)(d->N * d->C * g.plane + FC_DIRECT_SLACK) * sizeof(float));
-    if (!xq) return FC_INVALID_WORKSPACE;
+    dw_geom q;
+    if (!dw_make_geom(&g, OH, OW, d->stride_h, &q)) return FC_INVALID_WORKSPACE;
+    int64_t xfl = d->N * d->C * g.plane;
+    float *xq = fc_arena_alloc(ws, (size_t)(xfl + q.slack) * sizeof(float));
+    float *gq = fc_arena_alloc(ws, (size_t)(d->N * d->K * q.plane) * sizeof(float));
+    int64_t *toff = fc_arena_alloc(ws, (size_t)(d->R * d->S) * sizeof(int64_t));
+    if (!xq || !gq || !toff) return FC_INVALID_WORKSPACE;
     pack_planes(&g, x, d->N * d->C, xq);
+    /* The kernel's reads past the last plane meet zero grad_y; keep them finite. */
+    memset(xq + xfl, 0, (size_t)q.slack * sizeof(float));
+    pack_gy(&q, gy, d->N * d->K, OH, OW, gq);
+    for (int64_t r = 0; r < d->R; r++)
+        for (int64_t s = 0; s < d->S; s++) {
+            int64_t col = s * d->dilation_w;
+            toff[r * d->S + s] = r * d->dilation_h * g.row + (col % d->stride_w) * g.phase +
+                                 col / d->stride_w;
+        }
+    /* Enough images per register pass that 8 channels of grad_y (~256 KiB) stay in L2. */
+    int64_t img_group = fc_max64(1, (int64_t)65536 / (FC_DIRECT_KB * q.plane));
     fc_direct_dw_fn kern = dw_kernel();
-    int64_t nkb = fc_ceil_div(Kg, 4);
+    int64_t nkb = fc_ceil_div(Kg, FC_DIRECT_KB);
     #pragma omp parallel for num_threads(fc_threads()) schedule(dynamic, 1)
     for (int64_t t = 0; t < d->C * nkb; t++) {
         int64_t c = t / nkb, kb = t % nkb;      /* c: global input channel */
-        int64_t gi = c / Cg, cg = c % Cg, k0 = gi * Kg + kb * 4;
+        int64_t gi = c / Cg, cg = c % Cg, k0 = gi * Kg + kb * FC_DIRECT_KB;
         fc_direct_dw a;
         a.xq = xq + c * g.plane;
         a.xq_n = d->C * g.plane;
-        a.row = g.row;
-        a.phase = g.phase;
-        a.gy = gy + k0 * OH * OW;
-        a.gy_k = OH * OW;
-        a.gy_n = d->K * OH * OW;
+        a.gy = gq + k0 * q.plane;
+        a.gy_k = q.plane;
+        a.gy_n = d->K * q.plane;
         a.n_img = d->N;
-        a.kn = fc_min64(4, Kg - kb * 4);
-        a.R = d->R;
-        a.S = d->S;
-        a.sh = d->stride_h;
-        a.sw = d->stride_w;
-        a.dh = d->dilation_h;
-        a.dw = d->dilation_w;
-        a.OH = OH;
-        a.OW = OW;
+        a.img_group = img_group;
+        a.kn = fc_min64(FC_DIRECT_KB, Kg - kb * FC_DIRECT_KB);
+        a.nseg = q.nseg;
+        a.seglen = q.seglen;
+        a.xs = q.xs;
+        a.ntaps = d->R * d->S;
+        a.toff = toff;
         a.gw = gw + (k0 * Cg + cg) * d->R * d->S;
         a.gw_k = Cg * d->R * d->S;
         kern(&a);

@@ -29,17 +29,22 @@ typedef struct fc_direct_rows {
 /* y rows [oh0, oh1) for the block's channels. */
 typedef void (*fc_direct_rows_fn)(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
 
-/* grad_w[k][c][r][s] for kn (<= 4) channels k of one input channel c, summed over
- * `n_img` images: gy[i] = grad_y plane of image i for channel k0, channel stride gy_k,
- * image stride gy_n; xq the image-0 plane of c in phase layout, image stride xq_n. */
+/* grad_w[k][c][r][s] for kn (<= FC_DIRECT_KB) channels k of one input channel c,
+ * summed over `n_img` images. grad_y is repacked so that its rows line up with the
+ * packed input: per (image, channel) a plane of nseg segments of seglen floats
+ * (a multiple of 16, zero past the valid columns); segment j reads the input at
+ * j * xs + toff[r*S + s] from the image's plane of c. Zero grad_y entries meet
+ * finite input past a row's end, so whole vectors are read without masks. */
 typedef struct fc_direct_dw {
-    const float *xq;
-    int64_t xq_n, row, phase;
-    const float *gy;
-    int64_t gy_k, gy_n;
-    int64_t n_img, kn;
-    int64_t R, S, sh, sw, dh, dw;
-    int64_t OH, OW;
+    const float *xq;          /* image-0 plane of c in phase layout */
+    int64_t xq_n;             /* image stride of xq */
+    const float *gy;          /* packed grad_y of image 0, channel k0 */
+    int64_t gy_k, gy_n;       /* channel and image strides of the packed grad_y */
+    int64_t n_img, img_group; /* images, and how many one register pass covers */
+    int64_t kn;
+    int64_t nseg, seglen, xs;
+    int64_t ntaps;            /* R*S */
+    const int64_t *toff;      /* ntaps input offsets of the taps */
     float *gw;                /* gw for (k0, c, 0, 0) */
     int64_t gw_k;             /* stride between output channels in gw */
 } fc_direct_dw;
