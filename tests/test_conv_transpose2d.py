@@ -248,3 +248,21 @@ def test_c_api_workspace_and_adjoint(tmp_path):
                     "-lfastconv", f"-Wl,-rpath,{lib}", "-lm", "-o", str(exe)], check=True)
     res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "ok" in res.stdout, res.stdout + res.stderr
+
+
+def test_output_wholly_in_the_padding():
+    # Found by hypothesis: output_padding beyond the pad with dilation > stride can leave
+    # every output column unreached by the input; y is then the bias, the gradients zero.
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).random((2, 3, 1, 1), dtype=np.float32)
+    w = np.ones((3, 2, 1, 1), np.float32)
+    b = np.array([1.5, -2.0], np.float32)
+    kw = dict(stride=1, padding=(0, 1), output_padding=(0, 2), dilation=(1, 3))
+    y = fastconv.conv_transpose2d(x, w, b, **kw)
+    t = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w),
+                                             torch.from_numpy(b), **kw)
+    np.testing.assert_array_equal(y, t.numpy())
+    gy = np.ones(y.shape, np.float32)
+    gx, gw, gb = fastconv.conv_transpose2d_backward(gy, x, w, **kw)
+    assert not gx.any() and not gw.any()
+    np.testing.assert_array_equal(gb, gy.sum(axis=(0, 2, 3)))

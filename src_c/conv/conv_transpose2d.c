@@ -23,6 +23,8 @@ typedef struct tc_plan {
     int64_t OH, OW;         /* transposed conv output (= dual conv input) */
     int crop;               /* dual conv runs on a cropped [OHc][OWc] copy */
     int64_t OHc, OWc;
+    int empty;              /* no input pixel reaches the output (OHc or OWc < 1): y is
+                               the bias alone, and grad_x and grad_w are zero */
 } tc_plan;
 
 static fc_status plan(const fc_conv_transpose2d_desc *d, tc_plan *p) {
@@ -57,11 +59,13 @@ static fc_status plan(const fc_conv_transpose2d_desc *d, tc_plan *p) {
     p->crop = eh >= d->stride_h || ew >= d->stride_w;
     p->OHc = p->crop ? OH - eh : OH;
     p->OWc = p->crop ? OW - ew : OW;
+    p->empty = p->OHc < 1 || p->OWc < 1;
     fc_conv2d_desc cd = {d->N, d->K, p->OHc, p->OWc, d->C, d->R, d->S, d->stride_h, d->stride_w,
                          d->pad_top, fc_max64(0, d->pad_bottom - d->output_padding_h),
                          d->pad_left, fc_max64(0, d->pad_right - d->output_padding_w),
                          d->dilation_h, d->dilation_w, d->groups};
     p->cd = cd;
+    if (p->empty) return FC_SUCCESS; /* the output lies wholly in the padding */
     int64_t ch, cw;
     fc_status st = fc_conv2d_output_shape(&p->cd, &ch, &cw);
     if (st != FC_SUCCESS) return st;
@@ -81,6 +85,8 @@ static int64_t crop_floats(const tc_plan *p) { return p->cd.N * p->cd.C * p->OHc
 
 /* Total workspace: the cropped copy (when needed) and the dual conv's own. */
 static fc_status sizes(const tc_plan *p, fc_conv_pass pass, size_t *conv_bytes, size_t *total) {
+    *conv_bytes = *total = 0;
+    if (p->empty) return FC_SUCCESS;
     fc_status st = fc_conv2d_workspace_size(&p->cd, FC_CONV_AUTO, dual_pass(pass), conv_bytes);
     if (st != FC_SUCCESS) return st;
     *total = 0;
@@ -131,7 +137,7 @@ static fc_status start(const fc_conv_transpose2d_desc *d, fc_conv_pass pass, voi
     st = fc_workspace_open(workspace, workspace_size, total, &r->arena);
     if (st != FC_SUCCESS) return st;
     r->crop = NULL;
-    if (r->p.crop) {
+    if (r->p.crop && !r->p.empty) {
         r->crop = fc_arena_alloc(&r->arena, (size_t)crop_floats(&r->p) * sizeof(float));
         if (!r->crop) return FC_INVALID_WORKSPACE;
     }
@@ -184,7 +190,8 @@ fc_status fc_conv_transpose2d_forward(const fc_conv_transpose2d_desc *d, const f
     fc_status st = start(d, FC_PASS_FORWARD, workspace, workspace_size, &r);
     if (st != FC_SUCCESS) return st;
     float *out = r.p.crop ? r.crop : y;
-    st = fc_conv2d_backward_data(&r.p.cd, FC_CONV_AUTO, x, w, out, r.conv_ws, r.conv_size);
+    if (r.p.empty) memset(y, 0, (size_t)(d->N * d->K * r.p.OH * r.p.OW) * sizeof(float));
+    else st = fc_conv2d_backward_data(&r.p.cd, FC_CONV_AUTO, x, w, out, r.conv_ws, r.conv_size);
     if (st != FC_SUCCESS) return st;
     if (r.p.crop) uncrop_planes(&r.p, r.crop, y);
     if (bias) add_bias(d->N, d->K, r.p.OH * r.p.OW, bias, y);
@@ -198,6 +205,10 @@ fc_status fc_conv_transpose2d_backward_data(const fc_conv_transpose2d_desc *d,
     tc_run r;
     fc_status st = start(d, FC_PASS_BACKWARD_DATA, workspace, workspace_size, &r);
     if (st != FC_SUCCESS) return st;
+    if (r.p.empty) {
+        memset(grad_x, 0, (size_t)(d->N * d->C * d->H * d->W) * sizeof(float));
+        return FC_SUCCESS;
+    }
     const float *in = grad_y;
     if (r.p.crop) {
         crop_planes(&r.p, grad_y, r.crop);
@@ -215,12 +226,15 @@ fc_status fc_conv_transpose2d_backward_weights(const fc_conv_transpose2d_desc *d
     fc_status st = start(d, FC_PASS_BACKWARD_WEIGHTS, workspace, workspace_size, &r);
     if (st != FC_SUCCESS) return st;
     const float *in = grad_y;
-    if (r.p.crop) {
+    if (r.p.crop && !r.p.empty) {
         crop_planes(&r.p, grad_y, r.crop);
         in = r.crop;
     }
-    st = fc_conv2d_backward_weights(&r.p.cd, FC_CONV_AUTO, x, in, grad_w, NULL, r.conv_ws,
-                                    r.conv_size);
+    if (r.p.empty)
+        memset(grad_w, 0, (size_t)(d->C * (d->K / d->groups) * d->R * d->S) * sizeof(float));
+    else
+        st = fc_conv2d_backward_weights(&r.p.cd, FC_CONV_AUTO, x, in, grad_w, NULL, r.conv_ws,
+                                        r.conv_size);
     if (st == FC_SUCCESS && grad_bias)
         fc_conv2d_bias_grad(d->N, d->K, r.p.OH * r.p.OW, grad_y, grad_bias);
     return st;
