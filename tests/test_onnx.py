@@ -83,35 +83,12 @@ def test_unsupported_op_is_named_at_load():
 
 
 def _resnet18_like(torch):
-    nn = torch.nn
-
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                          nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            y = torch.relu(self.bn1(self.conv1(x)))
-            y = self.bn2(self.conv2(y))
-            return torch.relu(y + (x if self.down is None else self.down(x)))
+    from fastconv.bench.torch_models import resnet18
 
     torch.manual_seed(0)
-    widths = [16, 32, 64, 128]       # ResNet-18's layout (2 blocks per stage), narrower
-    layers = [nn.Conv2d(3, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]),
-              nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
-    cin = widths[0]
-    for i, w in enumerate(widths):
-        layers += [Block(cin, w, 1 if i == 0 else 2), Block(w, w, 1)]
-        cin = w
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10), nn.Softmax(1)]
-    model = nn.Sequential(*layers)
+    # ResNet-18's layout, narrower, with a softmax head
+    model = torch.nn.Sequential(resnet18(10, widths=(16, 32, 64, 128)), torch.nn.Softmax(1))
+    nn = torch.nn
     # Non-trivial running statistics so that BatchNormalization matters.
     with torch.no_grad():
         for m in model.modules():
