@@ -42,63 +42,35 @@ def _out(a):
     return None if a is None else torch.from_numpy(a)
 
 
-class _Conv2d(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, w, b, stride, padding, dilation, groups, algorithm):
-        fn = "conv2d"
-        xa, wa = _arr(x, "x", fn), _arr(w, "weight", fn)
-        ctx.args = (stride, padding, dilation, groups)
-        ctx.save_for_backward(x, w)
-        ctx.has_bias = b is not None
-        return _out(fcf.conv2d(xa, wa, _arr(b, "bias", fn), *ctx.args, algorithm=algorithm))
+def _weighted_op(name):
+    """An autograd Function for fastconv.<name>(x, weight, bias, *args, **fwd_kw) and its
+    <name>_backward(grad_out, x, weight, *args): conv2d, depthwise and transposed conv."""
+    fwd, bwd = getattr(fcf, name), getattr(fcf, name + "_backward")
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, gy):
-        x, w = ctx.saved_tensors
-        gx, gw, gb = fcf.conv2d_backward(_arr(gy, "grad", "conv2d"), x.detach().numpy(),
-                                         w.detach().numpy(), *ctx.args)
-        return _grads(ctx, gx, gw, gb) + (None,) * 5
+    class Op(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w, b, args, fwd_kw):
+            xa, wa = _arr(x, "x", name), _arr(w, "weight", name)
+            ctx.args = args
+            ctx.save_for_backward(x, w)
+            ctx.has_bias = b is not None
+            return _out(fwd(xa, wa, _arr(b, "bias", name), *args, **fwd_kw))
 
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, gy):
+            x, w = ctx.saved_tensors
+            gx, gw, gb = bwd(_arr(gy, "grad", name), x.detach().numpy(), w.detach().numpy(),
+                             *ctx.args)
+            return _grads(ctx, gx, gw, gb) + (None, None)
 
-class _Depthwise(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, w, b, stride, padding, dilation):
-        fn = "depthwise_conv2d"
-        xa, wa = _arr(x, "x", fn), _arr(w, "weight", fn)
-        ctx.args = (stride, padding, dilation)
-        ctx.save_for_backward(x, w)
-        ctx.has_bias = b is not None
-        return _out(fcf.depthwise_conv2d(xa, wa, _arr(b, "bias", fn), *ctx.args))
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, gy):
-        x, w = ctx.saved_tensors
-        gx, gw, gb = fcf.depthwise_conv2d_backward(_arr(gy, "grad", "depthwise_conv2d"),
-                                                   x.detach().numpy(), w.detach().numpy(),
-                                                   *ctx.args)
-        return _grads(ctx, gx, gw, gb) + (None,) * 3
+    Op.__name__ = Op.__qualname__ = f"_{name}"
+    return Op
 
 
-class _ConvTranspose2d(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, w, b, stride, padding, output_padding, groups, dilation):
-        fn = "conv_transpose2d"
-        xa, wa = _arr(x, "x", fn), _arr(w, "weight", fn)
-        ctx.args = (stride, padding, output_padding, groups, dilation)
-        ctx.save_for_backward(x, w)
-        ctx.has_bias = b is not None
-        return _out(fcf.conv_transpose2d(xa, wa, _arr(b, "bias", fn), *ctx.args))
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, gy):
-        x, w = ctx.saved_tensors
-        gx, gw, gb = fcf.conv_transpose2d_backward(_arr(gy, "grad", "conv_transpose2d"),
-                                                   x.detach().numpy(), w.detach().numpy(),
-                                                   *ctx.args)
-        return _grads(ctx, gx, gw, gb) + (None,) * 5
+_Conv2d = _weighted_op("conv2d")
+_Depthwise = _weighted_op("depthwise_conv2d")
+_ConvTranspose2d = _weighted_op("conv_transpose2d")
 
 
 def _grads(ctx, gx, gw, gb):
@@ -164,17 +136,18 @@ class _GlobalAvgPool2d(torch.autograd.Function):
 # (((top, bottom), (left, right)), "same", "valid").
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm="auto"):
-    return _Conv2d.apply(x, weight, bias, stride, padding, dilation, groups, algorithm)
+    return _Conv2d.apply(x, weight, bias, (stride, padding, dilation, groups),
+                         {"algorithm": algorithm})
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    return _Depthwise.apply(x, weight, bias, stride, padding, dilation)
+    return _Depthwise.apply(x, weight, bias, (stride, padding, dilation), {})
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
-    return _ConvTranspose2d.apply(x, weight, bias, stride, padding, output_padding, groups,
-                                  dilation)
+    return _ConvTranspose2d.apply(x, weight, bias,
+                                  (stride, padding, output_padding, groups, dilation), {})
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
