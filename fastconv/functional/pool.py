@@ -183,41 +183,39 @@ def _global_input(fn, x):
     return x
 
 
-def global_avg_pool2d(x):
-    """Mean over each (H, W) plane: (N, C, H, W) -> (N, C, 1, 1)."""
-    x = _global_input("global_avg_pool2d", x)
+def _global_forward(kind, x):
+    x = _global_input(f"global_{kind}_pool2d", x)
     y = np.empty(x.shape[:2] + (1, 1), dtype=np.float32)
     if y.size:
-        _C.global_pool2d_forward("avg", x, y)
+        _C.global_pool2d_forward(kind, x, y)
     return y
 
 
-def global_avg_pool2d_backward(grad_out, x):
-    fn = "global_avg_pool2d_backward"
+def _global_backward(kind, grad_out, x):
+    fn = f"global_{kind}_pool2d_backward"
     x = _global_input(fn, x)
-    grad_out = _grad(fn, grad_out, x.shape[:2] + (1, 1), "global_avg_pool2d")
+    grad_out = _grad(fn, grad_out, x.shape[:2] + (1, 1), f"global_{kind}_pool2d")
     gx = np.empty(x.shape, dtype=np.float32)
     if gx.size:
-        _C.global_pool2d_backward("avg", grad_out, None, gx)
+        _C.global_pool2d_backward(kind, grad_out, x if kind == "max" else None, gx)
     return gx
+
+
+def global_avg_pool2d(x):
+    """Mean over each (H, W) plane: (N, C, H, W) -> (N, C, 1, 1)."""
+    return _global_forward("avg", x)
+
+
+def global_avg_pool2d_backward(grad_out, x):
+    return _global_backward("avg", grad_out, x)
 
 
 def global_max_pool2d(x):
     """Maximum over each (H, W) plane: (N, C, H, W) -> (N, C, 1, 1); NaN propagates."""
-    x = _global_input("global_max_pool2d", x)
-    y = np.empty(x.shape[:2] + (1, 1), dtype=np.float32)
-    if y.size:
-        _C.global_pool2d_forward("max", x, y)
-    return y
+    return _global_forward("max", x)
 
 
 def global_max_pool2d_backward(grad_out, x):
     """grad_out routed to each plane's maximum (max_pool2d's rule: the first maximum,
     or the last NaN)."""
-    fn = "global_max_pool2d_backward"
-    x = _global_input(fn, x)
-    grad_out = _grad(fn, grad_out, x.shape[:2] + (1, 1), "global_max_pool2d")
-    gx = np.empty(x.shape, dtype=np.float32)
-    if gx.size:
-        _C.global_pool2d_backward("max", grad_out, x, gx)
-    return gx
+    return _global_backward("max", grad_out, x)
