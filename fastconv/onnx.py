@@ -78,27 +78,27 @@ def _pads(a, in_hw, k_hw, stride, dilation, nsp, op):
 
 # ------------------------------------------------------------------------- ops
 
-def _conv(ins, a, node):
+def _conv_inputs(ins, a, op):
+    """x, bias, x and weight as 2-D ops take them, the way back to x's rank, and the
+    spatial rank, strides and dilations: what Conv and ConvTranspose share."""
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
-    x4, back = _spatial(x, "Conv")
+    x4, back = _spatial(x, op)
     nsp = x.ndim - 2
     w4 = w[:, :, None, :] if nsp == 1 else w
-    stride = _per_axis(a, "strides", nsp, 1)
-    dil = _per_axis(a, "dilations", nsp, 1)
+    return (x, b, x4, w4, back, nsp, _per_axis(a, "strides", nsp, 1),
+            _per_axis(a, "dilations", nsp, 1))
+
+
+def _conv(ins, a, node):
+    x, b, x4, w4, back, nsp, stride, dil = _conv_inputs(ins, a, "Conv")
     pads = _pads(a, x4.shape[2:], w4.shape[2:], stride, dil, nsp, "Conv")
     y = fcf.conv2d(x4, w4, b, tuple(stride), pads, tuple(dil), a.get("group", 1))
     return [back(y).astype(x.dtype, copy=False)]
 
 
 def _conv_transpose(ins, a, node):
-    x, w = ins[0], ins[1]
-    b = ins[2] if len(ins) > 2 else None
-    x4, back = _spatial(x, "ConvTranspose")
-    nsp = x.ndim - 2
-    w4 = w[:, :, None, :] if nsp == 1 else w
-    stride = _per_axis(a, "strides", nsp, 1)
-    dil = _per_axis(a, "dilations", nsp, 1)
+    x, b, x4, w4, back, nsp, stride, dil = _conv_inputs(ins, a, "ConvTranspose")
     opad = _per_axis(a, "output_padding", nsp, 0)
     k = w4.shape[2:]
     in_hw = x4.shape[2:]
