@@ -80,6 +80,7 @@ static int im2col_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
 
 fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
                                      fc_conv_algorithm *algo) {
+    FC_CALL_SCOPE();
     if (!algo) return FC_INVALID_ARGUMENT;
     fc_status st = fc_conv2d_check(d, NULL, NULL);
     if (st != FC_SUCCESS) return st;
@@ -113,6 +114,7 @@ static fc_status prepare(const fc_conv2d_desc *d, fc_conv_algorithm *algo, fc_co
 
 fc_status fc_conv2d_workspace_size(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                    fc_conv_pass pass, size_t *bytes) {
+    FC_CALL_SCOPE();
     if (!bytes) return FC_INVALID_ARGUMENT;
     if (pass != FC_PASS_FORWARD && pass != FC_PASS_BACKWARD_DATA && pass != FC_PASS_BACKWARD_WEIGHTS)
         return FC_INVALID_ARGUMENT;
@@ -122,11 +124,12 @@ fc_status fc_conv2d_workspace_size(const fc_conv2d_desc *d, fc_conv_algorithm al
 fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, const float *x,
                             const float *w, const float *bias, float *y, void *workspace,
                             size_t workspace_size) {
+    FC_CALL_SCOPE();
     if (!x || !w || !y) return FC_INVALID_ARGUMENT;
     size_t need;
     fc_status st = prepare(d, &algo, FC_PASS_FORWARD, &need);
     if (st != FC_SUCCESS) return st;
-    fc_arena ws;
+    FC_ARENA(ws);
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;
     switch (algo) {
@@ -145,11 +148,12 @@ fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, con
 fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                   const float *grad_y, const float *w, float *grad_x,
                                   void *workspace, size_t workspace_size) {
+    FC_CALL_SCOPE();
     if (!grad_y || !w || !grad_x) return FC_INVALID_ARGUMENT;
     size_t need;
     fc_status st = prepare(d, &algo, FC_PASS_BACKWARD_DATA, &need);
     if (st != FC_SUCCESS) return st;
-    fc_arena ws;
+    FC_ARENA(ws);
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;
     switch (algo) {
@@ -168,13 +172,14 @@ fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm alg
 fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                      const float *grad_y, const float *x, float *grad_w,
                                      float *grad_bias, void *workspace, size_t workspace_size) {
+    FC_CALL_SCOPE();
     if (!grad_y || !x || !grad_w) return FC_INVALID_ARGUMENT;
     size_t need;
     int64_t OH, OW;
     fc_status st = prepare(d, &algo, FC_PASS_BACKWARD_WEIGHTS, &need);
     if (st != FC_SUCCESS) return st;
     fc_conv2d_check(d, &OH, &OW);
-    fc_arena ws;
+    FC_ARENA(ws);
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;
     switch (algo) {

@@ -108,6 +108,7 @@ fc_status fc_conv_transpose2d_output_shape(const fc_conv_transpose2d_desc *d, in
 
 fc_status fc_conv_transpose2d_workspace_size(const fc_conv_transpose2d_desc *d,
                                              fc_conv_pass pass, size_t *bytes) {
+    FC_CALL_SCOPE();
     if (!bytes) return FC_INVALID_ARGUMENT;
     if (pass != FC_PASS_FORWARD && pass != FC_PASS_BACKWARD_DATA && pass != FC_PASS_BACKWARD_WEIGHTS)
         return FC_INVALID_ARGUMENT;
@@ -126,6 +127,9 @@ typedef struct tc_run {
     void *conv_ws;
     size_t conv_size;
 } tc_run;
+
+static void tc_run_close(tc_run *r) { fc_workspace_close(&r->arena); }
+#define TC_RUN(name) tc_run name __attribute__((cleanup(tc_run_close))) = {0}
 
 static fc_status start(const fc_conv_transpose2d_desc *d, fc_conv_pass pass, void *workspace,
                        size_t workspace_size, tc_run *r) {
@@ -185,8 +189,9 @@ static void add_bias(int64_t N, int64_t K, int64_t plane, const float *bias, flo
 fc_status fc_conv_transpose2d_forward(const fc_conv_transpose2d_desc *d, const float *x,
                                       const float *w, const float *bias, float *y,
                                       void *workspace, size_t workspace_size) {
+    FC_CALL_SCOPE();
     if (!x || !w || !y) return FC_INVALID_ARGUMENT;
-    tc_run r;
+    TC_RUN(r);
     fc_status st = start(d, FC_PASS_FORWARD, workspace, workspace_size, &r);
     if (st != FC_SUCCESS) return st;
     float *out = r.p.crop ? r.crop : y;
@@ -201,8 +206,9 @@ fc_status fc_conv_transpose2d_forward(const fc_conv_transpose2d_desc *d, const f
 fc_status fc_conv_transpose2d_backward_data(const fc_conv_transpose2d_desc *d,
                                             const float *grad_y, const float *w, float *grad_x,
                                             void *workspace, size_t workspace_size) {
+    FC_CALL_SCOPE();
     if (!grad_y || !w || !grad_x) return FC_INVALID_ARGUMENT;
-    tc_run r;
+    TC_RUN(r);
     fc_status st = start(d, FC_PASS_BACKWARD_DATA, workspace, workspace_size, &r);
     if (st != FC_SUCCESS) return st;
     if (r.p.empty) {
@@ -221,8 +227,9 @@ fc_status fc_conv_transpose2d_backward_weights(const fc_conv_transpose2d_desc *d
                                                const float *grad_y, const float *x,
                                                float *grad_w, float *grad_bias,
                                                void *workspace, size_t workspace_size) {
+    FC_CALL_SCOPE();
     if (!grad_y || !x || !grad_w) return FC_INVALID_ARGUMENT;
-    tc_run r;
+    TC_RUN(r);
     fc_status st = start(d, FC_PASS_BACKWARD_WEIGHTS, workspace, workspace_size, &r);
     if (st != FC_SUCCESS) return st;
     const float *in = grad_y;

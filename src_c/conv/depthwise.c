@@ -150,6 +150,9 @@ typedef struct dw_ws {
     int64_t *soff;
 } dw_ws;
 
+static void dw_ws_close(dw_ws *w) { fc_workspace_close(&w->arena); }
+#define DW_WS(name) dw_ws name __attribute__((cleanup(dw_ws_close))) = {0}
+
 static fc_status open_ws(int nt, int64_t floats, int64_t S, int64_t extra_floats,
                          dw_ws *w, float **extra) {
     int64_t stride, total_f;
@@ -175,6 +178,7 @@ static void fill_soff(int64_t *soff, int64_t S, int64_t dw, int64_t nph, int64_t
 
 fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const float *x,
                                       const float *w, const float *bias, float *y) {
+    FC_CALL_SCOPE();
     int64_t OH, OW;
     if (!x || !w || !y) return FC_INVALID_ARGUMENT;
     fc_status st = dw_check(d, &OH, &OW);
@@ -182,7 +186,7 @@ fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const f
     const int64_t N = d->N, C = d->C, m = d->multiplier, RS = d->R * d->S;
     dw_geom g = forward_geom(d, OH, OW);
     int nt = fc_threads();
-    dw_ws ws;
+    DW_WS(ws);
     float *unused;
     st = open_ws(nt, g.plane, d->S, 0, &ws, &unused);
     if (st != FC_SUCCESS) return st;
@@ -210,6 +214,7 @@ fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const f
 
 fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
                                             const float *gy, const float *w, float *gx) {
+    FC_CALL_SCOPE();
     int64_t OH, OW;
     if (!gy || !w || !gx) return FC_INVALID_ARGUMENT;
     fc_status st = dw_check(d, &OH, &OW);
@@ -221,7 +226,7 @@ fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
     dw_geom g = make_geom(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
                           d->stride_h, d->stride_w, 1);
     int nt = fc_threads();
-    dw_ws ws;
+    DW_WS(ws);
     float *wf;
     int64_t floats;
     if (!fc_mul_ok(g.plane, m, &floats)) return FC_SIZE_OVERFLOW;
@@ -251,6 +256,7 @@ fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
 fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
                                                const float *gy, const float *x, float *gw,
                                                float *gb) {
+    FC_CALL_SCOPE();
     int64_t OH, OW;
     if (!gy || !x || !gw) return FC_INVALID_ARGUMENT;
     fc_status st = dw_check(d, &OH, &OW);
@@ -262,7 +268,7 @@ fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d
      * (the +1 is the bias); a parallel reduction over K follows. */
     int64_t part = RS + 1, pfl;
     if (!fc_mul_ok(K, part, &pfl) || !fc_mul_ok(pfl, nt, &pfl)) return FC_SIZE_OVERFLOW;
-    dw_ws ws;
+    DW_WS(ws);
     float *partials;
     st = open_ws(nt, g.plane, d->S, pfl, &ws, &partials);
     if (st != FC_SUCCESS) return st;

@@ -300,6 +300,7 @@ static fc_status check_public(const fc_conv2d_desc *d, fc_conv_algorithm algo, f
 
 fc_status fc_conv2d_winograd_weights_size(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                           fc_conv_pass pass, size_t *floats) {
+    FC_CALL_SCOPE();
     if (!floats) return FC_INVALID_ARGUMENT;
     fc_status st = check_public(d, algo, pass);
     if (st != FC_SUCCESS) return st;
@@ -312,6 +313,7 @@ fc_status fc_conv2d_winograd_weights_size(const fc_conv2d_desc *d, fc_conv_algor
 fc_status fc_conv2d_winograd_transform_weights(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                                fc_conv_pass pass, const float *w, float *u,
                                                size_t u_floats_given) {
+    FC_CALL_SCOPE();
     if (!w || !u) return FC_INVALID_ARGUMENT;
     size_t need;
     fc_status st = fc_conv2d_winograd_weights_size(d, algo, pass, &need);
@@ -331,7 +333,7 @@ static fc_status run_public(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
     if (!pass_geom(d, fc_winograd_tile(algo), pass, &g)) return FC_SIZE_OVERFLOW;
     size_t need = run_workspace(&g);
     if (!need) return FC_SIZE_OVERFLOW;
-    fc_arena ws;
+    FC_ARENA(ws);
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;
     return wg_run(&g, in, u, bias, out, &ws);
@@ -341,6 +343,7 @@ fc_status fc_conv2d_winograd_forward_pretransformed(const fc_conv2d_desc *d, fc_
                                                    const float *x, const float *u,
                                                    const float *bias, float *y, void *workspace,
                                                    size_t workspace_size) {
+    FC_CALL_SCOPE();
     return run_public(d, algo, FC_PASS_FORWARD, x, u, bias, y, workspace, workspace_size);
 }
 
@@ -349,6 +352,7 @@ fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d_desc *
                                                          const float *grad_y, const float *u,
                                                          float *grad_x, void *workspace,
                                                          size_t workspace_size) {
+    FC_CALL_SCOPE();
     return run_public(d, algo, FC_PASS_BACKWARD_DATA, grad_y, u, NULL, grad_x, workspace,
                       workspace_size);
 }

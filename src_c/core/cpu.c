@@ -31,7 +31,7 @@ static fc_isa isa_from_env(fc_isa best) {
     return want < best ? want : best;
 }
 
-fc_isa fc_isa_active(void) {
+fc_isa fc_isa_setting(void) {
     int isa = __atomic_load_n(&g_isa, __ATOMIC_ACQUIRE);
     if (isa < 0) {
         isa = (int)isa_from_env(fc_cpu_isa());
@@ -40,13 +40,16 @@ fc_isa fc_isa_active(void) {
     return (fc_isa)isa;
 }
 
-fc_isa fc_get_isa(void) { return fc_isa_active(); }
+fc_isa fc_get_isa(void) { return fc_isa_setting(); }
 
 fc_status fc_set_isa(fc_isa isa) {
     if (isa != FC_ISA_PORTABLE && isa != FC_ISA_AVX2 && isa != FC_ISA_AVX512)
         return FC_INVALID_ARGUMENT;
     if (isa > fc_cpu_isa()) return FC_UNSUPPORTED_HARDWARE;
+    if (fc_call_depth()) return FC_INVALID_ARGUMENT; /* never from inside a call */
+    fc_settings_write_begin(); /* waits for calls in flight */
     __atomic_store_n(&g_isa, (int)isa, __ATOMIC_RELEASE);
+    fc_settings_write_end();
     return FC_SUCCESS;
 }
 

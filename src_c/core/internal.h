@@ -27,8 +27,31 @@ static inline int fc_prod4(int64_t a, int64_t b, int64_t c, int64_t d, int64_t *
     return fc_mul_ok(a, b, &t) && fc_mul_ok(t, c, &t) && fc_mul_ok(t, d, out);
 }
 
-/* The number of threads kernels should use (fc_set_num_threads / OMP_NUM_THREADS). */
+/* ------------------------------------------------------------ call scope */
+
+/* Every public entry point that computes or sizes opens a call scope first:
+ *     FC_CALL_SCOPE();
+ * It snapshots the settings (ISA, threads) for the whole call, keeps fc_set_isa and
+ * fc_set_num_threads from changing them under the call's worker threads, and on the
+ * way out trims the calling thread's workspace cache (see core/call.c). */
+int fc_call_enter(void);
+void fc_call_leave(int *unused);
+#define FC_CALL_SCOPE() \
+    int fc_call_scope_ __attribute__((cleanup(fc_call_leave), unused)) = fc_call_enter()
+/* Nesting depth of the calling thread's scopes (0: outside any call). */
+int fc_call_depth(void);
+
+/* The threads kernels use: the call's snapshot (fc_set_num_threads / OMP_NUM_THREADS;
+ * 1 in a child forked after the pool started). */
 int fc_threads(void);
+/* The settings themselves, read when a scope opens. */
+int fc_threads_setting(void);
+fc_isa fc_isa_setting(void);
+/* fc_set_isa / fc_set_num_threads change a setting between the two. */
+void fc_settings_write_begin(void);
+void fc_settings_write_end(void);
+/* 1 in a child forked after a multi-threaded call: OpenMP's pool is gone. */
+int fc_forked_single_thread(void);
 
 /* ------------------------------------------------------------ workspace */
 
@@ -36,6 +59,7 @@ int fc_threads(void);
 typedef struct fc_arena {
     char *base;
     size_t size, used;
+    int owner; /* 0: caller's or none, 1: the thread's cache (lent), 2: its own block */
 } fc_arena;
 
 /* Bytes an arena needs for a piece of `bytes` (alignment slack included). */
@@ -46,8 +70,20 @@ static inline size_t fc_arena_piece(size_t bytes) {
 void *fc_arena_alloc(fc_arena *a, size_t bytes);
 
 /* Opens an arena of `need` bytes: the caller's buffer when given (it must hold
- * `need`), else the calling thread's cached buffer, grown when too small. */
+ * `need`), else the calling thread's cached buffer, grown when too small. The cache is
+ * lent to one open arena at a time: an arena opened while it is lent (a nested call)
+ * gets a block of its own, so no call can grow or free memory another still points
+ * into. Every successful open is paired with fc_workspace_close. */
 fc_status fc_workspace_open(void *user, size_t user_size, size_t need, fc_arena *out);
+void fc_workspace_close(fc_arena *a);
+/* An arena closed automatically when it goes out of scope, on every return path. */
+#define FC_ARENA(name) fc_arena name __attribute__((cleanup(fc_workspace_close))) = {0}
+/* At the end of the outermost call: returns a cache above the limit to the system. */
+void fc_workspace_trim(void);
+/* pthread_atfork handlers for the cache list's lock. */
+void fc_workspace_before_fork(void);
+void fc_workspace_after_fork_parent(void);
+void fc_workspace_after_fork(void);
 /* Bytes of the calling thread's last allocation that failed with FC_OUT_OF_MEMORY in
  * fc_workspace_open (0 when the last open succeeded). Not in fastconv.h, but exported
  * from the shared library: the crossing names the size in its MemoryError. */

@@ -52,6 +52,7 @@ static double run_once(peak_fn fn, int threads, int64_t iters, volatile double *
 }
 
 fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops) {
+    FC_CALL_SCOPE();
     if (gflops == NULL || threads < 1 || threads > 4096 || !(seconds > 0.0) || seconds > 60.0)
         return FC_INVALID_ARGUMENT;
 #ifndef _OPENMP

@@ -7,12 +7,17 @@ static int g_threads = 0;
 
 fc_status fc_set_num_threads(int n) {
     if (n < 1) return FC_INVALID_ARGUMENT;
+    if (fc_call_depth()) return FC_INVALID_ARGUMENT; /* never from inside a call */
+    fc_settings_write_begin(); /* waits for calls in flight (see core/call.c) */
     __atomic_store_n(&g_threads, n, __ATOMIC_RELAXED);
+    fc_settings_write_end();
     return FC_SUCCESS;
 }
 
-int fc_threads(void) {
+int fc_threads_setting(void) {
 #ifdef _OPENMP
+    /* A child forked after the pool started: OpenMP's threads did not come along. */
+    if (fc_forked_single_thread()) return 1;
     int n = __atomic_load_n(&g_threads, __ATOMIC_RELAXED);
     return n > 0 ? n : omp_get_max_threads();
 #else
@@ -22,7 +27,7 @@ int fc_threads(void) {
 #endif
 }
 
-int fc_get_num_threads(void) { return fc_threads(); }
+int fc_get_num_threads(void) { return fc_threads_setting(); }
 
 int fc_has_openmp(void) {
 #ifdef _OPENMP

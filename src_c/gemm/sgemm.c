@@ -367,6 +367,7 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
 fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                    float *C, int64_t ldc) {
+    FC_CALL_SCOPE();
     if (M < 0 || N < 0 || K < 0) return FC_INVALID_SHAPE;
     if (M == 0 || N == 0) return FC_SUCCESS;
     if (!C) return FC_INVALID_ARGUMENT;
@@ -394,7 +395,7 @@ fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, fl
     int threads = need_ab ? fc_gemm_threads(M, N, K) : 1;
     size_t need = need_ab ? fc_gemm_workspace(M, N, K, threads) : 0;
     if (need == SIZE_MAX) return FC_SIZE_OVERFLOW;
-    fc_arena ws;
+    FC_ARENA(ws);
     fc_status st = fc_workspace_open(NULL, 0, need, &ws);
     if (st != FC_SUCCESS) return st;
     return fc_gemm_run(&g, threads, &ws);

@@ -88,6 +88,9 @@ typedef struct pool_call {
     int nt;
 } pool_call;
 
+static void pool_call_close(pool_call *c) { fc_workspace_close(&c->ws); }
+#define POOL_CALL(name) pool_call name __attribute__((cleanup(pool_call_close))) = {0}
+
 static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
 static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
@@ -158,8 +161,9 @@ static float *thread_scratch(const pool_call *c) {
 
 fc_status fc_max_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y,
                                 int64_t *indices) {
+    FC_CALL_SCOPE();
     if (!d || !x || !y) return FC_INVALID_ARGUMENT;
-    pool_call c;
+    POOL_CALL(c);
     fc_status st = open_call(d, 0, &c);
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
@@ -176,8 +180,9 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *
 
 fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
                                  const float *x, const int64_t *indices, float *grad_x) {
+    FC_CALL_SCOPE();
     if (!d || !grad_y || !grad_x || (!x && !indices)) return FC_INVALID_ARGUMENT;
-    pool_call c;
+    POOL_CALL(c);
     fc_status st = open_call(d, 0, &c);
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
@@ -207,8 +212,9 @@ fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
 }
 
 fc_status fc_avg_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y) {
+    FC_CALL_SCOPE();
     if (!d || !x || !y) return FC_INVALID_ARGUMENT;
-    pool_call c;
+    POOL_CALL(c);
     fc_status st = open_call(d, 1, &c);
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
@@ -222,8 +228,9 @@ fc_status fc_avg_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *
 
 fc_status fc_avg_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
                                  float *grad_x) {
+    FC_CALL_SCOPE();
     if (!d || !grad_y || !grad_x) return FC_INVALID_ARGUMENT;
-    pool_call c;
+    POOL_CALL(c);
     fc_status st = open_call(d, 1, &c);
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
@@ -257,6 +264,7 @@ static fc_status check_global(int64_t N, int64_t C, int64_t H, int64_t W) {
 
 fc_status fc_global_avg_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t W,
                                        const float *x, float *y) {
+    FC_CALL_SCOPE();
     if (!x || !y) return FC_INVALID_ARGUMENT;
     fc_status st = check_global(N, C, H, W);
     if (st != FC_SUCCESS) return st;
@@ -276,6 +284,7 @@ fc_status fc_global_avg_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t 
 
 fc_status fc_global_avg_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t W,
                                         const float *grad_y, float *grad_x) {
+    FC_CALL_SCOPE();
     if (!grad_y || !grad_x) return FC_INVALID_ARGUMENT;
     fc_status st = check_global(N, C, H, W);
     if (st != FC_SUCCESS) return st;
@@ -292,6 +301,7 @@ fc_status fc_global_avg_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t
 
 fc_status fc_global_max_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t W,
                                        const float *x, float *y) {
+    FC_CALL_SCOPE();
     if (!x || !y) return FC_INVALID_ARGUMENT;
     fc_status st = check_global(N, C, H, W);
     if (st != FC_SUCCESS) return st;
@@ -310,6 +320,7 @@ fc_status fc_global_max_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t 
 fc_status fc_global_max_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t W,
                                         const float *grad_y, const float *x,
                                         float *grad_x) {
+    FC_CALL_SCOPE();
     if (!grad_y || !x || !grad_x) return FC_INVALID_ARGUMENT;
     fc_status st = check_global(N, C, H, W);
     if (st != FC_SUCCESS) return st;
