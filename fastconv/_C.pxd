@@ -31,6 +31,9 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_set_isa(fc_isa isa)
     const char *fc_isa_name(fc_isa isa)
     void fc_release_workspace()
+    void fc_set_workspace_cache_limit(size_t nbytes)
+    size_t fc_get_workspace_cache_limit()
+    size_t fc_workspace_cache_bytes()
 
     fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops)
 

@@ -70,7 +70,10 @@ def version():
 
 
 def set_num_threads(int n):
-    _check(fc_set_num_threads(n), "set_num_threads")
+    cdef fc_status st
+    with nogil:  # waits for calls in flight in other threads
+        st = fc_set_num_threads(n)
+    _check(st, "set_num_threads")
 
 
 def get_num_threads():
@@ -93,15 +96,32 @@ def cpu_isa():
 
 
 def set_isa(str name):
+    cdef fc_status st
+    cdef fc_isa isa
     for k, v in ISA_NAMES.items():
         if v == name:
-            _check(fc_set_isa(<fc_isa>k), f"set_isa({name!r})")
+            isa = <fc_isa>k
+            with nogil:  # waits for calls in flight in other threads
+                st = fc_set_isa(isa)
+            _check(st, f"set_isa({name!r})")
             return
     raise ValueError(f"set_isa: unknown ISA {name!r}; expected one of {sorted(ISA_NAMES.values())}")
 
 
 def release_workspace():
     fc_release_workspace()
+
+
+def set_workspace_cache_limit(size_t nbytes):
+    fc_set_workspace_cache_limit(nbytes)
+
+
+def get_workspace_cache_limit():
+    return fc_get_workspace_cache_limit()
+
+
+def workspace_cache_bytes():
+    return fc_workspace_cache_bytes()
 
 
 def measure_fma_gflops(int threads, double seconds):

@@ -16,7 +16,35 @@ def set_num_threads(n):
 
 
 def get_num_threads():
+    """Threads the next call will use. 1 in a child process forked after a
+    multi-threaded call: OpenMP's threads do not survive fork (see README, Threads)."""
     return _C.get_num_threads()
+
+
+def release_workspace():
+    """Free the scratch memory fastconv keeps between calls (every thread's cache that
+    no call is using right now). The next call allocates afresh."""
+    _C.release_workspace()
+
+
+def set_workspace_cache_limit(nbytes):
+    """After each call, a thread's cached scratch memory larger than `nbytes` is
+    returned to the system (default 256 MiB; 0: after every call). Below the limit it
+    is kept, so that a training loop does not map fresh pages every step."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+        raise TypeError(f"set_workspace_cache_limit: nbytes must be an int, got {nbytes!r}")
+    if nbytes < 0 or nbytes >= 2**64:
+        raise ValueError(f"set_workspace_cache_limit: nbytes must be in [0, 2**64), got {nbytes}")
+    _C.set_workspace_cache_limit(nbytes)
+
+
+def get_workspace_cache_limit():
+    return _C.get_workspace_cache_limit()
+
+
+def workspace_cache_bytes():
+    """Bytes of scratch memory all threads' caches hold now."""
+    return _C.workspace_cache_bytes()
 
 
 def get_isa():

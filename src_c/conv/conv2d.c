@@ -78,6 +78,29 @@ static int im2col_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
     return Kg >= 8;
 }
 
+/* Scratch memory the algorithm takes, wherever it comes from (depthwise takes its
+ * own from the cache rather than the caller's workspace). */
+static size_t algo_footprint(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass) {
+    if (algo != FC_CONV_DEPTHWISE) return algo_workspace(d, algo, pass);
+    fc_depthwise_conv2d_desc dd = depthwise_desc(d);
+    return fc_depthwise_workspace(&dd, pass);
+}
+
+/* Speed is not worth any memory: direct, depthwise and Winograd copy whole padded
+ * planes, which a huge padding or dilation turns into gigabytes (a 1x1 input padded by
+ * 5000: 400 MB for a 3x3 output), while im2col builds its columns block by block. The
+ * faster choice stands while it needs at most FC_AUTO_WORKSPACE_FREE bytes or 8x
+ * what im2col needs. */
+#define FC_AUTO_WORKSPACE_FREE ((size_t)64 << 20)
+static int memory_prefers_im2col(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                 fc_conv_pass pass) {
+    size_t fast = algo_footprint(d, algo, pass);
+    if (fast != SIZE_MAX && fast <= FC_AUTO_WORKSPACE_FREE) return 0;
+    size_t im2col = fc_conv_im2col_workspace(d, pass);
+    if (im2col == SIZE_MAX) return 0;
+    return fast == SIZE_MAX || fast / 8 > im2col;
+}
+
 fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
                                      fc_conv_algorithm *algo) {
     FC_CALL_SCOPE();
@@ -89,6 +112,7 @@ fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
     if (depthwise_shaped(d)) *algo = FC_CONV_DEPTHWISE;
     else if (wg != FC_CONV_AUTO) *algo = wg;
     else *algo = im2col_preferred(d, pass) ? FC_CONV_IM2COL : FC_CONV_DIRECT;
+    if (*algo != FC_CONV_IM2COL && memory_prefers_im2col(d, *algo, pass)) *algo = FC_CONV_IM2COL;
     return FC_SUCCESS;
 }
 

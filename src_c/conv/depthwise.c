@@ -153,15 +153,24 @@ typedef struct dw_ws {
 static void dw_ws_close(dw_ws *w) { fc_workspace_close(&w->arena); }
 #define DW_WS(name) dw_ws name __attribute__((cleanup(dw_ws_close))) = {0}
 
+/* Bytes of the arena open_ws opens (SIZE_MAX on overflow). */
+static size_t ws_bytes(int nt, int64_t floats, int64_t S, int64_t extra_floats, int64_t *stride,
+                       int64_t *total_f) {
+    size_t need = 0;
+    if (floats > INT64_MAX - FC_DW_SLACK - 15) return SIZE_MAX;
+    *stride = ((floats + FC_DW_SLACK + 15) / 16) * 16; /* keep every buffer 64-byte aligned */
+    if (!fc_mul_ok(*stride, nt, total_f)) return SIZE_MAX;
+    if (!fc_ws_add(&need, *total_f, sizeof(float)) || !fc_ws_add(&need, S, sizeof(int64_t)) ||
+        !fc_ws_add(&need, extra_floats, sizeof(float)))
+        return SIZE_MAX;
+    return need;
+}
+
 static fc_status open_ws(int nt, int64_t floats, int64_t S, int64_t extra_floats,
                          dw_ws *w, float **extra) {
     int64_t stride, total_f;
-    size_t need = 0;
-    stride = ((floats + FC_DW_SLACK + 15) / 16) * 16; /* keep every buffer 64-byte aligned */
-    if (!fc_mul_ok(stride, nt, &total_f)) return FC_SIZE_OVERFLOW;
-    if (!fc_ws_add(&need, total_f, sizeof(float)) || !fc_ws_add(&need, S, sizeof(int64_t)) ||
-        !fc_ws_add(&need, extra_floats, sizeof(float)))
-        return FC_SIZE_OVERFLOW;
+    size_t need = ws_bytes(nt, floats, S, extra_floats, &stride, &total_f);
+    if (need == SIZE_MAX) return FC_SIZE_OVERFLOW;
     fc_status st = fc_workspace_open(NULL, 0, need, &w->arena);
     if (st != FC_SUCCESS) return st;
     w->bufs = fc_arena_alloc(&w->arena, (size_t)total_f * sizeof(float));
@@ -170,6 +179,31 @@ static fc_status open_ws(int nt, int64_t floats, int64_t S, int64_t extra_floats
     if (!w->bufs || !w->soff || (extra_floats && !*extra)) return FC_INVALID_WORKSPACE;
     w->buf_stride = stride;
     return FC_SUCCESS;
+}
+
+static dw_geom backward_data_geom(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW) {
+    int64_t Rd = (d->R - 1) * d->dilation_h, Sd = (d->S - 1) * d->dilation_w;
+    /* grad_x = stride-1 correlation of the zero-upsampled, padded grad_y with the
+     * flipped kernel. */
+    return make_geom(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
+                     d->stride_h, d->stride_w, 1);
+}
+
+size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pass) {
+    int64_t OH, OW, stride, total_f, floats, extra, K = d->C * d->multiplier, RS = d->R * d->S;
+    if (dw_check(d, &OH, &OW) != FC_SUCCESS) return SIZE_MAX;
+    int nt = fc_threads();
+    if (pass == FC_PASS_BACKWARD_DATA) {
+        if (!fc_mul_ok(backward_data_geom(d, OH, OW).plane, d->multiplier, &floats)) return SIZE_MAX;
+        extra = K * RS;
+    } else {
+        floats = forward_geom(d, OH, OW).plane;
+        extra = 0;
+        if (pass == FC_PASS_BACKWARD_WEIGHTS &&
+            (!fc_mul_ok(K, RS + 1, &extra) || !fc_mul_ok(extra, nt, &extra)))
+            return SIZE_MAX;
+    }
+    return ws_bytes(nt, floats, d->S, extra, &stride, &total_f);
 }
 
 static void fill_soff(int64_t *soff, int64_t S, int64_t dw, int64_t nph, int64_t phase) {
@@ -220,11 +254,7 @@ fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
     fc_status st = dw_check(d, &OH, &OW);
     if (st != FC_SUCCESS) return st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, R = d->R, S = d->S, RS = R * S;
-    int64_t Rd = (R - 1) * d->dilation_h, Sd = (S - 1) * d->dilation_w;
-    /* grad_x = stride-1 correlation of the zero-upsampled, padded grad_y with the
-     * flipped kernel. */
-    dw_geom g = make_geom(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
-                          d->stride_h, d->stride_w, 1);
+    dw_geom g = backward_data_geom(d, OH, OW);
     int nt = fc_threads();
     DW_WS(ws);
     float *wf;

@@ -36,6 +36,10 @@ typedef struct fc_dw_grad {
     float *gb;                /* accumulated into */
 } fc_dw_grad;
 
+/* Bytes of scratch a depthwise pass takes from the workspace cache (SIZE_MAX: too
+ * large or an invalid descriptor); the descriptor is checked. */
+size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pass);
+
 typedef void (*fc_dw_rows_fn)(const fc_dw_rows *a);
 typedef void (*fc_dw_grad_fn)(const fc_dw_grad *a);
 

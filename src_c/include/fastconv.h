@@ -64,8 +64,13 @@ FC_API const char *fc_status_string(fc_status status);
 FC_API const char *fc_version(void);
 
 /* Threads used by every kernel (one OpenMP pool). n must be >= 1. The default is
- * OMP_NUM_THREADS or the number of cores. Takes effect on the next call. A build
- * without OpenMP accepts any n and runs on one thread (fc_get_num_threads() == 1). */
+ * OMP_NUM_THREADS or the number of cores. Takes effect on the next call: each call
+ * reads the thread count and the ISA once, and fc_set_num_threads / fc_set_isa wait
+ * for calls in flight in other threads (calling either from inside a call is
+ * FC_INVALID_ARGUMENT). A build without OpenMP accepts any n and runs on one thread
+ * (fc_get_num_threads() == 1). OpenMP's threads do not survive fork(): in a child
+ * forked after a multi-threaded call every call runs on one thread and
+ * fc_get_num_threads() is 1 (start workers with spawn/forkserver to use more). */
 FC_API fc_status fc_set_num_threads(int n);
 FC_API int fc_get_num_threads(void);
 FC_API int fc_has_openmp(void);
@@ -84,8 +89,16 @@ FC_API fc_isa fc_cpu_isa(void);
 FC_API fc_status fc_set_isa(fc_isa isa);
 FC_API const char *fc_isa_name(fc_isa isa);
 
-/* Free the calling thread's cached workspace. */
+/* Workspace cache. A call given no workspace takes scratch memory from a cache kept
+ * per calling thread, so that a training loop does not map fresh pages every step.
+ * fc_release_workspace frees every thread's cache that no call is using right now.
+ * After each call a thread's cache larger than the limit (default 256 MiB) is freed,
+ * so one huge call does not pin its peak; 0 frees it after every call, SIZE_MAX never.
+ * fc_workspace_cache_bytes is what all threads' caches hold now. */
 FC_API void fc_release_workspace(void);
+FC_API void fc_set_workspace_cache_limit(size_t bytes);
+FC_API size_t fc_get_workspace_cache_limit(void);
+FC_API size_t fc_workspace_cache_bytes(void);
 
 /* ------------------------------------------------------- machine peak */
 
