@@ -13,9 +13,12 @@ Div, Sigmoid, Clip, Transpose) in NumPy. Anything else raises
 fastconv.UnsupportedError when the session is created, naming the op. Needs the
 `onnx` package (pip install "fastconv[onnx]"); importing fastconv does not import it.
 """
+import os
+
 import numpy as np
 try:
     import onnx
+    from google.protobuf.message import DecodeError
     from onnx import numpy_helper
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("fastconv.onnx needs the onnx package: pip install 'fastconv[onnx]'") from e
@@ -367,15 +370,49 @@ _OPS = {
 SUPPORTED_OPS = frozenset(_OPS)
 
 
+# ---------------------------------------------------------------- loading a model
+
+def _load(model):
+    """(ModelProto, its directory or None) for a path, serialized bytes, a binary file
+    object or a ModelProto. External data stays unread (see _resolve_external_data)."""
+    if isinstance(model, onnx.ModelProto):
+        proto, home = model, None
+    elif isinstance(model, (bytes, bytearray, memoryview)):
+        proto, home = _parse_bytes(bytes(model), "the serialized model"), None
+    elif isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"fastconv.onnx: {path!r} is empty (0 bytes), not an ONNX model")
+        try:
+            proto = onnx.load(path, load_external_data=False)
+        except DecodeError as e:
+            raise ValueError(f"fastconv.onnx: {path!r} is not an ONNX model: {e}") from e
+        home = os.path.dirname(os.path.abspath(path))
+    elif hasattr(model, "read"):
+        proto, home = _parse_bytes(model.read(), "the model file object"), None
+    else:
+        raise TypeError(f"fastconv.onnx: a model is a path, bytes, a file object or an "
+                        f"onnx.ModelProto, not {type(model).__name__}")
+    if not proto.HasField("graph"):
+        raise ValueError("fastconv.onnx: the model has no graph")
+    return proto, home
+
+
+def _parse_bytes(data, what):
+    if len(data) == 0:
+        raise ValueError(f"fastconv.onnx: {what} is empty (0 bytes), not an ONNX model")
+    try:
+        return onnx.load_from_string(data)
+    except DecodeError as e:
+        raise ValueError(f"fastconv.onnx: {what} is not an ONNX model: {e}") from e
+
+
 class InferenceSession:
     """An ONNX model (path, serialized bytes or onnx.ModelProto) ready to run on
     fastconv. run(output_names, feeds) mirrors onnxruntime.InferenceSession.run."""
 
     def __init__(self, model):
-        if isinstance(model, (bytes, bytearray)):
-            model = onnx.load_from_string(bytes(model))
-        elif not isinstance(model, onnx.ModelProto):
-            model = onnx.load(model)
+        model, _ = _load(model)
         self.model = model
         self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                          default=1)
