@@ -19,7 +19,7 @@ import numpy as np
 try:
     import onnx
     from google.protobuf.message import DecodeError
-    from onnx import numpy_helper
+    from onnx import TensorProto, numpy_helper
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("fastconv.onnx needs the onnx package: pip install 'fastconv[onnx]'") from e
 
@@ -407,12 +407,122 @@ def _parse_bytes(data, what):
         raise ValueError(f"fastconv.onnx: {what} is not an ONNX model: {e}") from e
 
 
-class InferenceSession:
-    """An ONNX model (path, serialized bytes or onnx.ModelProto) ready to run on
-    fastconv. run(output_names, feeds) mirrors onnxruntime.InferenceSession.run."""
+# ------------------------------------------------------------------ external data
+# A tensor may keep its bytes in a file next to the model. The rules are
+# onnxruntime's: the location is relative to the model's directory and stays inside
+# it (symlinks resolved), and offset / length lie within the file. A model given as
+# bytes or a ModelProto has no directory unless the caller names one (base_dir).
 
-    def __init__(self, model):
-        model, _ = _load(model)
+_SUB_BYTE = {getattr(TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2")
+             if hasattr(TensorProto, n)}
+
+
+def _tensors(graph):
+    """The TensorProtos a graph holds: initializers and node attributes, subgraphs
+    included."""
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _tensors(g)
+
+
+def _resolve_external_data(model, base_dir):
+    """model with every external tensor's bytes read into it from base_dir; a copy when
+    there are any (the caller's ModelProto is never changed), else model itself."""
+    if not any(t.data_location == TensorProto.EXTERNAL for t in _tensors(model.graph)):
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for t in _tensors(copy.graph):
+        if t.data_location == TensorProto.EXTERNAL:
+            t.raw_data = _read_external(t, base_dir)
+            t.data_location = TensorProto.DEFAULT
+            del t.external_data[:]
+    return copy
+
+
+def _external_path(tensor, location, base_dir):
+    """The real path of tensor's data file, refused unless it lies inside base_dir."""
+    if base_dir is None:
+        raise ValueError(
+            f"fastconv.onnx: tensor {tensor!r} keeps its data in an external file "
+            f"({location!r}), but the model came as bytes or a ModelProto, so there is no "
+            f"model directory to look in; pass base_dir= (the directory holding the "
+            f"model's data files), or load the model from its path")
+    if not location:
+        raise ValueError(f"fastconv.onnx: external tensor {tensor!r} names no location")
+    if os.path.isabs(location) or os.path.splitdrive(location)[0]:
+        raise ValueError(f"fastconv.onnx: tensor {tensor!r}: external data location "
+                         f"{location!r} is an absolute path; it must be relative to the "
+                         f"model's directory")
+    root = os.path.realpath(base_dir)
+    path = os.path.realpath(os.path.join(root, location))
+    if os.path.commonpath([root, path]) != root:
+        raise ValueError(f"fastconv.onnx: tensor {tensor!r}: external data location "
+                         f"{location!r} resolves to {path!r}, outside the model's "
+                         f"directory {root!r}")
+    if not os.path.isfile(path):
+        raise ValueError(f"fastconv.onnx: tensor {tensor!r}: external data file "
+                         f"{location!r} ({path!r}) does not exist or is not a regular file")
+    return path
+
+
+def _external_int(info, key, tensor):
+    if key not in info:
+        return None
+    try:
+        v = int(info[key])
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise ValueError(f"fastconv.onnx: tensor {tensor!r}: external data {key} "
+                         f"{info[key]!r} is not a non-negative integer")
+    return v
+
+
+def _read_external(t, base_dir):
+    """The bytes of external tensor t, checked against the file's size and t's shape."""
+    info = {e.key: e.value for e in t.external_data}
+    location = info.get("location", "")
+    path = _external_path(t.name, location, base_dir)
+    offset = _external_int(info, "offset", t.name) or 0
+    length = _external_int(info, "length", t.name)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if offset > size:
+            raise ValueError(f"fastconv.onnx: tensor {t.name!r}: external data offset "
+                             f"{offset} is past the end of {location!r} ({size} bytes)")
+        if length is not None and length > size - offset:
+            raise ValueError(f"fastconv.onnx: tensor {t.name!r}: external data length "
+                             f"{length} at offset {offset} runs past the end of "
+                             f"{location!r} ({size} bytes)")
+        f.seek(offset)
+        data = f.read(size - offset if length is None else length)
+    if t.data_type not in _SUB_BYTE and t.data_type != TensorProto.STRING:
+        want = int(np.prod(t.dims, dtype=np.int64)) * np.dtype(
+            onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        if len(data) != want:
+            raise ValueError(f"fastconv.onnx: tensor {t.name!r}: external data has "
+                             f"{len(data)} bytes; its shape {list(t.dims)} needs {want}")
+    return data
+
+
+class InferenceSession:
+    """An ONNX model (path, serialized bytes, binary file object or onnx.ModelProto)
+    ready to run on fastconv. run(output_names, feeds) mirrors
+    onnxruntime.InferenceSession.run.
+
+    Tensors stored in external data files are read from base_dir, by default the
+    directory of a model given by path; a model given any other way that has external
+    data needs base_dir. Locations must stay inside that directory."""
+
+    def __init__(self, model, base_dir=None):
+        model, home = _load(model)
+        model = _resolve_external_data(model, home if base_dir is None else os.fspath(base_dir))
         self.model = model
         self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                          default=1)
@@ -454,6 +564,6 @@ class InferenceSession:
         return [env[n] for n in (output_names or self.output_names)]
 
 
-def run(model, feeds, output_names=None):
-    """One-shot: InferenceSession(model).run(output_names, feeds)."""
-    return InferenceSession(model).run(output_names, feeds)
+def run(model, feeds, output_names=None, base_dir=None):
+    """One-shot: InferenceSession(model, base_dir).run(output_names, feeds)."""
+    return InferenceSession(model, base_dir).run(output_names, feeds)

@@ -40,6 +40,133 @@ def _ort_error(model, feeds=None):
     return None
 
 
+# ------------------------------------------------------------------ external data
+
+SECRET = np.arange(4, dtype=np.float32)
+
+
+def _external(location, offset=None, length=None, name="w"):
+    """A float tensor [4] whose data lives in an external file."""
+    t = TensorProto(name=name, data_type=F, dims=[4], data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", location), ("offset", offset), ("length", length)):
+        if value is not None:
+            e = t.external_data.add()
+            e.key, e.value = key, str(value)
+    return t
+
+
+def _identity_of_external(location, **kw):
+    return _model([helper.make_node("Identity", ["w"], ["y"], name="id")], [],
+                  [_vi("y")], [_external(location, **kw)])
+
+
+def _constant_of_external(location):
+    node = helper.make_node("Constant", [], ["y"], name="const",
+                            value=_external(location, name="value"))
+    return _model([node], [], [_vi("y")])
+
+
+@pytest.mark.parametrize("build", [_identity_of_external, _constant_of_external],
+                         ids=["initializer", "constant"])
+@pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes", "modelproto"])
+def test_external_data_without_a_model_directory_is_refused(tmp_path, monkeypatch,
+                                                            build, as_bytes):
+    # Today's crafted-model attack: the location resolves against the working
+    # directory, and the file's bytes come back as the output.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secret.bin").write_bytes(SECRET.tobytes())
+    model = build("secret.bin")
+    blob = model.SerializeToString() if as_bytes else model
+    with pytest.raises(ValueError, match="base_dir"):
+        fo.InferenceSession(blob)
+    if build is _identity_of_external:
+        assert _ort_error(model.SerializeToString(), {}) is not None
+    # (onnxruntime 1.32 refuses the initializer but reads the Constant's value from the
+    # working directory; fastconv refuses both.)
+
+
+def test_external_data_with_base_dir(tmp_path):
+    (tmp_path / "w.bin").write_bytes(b"\0" * 8 + SECRET.tobytes())
+    model = _identity_of_external("w.bin", offset=8, length=16)
+    (y,) = fo.InferenceSession(model, base_dir=tmp_path).run(None, {})
+    np.testing.assert_array_equal(y, SECRET)
+    (y,) = fo.InferenceSession(model.SerializeToString(), base_dir=str(tmp_path)).run(None, {})
+    np.testing.assert_array_equal(y, SECRET)
+    # The caller's ModelProto still describes external data.
+    assert model.graph.initializer[0].data_location == TensorProto.EXTERNAL
+    (tmp_path / "c.bin").write_bytes(SECRET.tobytes())
+    (y,) = fo.InferenceSession(_constant_of_external("c.bin"), base_dir=tmp_path).run(None, {})
+    np.testing.assert_array_equal(y, SECRET)
+
+
+def test_path_loaded_model_reads_external_data_from_its_directory(tmp_path, monkeypatch):
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "w.bin").write_bytes(SECRET.tobytes())
+    onnx.save(_identity_of_external("w.bin"), str(d / "m.onnx"))
+    monkeypatch.chdir(tmp_path)                 # not the model's directory
+    (y,) = fo.InferenceSession(str(d / "m.onnx")).run(None, {})
+    np.testing.assert_array_equal(y, SECRET)
+    assert _ort_error(str(d / "m.onnx"), {}) is None
+
+
+def _escapes(tmp_path):
+    """Locations that leave tmp_path/model, where the model lives, for tmp_path/secret.bin."""
+    (tmp_path / "secret.bin").write_bytes(SECRET.tobytes())
+    d = tmp_path / "model"
+    (d / "sub").mkdir(parents=True)
+    os.symlink(tmp_path / "secret.bin", d / "link.bin")
+    os.symlink(tmp_path, d / "sub" / "up")
+    return d, {"absolute": str(tmp_path / "secret.bin"), "dotdot": "../secret.bin",
+               "dotdot_inside_first": "sub/../../secret.bin", "symlink": "link.bin",
+               "symlinked_dir": "sub/up/secret.bin"}
+
+
+@pytest.mark.parametrize("kind", ["absolute", "dotdot", "dotdot_inside_first", "symlink",
+                                  "symlinked_dir"])
+def test_external_data_outside_the_model_directory_is_refused(tmp_path, kind):
+    d, locations = _escapes(tmp_path)
+    model = _identity_of_external(locations[kind])
+    with pytest.raises(ValueError, match="'w'.*outside|outside.*'w'|absolute"):
+        fo.InferenceSession(model, base_dir=d)
+    onnx.save(model, str(d / "m.onnx"))
+    with pytest.raises(ValueError, match="outside|absolute"):
+        fo.InferenceSession(str(d / "m.onnx"))
+    if kind in ("absolute", "dotdot", "dotdot_inside_first"):
+        # onnxruntime checks the location's text; it follows symlinks.
+        assert _ort_error(str(d / "m.onnx"), {}) is not None
+
+
+def test_external_data_inside_via_dotdot_is_allowed(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "w.bin").write_bytes(SECRET.tobytes())
+    (y,) = fo.InferenceSession(_identity_of_external("sub/../w.bin"), base_dir=tmp_path).run(
+        None, {})
+    np.testing.assert_array_equal(y, SECRET)
+
+
+@pytest.mark.parametrize("offset,length,match", [
+    (17, None, "offset"), (8, 16, "length"), (-4, None, "offset"), (0, -16, "length"),
+    (0, 12, "12 bytes"),
+])
+def test_external_data_offsets_and_lengths_outside_the_file_are_refused(
+        tmp_path, offset, length, match):
+    (tmp_path / "w.bin").write_bytes(SECRET.tobytes())          # 16 bytes
+    model = _identity_of_external("w.bin", offset=offset, length=length)
+    with pytest.raises(ValueError, match=match):
+        fo.InferenceSession(model, base_dir=tmp_path)
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    assert _ort_error(str(tmp_path / "m.onnx"), {}) is not None
+
+
+def test_external_data_file_missing_or_not_a_file(tmp_path):
+    (tmp_path / "dir.bin").mkdir()
+    with pytest.raises(ValueError, match="'w'.*nothere.bin"):
+        fo.InferenceSession(_identity_of_external("nothere.bin"), base_dir=tmp_path)
+    with pytest.raises(ValueError, match="'w'.*dir.bin"):
+        fo.InferenceSession(_identity_of_external("dir.bin"), base_dir=tmp_path)
+
+
 # ------------------------------------------------------------------ empty models
 
 def test_empty_file_is_refused_naming_the_path(tmp_path):
