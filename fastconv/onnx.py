@@ -13,6 +13,7 @@ Div, Sigmoid, Clip, Transpose) in NumPy. Anything else raises
 fastconv.UnsupportedError when the session is created, naming the op. Needs the
 `onnx` package (pip install "fastconv[onnx]"); importing fastconv does not import it.
 """
+import heapq
 import os
 
 import numpy as np
@@ -511,6 +512,130 @@ def _read_external(t, base_dir):
     return data
 
 
+# ------------------------------------------------------------- graph validation
+# What onnxruntime checks when it creates a session, so that a malformed graph is a
+# ValueError naming the node and tensor then, not a KeyError inside run().
+
+def _where(node):
+    return (f"node {node.name!r} ({node.op_type})" if node.name
+            else f"unnamed {node.op_type} node with outputs {list(node.output)}")
+
+
+def _check_signature(node, attrs, opset):
+    """Input and output counts and required attributes as the op's schema for opset
+    states them, plus the forms of Reshape and Constant this runner serves."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, "")
+    except onnx.defs.SchemaError as e:
+        raise ValueError(f"fastconv.onnx: {_where(node)}: no {node.op_type} in opset "
+                         f"{opset}") from e
+    op = f"{node.op_type}-{schema.since_version}"
+    n = len(node.input)
+    if n > schema.max_input:
+        raise ValueError(f"fastconv.onnx: {_where(node)} has {n} inputs; {op} takes at "
+                         f"most {schema.max_input}")
+    for i, formal in enumerate(schema.inputs):
+        single = formal.option == onnx.defs.OpSchema.FormalParameterOption.Single
+        if single and (i >= n or not node.input[i]):
+            raise ValueError(f"fastconv.onnx: {_where(node)}: required input {i} "
+                             f"{formal.name!r} of {op} is missing")
+    if n < schema.min_input:
+        raise ValueError(f"fastconv.onnx: {_where(node)} has {n} inputs; {op} takes at "
+                         f"least {schema.min_input}")
+    if not schema.min_output <= len(node.output) <= schema.max_output:
+        raise ValueError(f"fastconv.onnx: {_where(node)} has {len(node.output)} outputs; "
+                         f"{op} has {schema.min_output} to {schema.max_output}")
+    for name, attr in schema.attributes.items():
+        if attr.required and name not in attrs:
+            raise ValueError(f"fastconv.onnx: {_where(node)}: required attribute "
+                             f"{name!r} of {op} is missing")
+    if node.op_type == "Reshape" and n < 2:
+        raise UnsupportedError(f"fastconv.onnx: {_where(node)}: {op} with the shape as "
+                               f"an attribute (export with opset 5 or later)")
+    if node.op_type == "Constant":
+        if not attrs:
+            raise ValueError(f"fastconv.onnx: {_where(node)} has no value attribute")
+        if not {"value", "value_float", "value_floats", "value_int", "value_ints"} & set(attrs):
+            raise UnsupportedError(f"fastconv.onnx: {_where(node)} with attributes "
+                                   f"{sorted(attrs)}")
+
+
+def _producers(graph, defined):
+    """{tensor name: the node producing it}; a name defined twice (by two nodes, or by
+    a node and as a graph input or initializer) is refused."""
+    producer = {}
+    for node in graph.node:
+        for out in filter(None, node.output):
+            if out in defined:
+                raise ValueError(f"fastconv.onnx: tensor {out!r} is defined twice: by "
+                                 f"{_where(node)} and as a graph input or initializer")
+            if out in producer:
+                raise ValueError(f"fastconv.onnx: tensor {out!r} is defined twice: by "
+                                 f"{_where(producer[out])} and by {_where(node)}")
+            producer[out] = node
+    return producer
+
+
+def _check_references(graph, defined, producer):
+    """Every node input and graph output is a graph input, initializer or node output."""
+    for node in graph.node:
+        for name in filter(None, node.input):
+            if name not in defined and name not in producer:
+                raise ValueError(f"fastconv.onnx: {_where(node)} reads tensor {name!r}, "
+                                 f"which is not a graph input, an initializer or the "
+                                 f"output of any node")
+    for o in graph.output:
+        if o.name not in defined and o.name not in producer:
+            raise ValueError(f"fastconv.onnx: graph output {o.name!r} is not a graph "
+                             f"input, an initializer or the output of any node")
+
+
+def _topological_order(nodes, producer):
+    """nodes in an order that computes every tensor before it is read, the given order
+    where it already does (onnxruntime sorts the same way); a cycle is refused, naming
+    the nodes and tensors on it."""
+    nodes = list(nodes)
+    index = {id(n): i for i, n in enumerate(nodes)}
+    deps = [{index[id(producer[t])] for t in n.input if t in producer} for n in nodes]
+    users = [[] for _ in nodes]
+    for i, d in enumerate(deps):
+        for j in d:
+            users[j].append(i)
+    waiting = [len(d) for d in deps]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(nodes[i])
+        for u in users[i]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) < len(nodes):
+        # Walk back from a node never ready through inputs never ready: a cycle.
+        i, path = next(i for i, w in enumerate(waiting) if w), []
+        while i not in path:
+            path.append(i)
+            i = min(j for j in deps[i] if waiting[j])
+        cycle = path[path.index(i):][::-1]           # in data-flow order
+        steps = [_where(nodes[cycle[0]])]
+        for a, b in zip(cycle, cycle[1:] + cycle[:1]):
+            t = next(t for t in nodes[b].input if t in producer and producer[t] is nodes[a])
+            steps.append(f"-[{t!r}]-> {_where(nodes[b])}")
+        raise ValueError(f"fastconv.onnx: the graph has a cycle: {' '.join(steps)}")
+    return order
+
+
+def _checked_nodes(graph, consts):
+    """graph's nodes in an order they can run in, after checking that every tensor
+    they read is defined exactly once and that nothing depends on itself."""
+    defined = {i.name for i in graph.input} | set(consts)
+    producer = _producers(graph, defined)
+    _check_references(graph, defined, producer)
+    return _topological_order(graph.node, producer)
+
+
 class InferenceSession:
     """An ONNX model (path, serialized bytes, binary file object or onnx.ModelProto)
     ready to run on fastconv. run(output_names, feeds) mirrors
@@ -536,6 +661,8 @@ class InferenceSession:
                 raise UnsupportedError(f"fastconv.onnx: op {node.op_type} (node "
                                        f"{node.name!r}) is not supported; supported: "
                                        f"{', '.join(sorted(_OPS))}")
+            _check_signature(node, _attrs(node), self.opset)
+        for node in _checked_nodes(g, self._consts):
             f = _OPS[node.op_type]
             if node.op_type == "Softmax":
                 f = (lambda opset: lambda ins, a, n: _softmax(ins, a, n, opset))(self.opset)

@@ -167,6 +167,84 @@ def test_external_data_file_missing_or_not_a_file(tmp_path):
         fo.InferenceSession(_identity_of_external("dir.bin"), base_dir=tmp_path)
 
 
+# ------------------------------------------------------------------ graph validation
+
+X = _vi("x", [1, 2, 4, 4])
+
+
+def _relu(src, dst, name):
+    return helper.make_node("Relu", [src], [dst], name=name)
+
+
+def test_node_input_nothing_produces_is_refused_at_load():
+    model = _model([_relu("x", "t", "first"), _relu("nowhere", "y", "second")], [X],
+                   [_vi("y")])
+    with pytest.raises(ValueError, match=r"'second' \(Relu\).*'nowhere'"):
+        fo.InferenceSession(model)
+    assert _ort_error(model) is not None
+
+
+def test_cycle_is_refused_at_load():
+    model = _model([helper.make_node("Add", ["x", "b"], ["a"], name="n1"),
+                    _relu("a", "b", "n2")], [X], [_vi("b")])
+    with pytest.raises(ValueError, match=r"cycle.*'n[12]' \((Add|Relu)\)"):
+        fo.InferenceSession(model)
+    assert _ort_error(model) is not None
+
+
+def test_nodes_out_of_topological_order_run_sorted():
+    # onnxruntime 1.32 sorts such a graph and runs it; so does fastconv.
+    model = _model([helper.make_node("Add", ["t", "x"], ["y"], name="add"),
+                    _relu("x", "t", "relu")], [X], [_vi("y")])
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4), dtype=np.float32)
+    (y,) = fo.InferenceSession(model).run(None, {"x": x})
+    np.testing.assert_array_equal(y, np.maximum(x, 0) + x)
+    assert _ort_error(model, {"x": x}) is None
+
+
+def test_graph_output_nothing_produces_is_refused_at_load():
+    model = _model([_relu("x", "t", "r")], [X], [_vi("y")])
+    with pytest.raises(ValueError, match="output 'y'"):
+        fo.InferenceSession(model)
+    assert _ort_error(model) is not None
+
+
+def test_tensor_defined_twice_is_refused_at_load():
+    model = _model([_relu("x", "y", "a"), _relu("x", "y", "b")], [X], [_vi("y")])
+    with pytest.raises(ValueError, match=r"'y'.*'b' \(Relu\)"):
+        fo.InferenceSession(model)
+    assert _ort_error(model) is not None
+
+
+W = helper.make_tensor("w", F, [3, 2, 3, 3], np.zeros(54, np.float32))
+
+
+@pytest.mark.parametrize("op,inputs,attrs,match", [
+    ("Conv", ["x"], {}, "'W'"),
+    ("Reshape", ["x"], {}, "'shape'"),
+    ("Gemm", ["x"], {}, "'B'"),
+    ("BatchNormalization", ["x", "w", "w"], {}, "'input_mean'"),
+    ("MaxPool", ["x"], {}, "attribute 'kernel_shape'"),
+    ("AveragePool", ["x"], {}, "attribute 'kernel_shape'"),
+    ("Concat", ["x", "x"], {}, "attribute 'axis'"),
+    ("Conv", ["x", ""], {}, "'W'"),                      # present but empty
+    ("Relu", ["x", "x"], {}, "at most 1"),
+])
+def test_missing_required_input_or_attribute_is_refused_at_load(op, inputs, attrs, match):
+    node = helper.make_node(op, inputs, ["y"], name="thenode", **attrs)
+    model = _model([node], [X], [_vi("y")], [W])
+    with pytest.raises(ValueError, match=rf"'thenode' \({op}\).*{match}"):
+        fo.InferenceSession(model)
+    assert _ort_error(model) is not None
+
+
+def test_constant_without_a_value_is_refused_at_load():
+    model = _model([helper.make_node("Constant", [], ["y"], name="c")], [], [_vi("y")])
+    with pytest.raises(ValueError, match=r"'c' \(Constant\)"):
+        fo.InferenceSession(model)
+    assert _ort_error(model) is not None
+
+
 # ------------------------------------------------------------------ empty models
 
 def test_empty_file_is_refused_naming_the_path(tmp_path):
