@@ -636,6 +636,50 @@ def _checked_nodes(graph, consts):
     return _topological_order(graph.node, producer)
 
 
+# ------------------------------------------------------------- feeds at run()
+# onnxruntime's checks: the element type exactly, the rank when the model declares a
+# shape, and every fixed dimension; a symbolic or unknown dimension takes any size.
+
+def _input_spec(value_info):
+    """(dtype or None, dims or None) a graph input declares; within dims, None marks a
+    symbolic or unknown dimension. (None, None) for a non-tensor input."""
+    if value_info.type.WhichOneof("value") != "tensor_type":
+        return None, None
+    tt = value_info.type.tensor_type
+    try:
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)) \
+            if tt.elem_type else None
+    except (KeyError, TypeError, ValueError):
+        dtype = None
+    dims = ([d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+            if tt.HasField("shape") else None)
+    return dtype, dims
+
+
+def _check_feed(name, x, spec):
+    dtype, dims = spec
+    strings = dtype == object and x.dtype.kind in "OSU"      # tensor(string)
+    if dtype is not None and x.dtype != dtype and not strings:
+        raise TypeError(f"fastconv.onnx: input {name!r} has dtype {x.dtype}; the model "
+                        f"takes {dtype} (no conversion is made)")
+    if dims is None:
+        return
+    if x.ndim != len(dims):
+        raise ValueError(f"fastconv.onnx: invalid rank for input {name!r}: got {x.ndim}, "
+                         f"expected {len(dims)} (the model declares shape "
+                         f"{_shape_text(dims)}, got {tuple(x.shape)})")
+    wrong = [f"dimension {i} is {got}, expected {want}"
+             for i, (got, want) in enumerate(zip(x.shape, dims))
+             if want is not None and got != want]
+    if wrong:
+        raise ValueError(f"fastconv.onnx: input {name!r}: {'; '.join(wrong)} (the model "
+                         f"declares shape {_shape_text(dims)}, got {tuple(x.shape)})")
+
+
+def _shape_text(dims):
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
+
+
 class InferenceSession:
     """An ONNX model (path, serialized bytes, binary file object or onnx.ModelProto)
     ready to run on fastconv. run(output_names, feeds) mirrors
@@ -669,6 +713,10 @@ class InferenceSession:
             self._nodes.append((node, f, _attrs(node)))
         self.input_names = [i.name for i in g.input if i.name not in self._consts]
         self.output_names = [o.name for o in g.output]
+        # Every graph input may be fed (an initializer among them is a default).
+        self._input_specs = {i.name: _input_spec(i) for i in g.input}
+        self._tensors = (set(self._input_specs) | set(self._consts)
+                         | {o for n in g.node for o in n.output if o})
 
     def run(self, output_names, feeds):
         """Runs the graph on feeds {input name: array}; returns the outputs named (all
@@ -677,9 +725,18 @@ class InferenceSession:
         if missing:
             raise ValueError(f"fastconv.onnx: missing inputs {missing}; the model takes "
                              f"{self.input_names}")
+        for name in feeds:
+            if name not in self._input_specs:
+                raise ValueError(f"fastconv.onnx: invalid input name {name!r}; the "
+                                 f"model's inputs are {list(self._input_specs)}")
+        for name in output_names or ():
+            if name not in self._tensors:
+                raise ValueError(f"fastconv.onnx: invalid output name {name!r}; the "
+                                 f"model's outputs are {self.output_names}")
         env = dict(self._consts)
         for name, v in feeds.items():
             env[name] = np.asarray(v)
+            _check_feed(name, env[name], self._input_specs[name])
         for node, f, a in self._nodes:
             ins = [env[i] if i else None for i in node.input]
             while ins and ins[-1] is None:

@@ -271,3 +271,74 @@ def test_file_that_is_not_a_model_is_refused_naming_the_path(tmp_path):
     with pytest.raises(ValueError, match="junk.onnx"):
         fo.InferenceSession(str(path))
     assert _ort_error(str(path)) is not None
+
+
+# ------------------------------------------------------------------ feeds at run()
+
+def _relu_model(shape, elem=F):
+    return _model([helper.make_node("Relu", ["x"], ["y"], name="r")], [_vi("x", shape, elem)],
+                  [_vi("y")])
+
+
+def test_input_dtype_must_match():
+    model = _relu_model([1, 2, 4, 4])
+    x = np.zeros((1, 2, 4, 4))                          # float64
+    with pytest.raises(TypeError, match="'x'.*float64.*float32"):
+        fo.InferenceSession(model).run(None, {"x": x})
+    assert "data type" in str(_ort_error(model, {"x": x}))
+    model = _relu_model([3], TensorProto.INT64)
+    with pytest.raises(TypeError, match="'x'.*int32.*int64"):
+        fo.InferenceSession(model).run(None, {"x": np.zeros(3, np.int32)})
+
+
+def test_input_rank_must_match():
+    model = _relu_model([1, 2, 4, 4])
+    x = np.zeros((2, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="rank.*'x'.*3.*4"):
+        fo.InferenceSession(model).run(None, {"x": x})
+    assert "rank" in str(_ort_error(model, {"x": x}))
+
+
+def test_fixed_input_dimensions_must_match():
+    model = _relu_model([1, 2, 4, 4])
+    x = np.zeros((1, 3, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="'x'.*dimension 1.*3.*2"):
+        fo.InferenceSession(model).run(None, {"x": x})
+    assert "dimensions" in str(_ort_error(model, {"x": x}))
+
+
+def test_symbolic_and_unknown_dimensions_accept_any_size():
+    x = np.ones((7, 2, 9, 4), np.float32)
+    for shape in (["N", 2, None, 4], None):           # None: no shape at all, any rank
+        model = _relu_model(shape)
+        (y,) = fo.InferenceSession(model).run(None, {"x": x})
+        np.testing.assert_array_equal(y, x)
+        assert _ort_error(model, {"x": x}) is None
+
+
+def test_unknown_and_missing_feeds_are_refused():
+    model = _relu_model([1, 2, 4, 4])
+    x = np.zeros((1, 2, 4, 4), np.float32)
+    sess = fo.InferenceSession(model)
+    with pytest.raises(ValueError, match="input name 'zz'.*'x'"):
+        sess.run(None, {"x": x, "zz": x})
+    assert "input name" in str(_ort_error(model, {"x": x, "zz": x}))
+    with pytest.raises(ValueError, match="missing.*'x'"):
+        sess.run(None, {})
+    assert _ort_error(model, {}) is not None
+    with pytest.raises(ValueError, match="output name 'nope'.*'y'"):
+        sess.run(["nope"], {"x": x})
+
+
+def test_feeding_an_initializer_that_is_also_a_graph_input_is_allowed():
+    # IR >= 4: an initializer listed among the inputs is a default the caller may override.
+    b = helper.make_tensor("b", F, [1], [1.0])
+    model = _model([helper.make_node("Add", ["x", "b"], ["y"], name="add")],
+                   [_vi("x", [2]), _vi("b", [1])], [_vi("y")], [b])
+    sess = fo.InferenceSession(model)
+    x = np.zeros(2, np.float32)
+    np.testing.assert_array_equal(sess.run(None, {"x": x})[0], [1, 1])
+    np.testing.assert_array_equal(sess.run(None, {"x": x, "b": np.full(1, 5, np.float32)})[0],
+                                  [5, 5])
+    with pytest.raises(TypeError, match="'b'"):
+        sess.run(None, {"x": x, "b": np.ones(1)})
