@@ -12,6 +12,12 @@ glue ops (Constant, Identity, Dropout, Shape, Gather, Unsqueeze, Squeeze, Mul, S
 Div, Sigmoid, Clip, Transpose) in NumPy. Anything else raises
 fastconv.UnsupportedError when the session is created, naming the op. Needs the
 `onnx` package (pip install "fastconv[onnx]"); importing fastconv does not import it.
+
+The session checks what onnxruntime checks: the graph when it is created (every
+tensor defined once, no cycles, required inputs and attributes present; nodes out of
+order are sorted) and the feeds at run() (dtype, rank, fixed dimensions, names).
+External data comes only from the model's directory (a model loaded by path) or
+base_dir=, and never from outside it.
 """
 import heapq
 import os
@@ -381,7 +387,7 @@ def _load(model):
     elif isinstance(model, (bytes, bytearray, memoryview)):
         proto, home = _parse_bytes(bytes(model), "the serialized model"), None
     elif isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
+        path = os.fsdecode(model)
         if os.path.getsize(path) == 0:
             raise ValueError(f"fastconv.onnx: {path!r} is empty (0 bytes), not an ONNX model")
         try:
@@ -691,7 +697,8 @@ class InferenceSession:
 
     def __init__(self, model, base_dir=None):
         model, home = _load(model)
-        model = _resolve_external_data(model, home if base_dir is None else os.fspath(base_dir))
+        model = _resolve_external_data(model, home if base_dir is None
+                                       else os.fsdecode(base_dir))
         self.model = model
         self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                          default=1)
