@@ -457,9 +457,9 @@ def _external_path(tensor, location, base_dir):
     if base_dir is None:
         raise ValueError(
             f"fastconv.onnx: tensor {tensor!r} keeps its data in an external file "
-            f"({location!r}), but the model came as bytes or a ModelProto, so there is no "
-            f"model directory to look in; pass base_dir= (the directory holding the "
-            f"model's data files), or load the model from its path")
+            f"({location!r}), but the model came as bytes, a file object or a "
+            f"ModelProto, so there is no model directory to look in; pass base_dir= (the "
+            f"directory holding the model's data files), or load the model from its path")
     if not location:
         raise ValueError(f"fastconv.onnx: external tensor {tensor!r} names no location")
     if os.path.isabs(location) or os.path.splitdrive(location)[0]:
