@@ -12,11 +12,21 @@ glue ops (Constant, Identity, Dropout, Shape, Gather, Unsqueeze, Squeeze, Mul, S
 Div, Sigmoid, Clip, Transpose) in NumPy. Anything else raises
 fastconv.UnsupportedError when the session is created, naming the op. Needs the
 `onnx` package (pip install "fastconv[onnx]"); importing fastconv does not import it.
+
+The session checks what onnxruntime checks: the graph when it is created (every
+tensor defined once, no cycles, required inputs and attributes present; nodes out of
+order are sorted) and the feeds at run() (dtype, rank, fixed dimensions, names).
+External data comes only from the model's directory (a model loaded by path) or
+base_dir=, and never from outside it.
 """
+import heapq
+import os
+
 import numpy as np
 try:
     import onnx
-    from onnx import numpy_helper
+    from google.protobuf.message import DecodeError
+    from onnx import TensorProto, numpy_helper
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("fastconv.onnx needs the onnx package: pip install 'fastconv[onnx]'") from e
 
@@ -367,15 +377,328 @@ _OPS = {
 SUPPORTED_OPS = frozenset(_OPS)
 
 
-class InferenceSession:
-    """An ONNX model (path, serialized bytes or onnx.ModelProto) ready to run on
-    fastconv. run(output_names, feeds) mirrors onnxruntime.InferenceSession.run."""
+# ---------------------------------------------------------------- loading a model
 
-    def __init__(self, model):
-        if isinstance(model, (bytes, bytearray)):
-            model = onnx.load_from_string(bytes(model))
-        elif not isinstance(model, onnx.ModelProto):
-            model = onnx.load(model)
+def _load(model):
+    """(ModelProto, its directory or None) for a path, serialized bytes, a binary file
+    object or a ModelProto. External data stays unread (see _resolve_external_data)."""
+    if isinstance(model, onnx.ModelProto):
+        proto, home = model, None
+    elif isinstance(model, (bytes, bytearray, memoryview)):
+        proto, home = _parse_bytes(bytes(model), "the serialized model"), None
+    elif isinstance(model, (str, os.PathLike)):
+        path = os.fsdecode(model)
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"fastconv.onnx: {path!r} is empty (0 bytes), not an ONNX model")
+        try:
+            proto = onnx.load(path, load_external_data=False)
+        except DecodeError as e:
+            raise ValueError(f"fastconv.onnx: {path!r} is not an ONNX model: {e}") from e
+        home = os.path.dirname(os.path.abspath(path))
+    elif hasattr(model, "read"):
+        proto, home = _parse_bytes(model.read(), "the model file object"), None
+    else:
+        raise TypeError(f"fastconv.onnx: a model is a path, bytes, a file object or an "
+                        f"onnx.ModelProto, not {type(model).__name__}")
+    if not proto.HasField("graph"):
+        raise ValueError("fastconv.onnx: the model has no graph")
+    return proto, home
+
+
+def _parse_bytes(data, what):
+    if len(data) == 0:
+        raise ValueError(f"fastconv.onnx: {what} is empty (0 bytes), not an ONNX model")
+    try:
+        return onnx.load_from_string(data)
+    except DecodeError as e:
+        raise ValueError(f"fastconv.onnx: {what} is not an ONNX model: {e}") from e
+
+
+# ------------------------------------------------------------------ external data
+# A tensor may keep its bytes in a file next to the model. The rules are
+# onnxruntime's: the location is relative to the model's directory and stays inside
+# it (symlinks resolved), and offset / length lie within the file. A model given as
+# bytes or a ModelProto has no directory unless the caller names one (base_dir).
+
+_SUB_BYTE = {getattr(TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2")
+             if hasattr(TensorProto, n)}
+
+
+def _tensors(graph):
+    """The TensorProtos a graph holds: initializers and node attributes, subgraphs
+    included."""
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _tensors(g)
+
+
+def _resolve_external_data(model, base_dir):
+    """model with every external tensor's bytes read into it from base_dir; a copy when
+    there are any (the caller's ModelProto is never changed), else model itself."""
+    if not any(t.data_location == TensorProto.EXTERNAL for t in _tensors(model.graph)):
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for t in _tensors(copy.graph):
+        if t.data_location == TensorProto.EXTERNAL:
+            t.raw_data = _read_external(t, base_dir)
+            t.data_location = TensorProto.DEFAULT
+            del t.external_data[:]
+    return copy
+
+
+def _external_path(tensor, location, base_dir):
+    """The real path of tensor's data file, refused unless it lies inside base_dir."""
+    if base_dir is None:
+        raise ValueError(
+            f"fastconv.onnx: tensor {tensor!r} keeps its data in an external file "
+            f"({location!r}), but the model came as bytes, a file object or a "
+            f"ModelProto, so there is no model directory to look in; pass base_dir= (the "
+            f"directory holding the model's data files), or load the model from its path")
+    if not location:
+        raise ValueError(f"fastconv.onnx: external tensor {tensor!r} names no location")
+    if os.path.isabs(location) or os.path.splitdrive(location)[0]:
+        raise ValueError(f"fastconv.onnx: tensor {tensor!r}: external data location "
+                         f"{location!r} is an absolute path; it must be relative to the "
+                         f"model's directory")
+    root = os.path.realpath(base_dir)
+    path = os.path.realpath(os.path.join(root, location))
+    if os.path.commonpath([root, path]) != root:
+        raise ValueError(f"fastconv.onnx: tensor {tensor!r}: external data location "
+                         f"{location!r} resolves to {path!r}, outside the model's "
+                         f"directory {root!r}")
+    if not os.path.isfile(path):
+        raise ValueError(f"fastconv.onnx: tensor {tensor!r}: external data file "
+                         f"{location!r} ({path!r}) does not exist or is not a regular file")
+    return path
+
+
+def _external_int(info, key, tensor):
+    if key not in info:
+        return None
+    try:
+        v = int(info[key])
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise ValueError(f"fastconv.onnx: tensor {tensor!r}: external data {key} "
+                         f"{info[key]!r} is not a non-negative integer")
+    return v
+
+
+def _read_external(t, base_dir):
+    """The bytes of external tensor t, checked against the file's size and t's shape."""
+    info = {e.key: e.value for e in t.external_data}
+    location = info.get("location", "")
+    path = _external_path(t.name, location, base_dir)
+    offset = _external_int(info, "offset", t.name) or 0
+    length = _external_int(info, "length", t.name)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if offset > size:
+            raise ValueError(f"fastconv.onnx: tensor {t.name!r}: external data offset "
+                             f"{offset} is past the end of {location!r} ({size} bytes)")
+        if length is not None and length > size - offset:
+            raise ValueError(f"fastconv.onnx: tensor {t.name!r}: external data length "
+                             f"{length} at offset {offset} runs past the end of "
+                             f"{location!r} ({size} bytes)")
+        f.seek(offset)
+        data = f.read(size - offset if length is None else length)
+    if t.data_type not in _SUB_BYTE and t.data_type != TensorProto.STRING:
+        want = int(np.prod(t.dims, dtype=np.int64)) * np.dtype(
+            onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        if len(data) != want:
+            raise ValueError(f"fastconv.onnx: tensor {t.name!r}: external data has "
+                             f"{len(data)} bytes; its shape {list(t.dims)} needs {want}")
+    return data
+
+
+# ------------------------------------------------------------- graph validation
+# What onnxruntime checks when it creates a session, so that a malformed graph is a
+# ValueError naming the node and tensor then, not a KeyError inside run().
+
+def _where(node):
+    return (f"node {node.name!r} ({node.op_type})" if node.name
+            else f"unnamed {node.op_type} node with outputs {list(node.output)}")
+
+
+def _check_signature(node, attrs, opset):
+    """Input and output counts and required attributes as the op's schema for opset
+    states them, plus the forms of Reshape and Constant this runner serves."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, "")
+    except onnx.defs.SchemaError as e:
+        raise ValueError(f"fastconv.onnx: {_where(node)}: no {node.op_type} in opset "
+                         f"{opset}") from e
+    op = f"{node.op_type}-{schema.since_version}"
+    n = len(node.input)
+    if n > schema.max_input:
+        raise ValueError(f"fastconv.onnx: {_where(node)} has {n} inputs; {op} takes at "
+                         f"most {schema.max_input}")
+    for i, formal in enumerate(schema.inputs):
+        single = formal.option == onnx.defs.OpSchema.FormalParameterOption.Single
+        if single and (i >= n or not node.input[i]):
+            raise ValueError(f"fastconv.onnx: {_where(node)}: required input {i} "
+                             f"{formal.name!r} of {op} is missing")
+    if n < schema.min_input:
+        raise ValueError(f"fastconv.onnx: {_where(node)} has {n} inputs; {op} takes at "
+                         f"least {schema.min_input}")
+    if not schema.min_output <= len(node.output) <= schema.max_output:
+        raise ValueError(f"fastconv.onnx: {_where(node)} has {len(node.output)} outputs; "
+                         f"{op} has {schema.min_output} to {schema.max_output}")
+    for name, attr in schema.attributes.items():
+        if attr.required and name not in attrs:
+            raise ValueError(f"fastconv.onnx: {_where(node)}: required attribute "
+                             f"{name!r} of {op} is missing")
+    if node.op_type == "Reshape" and n < 2:
+        raise UnsupportedError(f"fastconv.onnx: {_where(node)}: {op} with the shape as "
+                               f"an attribute (export with opset 5 or later)")
+    if node.op_type == "Constant":
+        if not attrs:
+            raise ValueError(f"fastconv.onnx: {_where(node)} has no value attribute")
+        if not {"value", "value_float", "value_floats", "value_int", "value_ints"} & set(attrs):
+            raise UnsupportedError(f"fastconv.onnx: {_where(node)} with attributes "
+                                   f"{sorted(attrs)}")
+
+
+def _producers(graph, defined):
+    """{tensor name: the node producing it}; a name defined twice (by two nodes, or by
+    a node and as a graph input or initializer) is refused."""
+    producer = {}
+    for node in graph.node:
+        for out in filter(None, node.output):
+            if out in defined:
+                raise ValueError(f"fastconv.onnx: tensor {out!r} is defined twice: by "
+                                 f"{_where(node)} and as a graph input or initializer")
+            if out in producer:
+                raise ValueError(f"fastconv.onnx: tensor {out!r} is defined twice: by "
+                                 f"{_where(producer[out])} and by {_where(node)}")
+            producer[out] = node
+    return producer
+
+
+def _check_references(graph, defined, producer):
+    """Every node input and graph output is a graph input, initializer or node output."""
+    for node in graph.node:
+        for name in filter(None, node.input):
+            if name not in defined and name not in producer:
+                raise ValueError(f"fastconv.onnx: {_where(node)} reads tensor {name!r}, "
+                                 f"which is not a graph input, an initializer or the "
+                                 f"output of any node")
+    for o in graph.output:
+        if o.name not in defined and o.name not in producer:
+            raise ValueError(f"fastconv.onnx: graph output {o.name!r} is not a graph "
+                             f"input, an initializer or the output of any node")
+
+
+def _topological_order(nodes, producer):
+    """nodes in an order that computes every tensor before it is read, the given order
+    where it already does (onnxruntime sorts the same way); a cycle is refused, naming
+    the nodes and tensors on it."""
+    nodes = list(nodes)
+    index = {id(n): i for i, n in enumerate(nodes)}
+    deps = [{index[id(producer[t])] for t in n.input if t in producer} for n in nodes]
+    users = [[] for _ in nodes]
+    for i, d in enumerate(deps):
+        for j in d:
+            users[j].append(i)
+    waiting = [len(d) for d in deps]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(nodes[i])
+        for u in users[i]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) < len(nodes):
+        # Walk back from a node never ready through inputs never ready: a cycle.
+        i, path = next(i for i, w in enumerate(waiting) if w), []
+        while i not in path:
+            path.append(i)
+            i = min(j for j in deps[i] if waiting[j])
+        cycle = path[path.index(i):][::-1]           # in data-flow order
+        steps = [_where(nodes[cycle[0]])]
+        for a, b in zip(cycle, cycle[1:] + cycle[:1]):
+            t = next(t for t in nodes[b].input if t in producer and producer[t] is nodes[a])
+            steps.append(f"-[{t!r}]-> {_where(nodes[b])}")
+        raise ValueError(f"fastconv.onnx: the graph has a cycle: {' '.join(steps)}")
+    return order
+
+
+def _checked_nodes(graph, consts):
+    """graph's nodes in an order they can run in, after checking that every tensor
+    they read is defined exactly once and that nothing depends on itself."""
+    defined = {i.name for i in graph.input} | set(consts)
+    producer = _producers(graph, defined)
+    _check_references(graph, defined, producer)
+    return _topological_order(graph.node, producer)
+
+
+# ------------------------------------------------------------- feeds at run()
+# onnxruntime's checks: the element type exactly, the rank when the model declares a
+# shape, and every fixed dimension; a symbolic or unknown dimension takes any size.
+
+def _input_spec(value_info):
+    """(dtype or None, dims or None) a graph input declares; within dims, None marks a
+    symbolic or unknown dimension. (None, None) for a non-tensor input."""
+    if value_info.type.WhichOneof("value") != "tensor_type":
+        return None, None
+    tt = value_info.type.tensor_type
+    try:
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)) \
+            if tt.elem_type else None
+    except (KeyError, TypeError, ValueError):
+        dtype = None
+    dims = ([d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+            if tt.HasField("shape") else None)
+    return dtype, dims
+
+
+def _check_feed(name, x, spec):
+    dtype, dims = spec
+    strings = dtype == object and x.dtype.kind in "OSU"      # tensor(string)
+    if dtype is not None and x.dtype != dtype and not strings:
+        raise TypeError(f"fastconv.onnx: input {name!r} has dtype {x.dtype}; the model "
+                        f"takes {dtype} (no conversion is made)")
+    if dims is None:
+        return
+    if x.ndim != len(dims):
+        raise ValueError(f"fastconv.onnx: invalid rank for input {name!r}: got {x.ndim}, "
+                         f"expected {len(dims)} (the model declares shape "
+                         f"{_shape_text(dims)}, got {tuple(x.shape)})")
+    wrong = [f"dimension {i} is {got}, expected {want}"
+             for i, (got, want) in enumerate(zip(x.shape, dims))
+             if want is not None and got != want]
+    if wrong:
+        raise ValueError(f"fastconv.onnx: input {name!r}: {'; '.join(wrong)} (the model "
+                         f"declares shape {_shape_text(dims)}, got {tuple(x.shape)})")
+
+
+def _shape_text(dims):
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
+
+
+class InferenceSession:
+    """An ONNX model (path, serialized bytes, binary file object or onnx.ModelProto)
+    ready to run on fastconv. run(output_names, feeds) mirrors
+    onnxruntime.InferenceSession.run.
+
+    Tensors stored in external data files are read from base_dir, by default the
+    directory of a model given by path; a model given any other way that has external
+    data needs base_dir. Locations must stay inside that directory."""
+
+    def __init__(self, model, base_dir=None):
+        model, home = _load(model)
+        model = _resolve_external_data(model, home if base_dir is None
+                                       else os.fsdecode(base_dir))
         self.model = model
         self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                          default=1)
@@ -389,12 +712,18 @@ class InferenceSession:
                 raise UnsupportedError(f"fastconv.onnx: op {node.op_type} (node "
                                        f"{node.name!r}) is not supported; supported: "
                                        f"{', '.join(sorted(_OPS))}")
+            _check_signature(node, _attrs(node), self.opset)
+        for node in _checked_nodes(g, self._consts):
             f = _OPS[node.op_type]
             if node.op_type == "Softmax":
                 f = (lambda opset: lambda ins, a, n: _softmax(ins, a, n, opset))(self.opset)
             self._nodes.append((node, f, _attrs(node)))
         self.input_names = [i.name for i in g.input if i.name not in self._consts]
         self.output_names = [o.name for o in g.output]
+        # Every graph input may be fed (an initializer among them is a default).
+        self._input_specs = {i.name: _input_spec(i) for i in g.input}
+        self._tensors = (set(self._input_specs) | set(self._consts)
+                         | {o for n in g.node for o in n.output if o})
 
     def run(self, output_names, feeds):
         """Runs the graph on feeds {input name: array}; returns the outputs named (all
@@ -403,9 +732,18 @@ class InferenceSession:
         if missing:
             raise ValueError(f"fastconv.onnx: missing inputs {missing}; the model takes "
                              f"{self.input_names}")
+        for name in feeds:
+            if name not in self._input_specs:
+                raise ValueError(f"fastconv.onnx: invalid input name {name!r}; the "
+                                 f"model's inputs are {list(self._input_specs)}")
+        for name in output_names or ():
+            if name not in self._tensors:
+                raise ValueError(f"fastconv.onnx: invalid output name {name!r}; the "
+                                 f"model's outputs are {self.output_names}")
         env = dict(self._consts)
         for name, v in feeds.items():
             env[name] = np.asarray(v)
+            _check_feed(name, env[name], self._input_specs[name])
         for node, f, a in self._nodes:
             ins = [env[i] if i else None for i in node.input]
             while ins and ins[-1] is None:
@@ -417,6 +755,6 @@ class InferenceSession:
         return [env[n] for n in (output_names or self.output_names)]
 
 
-def run(model, feeds, output_names=None):
-    """One-shot: InferenceSession(model).run(output_names, feeds)."""
-    return InferenceSession(model).run(output_names, feeds)
+def run(model, feeds, output_names=None, base_dir=None):
+    """One-shot: InferenceSession(model, base_dir).run(output_names, feeds)."""
+    return InferenceSession(model, base_dir).run(output_names, feeds)
