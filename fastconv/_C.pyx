@@ -37,6 +37,11 @@ cdef int _check(fc_status st, str where) except -1:
         raise MemoryError(msg)
     if st == FC_UNSUPPORTED_ALGORITHM or st == FC_UNSUPPORTED_HARDWARE:
         raise UnsupportedError(msg)
+    if st == FC_INVALID_WORKSPACE:
+        # Python never passes a workspace: the library sized its own and disagreed
+        # with itself, a fastconv bug rather than anything the caller did.
+        raise RuntimeError(f"{where}: internal error, the library's own workspace was "
+                           "sized wrongly; please report this with the call's arguments")
     raise ValueError(msg)
 
 
