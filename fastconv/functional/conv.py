@@ -123,7 +123,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     f = 4 for F(2x2) and f = 16 for F(4x4) (tested; measured worst 0.34 and 3.1 over
     1..512 channels and input magnitudes 1e-3..1e3, vs 0.19 for "direct"). Outputs much
     smaller than their neighbours (e.g. near wide zero padding) carry an absolute error
-    of that size, larger relative to themselves than direct's.
+    of that size, larger relative to themselves than direct's. A NaN or an infinity
+    spoils exactly the outputs whose receptive field holds it, as in "direct" and torch,
+    and the transforms do not overflow where the direct sum does not (the outputs that
+    come out non-finite are recomputed directly).
     """
     fn = "conv2d"
     x, weight = _inputs(fn, x, weight)
