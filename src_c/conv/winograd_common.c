@@ -229,8 +229,8 @@ static float direct_output(const wg_geom *g, const float *x, const wg_filter *wf
                            int64_t n, int64_t o, int64_t oh, int64_t ow) {
     int64_t gi = o / g->Kg, Cg = g->Cg, H = g->H, W = g->W;
     int64_t ih0 = oh - g->pt, iw0 = ow - g->pl;
-    int r0 = (int)fc_max64(0, -ih0), r1 = (int)fc_min64(3, H - ih0);
-    int s0 = (int)fc_max64(0, -iw0), s1 = (int)fc_min64(3, W - iw0);
+    int64_t r0 = fc_max64(0, -ih0), r1 = fc_min64(3, H - ih0);
+    int64_t s0 = fc_max64(0, -iw0), s1 = fc_min64(3, W - iw0);
     double acc = bias;
     for (int64_t i = 0; i < Cg && acc == acc; i++) {   /* NaN is final */
         const float *xp = x + (n * g->C + gi * Cg + i) * H * W;
@@ -243,8 +243,8 @@ static float direct_output(const wg_geom *g, const float *x, const wg_filter *wf
         } else {
             f = wf->w + (o * Cg + i) * 9;
         }
-        for (int r = r0; r < r1; r++)
-            for (int q = s0; q < s1; q++)
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t q = s0; q < s1; q++)
                 acc += (double)xp[(ih0 + r) * W + iw0 + q] * (double)f[r * fr + q * fs];
     }
     return (float)acc;
