@@ -35,6 +35,12 @@ cdef extern from "fastconv.h" nogil:
     size_t fc_get_workspace_cache_limit()
     size_t fc_workspace_cache_bytes()
 
+    ctypedef enum fc_precision:
+        FC_PRECISION_HIGHEST
+        FC_PRECISION_HIGH
+    fc_status fc_set_precision(fc_precision precision)
+    fc_precision fc_get_precision()
+
     fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops)
 
     fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,

@@ -113,6 +113,27 @@ def set_isa(str name):
     raise ValueError(f"set_isa: unknown ISA {name!r}; expected one of {sorted(ISA_NAMES.values())}")
 
 
+PRECISION_NAMES = {FC_PRECISION_HIGHEST: "highest", FC_PRECISION_HIGH: "high"}
+
+
+def get_precision():
+    return PRECISION_NAMES[fc_get_precision()]
+
+
+def set_precision(str name):
+    cdef fc_status st
+    cdef fc_precision p
+    for k, v in PRECISION_NAMES.items():
+        if v == name:
+            p = <fc_precision>k
+            with nogil:  # waits for calls in flight in other threads
+                st = fc_set_precision(p)
+            _check(st, f"set_precision({name!r})")
+            return
+    raise ValueError(f"set_precision: unknown precision {name!r}; expected one of "
+                     f"{sorted(PRECISION_NAMES.values())}")
+
+
 def release_workspace():
     fc_release_workspace()
 

@@ -21,9 +21,9 @@ from fastconv.errors import UnsupportedError
 from fastconv.functional import *  # noqa: F401,F403 - the ops are the package's API
 from fastconv.functional import __all__ as _ops
 from fastconv.runtime import (available_isas, get_include, get_isa, get_library_dir,
-                              get_num_threads, get_workspace_cache_limit, info,
-                              release_workspace, set_isa, set_num_threads,
-                              set_workspace_cache_limit, workspace_cache_bytes)
+                              get_num_threads, get_precision, get_workspace_cache_limit,
+                              info, release_workspace, set_isa, set_num_threads,
+                              set_precision, set_workspace_cache_limit, workspace_cache_bytes)
 
 from fastconv import nn, optim, models  # noqa: E402,F401  (after the ops they compose)
 from fastconv.nn import save, load  # noqa: E402,F401
@@ -32,6 +32,7 @@ __version__ = _C.version()
 
 __all__ = list(_ops) + [
     "UnsupportedError", "available_isas", "get_include", "get_isa", "get_library_dir",
-    "get_num_threads", "get_workspace_cache_limit", "info", "release_workspace", "set_isa",
-    "set_num_threads", "set_workspace_cache_limit", "workspace_cache_bytes",
+    "get_num_threads", "get_precision", "get_workspace_cache_limit", "info",
+    "release_workspace", "set_isa", "set_num_threads", "set_precision",
+    "set_workspace_cache_limit", "workspace_cache_bytes",
 ]

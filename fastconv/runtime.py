@@ -58,6 +58,29 @@ def set_isa(name):
     _C.set_isa(name)
 
 
+PRECISIONS = ("highest", "high")
+
+
+def set_precision(precision):
+    """Precision of the algorithm "auto" picks, like torch.set_float32_matmul_precision:
+    "high" (the default) lets "auto" run Winograd on the 3x3 stride-1 layers where it
+    is faster (accurate in norm: see the README's Winograd section for the measured
+    error); "highest" keeps "auto" (and the autotuner) to the direct, im2col and
+    depthwise algorithms. An explicit algorithm="winograd*" runs Winograd either way.
+    Process-wide (the C library's fc_set_precision); takes effect on the next call."""
+    if not isinstance(precision, str):
+        raise TypeError(f"set_precision: precision must be a str, got {precision!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"set_precision: precision must be one of {PRECISIONS}, "
+                         f"got precision={precision!r}")
+    _C.set_precision(precision)
+
+
+def get_precision():
+    """The current precision setting: "high" or "highest" (see set_precision)."""
+    return _C.get_precision()
+
+
 def available_isas():
     """Every ISA path this CPU can run, best last."""
     order = ["portable", "avx2", "avx512"]
@@ -84,6 +107,7 @@ def info(measure=True):
         "isa": _C.get_isa(),
         "cpu_isa": _C.cpu_isa(),
         "threads": _C.get_num_threads(),
+        "precision": _C.get_precision(),
         "openmp": _C.has_openmp(),
         "include_dir": get_include(),
         "library_dir": get_library_dir(),

@@ -79,9 +79,11 @@ def _tuned(algo, pass_, p, run):
     if algo != _C.ALGORITHMS["auto"] or not tuning.autotune_enabled():
         return algo
     def serves(name):
-        # Winograd's weight gradient is im2col's: no separate candidate.
+        # Winograd's weight gradient is im2col's: no separate candidate. Precision
+        # "highest" keeps "auto" off Winograd, timed or not.
         if name.startswith("winograd"):
-            return winograd_serves(p) and pass_ != "backward_weights"
+            return (winograd_serves(p) and pass_ != "backward_weights"
+                    and _C.get_precision() != "highest")
         if name == "depthwise":
             return depthwise_serves(p)
         return True
@@ -109,7 +111,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
 
     "auto" runs the C library's heuristic choice, or with fastconv.autotune(True) the
     fastest algorithm measured on the first call with these shapes and arguments
-    (see fastconv.autotune_save / autotune_load).
+    (see fastconv.autotune_save / autotune_load). Under fastconv.set_precision("highest")
+    neither picks Winograd (the default "high" allows it).
 
     Winograd ("winograd_f23": F(2x2,3x3); "winograd_f43": F(4x4,3x3), points 0, 1, -1,
     1/2, -2) serves 3x3 kernels with stride 1 and dilation 1 only (any padding,
@@ -120,7 +123,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     f = 4 for F(2x2) and f = 16 for F(4x4) (tested; measured worst 0.34 and 3.1 over
     1..512 channels and input magnitudes 1e-3..1e3, vs 0.19 for "direct"). Outputs much
     smaller than their neighbours (e.g. near wide zero padding) carry an absolute error
-    of that size, larger relative to themselves than direct's.
+    of that size, larger relative to themselves than direct's. A NaN or an infinity
+    spoils exactly the outputs whose receptive field holds it, as in "direct" and torch,
+    and the transforms do not overflow where the direct sum does not (the outputs that
+    come out non-finite are recomputed directly).
     """
     fn = "conv2d"
     x, weight = _inputs(fn, x, weight)

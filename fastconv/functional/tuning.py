@@ -6,9 +6,10 @@
     fastconv.autotune_load("tune.json")  # ... and load it in another process
 
 The key of a choice is (pass, x shape, weight shape, stride, paddings, dilation,
-groups, ISA path, threads): a new key runs every algorithm that serves it ("direct",
-"im2col", "winograd_f23", "winograd_f43"; one that raises UnsupportedError is no
-candidate) a few times on the call's own arrays, keeps the fastest (best of _REPEATS runs:
+groups, ISA path, threads, precision): a new key runs every algorithm that serves it
+("direct", "im2col", "winograd_f23", "winograd_f43", "depthwise"; one that raises
+UnsupportedError is no candidate, and under fastconv.set_precision("highest") the
+Winograd ones are none either) a few times on the call's own arrays, keeps the fastest (best of _REPEATS runs:
 the least disturbed by other load on the machine), and
 later calls with that key run it directly. Without autotuning, "auto" follows the C
 library's heuristic (fc_conv2d_select_algorithm). fastconv.info()["autotune"] lists
@@ -47,11 +48,13 @@ def autotune_clear():
 
 def _key(pass_, p):
     return (pass_, tuple(p.x_shape), tuple(p.w_shape), tuple(p.stride), tuple(p.pads),
-            tuple(p.dilation), int(p.groups), _C.get_isa(), int(_C.get_num_threads()))
+            tuple(p.dilation), int(p.groups), _C.get_isa(), int(_C.get_num_threads()),
+            _C.get_precision())
 
 
 _FIELDS = ("pass", "x_shape", "w_shape", "stride", "pads", "dilation", "groups", "isa",
-           "threads")
+           "threads", "precision")
+_PRECISIONS = ("highest", "high")
 
 
 def _entry(key, value):
@@ -87,14 +90,17 @@ def autotune_load(path):
         try:
             key = (e["pass"], tuple(e["x_shape"]), tuple(e["w_shape"]), tuple(e["stride"]),
                    tuple(e["pads"]), tuple(e["dilation"]), int(e["groups"]), e["isa"],
-                   int(e["threads"]))
+                   int(e["threads"]), e.get("precision", "high"))   # older files: "high"
             algo = e["algorithm"]
             times = {str(k): float(v) for k, v in e.get("times", {}).items()}
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"autotune_load: entry {i} of {path} is malformed") from None
-        if key[0] not in PASSES or algo not in CANDIDATES:
+        if key[0] not in PASSES or algo not in CANDIDATES or key[-1] not in _PRECISIONS:
             raise ValueError(f"autotune_load: entry {i} of {path} names an unknown pass "
-                             f"{key[0]!r} or algorithm {algo!r}")
+                             f"{key[0]!r}, algorithm {algo!r} or precision {key[-1]!r}")
+        if key[-1] == "highest" and algo.startswith("winograd"):
+            raise ValueError(f"autotune_load: entry {i} of {path} chooses {algo!r} under "
+                             f"precision 'highest', which keeps Winograd out")
         loaded[key] = {"algorithm": algo, "times": times}
     _table.update(loaded)
     return len(loaded)

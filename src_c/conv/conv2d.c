@@ -57,7 +57,9 @@ static int algo_serves(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
  * 1: 128 vs 143); below that im2col (7x7, AlexNet conv5, batch-1 deep layers: up to 10x).
  * Backward-weights delegates to im2col, so Winograd is never preferred there. */
 static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
-    if (pass == FC_PASS_BACKWARD_WEIGHTS || !fc_winograd_serves(d)) return FC_CONV_AUTO;
+    if (pass == FC_PASS_BACKWARD_WEIGHTS || !fc_winograd_serves(d) ||
+        fc_precision_active() == FC_PRECISION_HIGHEST)
+        return FC_CONV_AUTO;
     int64_t Cg = d->C / d->groups, Kg = d->K / d->groups;
     if (Cg < 16 || Kg < 16) return FC_CONV_AUTO;
     int64_t OH = d->H + d->pad_top + d->pad_bottom - 2, OW = d->W + d->pad_left + d->pad_right - 2;

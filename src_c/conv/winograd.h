@@ -27,7 +27,9 @@ typedef struct fc_wg_in {
 } fc_wg_in;
 
 /* One tile row of the output transform: reads M[xi][tile] at mrow + xi * m_xi + tw,
- * writes output rows th*m .. of plane y (OH x OW), adding bias. */
+ * writes output rows th*m .. of plane y (OH x OW), adding bias. The kernel returns
+ * nonzero when a value it computed is NaN or infinite (it may also flag a row for
+ * values it computed but did not store: the caller re-scans the stored ones). */
 typedef struct fc_wg_out {
     const float *mrow;
     int64_t m_xi;
@@ -37,7 +39,7 @@ typedef struct fc_wg_out {
 } fc_wg_out;
 
 typedef void (*fc_wg_in_fn)(const fc_wg_in *a);
-typedef void (*fc_wg_out_fn)(const fc_wg_out *a);
+typedef int (*fc_wg_out_fn)(const fc_wg_out *a);
 
 void fc_winograd_f23_input__portable(const fc_wg_in *a);
 void fc_winograd_f23_input__avx2(const fc_wg_in *a);
@@ -45,12 +47,12 @@ void fc_winograd_f23_input__avx512(const fc_wg_in *a);
 void fc_winograd_f43_input__portable(const fc_wg_in *a);
 void fc_winograd_f43_input__avx2(const fc_wg_in *a);
 void fc_winograd_f43_input__avx512(const fc_wg_in *a);
-void fc_winograd_f23_output__portable(const fc_wg_out *a);
-void fc_winograd_f23_output__avx2(const fc_wg_out *a);
-void fc_winograd_f23_output__avx512(const fc_wg_out *a);
-void fc_winograd_f43_output__portable(const fc_wg_out *a);
-void fc_winograd_f43_output__avx2(const fc_wg_out *a);
-void fc_winograd_f43_output__avx512(const fc_wg_out *a);
+int fc_winograd_f23_output__portable(const fc_wg_out *a);
+int fc_winograd_f23_output__avx2(const fc_wg_out *a);
+int fc_winograd_f23_output__avx512(const fc_wg_out *a);
+int fc_winograd_f43_output__portable(const fc_wg_out *a);
+int fc_winograd_f43_output__avx2(const fc_wg_out *a);
+int fc_winograd_f43_output__avx512(const fc_wg_out *a);
 
 /* 1 when Winograd serves the descriptor (3x3, stride 1, dilation 1). */
 int fc_winograd_serves(const fc_conv2d_desc *d);

@@ -2,7 +2,19 @@
  * the tile-block loop with its batched GEMMs, and the public pre-transformed-weights
  * entry points. Backward-data is the forward pass on grad_y with the flipped,
  * transposed filter and padding 2 - p (negative padding crops); backward-weights
- * delegates to im2col (see fc_winograd_backward_weights). */
+ * delegates to im2col (see fc_winograd_backward_weights).
+ *
+ * Non-finite values: every Winograd output mixes its whole (m+2)x(m+2) input window
+ * (one NaN input pixel spoils m*m outputs per channel, not the 3x3 receptive field's
+ * footprint), and the transforms scale by up to ~8 (F(4x4)), so inputs near FLT_MAX
+ * can overflow where the direct sum does not. NaN and infinities only propagate
+ * (no arithmetic here turns them finite), so every output whose exact value is
+ * non-finite is non-finite in Winograd too: the output transform flags the tile rows
+ * holding a non-finite value (one vector add per stored vector), and only those rows
+ * are re-scanned, each non-finite output recomputed directly (double accumulation)
+ * from the input and the pass's 3x3 filter. The result has exactly the direct
+ * algorithm's (and torch's) set of non-finite outputs. */
+#include <math.h>
 #include <string.h>
 
 #include "conv_desc.h"
@@ -84,7 +96,8 @@ static size_t run_workspace(const wg_geom *g) {
     if (!fc_prod4(g->a2, g->K, g->tb_max, 1, &mm) || mm > INT64_MAX - WG_SLACK) return 0;
     size_t total = 0;
     if (!fc_ws_add(&total, xq + WG_SLACK, sizeof(float)) || !fc_ws_add(&total, v, sizeof(float)) ||
-        !fc_ws_add(&total, mm + WG_SLACK, sizeof(float)))
+        !fc_ws_add(&total, mm + WG_SLACK, sizeof(float)) ||
+        !fc_ws_add(&total, g->rows_per_block * g->K, 1))
         return 0;
     /* Each thread's GEMM packs into its own slice of this workspace (the per-thread
      * cache is already holding this workspace, so fc_sgemm must not reopen it). */
@@ -174,6 +187,81 @@ static void pack_plane(const wg_geom *g, const float *src, float *dst) {
     }
 }
 
+/* ------------------------------------------- non-finite fix-up (rare) */
+
+/* The pass's 3x3 filters, for recomputing single outputs directly: the caller's
+ * weights (forward: w[k][c]; backward-data: w read flipped and transposed) or, for
+ * the pre-transformed entry points, filters recovered from U into the forward layout
+ * wp[o][i][3][3] (o the pass's output channel, i the input channel in its group). */
+typedef struct wg_filter {
+    const float *w;
+    int backward;
+} wg_filter;
+
+/* f = L U L^T with L G = I: rows 0 and m+1 of G pick f0 and f2, rows 1 and 2 give f1.
+ * Exact up to the rounding of U to float32 (a few eps of the filter's magnitude). */
+static void recover_filters(const wg_geom *g, const float *U, float *wp) {
+    static const double L23[3][4] = {{-1, 0, 0, 0}, {0, 1, -1, 0}, {0, 0, 0, 1}};
+    static const double L43[3][6] = {{1, 0, 0, 0, 0, 0}, {0, 1.5, 1.5, 0, 0, 0}, {0, 0, 0, 0, 0, 1}};
+    const double *L = g->m == 2 ? &L23[0][0] : &L43[0][0];
+    int al = g->al;
+    int64_t per = g->Kg * g->Cg;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t t = 0; t < g->G * per; t++) {
+        const float *u = U + (t / per) * g->a2 * per + t % per;
+        for (int r = 0; r < 3; r++)
+            for (int q = 0; q < 3; q++) {
+                double acc = 0.0;
+                for (int a = 0; a < al; a++) {
+                    if (L[r * al + a] == 0.0) continue;
+                    for (int b = 0; b < al; b++)
+                        if (L[q * al + b] != 0.0)
+                            acc += L[r * al + a] * (double)u[(a * al + b) * per] * L[q * al + b];
+                }
+                wp[t * 9 + r * 3 + q] = (float)acc;
+            }
+    }
+}
+
+/* Output (oh, ow) of pass output channel o of image n, computed directly over the
+ * 3x3 receptive field (taps in the padding skipped), accumulated in double. */
+static float direct_output(const wg_geom *g, const float *x, const wg_filter *wf, float bias,
+                           int64_t n, int64_t o, int64_t oh, int64_t ow) {
+    int64_t gi = o / g->Kg, Cg = g->Cg, H = g->H, W = g->W;
+    int64_t ih0 = oh - g->pt, iw0 = ow - g->pl;
+    int64_t r0 = fc_max64(0, -ih0), r1 = fc_min64(3, H - ih0);
+    int64_t s0 = fc_max64(0, -iw0), s1 = fc_min64(3, W - iw0);
+    double acc = bias;
+    for (int64_t i = 0; i < Cg && acc == acc; i++) {   /* NaN is final */
+        const float *xp = x + (n * g->C + gi * Cg + i) * H * W;
+        const float *f;
+        int64_t fr = 3, fs = 1;
+        if (wf->backward) {
+            /* original weight w[K0][Cg0][3][3]: K0 = this pass's C, Cg0 = its Kg */
+            f = wf->w + ((gi * Cg + i) * g->Kg + o % g->Kg) * 9 + 8;
+            fr = -3; fs = -1;
+        } else {
+            f = wf->w + (o * Cg + i) * 9;
+        }
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t q = s0; q < s1; q++)
+                acc += (double)xp[(ih0 + r) * W + iw0 + q] * (double)f[r * fr + q * fs];
+    }
+    return (float)acc;
+}
+
+/* Recomputes every non-finite output of tile row th of plane (n, o). */
+static void fix_row(const wg_geom *g, const float *x, const wg_filter *wf, float bias, float *y,
+                    int64_t n, int64_t o, int64_t th) {
+    float *plane = y + (n * g->K + o) * g->OH * g->OW;
+    int64_t oh1 = fc_min64(g->OH, (th + 1) * g->m);
+    for (int64_t oh = th * g->m; oh < oh1; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            float *v = plane + oh * g->OW + ow;
+            if (!isfinite(*v)) *v = direct_output(g, x, wf, bias, n, o, oh, ow);
+        }
+}
+
 /* The batched element-wise products of one transform position and group:
  * M[Kg][TB] = U[Kg][Cg] x V[Cg][TB], single-threaded in the calling thread with
  * packing buffers from `ws`. The one place Winograd calls the SGEMM. */
@@ -184,16 +272,23 @@ static void wg_gemm(int64_t Kg, int64_t TB, int64_t Cg, const float *U, const fl
     fc_gemm_run(&a, 1, ws);
 }
 
-static fc_status wg_run(const wg_geom *g, const float *x, const float *U, const float *bias,
-                        float *y, fc_arena *ws) {
+/* Floats of the filters recovered from U (pre-transformed entry points only). */
+static int64_t wp_floats(const wg_geom *g) { return g->K * g->Cg * 9; }
+
+/* wf->w NULL: the filters for the rare fix-up are recovered from U, into a buffer of
+ * wp_floats() the caller's workspace holds beyond run_workspace(). */
+static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_filter wf,
+                        const float *bias, float *y, fc_arena *ws) {
     int64_t C = g->C, K = g->K, TW = g->TW, TH = g->TH, a2 = g->a2;
     float *xq = fc_arena_alloc(ws, (size_t)(g->N * C * g->qplane + WG_SLACK) * sizeof(float));
     float *V = fc_arena_alloc(ws, (size_t)(a2 * C * g->tb_max) * sizeof(float));
     float *M = fc_arena_alloc(ws, (size_t)(a2 * K * g->tb_max + WG_SLACK) * sizeof(float));
+    unsigned char *rowbad = fc_arena_alloc(ws, (size_t)(g->rows_per_block * K));
     int nt = fc_threads();
     size_t gw = fc_gemm_workspace(g->Kg, g->tb_max, g->Cg, 1);
     char *gbuf = fc_arena_alloc(ws, gw * (size_t)nt);
-    if (!xq || !V || !M || !gbuf) return FC_INVALID_WORKSPACE;
+    float *wp = wf.w ? NULL : fc_arena_alloc(ws, (size_t)wp_floats(g) * sizeof(float));
+    if (!xq || !V || !M || !rowbad || !gbuf || (!wf.w && !wp)) return FC_INVALID_WORKSPACE;
     fc_wg_in_fn kin = input_kernel(g->m);
     fc_wg_out_fn kout = output_kernel(g->m);
 
@@ -226,12 +321,25 @@ static fc_status wg_run(const wg_geom *g, const float *x, const float *U, const 
                     V + (xi * C + gi * g->Cg) * TB, M + (xi * K + gi * g->Kg) * TB, &mine);
         }
 
-        #pragma omp parallel for num_threads(nt) schedule(static)
+        int any = 0;
+        #pragma omp parallel for num_threads(nt) schedule(static) reduction(|:any)
         for (int64_t t = 0; t < nr * K; t++) {
             int64_t r = t / K, k = t % K, gr = gr0 + r;
             fc_wg_out a = {M + k * TB + r * TW, K * TB, gr % TH, TW, g->OH, g->OW,
                            bias ? bias[k] : 0.0f, y + ((gr / TH) * K + k) * g->OH * g->OW};
-            kout(&a);
+            rowbad[t] = (unsigned char)(kout(&a) != 0);
+            any |= rowbad[t];
+        }
+        if (!any) continue;
+        if (!wf.w) {   /* first fix-up of a pre-transformed run */
+            recover_filters(g, U, wp);
+            wf.w = wp;
+        }
+        #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int64_t t = 0; t < nr * K; t++) {
+            if (!rowbad[t]) continue;
+            int64_t gr = gr0 + t / K, k = t % K;
+            fix_row(g, x, &wf, bias ? bias[k] : 0.0f, y, gr / TH, k, gr % TH);
         }
     }
     return FC_SUCCESS;
@@ -262,7 +370,7 @@ fc_status fc_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, c
     float *U = fc_arena_alloc(ws, (size_t)u_floats(&g) * sizeof(float));
     if (!U) return FC_INVALID_WORKSPACE;
     transform_weights(d, m, 0, w, U);
-    return wg_run(&g, x, U, bias, y, ws);
+    return wg_run(&g, x, U, (wg_filter){w, 0}, bias, y, ws);
 }
 
 fc_status fc_winograd_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
@@ -273,7 +381,7 @@ fc_status fc_winograd_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm a
     float *U = fc_arena_alloc(ws, (size_t)u_floats(&g) * sizeof(float));
     if (!U) return FC_INVALID_WORKSPACE;
     transform_weights(d, m, 1, w, U);
-    return wg_run(&g, gy, U, NULL, gx, ws);
+    return wg_run(&g, gy, U, (wg_filter){w, 1}, NULL, gx, ws);
 }
 
 /* The weight gradient is a 3x3 correlation of x with grad_y summed over images; by
@@ -331,12 +439,14 @@ static fc_status run_public(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
     if (st != FC_SUCCESS) return st;
     wg_geom g;
     if (!pass_geom(d, fc_winograd_tile(algo), pass, &g)) return FC_SIZE_OVERFLOW;
+    /* run_workspace + the recovered filters: within fc_winograd_workspace (U's a^2 >= 16
+     * floats per filter against 9) */
     size_t need = run_workspace(&g);
-    if (!need) return FC_SIZE_OVERFLOW;
+    if (!need || !fc_ws_add(&need, wp_floats(&g), sizeof(float))) return FC_SIZE_OVERFLOW;
     FC_ARENA(ws);
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;
-    return wg_run(&g, in, u, bias, out, &ws);
+    return wg_run(&g, in, u, (wg_filter){NULL, 0}, bias, out, &ws);
 }
 
 fc_status fc_conv2d_winograd_forward_pretransformed(const fc_conv2d_desc *d, fc_conv_algorithm algo,

@@ -1,6 +1,6 @@
 /* Call scopes: what every public entry point that computes holds for its duration.
  *
- * - A snapshot of the settings (ISA path, thread count) taken once when the outermost
+ * - A snapshot of the settings (ISA path, thread count, precision) taken once when the outermost
  *   scope opens; fc_isa_active() and fc_threads() return it for the whole call, so
  *   planning, workspace sizing and running can never disagree.
  * - A read lock on those settings: fc_set_isa / fc_set_num_threads take the write
@@ -25,6 +25,7 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static _Thread_local int tl_depth;
 static _Thread_local fc_isa tl_isa;
 static _Thread_local int tl_threads;
+static _Thread_local fc_precision tl_precision;
 
 /* 1 once a call has run with more than one thread (libgomp's pool then exists);
  * 2 in a child forked after that: every call runs on one thread. */
@@ -80,6 +81,7 @@ int fc_call_enter(void) {
         settings_lock(0);
         tl_isa = fc_isa_setting();
         tl_threads = fc_threads_setting();
+        tl_precision = fc_precision_setting();
         if (tl_threads > 1 && __atomic_load_n(&g_pool_state, __ATOMIC_RELAXED) == 0)
             __atomic_store_n(&g_pool_state, 1, __ATOMIC_RELAXED);
     }
@@ -101,3 +103,7 @@ int fc_call_depth(void) { return tl_depth; }
 fc_isa fc_isa_active(void) { return tl_depth ? tl_isa : fc_isa_setting(); }
 
 int fc_threads(void) { return tl_depth ? tl_threads : fc_threads_setting(); }
+
+fc_precision fc_precision_active(void) {
+    return tl_depth ? tl_precision : fc_precision_setting();
+}

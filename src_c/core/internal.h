@@ -47,6 +47,9 @@ int fc_threads(void);
 /* The settings themselves, read when a scope opens. */
 int fc_threads_setting(void);
 fc_isa fc_isa_setting(void);
+fc_precision fc_precision_setting(void);
+/* The call's snapshot of fc_set_precision. */
+fc_precision fc_precision_active(void);
 /* fc_set_isa / fc_set_num_threads change a setting between the two. */
 void fc_settings_write_begin(void);
 void fc_settings_write_end(void);

@@ -89,6 +89,21 @@ FC_API fc_isa fc_cpu_isa(void);
 FC_API fc_status fc_set_isa(fc_isa isa);
 FC_API const char *fc_isa_name(fc_isa isa);
 
+/* Precision of the algorithm FC_CONV_AUTO picks (like torch.set_float32_matmul_precision).
+ * FC_PRECISION_HIGH (the default): AUTO may pick Winograd, accurate in norm (max error
+ * a few to ~10x direct's, relative to the largest output, see the README) and faster
+ * on large 3x3 layers. FC_PRECISION_HIGHEST: AUTO never picks Winograd, only the
+ * direct, im2col and depthwise algorithms (rounding of a plain float32 sum). An
+ * explicit FC_CONV_WINOGRAD_* still runs Winograd. Process-wide; takes effect on the
+ * next call. An unknown value gives FC_INVALID_ARGUMENT. */
+typedef enum fc_precision {
+    FC_PRECISION_HIGHEST = 0,
+    FC_PRECISION_HIGH = 1
+} fc_precision;
+
+FC_API fc_status fc_set_precision(fc_precision precision);
+FC_API fc_precision fc_get_precision(void);
+
 /* Workspace cache. A call given no workspace takes scratch memory from a cache kept
  * per calling thread, so that a training loop does not map fresh pages every step.
  * fc_release_workspace frees every thread's cache that no call is using right now.

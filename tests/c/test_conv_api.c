@@ -80,6 +80,83 @@ int main(void) {
         CHECK(fc_conv2d_forward(&d, (fc_conv_algorithm)99, x, w, NULL, y, NULL, 0) == FC_INVALID_ARGUMENT);
         CHECK(fc_set_num_threads(0) == FC_INVALID_ARGUMENT);
     }
+    {   /* precision: "highest" keeps AUTO off Winograd; unknown values are refused */
+        fc_conv2d_desc r = {16, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        fc_conv_algorithm a = FC_CONV_AUTO;
+        CHECK(fc_get_precision() == FC_PRECISION_HIGH);
+        CHECK(fc_conv2d_select_algorithm(&r, FC_PASS_FORWARD, &a) == FC_SUCCESS);
+        CHECK(a == FC_CONV_WINOGRAD_F43);
+        CHECK(fc_set_precision(FC_PRECISION_HIGHEST) == FC_SUCCESS);
+        CHECK(fc_get_precision() == FC_PRECISION_HIGHEST);
+        CHECK(fc_conv2d_select_algorithm(&r, FC_PASS_FORWARD, &a) == FC_SUCCESS);
+        CHECK(a == FC_CONV_IM2COL);
+        CHECK(fc_set_precision((fc_precision)7) == FC_INVALID_ARGUMENT);
+        CHECK(fc_get_precision() == FC_PRECISION_HIGHEST);
+        CHECK(fc_set_precision(FC_PRECISION_HIGH) == FC_SUCCESS);
+    }
+    {   /* Winograd: one NaN spoils its 3x3 receptive field only, in every entry point */
+        enum { N = 2, C = 3, H = 9, W = 10, K = 5 };
+        fc_conv2d_desc r = {N, C, H, W, K, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        static float xin[N * C * H * W], wt[K * C * 9], out[N * K * H * W], gin[N * C * H * W];
+        static float u[K * C * 36];
+        for (int i = 0; i < N * C * H * W; i++) xin[i] = (float)((i * 37) % 11) / 11.0f - 0.5f;
+        for (int i = 0; i < K * C * 9; i++) wt[i] = (float)((i * 13) % 7) / 7.0f - 0.4f;
+        xin[((1 * C + 2) * H + 4) * W + 5] = NAN;   /* image 1, channel 2, (4, 5) */
+        for (int algo = FC_CONV_WINOGRAD_F23; algo <= FC_CONV_WINOGRAD_F43; algo++) {
+            for (int pre = 0; pre < 2; pre++) {
+                size_t nu = 0;
+                CHECK(fc_conv2d_winograd_weights_size(&r, (fc_conv_algorithm)algo,
+                                                      FC_PASS_FORWARD, &nu) == FC_SUCCESS);
+                CHECK(nu <= sizeof u / sizeof u[0]);
+                if (pre) {
+                    CHECK(fc_conv2d_winograd_transform_weights(&r, (fc_conv_algorithm)algo,
+                                                               FC_PASS_FORWARD, wt, u, nu) == FC_SUCCESS);
+                    CHECK(fc_conv2d_winograd_forward_pretransformed(&r, (fc_conv_algorithm)algo, xin,
+                                                                    u, NULL, out, NULL, 0) == FC_SUCCESS);
+                } else {
+                    CHECK(fc_conv2d_forward(&r, (fc_conv_algorithm)algo, xin, wt, NULL, out, NULL,
+                                            0) == FC_SUCCESS);
+                }
+                int bad = 0, misplaced = 0;
+                for (int n = 0; n < N; n++)
+                    for (int k = 0; k < K; k++)
+                        for (int i = 0; i < H; i++)
+                            for (int j = 0; j < W; j++) {
+                                int nf = !isfinite(out[((n * K + k) * H + i) * W + j]);
+                                bad += nf;
+                                misplaced += nf != (n == 1 && i >= 3 && i <= 5 && j >= 4 && j <= 6);
+                            }
+                CHECK(bad == K * 9 && misplaced == 0);
+            }
+            /* backward-data: a NaN in grad_y spoils the 3x3 neighbourhood of grad_x */
+            for (int i = 0; i < N * K * H * W; i++) out[i] = (float)((i * 29) % 13) / 13.0f - 0.5f;
+            out[((0 * K + 4) * H + 0) * W + 9] = NAN;   /* image 0, channel 4, corner (0, 9) */
+            for (int pre = 0; pre < 2; pre++) {
+                size_t nu = 0;
+                CHECK(fc_conv2d_winograd_weights_size(&r, (fc_conv_algorithm)algo,
+                                                      FC_PASS_BACKWARD_DATA, &nu) == FC_SUCCESS);
+                if (pre) {
+                    CHECK(fc_conv2d_winograd_transform_weights(&r, (fc_conv_algorithm)algo,
+                                                               FC_PASS_BACKWARD_DATA, wt, u, nu) == FC_SUCCESS);
+                    CHECK(fc_conv2d_winograd_backward_data_pretransformed(
+                              &r, (fc_conv_algorithm)algo, out, u, gin, NULL, 0) == FC_SUCCESS);
+                } else {
+                    CHECK(fc_conv2d_backward_data(&r, (fc_conv_algorithm)algo, out, wt, gin, NULL,
+                                                  0) == FC_SUCCESS);
+                }
+                int bad = 0, misplaced = 0;
+                for (int n = 0; n < N; n++)
+                    for (int c = 0; c < C; c++)
+                        for (int i = 0; i < H; i++)
+                            for (int j = 0; j < W; j++) {
+                                int nf = !isfinite(gin[((n * C + c) * H + i) * W + j]);
+                                bad += nf;
+                                misplaced += nf != (n == 0 && i <= 1 && j >= 8);
+                            }
+                CHECK(bad == C * 4 && misplaced == 0);
+            }
+        }
+    }
     CHECK(fc_status_string(FC_INVALID_STRIDE) != NULL);
     printf("fastconv %s (%s): %s\n", fc_version(), fc_isa_name(fc_get_isa()),
            fails ? "FAIL" : "ok");
