@@ -74,18 +74,22 @@ def _algorithm(algorithm, fn, p):
     return _C.ALGORITHMS[algorithm]
 
 
+def candidate_serves(name, pass_, p):
+    """Whether the autotuner candidate `name` can run this pass with these parameters
+    (the rule autotune_load checks a file's entries by)."""
+    # Winograd's weight gradient is im2col's: no separate candidate.
+    if name.startswith("winograd"):
+        return winograd_serves(p) and pass_ != "backward_weights"
+    if name == "depthwise":
+        return depthwise_serves(p)
+    return True
+
+
 def _tuned(algo, pass_, p, run):
     """algo, or for "auto" with autotuning on, the autotuner's choice for this pass."""
     if algo != _C.ALGORITHMS["auto"] or not tuning.autotune_enabled():
         return algo
-    def serves(name):
-        # Winograd's weight gradient is im2col's: no separate candidate.
-        if name.startswith("winograd"):
-            return winograd_serves(p) and pass_ != "backward_weights"
-        if name == "depthwise":
-            return depthwise_serves(p)
-        return True
-    return tuning.choose(pass_, p, run, serves)
+    return tuning.choose(pass_, p, run, lambda name: candidate_serves(name, pass_, p))
 
 
 def _inputs(fn, x, weight):
