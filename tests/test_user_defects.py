@@ -15,6 +15,143 @@ import fastconv
 from fastconv import models, nn
 
 # ---------------------------------------------------------------------------------
+# (a) empty batches
+
+
+def _model_cases():
+    return [
+        ("lenet5", lambda: models.lenet5(), (1, 32, 32), 10),
+        ("lenet5-relu", lambda: models.lenet5(activation="relu"), (1, 32, 32), 10),
+        ("resnet18", lambda: models.resnet18(num_classes=7), (3, 32, 32), 7),
+        ("resnet50", lambda: models.resnet50(num_classes=5), (3, 32, 32), 5),
+        ("alexnet", lambda: models.alexnet(num_classes=6), (3, 227, 227), 6),
+        ("alexnet-small", lambda: models.alexnet(num_classes=6), (3, 99, 99), 6),
+    ]
+
+
+@pytest.mark.parametrize("make, chw, classes", [c[1:] for c in _model_cases()],
+                         ids=[c[0] for c in _model_cases()])
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_model_on_empty_batch(make, chw, classes, mode):
+    m = make()
+    getattr(m, mode)()
+    state = m.state_dict()
+    x = np.zeros((0,) + chw, np.float32)
+    y = m(x)
+    assert y.shape == (0, classes) and y.dtype == np.float32
+    if mode == "eval":
+        return
+    gx = m.backward(np.zeros((0, classes), np.float32))
+    assert gx.shape == x.shape
+    for name, p in m.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape, name
+        assert not p.grad.any(), name
+    # running statistics unchanged; num_batches_tracked counts the batch, as torch's
+    for k, v in m.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            assert v == state[k] + 1, k
+        else:
+            np.testing.assert_array_equal(v, state[k], err_msg=k)
+
+
+@pytest.mark.parametrize("layer, x_shape, y_shape", [
+    (lambda: nn.Conv2d(3, 4, 3, padding=1), (0, 3, 5, 5), (0, 4, 5, 5)),
+    (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2), (0, 3, 5, 5), (0, 4, 11, 11)),
+    (lambda: nn.DepthwiseConv2d(3, 3), (0, 3, 5, 5), (0, 3, 3, 3)),
+    (lambda: nn.MaxPool2d(2), (0, 3, 6, 6), (0, 3, 3, 3)),
+    (lambda: nn.AvgPool2d(2), (0, 3, 6, 6), (0, 3, 3, 3)),
+    (lambda: nn.AdaptiveAvgPool2d(1), (0, 3, 6, 6), (0, 3, 1, 1)),
+    (lambda: nn.AdaptiveAvgPool2d((4, 5)), (0, 3, 6, 7), (0, 3, 4, 5)),
+    (lambda: nn.Linear(5, 3), (0, 5), (0, 3)),
+    (lambda: nn.BatchNorm2d(3), (0, 3, 4, 4), (0, 3, 4, 4)),
+    (lambda: nn.BatchNorm2d(3, affine=False), (0, 3, 4, 4), (0, 3, 4, 4)),
+    (lambda: nn.BatchNorm2d(3, track_running_stats=False), (0, 3, 4, 4), (0, 3, 4, 4)),
+    (lambda: nn.ReLU(), (0, 3, 4, 4), (0, 3, 4, 4)),
+    (lambda: nn.Flatten(), (0, 3, 4, 4), (0, 48)),
+    (lambda: nn.Flatten(), (2, 0, 4), (2, 0)),
+    (lambda: nn.Flatten(2), (0, 3, 4, 4), (0, 3, 16)),
+    (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 2)),
+     (0, 3, 6, 6), (0, 2)),
+], ids=["conv", "tconv", "depthwise", "maxpool", "avgpool", "gap", "adaptive", "linear",
+        "bn", "bn-no-affine", "bn-no-stats", "relu", "flatten", "flatten-empty-C",
+        "flatten-2", "sequential"])
+def test_layer_on_empty_batch(layer, x_shape, y_shape):
+    m = layer().train()
+    x = np.zeros(x_shape, np.float32)
+    y = m(x)
+    assert y.shape == y_shape and y.dtype == np.float32
+    gx = m.backward(np.zeros(y_shape, np.float32))
+    assert gx.shape == x_shape
+    for name, p in m.named_parameters():
+        assert p.grad is not None and not p.grad.any(), name
+    m.eval()
+    assert m(x).shape == y_shape
+
+
+def test_batchnorm_empty_batch_matches_torch():
+    torch = pytest.importorskip("torch")
+    for momentum in (0.1, None):
+        ours = nn.BatchNorm2d(3, momentum=momentum)
+        ref = torch.nn.BatchNorm2d(3, momentum=momentum)
+        x = np.random.default_rng(0).standard_normal((4, 3, 2, 2)).astype(np.float32)
+        ours(x)
+        ref(torch.from_numpy(x))
+        e = np.zeros((0, 3, 2, 2), np.float32)
+        assert ours(e).shape == tuple(ref(torch.from_numpy(e)).shape)
+        ours(x)
+        ref(torch.from_numpy(x))
+        for k, v in ref.state_dict().items():
+            np.testing.assert_allclose(ours.state_dict()[k], v.numpy(), rtol=1e-6,
+                                       err_msg=k)
+
+
+def test_batchnorm_one_value_per_channel_still_refused():
+    with pytest.raises(ValueError, match="more than one value per channel"):
+        nn.BatchNorm2d(3)(np.zeros((1, 3, 1, 1), np.float32))
+
+
+def test_cross_entropy_on_empty_batch():
+    loss = nn.CrossEntropyLoss()
+    with np.errstate(all="ignore"):
+        v = loss(np.zeros((0, 4), np.float32), np.zeros((0,), np.int64))
+    assert np.isnan(v)                                  # torch: mean of nothing is nan
+    assert loss.backward().shape == (0, 4)
+    s = nn.CrossEntropyLoss(reduction="sum")
+    assert s(np.zeros((0, 4), np.float32), np.zeros((0,), np.int64)) == 0.0
+    assert s.backward().shape == (0, 4)
+    mse = nn.MSELoss()
+    assert np.isnan(mse(np.zeros((0, 3)), np.zeros((0, 3))))
+    assert mse.backward().shape == (0, 3)
+
+
+@pytest.mark.parametrize("op, args, out", [
+    ("conv2d", ((0, 3, 5, 5), (4, 3, 3, 3)), (0, 4, 3, 3)),
+    ("depthwise_conv2d", ((0, 3, 5, 5), (6, 1, 3, 3)), (0, 6, 3, 3)),
+    ("conv_transpose2d", ((0, 3, 5, 5), (3, 2, 3, 3)), (0, 2, 7, 7)),
+])
+def test_functional_conv_on_empty_batch(op, args, out):
+    x, w = (np.zeros(s, np.float32) for s in args)
+    y = getattr(fastconv, op)(x, w)
+    assert y.shape == out
+    gx, gw, gb = getattr(fastconv, op + "_backward")(y, x, w)
+    assert gx.shape == x.shape and gw.shape == w.shape and not gw.any() and not gb.any()
+
+
+def test_functional_pools_and_matmul_on_empty_batch():
+    x = np.zeros((0, 3, 6, 6), np.float32)
+    for op in ("max_pool2d", "avg_pool2d"):
+        y = getattr(fastconv, op)(x, 2)
+        assert y.shape == (0, 3, 3, 3)
+        assert getattr(fastconv, op + "_backward")(y, x, 2).shape == x.shape
+    for op in ("global_avg_pool2d", "global_max_pool2d"):
+        y = getattr(fastconv, op)(x)
+        assert y.shape == (0, 3, 1, 1)
+        assert getattr(fastconv, op + "_backward")(y, x).shape == x.shape
+    assert fastconv.matmul(np.zeros((0, 5)), np.ones((5, 3))).shape == (0, 3)
+
+
+# ---------------------------------------------------------------------------------
 # (e) sizes checked before any input is converted
 
 # 2**46 elements: its float32 copy would need 256 TiB, more than any x86-64 process
