@@ -152,6 +152,93 @@ def test_functional_pools_and_matmul_on_empty_batch():
 
 
 # ---------------------------------------------------------------------------------
+# (b) and (c) load_state_dict
+
+
+def _trained_bn_model():
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                      nn.Linear(4 * 4 * 4, 2))
+    x = np.random.default_rng(1).standard_normal((3, 3, 6, 6)).astype(np.float32)
+    for _ in range(5):
+        m(x)
+    return m
+
+
+def test_load_state_dict_without_num_batches_tracked():
+    src = _trained_bn_model()
+    dst = _trained_bn_model()
+    dst.train()
+    dst(np.ones((2, 3, 6, 6), np.float32))            # 6 batches tracked
+    state = {k: v for k, v in src.state_dict().items()
+             if not k.endswith("num_batches_tracked")}
+    missing, unexpected = dst.load_state_dict(state)  # strict: as torch, accepted
+    assert missing == [] and unexpected == []
+    assert dst.state_dict()["1.num_batches_tracked"] == 6   # kept
+    for k, v in state.items():
+        np.testing.assert_array_equal(dst.state_dict()[k], v)
+
+
+def test_load_state_dict_other_missing_keys_still_refused():
+    m = _trained_bn_model()
+    state = m.state_dict()
+    del state["1.running_var"]
+    with pytest.raises(KeyError, match="running_var"):
+        m.load_state_dict(state)
+
+
+def _corruptions(state):
+    """(name, corrupted copy of state) for each way a load must fail."""
+    def changed():
+        return {k: (v + 1 if v.dtype.kind == "f" else v + 3) for k, v in state.items()}
+    out = []
+    s = changed()
+    s["4.weight"] = np.zeros((3, 64), np.float32)            # the last key's shape
+    out.append(("last shape", s))
+    s = changed()
+    s["1.running_mean"] = np.zeros((5,), np.float32)        # a buffer's shape
+    out.append(("buffer shape", s))
+    s = changed()
+    s["4.bias"] = np.array(["a", "b"])                      # not numbers
+    out.append(("strings", s))
+    s = changed()
+    s["4.bias"] = np.array([1 + 2j, 3j])                    # complex
+    out.append(("complex", s))
+    s = changed()
+    s["1.num_batches_tracked"] = np.array(np.nan)           # not an integer
+    out.append(("nan count", s))
+    s = changed()
+    s["1.num_batches_tracked"] = np.array(2.5)
+    out.append(("fractional count", s))
+    s = changed()
+    s["4.bias"] = [object(), object()]                      # not array-like numbers
+    out.append(("objects", s))
+    return out
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_failed_load_state_dict_changes_nothing(strict):
+    m = _trained_bn_model()
+    before = m.state_dict()
+    for name, bad in _corruptions(before):
+        with pytest.raises((ValueError, TypeError)):
+            m.load_state_dict(bad, strict=strict)
+        after = m.state_dict()
+        for k, v in before.items():
+            np.testing.assert_array_equal(after[k], v, err_msg=f"{name}: {k}")
+            assert after[k].dtype == v.dtype
+
+
+def test_load_state_dict_converts_dtypes():
+    m = _trained_bn_model()
+    state = {k: v.astype(np.float64) for k, v in m.state_dict().items()}
+    state["1.num_batches_tracked"] = np.array(9.0)
+    m.load_state_dict(state)
+    sd = m.state_dict()
+    assert sd["0.weight"].dtype == np.float32
+    assert sd["1.num_batches_tracked"].dtype == np.int64 and sd["1.num_batches_tracked"] == 9
+
+
+# ---------------------------------------------------------------------------------
 # (e) sizes checked before any input is converted
 
 # 2**46 elements: its float32 copy would need 256 TiB, more than any x86-64 process

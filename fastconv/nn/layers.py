@@ -204,7 +204,12 @@ class BatchNorm2d(Module):
     An empty input (N, H or W zero) gives an empty output, as torch's: in training it
     counts in num_batches_tracked but leaves the running statistics as they are, and
     its backward gives zero weight and bias gradients. Training on exactly one value
-    per channel (N*H*W == 1) is a ValueError, as in torch."""
+    per channel (N*H*W == 1) is a ValueError, as in torch.
+
+    load_state_dict accepts state without num_batches_tracked (checkpoints older than
+    the buffer; torch accepts them too) and keeps the current count."""
+
+    _optional_state = ("num_batches_tracked",)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True):
