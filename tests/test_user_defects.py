@@ -4,6 +4,7 @@
 (c) load_state_dict is all or nothing;
 (d) fastconv.load on files that are not fastconv archives;
 (e) sizes checked from shapes before any input is converted or copied."""
+import io
 import os
 import pickle
 import zipfile
@@ -236,6 +237,97 @@ def test_load_state_dict_converts_dtypes():
     sd = m.state_dict()
     assert sd["0.weight"].dtype == np.float32
     assert sd["1.num_batches_tracked"].dtype == np.int64 and sd["1.num_batches_tracked"] == 9
+
+
+# ---------------------------------------------------------------------------------
+# (d) fastconv.load on files that are not fastconv archives
+
+
+class _Boom:
+    """Unpickling this creates a marker directory: proof that load never unpickles."""
+
+    marker = None
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def _not_archives(tmp_path):
+    files = {}
+    rng = np.random.default_rng(0)
+    files["random bytes"] = rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    files["text"] = b"this is not an archive\n"
+    files["empty"] = b""
+    files["zip magic only"] = b"PK\x03\x04"
+    files["truncated zip"] = None
+    files["npy"] = None
+    files["foreign zip"] = None
+    files["object npz"] = None
+    files["pickle"] = None
+    files["npz with a text member"] = None
+    files["forged npy header"] = None
+    paths = {}
+    for name, data in files.items():
+        p = tmp_path / (name.replace(" ", "_") + ".npz")
+        if data is not None:
+            p.write_bytes(data)
+        paths[name] = p
+    np.save(tmp_path / "plain.npy", np.ones(3))
+    os.replace(tmp_path / "plain.npy", paths["npy"])
+    with zipfile.ZipFile(paths["foreign zip"], "w") as z:
+        z.writestr("readme.txt", "hello")
+    _Boom.marker = str(tmp_path / "unpickled")
+    obj = np.empty(1, dtype=object)
+    obj[0] = _Boom()
+    np.savez(paths["object npz"], a=obj)
+    paths["pickle"].write_bytes(pickle.dumps(_Boom()))
+    good = tmp_path / "good.npz"
+    np.savez(good, w=np.ones(3, np.float32))
+    paths["truncated zip"].write_bytes(good.read_bytes()[:-30])
+    np.save(tmp_path / "w.npy", np.ones(3, np.float32))
+    with zipfile.ZipFile(paths["npz with a text member"], "w") as z:
+        z.write(tmp_path / "w.npy", "w.npy")
+        z.writestr("notes.txt", "hi")
+    header = io.BytesIO()         # claims 4 TiB of data and holds 16 bytes
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (2**40,)})
+    with zipfile.ZipFile(paths["forged npy header"], "w") as z:
+        z.writestr("w.npy", header.getvalue() + bytes(16))
+    return paths
+
+
+def test_load_refuses_files_that_are_not_archives(tmp_path):
+    for name, path in _not_archives(tmp_path).items():
+        with pytest.raises(ValueError, match="load: .*" + str(path.name)):
+            fastconv.load(str(path))
+        with pytest.raises(ValueError, match="not a fastconv archive"):
+            fastconv.load(path, models.lenet5())
+    assert not os.path.exists(_Boom.marker)             # nothing was unpickled
+
+
+def test_load_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        fastconv.load(str(tmp_path / "missing.npz"))
+
+
+def test_save_load_round_trip(tmp_path):
+    m = _trained_bn_model()
+    path = tmp_path / "m.npz"
+    fastconv.nn.save(m, str(path))
+    state = fastconv.load(str(path))
+    assert list(state) == list(m.state_dict())
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(state[k], v)
+        assert state[k].dtype == v.dtype
+    m2 = _trained_bn_model()
+    m2.train()
+    m2(np.ones((2, 3, 6, 6), np.float32))
+    assert fastconv.load(str(path), m2) is m2
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(m2.state_dict()[k], v)
+    empty = tmp_path / "empty.npz"
+    fastconv.nn.save(nn.ReLU(), str(empty))          # no state: an empty archive
+    assert fastconv.load(str(empty)) == {}
 
 
 # ---------------------------------------------------------------------------------
