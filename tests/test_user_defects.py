@@ -325,6 +325,10 @@ def test_save_load_round_trip(tmp_path):
     assert fastconv.load(str(path), m2) is m2
     for k, v in m.state_dict().items():
         np.testing.assert_array_equal(m2.state_dict()[k], v)
+    bare = tmp_path / "weights"                      # no suffix: written as named
+    fastconv.nn.save(m, str(bare))
+    assert sorted(os.listdir(tmp_path)).count("weights") == 1
+    assert list(fastconv.load(str(bare))) == list(m.state_dict())
     empty = tmp_path / "empty.npz"
     fastconv.nn.save(nn.ReLU(), str(empty))          # no state: an empty archive
     assert fastconv.load(str(empty)) == {}

@@ -258,8 +258,11 @@ def _state_array(key, value, shape, dtype):
 
 
 def save(model, path):
-    """Writes model.state_dict() to an .npz file (plain NumPy, keys as in PyTorch)."""
-    np.savez(path, **model.state_dict())
+    """Writes model.state_dict() to an .npz file (plain NumPy, keys as in PyTorch) at
+    exactly `path` (np.savez would append ".npz" to a name without it, and
+    load(path) would then miss the file)."""
+    with open(path, "wb") as f:
+        np.savez(f, **model.state_dict())
 
 
 def load(path, model=None, strict=True):
