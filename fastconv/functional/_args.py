@@ -12,11 +12,15 @@ import numpy as np
 MAX_ELEMENTS = 2**62 // 8
 
 
-def as_float32(a, name, fn):
-    """C-contiguous float32 view of `a` (a copy only when needed; the input is never
-    modified). Accepts ndarrays, __dlpack__ objects (PyTorch tensors, JAX arrays), the
-    buffer protocol and __array__ objects. Data that is already C-contiguous float32 in
-    CPU memory is read in place, whatever object holds it (zero-copy).
+def as_array(a, name, fn, ndim=None, layout=None):
+    """`a` as an ndarray of real numbers, neither converted nor copied (a view of the
+    caller's data wherever NumPy can make one), its rank checked when `ndim` is given.
+
+    Ops take their inputs through this first, check every shape and allocate their
+    outputs (empty()), and only then convert with to_float32: a broadcast or strided
+    input whose output cannot exist fails at once instead of after a copy of
+    terabytes. Accepts ndarrays, __dlpack__ objects (PyTorch tensors, JAX arrays), the
+    buffer protocol and __array__ objects.
 
     A tensor that requires grad is refused (TypeError) rather than silently detached:
     fastconv's functional ops do not record autograd history, so detaching would cut the
@@ -40,7 +44,62 @@ def as_float32(a, name, fn):
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{fn}: {name} must hold real numbers (float32 is native), "
                         f"got dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    if ndim is not None:
+        check_rank(a, ndim, name, fn, layout)
+    return a
+
+
+def _bytes(n):
+    """'1125899906842624 bytes (1 PiB)'."""
+    v, unit = float(n), None
+    for u in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if v < 1024:
+            break
+        v, unit = v / 1024, u
+    return f"{n} bytes" if unit is None else f"{n} bytes ({v:.4g} {unit})"
+
+
+def to_float32(a, name, fn):
+    """C-contiguous float32 data of an as_array() result: `a` itself when it already is
+    (zero-copy; the input is never modified), else a copy. A copy that cannot be
+    allocated is a MemoryError naming the argument and the size."""
+    if a.dtype == np.float32 and a.flags.c_contiguous:
+        return a
+    try:
+        return np.ascontiguousarray(a, dtype=np.float32)
+    except MemoryError:
+        raise MemoryError(f"{fn}: converting {name} of shape {tuple(a.shape)} ({a.dtype}) "
+                          f"to C-contiguous float32 needs {_bytes(a.size * 4)}, which could "
+                          f"not be allocated") from None
+
+
+def to_float32s(fn, **arrays):
+    """to_float32 of each keyword argument, in order: [x, weight, ...]."""
+    return [to_float32(a, name, fn) for name, a in arrays.items()]
+
+
+def as_float32(a, name, fn):
+    """C-contiguous float32 view of `a` (a copy only when needed; the input is never
+    modified): as_array() then to_float32(). Data that is already C-contiguous float32
+    in CPU memory is read in place, whatever object holds it (zero-copy). Prefer the two
+    steps, with the shape checks between them, for arrays that may be large."""
+    return to_float32(as_array(a, name, fn), name, fn)
+
+
+def empty(shape, name, fn, dtype=np.float32, zeros=False):
+    """A new array of `shape` for the op's result `name`: ValueError when it has more
+    elements than fastconv indexes, MemoryError naming the size when it cannot be
+    allocated."""
+    shape = tuple(int(s) for s in shape)
+    check_elements(shape, name, fn)
+    try:
+        return (np.zeros if zeros else np.empty)(shape, dtype=dtype)
+    except MemoryError:
+        n = np.dtype(dtype).itemsize
+        for s in shape:
+            n *= s
+        raise MemoryError(f"{fn}: the {name} of shape {shape} needs {_bytes(n)}, which "
+                          f"could not be allocated") from None
 
 
 def check_rank(a, ndim, name, fn, layout):
@@ -120,22 +179,23 @@ def conv_geometry(fn, hw, rs, stride, padding, dilation):
 
 
 def bias_vector(bias, K, fn):
-    """None, or bias as a float32 vector of exactly K elements."""
+    """None, or bias as a float32 vector of exactly K elements (checked before any
+    conversion)."""
     if bias is None:
         return None
-    bias = as_float32(bias, "bias", fn)
+    bias = as_array(bias, "bias", fn)
     if bias.shape != (K,):
         raise ValueError(f"{fn}: expected bias of shape ({K},), got {tuple(bias.shape)}")
-    return bias
+    return to_float32(bias, "bias", fn)
 
 
-def gradient_buffers(x_shape, w_shape, nbias):
+def gradient_buffers(x_shape, w_shape, nbias, fn):
     """(grad_x, grad_weight, grad_bias) to be filled by C; with an empty batch there is
     nothing to run, and the weight and bias gradients are already their zeros."""
-    gx = np.empty(x_shape, dtype=np.float32)
-    empty = x_shape[0] == 0
-    gw = (np.zeros if empty else np.empty)(w_shape, dtype=np.float32)
-    gb = (np.zeros if empty else np.empty)((nbias,), dtype=np.float32)
+    zeros = x_shape[0] == 0
+    gx = empty(x_shape, "grad_x", fn)
+    gw = empty(w_shape, "grad_weight", fn, zeros=zeros)
+    gb = empty((nbias,), "grad_bias", fn, zeros=zeros)
     return gx, gw, gb
 
 

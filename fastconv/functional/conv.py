@@ -1,5 +1,4 @@
 """Convolution: validation, shape math and algorithm choice for fastconv.conv2d."""
-import numpy as np
 
 from fastconv import _C
 from fastconv.errors import UnsupportedError
@@ -74,27 +73,31 @@ def _algorithm(algorithm, fn, p):
     return _C.ALGORITHMS[algorithm]
 
 
+def candidate_serves(name, pass_, p, precision=None):
+    """Whether the autotuner candidate `name` can run this pass with these parameters
+    under `precision` (default: the current setting); the rule autotune_load checks a
+    file's entries by."""
+    # Winograd's weight gradient is im2col's: no separate candidate. Precision
+    # "highest" keeps "auto" off Winograd, timed or not.
+    if name.startswith("winograd"):
+        precision = _C.get_precision() if precision is None else precision
+        return winograd_serves(p) and pass_ != "backward_weights" and precision != "highest"
+    if name == "depthwise":
+        return depthwise_serves(p)
+    return True
+
+
 def _tuned(algo, pass_, p, run):
     """algo, or for "auto" with autotuning on, the autotuner's choice for this pass."""
     if algo != _C.ALGORITHMS["auto"] or not tuning.autotune_enabled():
         return algo
-    def serves(name):
-        # Winograd's weight gradient is im2col's: no separate candidate. Precision
-        # "highest" keeps "auto" off Winograd, timed or not.
-        if name.startswith("winograd"):
-            return (winograd_serves(p) and pass_ != "backward_weights"
-                    and _C.get_precision() != "highest")
-        if name == "depthwise":
-            return depthwise_serves(p)
-        return True
-    return tuning.choose(pass_, p, run, serves)
+    return tuning.choose(pass_, p, run, lambda name: candidate_serves(name, pass_, p))
 
 
 def _inputs(fn, x, weight):
-    x = _args.as_float32(x, "x", fn)
-    weight = _args.as_float32(weight, "weight", fn)
-    _args.check_rank(x, 4, "x", fn, "(N, C, H, W)")
-    _args.check_rank(weight, 4, "weight", fn, "(K, C/groups, R, S)")
+    """x and weight as arrays, not yet converted (see _args.as_array)."""
+    x = _args.as_array(x, "x", fn, 4, "(N, C, H, W)")
+    weight = _args.as_array(weight, "weight", fn, 4, "(K, C/groups, R, S)")
     return x, weight
 
 
@@ -133,9 +136,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     p = ConvParams(fn, x.shape, weight.shape, stride, padding, dilation, groups)
     algo = _algorithm(algorithm, fn, p)
     bias = _args.bias_vector(bias, p.w_shape[0], fn)
-    y = np.empty(p.out_shape, dtype=np.float32)
+    y = _args.empty(p.out_shape, "output", fn)
     if y.size == 0:
         return y
+    x, weight = _args.to_float32s(fn, x=x, weight=weight)
     algo = _tuned(algo, "forward", p,
                   lambda a: _C.conv2d_forward(x, weight, bias, y, *p.c_args(), a))
     _C.conv2d_forward(x, weight, bias, y, *p.c_args(), algo)
@@ -148,16 +152,16 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     of x, weight and (K,), for grad_out of the shape conv2d(x, weight, ...) returns."""
     fn = "conv2d_backward"
     x, weight = _inputs(fn, x, weight)
-    grad_out = _args.as_float32(grad_out, "grad_out", fn)
-    _args.check_rank(grad_out, 4, "grad_out", fn, "(N, K, OH, OW)")
+    grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, K, OH, OW)")
     p = ConvParams(fn, x.shape, weight.shape, stride, padding, dilation, groups)
     if grad_out.shape != p.out_shape:
         raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the conv2d output "
                          f"shape), got {tuple(grad_out.shape)}")
     algo = _algorithm(algorithm, fn, p)
-    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0])
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0], fn)
     if x.shape[0] == 0:
         return gx, gw, gb
+    grad_out, x, weight = _args.to_float32s(fn, grad_out=grad_out, x=x, weight=weight)
     a = _tuned(algo, "backward_data", p,
                lambda a: _C.conv2d_backward_data(grad_out, weight, gx, *p.c_args(), a))
     _C.conv2d_backward_data(grad_out, weight, gx, *p.c_args(), a)

@@ -5,7 +5,6 @@ c*m + j from filter j of channel c: the same as conv2d(..., groups=C) with a wei
 of shape (C*m, 1, R, S), computed by a dedicated kernel (conv2d with algorithm="auto"
 dispatches such calls here).
 """
-import numpy as np
 
 from fastconv import _C
 from fastconv.functional import _args
@@ -43,10 +42,9 @@ class DepthwiseParams:
 
 
 def _inputs(fn, x, weight):
-    x = _args.as_float32(x, "x", fn)
-    weight = _args.as_float32(weight, "weight", fn)
-    _args.check_rank(x, 4, "x", fn, "(N, C, H, W)")
-    _args.check_rank(weight, 4, "weight", fn, "(C*multiplier, 1, R, S)")
+    """x and weight as arrays, not yet converted (see _args.as_array)."""
+    x = _args.as_array(x, "x", fn, 4, "(N, C, H, W)")
+    weight = _args.as_array(weight, "weight", fn, 4, "(C*multiplier, 1, R, S)")
     return x, weight
 
 
@@ -59,9 +57,10 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     x, weight = _inputs(fn, x, weight)
     p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
     bias = _args.bias_vector(bias, p.w_shape[0], fn)
-    y = np.empty(p.out_shape, dtype=np.float32)
+    y = _args.empty(p.out_shape, "output", fn)
     if y.size == 0:
         return y
+    x, weight = _args.to_float32s(fn, x=x, weight=weight)
     _C.depthwise_conv2d_forward(x, weight, bias, y, *p.c_args())
     return y
 
@@ -71,19 +70,19 @@ def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation
     of x, weight and (C*m,)."""
     fn = "depthwise_conv2d_backward"
     x, weight = _inputs(fn, x, weight)
-    grad_out = _args.as_float32(grad_out, "grad_out", fn)
-    _args.check_rank(grad_out, 4, "grad_out", fn, "(N, C*multiplier, OH, OW)")
+    grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, C*multiplier, OH, OW)")
     p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
     if grad_out.shape != p.out_shape:
         raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the "
                          f"depthwise_conv2d output shape), got {tuple(grad_out.shape)}")
-    return _backward(grad_out, x, weight, p.c_args())
+    return _backward(fn, grad_out, x, weight, p.c_args())
 
 
-def _backward(grad_out, x, weight, c_args):
-    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0])
+def _backward(fn, grad_out, x, weight, c_args):
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0], fn)
     if x.shape[0] == 0:
         return gx, gw, gb
+    grad_out, x, weight = _args.to_float32s(fn, grad_out=grad_out, x=x, weight=weight)
     _C.depthwise_conv2d_backward_data(grad_out, weight, gx, *c_args)
     _C.depthwise_conv2d_backward_weights(grad_out, x, gw, gb, *c_args)
     return gx, gw, gb

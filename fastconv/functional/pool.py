@@ -93,13 +93,12 @@ def _out_size(fn, axis, size, p0, p1, k, s, d, ceil_mode, padding):
 
 
 def _input(fn, x):
-    x = _args.as_float32(x, "x", fn)
-    _args.check_rank(x, 4, "x", fn, "(N, C, H, W)")
-    return x
+    """x as an array, not yet converted (see _args.as_array)."""
+    return _args.as_array(x, "x", fn, 4, "(N, C, H, W)")
 
 
 def _grad(fn, grad_out, shape, what):
-    grad_out = _args.as_float32(grad_out, "grad_out", fn)
+    grad_out = _args.as_array(grad_out, "grad_out", fn)
     if grad_out.shape != tuple(shape):
         raise ValueError(f"{fn}: expected grad_out of shape {tuple(shape)} (the {what} output "
                          f"shape), got {tuple(grad_out.shape)}")
@@ -114,10 +113,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     x = _input(fn, x)
     p = PoolParams(fn, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = _flag(return_indices, "return_indices", fn)
-    y = np.empty(p.out_shape, dtype=np.float32)
-    idx = np.empty(p.out_shape, dtype=np.int64) if return_indices else None
+    y = _args.empty(p.out_shape, "output", fn)
+    idx = _args.empty(p.out_shape, "indices", fn, np.int64) if return_indices else None
     if y.size:
-        _C.max_pool2d_forward(x, y, idx, *p.c_args())
+        _C.max_pool2d_forward(_args.to_float32(x, "x", fn), y, idx, *p.c_args())
     return (y, idx) if return_indices else y
 
 
@@ -140,11 +139,12 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
             raise ValueError(f"{fn}: expected indices of shape {p.out_shape} (the max_pool2d "
                              f"output shape), got {tuple(indices.shape)}")
         indices = np.ascontiguousarray(indices)
-    gx = np.empty(x.shape, dtype=np.float32)
+    gx = _args.empty(x.shape, "grad_x", fn)
     if gx.size == 0:
         return gx
-    _C.max_pool2d_backward(grad_out, x if indices is None else None, indices, gx,
-                           *p.c_args())
+    grad_out = _args.to_float32(grad_out, "grad_out", fn)
+    x = None if indices is not None else _args.to_float32(x, "x", fn)
+    _C.max_pool2d_backward(grad_out, x, indices, gx, *p.c_args())
     return gx
 
 
@@ -155,9 +155,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     x = _input(fn, x)
     p = PoolParams(fn, x.shape, kernel_size, stride, padding, 1, ceil_mode)
     cip = _flag(count_include_pad, "count_include_pad", fn)
-    y = np.empty(p.out_shape, dtype=np.float32)
+    y = _args.empty(p.out_shape, "output", fn)
     if y.size:
-        _C.avg_pool2d_forward(x, y, p.kernel, p.stride, p.pads, p.ceil_mode, cip)
+        _C.avg_pool2d_forward(_args.to_float32(x, "x", fn), y, p.kernel, p.stride, p.pads, p.ceil_mode, cip)
     return y
 
 
@@ -170,9 +170,9 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
     p = PoolParams(fn, x.shape, kernel_size, stride, padding, 1, ceil_mode)
     cip = _flag(count_include_pad, "count_include_pad", fn)
     grad_out = _grad(fn, grad_out, p.out_shape, "avg_pool2d")
-    gx = np.empty(x.shape, dtype=np.float32)
+    gx = _args.empty(x.shape, "grad_x", fn)
     if gx.size:
-        _C.avg_pool2d_backward(grad_out, gx, p.kernel, p.stride, p.pads, p.ceil_mode, cip)
+        _C.avg_pool2d_backward(_args.to_float32(grad_out, "grad_out", fn), gx, p.kernel, p.stride, p.pads, p.ceil_mode, cip)
     return gx
 
 
@@ -184,10 +184,11 @@ def _global_input(fn, x):
 
 
 def _global_forward(kind, x):
-    x = _global_input(f"global_{kind}_pool2d", x)
-    y = np.empty(x.shape[:2] + (1, 1), dtype=np.float32)
+    fn = f"global_{kind}_pool2d"
+    x = _global_input(fn, x)
+    y = _args.empty(x.shape[:2] + (1, 1), "output", fn)
     if y.size:
-        _C.global_pool2d_forward(kind, x, y)
+        _C.global_pool2d_forward(kind, _args.to_float32(x, "x", fn), y)
     return y
 
 
@@ -195,9 +196,11 @@ def _global_backward(kind, grad_out, x):
     fn = f"global_{kind}_pool2d_backward"
     x = _global_input(fn, x)
     grad_out = _grad(fn, grad_out, x.shape[:2] + (1, 1), f"global_{kind}_pool2d")
-    gx = np.empty(x.shape, dtype=np.float32)
+    gx = _args.empty(x.shape, "grad_x", fn)
     if gx.size:
-        _C.global_pool2d_backward(kind, grad_out, x if kind == "max" else None, gx)
+        _C.global_pool2d_backward(kind, _args.to_float32(grad_out, "grad_out", fn),
+                                  _args.to_float32(x, "x", fn) if kind == "max" else None,
+                                  gx)
     return gx
 
 

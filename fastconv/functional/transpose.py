@@ -4,7 +4,6 @@ The adjoint of conv2d (the C library computes it through convolution's own passe
 conv_transpose2d(y, w) is the gradient that conv2d_backward gives x for grad_out=y,
 with PyTorch's arguments and weight layout (C, K/groups, R, S).
 """
-import numpy as np
 
 from fastconv import _C
 from fastconv.functional import _args
@@ -64,10 +63,9 @@ class TransposeParams:
 
 
 def _inputs(fn, x, weight):
-    x = _args.as_float32(x, "x", fn)
-    weight = _args.as_float32(weight, "weight", fn)
-    _args.check_rank(x, 4, "x", fn, "(N, C, H, W)")
-    _args.check_rank(weight, 4, "weight", fn, "(C, K/groups, R, S)")
+    """x and weight as arrays, not yet converted (see _args.as_array)."""
+    x = _args.as_array(x, "x", fn, 4, "(N, C, H, W)")
+    weight = _args.as_array(weight, "weight", fn, 4, "(C, K/groups, R, S)")
     return x, weight
 
 
@@ -81,9 +79,10 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     p = TransposeParams(fn, x.shape, weight.shape, stride, padding, output_padding, dilation,
                         groups)
     bias = _args.bias_vector(bias, p.out_shape[1], fn)
-    y = np.empty(p.out_shape, dtype=np.float32)
+    y = _args.empty(p.out_shape, "output", fn)
     if y.size == 0:
         return y
+    x, weight = _args.to_float32s(fn, x=x, weight=weight)
     _C.conv_transpose2d_forward(x, weight, bias, y, *p.c_args())
     return y
 
@@ -94,16 +93,16 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
     of x, weight and (K,)."""
     fn = "conv_transpose2d_backward"
     x, weight = _inputs(fn, x, weight)
-    grad_out = _args.as_float32(grad_out, "grad_out", fn)
-    _args.check_rank(grad_out, 4, "grad_out", fn, "(N, K, OH, OW)")
+    grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, K, OH, OW)")
     p = TransposeParams(fn, x.shape, weight.shape, stride, padding, output_padding, dilation,
                         groups)
     if grad_out.shape != p.out_shape:
         raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the "
                          f"conv_transpose2d output shape), got {tuple(grad_out.shape)}")
-    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, p.out_shape[1])
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, p.out_shape[1], fn)
     if x.shape[0] == 0:
         return gx, gw, gb
+    grad_out, x, weight = _args.to_float32s(fn, grad_out=grad_out, x=x, weight=weight)
     _C.conv_transpose2d_backward_data(grad_out, weight, gx, *p.c_args())
     _C.conv_transpose2d_backward_weights(grad_out, x, gw, gb, *p.c_args())
     return gx, gw, gb

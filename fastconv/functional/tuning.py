@@ -70,38 +70,164 @@ def autotune_table():
 
 
 def autotune_save(path):
-    """Writes the table of choices to a JSON file."""
-    with open(path, "w") as f:
-        json.dump({"fastconv_autotune": 1, "entries": autotune_table()}, f, indent=1)
+    """Writes the table of choices to a JSON file (ASCII, finite numbers only), which
+    autotune_load reads back to the same table."""
+    doc = {"fastconv_autotune": 1, "entries": autotune_table()}
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+MAX_FILE_BYTES = 16 * 2**20   # an entry is ~400 bytes: room for ~40000 of them
+ISAS = ("portable", "avx2", "avx512")
+_INT_MAX = 2**63 - 1
+_OPTIONAL = ("times", "precision")   # files from before set_precision: "high"
+
+
+class _Malformed(ValueError):
+    """What is wrong with one part of the file (autotune_load adds where)."""
+
+
+def _show(v):
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _int(v, what, minimum):
+    # JSON's 1.0 is a float and its true a bool: neither is an int here.
+    if type(v) is not int or not minimum <= v <= _INT_MAX:
+        raise _Malformed(f"{what} must be an int in [{minimum}, 2**63), got {_show(v)}")
+    return v
+
+
+def _ints(v, n, what, minimum):
+    if type(v) is not list or len(v) != n:
+        raise _Malformed(f"{what} must be a list of {n} ints, got {_show(v)}")
+    return tuple(_int(a, what, minimum) for a in v)
+
+
+def _name(v, allowed, what):
+    if type(v) is not str or v not in allowed:
+        raise _Malformed(f"{what} must be one of {allowed}, got {_show(v)}")
+    return v
+
+
+def _times(v):
+    if type(v) is not dict:
+        raise _Malformed(f"times must be an object of seconds by algorithm, got {_show(v)}")
+    out = {}
+    for k, t in v.items():
+        _name(k, CANDIDATES, "a times key")
+        if type(t) not in (int, float) or not 0 <= t < float("inf"):
+            raise _Malformed(f"times[{k!r}] must be a finite number >= 0, got {_show(t)}")
+        out[k] = float(t)
+    return out
+
+
+def _parse_entry(e, where):
+    """(key, value) of one entry, every field checked, or _Malformed/ValueError."""
+    from fastconv.functional.conv import ConvParams, candidate_serves
+    if type(e) is not dict:
+        raise _Malformed(f"an entry must be an object, got {_show(e)}")
+    missing = [k for k in _FIELDS + ("algorithm",) if k not in e and k not in _OPTIONAL]
+    unknown = [k for k in e if k not in _FIELDS + ("algorithm",) + _OPTIONAL]
+    if missing or unknown:
+        raise _Malformed("; ".join(f"{what} fields {names}" for what, names in
+                                   (("missing", missing), ("unknown", unknown)) if names))
+    pass_ = _name(e["pass"], PASSES, "pass")
+    x_shape = _ints(e["x_shape"], 4, "x_shape", 1)
+    w_shape = _ints(e["w_shape"], 4, "w_shape", 1)
+    stride = _ints(e["stride"], 2, "stride", 1)
+    pads = _ints(e["pads"], 4, "pads", 0)
+    dilation = _ints(e["dilation"], 2, "dilation", 1)
+    groups = _int(e["groups"], "groups", 1)
+    isa = _name(e["isa"], ISAS, "isa")
+    threads = _int(e["threads"], "threads", 1)
+    algo = _name(e["algorithm"], CANDIDATES, "algorithm")
+    times = _times(e["times"]) if "times" in e else {}
+    precision = _name(e.get("precision", "high"), _PRECISIONS, "precision")
+    # The shapes and arguments must be a convolution conv2d accepts ...
+    try:
+        p = ConvParams(where, x_shape, w_shape, stride, (pads[:2], pads[2:]), dilation,
+                       groups)
+    except (TypeError, ValueError) as err:
+        raise ValueError(str(err)) from None
+    # ... and the algorithm one that serves it, or every later "auto" call would fail.
+    if algo.startswith("winograd") and precision == "highest":
+        raise ValueError(f"{where}: chooses {algo!r} under precision 'highest', which keeps "
+                         f"Winograd out")
+    if not candidate_serves(algo, pass_, p, precision):
+        R, S = w_shape[2:]
+        raise ValueError(f"{where}: algorithm {algo!r} cannot serve the {pass_} pass of a {R}x{S} "
+                         f"kernel with stride {stride}, dilation {dilation}, groups {groups} "
+                         f"and C={x_shape[1]} (Winograd: 3x3, stride 1, dilation 1, not "
+                         f"backward_weights; depthwise: groups == C > 1)")
+    key = (pass_, x_shape, w_shape, stride, pads, dilation, groups, isa, threads, precision)
+    return key, {"algorithm": algo, "times": times}
+
+
+def _json_constant(name):
+    raise ValueError(f"{name} is not a number autotune files hold")
+
+
+def _json_float(text):
+    v = float(text)
+    if v in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} overflows a float")
+    return v
+
+
+def _json_object(pairs):
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError(f"the key {_show(k)} appears twice in an object")
+        d[k] = v
+    return d
 
 
 def autotune_load(path):
     """Adds the choices of a file autotune_save wrote (they replace equal keys);
-    returns how many were loaded. A malformed file raises ValueError."""
-    with open(path) as f:
+    returns how many were loaded.
+
+    A file that is not one raises ValueError and leaves the table as it was (all or
+    nothing): not UTF-8 JSON (or larger than MAX_FILE_BYTES, or holding NaN, Infinity
+    or duplicate keys), not {"fastconv_autotune": 1, "entries": [...]}, or an entry
+    with a missing, unknown or mistyped field (ints must be JSON integers: 1.0 is not
+    a stride), shapes and arguments that are no convolution, or an algorithm that
+    cannot serve its pass and shapes (Winograd for a 5x5 kernel or stride 2, depthwise
+    for a non-depthwise convolution); its message names the entry."""
+    with open(path, "rb") as f:
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(f"autotune_load: {path} is larger than {MAX_FILE_BYTES} bytes: "
+                         f"not an autotune file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"autotune_load: {path} is not UTF-8 text: {e}") from None
+    try:
+        data = json.loads(text, parse_constant=_json_constant, parse_float=_json_float,
+                          object_pairs_hook=_json_object)
+    except RecursionError:
+        raise ValueError(f"autotune_load: {path} is not JSON fastconv reads: nested too "
+                         f"deeply") from None
+    except ValueError as e:     # json.JSONDecodeError is one
+        raise ValueError(f"autotune_load: {path} is not JSON: {e}") from None
+    if (type(data) is not dict or type(data.get("fastconv_autotune")) is not int
+            or data["fastconv_autotune"] != 1 or type(data.get("entries")) is not list):
+        raise ValueError(f"autotune_load: {path} is not a fastconv autotune file (expected "
+                         f'{{"fastconv_autotune": 1, "entries": [...]}})')
+    loaded, first = {}, {}
+    for i, e in enumerate(data["entries"]):
+        where = f"autotune_load: entry {i} of {path}"
         try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"autotune_load: {path} is not JSON: {e}") from None
-    if not isinstance(data, dict) or data.get("fastconv_autotune") != 1:
-        raise ValueError(f"autotune_load: {path} is not a fastconv autotune file")
-    loaded = {}
-    for i, e in enumerate(data.get("entries", [])):
-        try:
-            key = (e["pass"], tuple(e["x_shape"]), tuple(e["w_shape"]), tuple(e["stride"]),
-                   tuple(e["pads"]), tuple(e["dilation"]), int(e["groups"]), e["isa"],
-                   int(e["threads"]), e.get("precision", "high"))   # older files: "high"
-            algo = e["algorithm"]
-            times = {str(k): float(v) for k, v in e.get("times", {}).items()}
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"autotune_load: entry {i} of {path} is malformed") from None
-        if key[0] not in PASSES or algo not in CANDIDATES or key[-1] not in _PRECISIONS:
-            raise ValueError(f"autotune_load: entry {i} of {path} names an unknown pass "
-                             f"{key[0]!r}, algorithm {algo!r} or precision {key[-1]!r}")
-        if key[-1] == "highest" and algo.startswith("winograd"):
-            raise ValueError(f"autotune_load: entry {i} of {path} chooses {algo!r} under "
-                             f"precision 'highest', which keeps Winograd out")
-        loaded[key] = {"algorithm": algo, "times": times}
+            key, value = _parse_entry(e, where)
+        except _Malformed as err:
+            raise ValueError(f"{where} is malformed: {err}") from None
+        if key in loaded:
+            raise ValueError(f"{where} has the same key as entry {first[key]}")
+        loaded[key], first[key] = value, i
     _table.update(loaded)
     return len(loaded)
 

@@ -1,4 +1,5 @@
 """Linear, activations, Dropout, Flatten, Identity, BatchNorm2d."""
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -160,7 +161,9 @@ class _ShapeCache(NamedTuple):
 
 
 class Flatten(Module):
-    """Flattens dimensions start_dim.. into one (default: all but the batch)."""
+    """Flattens dimensions start_dim.. into one (default: all but the batch). The size
+    is computed, not inferred, so that empty arrays flatten too: (0, 3, 4, 4) -> (0, 48)
+    and (2, 0, 4) -> (2, 0), as torch.flatten."""
 
     def __init__(self, start_dim=1):
         super().__init__()
@@ -169,7 +172,9 @@ class Flatten(Module):
     def forward(self, x):
         x = np.asarray(x)
         self._keep(_ShapeCache(x.shape))
-        return _f32(x).reshape(x.shape[:self.start_dim] + (-1,))
+        lead = x.shape[:self.start_dim]
+        rest = x.shape[len(lead):]
+        return _f32(x).reshape(lead + (math.prod(rest),))
 
     def backward(self, grad_out):
         return _f32(grad_out).reshape(self._take().shape)
@@ -194,7 +199,17 @@ class BatchNorm2d(Module):
     """As torch.nn.BatchNorm2d: in training, normalizes by the batch mean and biased
     variance over (N, H, W) and updates running_mean / running_var (unbiased) with
     `momentum` (None: cumulative average); in eval, uses the running statistics.
-    Parameters weight, bias; buffers running_mean, running_var, num_batches_tracked."""
+    Parameters weight, bias; buffers running_mean, running_var, num_batches_tracked.
+
+    An empty input (N, H or W zero) gives an empty output, as torch's: in training it
+    counts in num_batches_tracked but leaves the running statistics as they are, and
+    its backward gives zero weight and bias gradients. Training on exactly one value
+    per channel (N*H*W == 1) is a ValueError, as in torch.
+
+    load_state_dict accepts state without num_batches_tracked (checkpoints older than
+    the buffer; torch accepts them too) and keeps the current count."""
+
+    _optional_state = ("num_batches_tracked",)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True):
@@ -235,9 +250,11 @@ class BatchNorm2d(Module):
             y += np.asarray(shift, np.float32)[:, None, None]   # in place: no third array
             return y
         m = N * H * W
-        if m <= 1 and self.training:
+        if m == 1 and self.training:
             raise ValueError(f"BatchNorm2d: training needs more than one value per channel, "
                              f"got x of shape {x.shape}")
+        if m == 0:
+            return self._forward_empty(x)
         x3 = x.reshape(N, C, H * W)
         # Per-channel statistics accumulated in float64 (cheap: C values).
         mean = x3.sum(axis=2, dtype=np.float64).sum(axis=0) / m
@@ -260,11 +277,24 @@ class BatchNorm2d(Module):
         y += self.bias.data[:, None, None]
         return y
 
+    def _forward_empty(self, x):
+        """torch's rule for an empty batch: nothing to normalize; the count of batches
+        still grows in training, the statistics do not move."""
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked = self.num_batches_tracked + 1
+        self._keep(_BNCache(x, None))
+        return x.copy()
+
     def backward(self, grad_out):
         c = self._take()
         g = _f32(grad_out)
         N, C, H, W = g.shape
         m = N * H * W
+        if m == 0:
+            if self.affine:
+                self.weight.accumulate(np.zeros(C, np.float32))
+                self.bias.accumulate(np.zeros(C, np.float32))
+            return np.zeros(g.shape, np.float32)
         g3 = g.reshape(N, C, H * W)
         gsum = g3.sum(axis=2, dtype=np.float64).sum(axis=0)
         gxhat_sum = (g * c.xhat).reshape(N, C, H * W).sum(axis=2, dtype=np.float64).sum(axis=0)

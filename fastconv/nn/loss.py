@@ -57,11 +57,15 @@ class CrossEntropyLoss(_Loss):
                   - np.log(s)).astype(np.float64)
         divisor = float(t.size) if self.reduction == "mean" else 1.0
         self._cache = _CECache(e / s, t, divisor)
+        if divisor == 0:
+            return float("nan")          # the mean of no terms, as torch's
         return float(-logp_t.sum() / divisor)
 
     def backward(self, grad=1.0):
         c = self._take()
         g = c.probs.copy()
+        if g.size == 0:
+            return g
         np.put_along_axis(g, np.expand_dims(c.target, 1),
                           np.take_along_axis(g, np.expand_dims(c.target, 1), axis=1) - 1, axis=1)
         return g * np.float32(grad / c.divisor)
@@ -83,8 +87,12 @@ class MSELoss(_Loss):
         d = x - t
         divisor = float(d.size) if self.reduction == "mean" else 1.0
         self._cache = _MSECache(d, divisor)
+        if divisor == 0:
+            return float("nan")          # the mean of no terms, as torch's
         return float(np.square(d, dtype=np.float64).sum() / divisor)
 
     def backward(self, grad=1.0):
         c = self._take()
+        if c.diff.size == 0:
+            return c.diff.copy()
         return c.diff * np.float32(2.0 * grad / c.divisor)

@@ -5,6 +5,8 @@ named cache object (`self._cache`); backward(grad_out) consumes it, accumulates 
 parameter gradients into each Parameter.grad and returns the gradient of the input.
 In eval mode forward() stores nothing, so inference holds only live activations.
 """
+import zipfile
+import zlib
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -166,35 +168,38 @@ class Module:
     def load_state_dict(self, state, strict=True):
         """Loads arrays (NumPy, or anything np.asarray takes, such as CPU torch tensors)
         by name. strict=True raises KeyError on missing or unexpected names; a shape
-        mismatch is always a ValueError. Returns (missing_keys, unexpected_keys)."""
-        targets = {}
+        mismatch is always a ValueError, values that are not real numbers (or, for an
+        integer buffer, not integers) a TypeError or ValueError. Every key, shape and
+        conversion is checked before anything is written: a load that fails leaves the
+        module unchanged. Returns (missing_keys, unexpected_keys).
+
+        A module's optional state (BatchNorm2d's num_batches_tracked, which checkpoints
+        older than it lack) may be absent, as torch allows: the current value is kept
+        and the key is not reported missing."""
+        targets, optional = {}, set()
         for mp, m in self.named_modules():
             for name in list(m._parameters) + list(m._buffers):
-                targets[f"{mp}.{name}" if mp else name] = (m, name)
-        missing = [k for k in targets if k not in state]
+                key = f"{mp}.{name}" if mp else name
+                targets[key] = (m, name)
+                if name in getattr(m, "_optional_state", ()):
+                    optional.add(key)
+        missing = [k for k in targets if k not in state and k not in optional]
         unexpected = [k for k in state if k not in targets]
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
                            f"{unexpected}")
+        staged = []                      # (module, name, new array): checked, not yet set
         for key, (m, name) in targets.items():
             if key not in state:
                 continue
-            value = state[key]
-            if hasattr(value, "detach"):   # a torch tensor
-                value = value.detach().cpu().numpy()
-            value = np.asarray(value)
+            old = m._parameters[name].data if name in m._parameters else getattr(m, name)
+            old = np.asarray(old)
+            staged.append((m, name, _state_array(key, state[key], old.shape, old.dtype)))
+        for m, name, value in staged:
             if name in m._parameters:
-                p = m._parameters[name]
-                if value.shape != p.data.shape:
-                    raise ValueError(f"load_state_dict: {key} has shape {value.shape}, the "
-                                     f"model expects {p.data.shape}")
-                p.data = np.array(value, dtype=np.float32, order="C", copy=True)
+                m._parameters[name].data = value
             else:
-                old = getattr(m, name)
-                if value.shape != np.shape(old):
-                    raise ValueError(f"load_state_dict: {key} has shape {value.shape}, the "
-                                     f"model expects {np.shape(old)}")
-                object.__setattr__(m, name, np.array(value, dtype=old.dtype, copy=True))
+                object.__setattr__(m, name, value)
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path):
@@ -219,17 +224,109 @@ class Module:
         return "\n".join(lines) + "\n)"
 
 
+def _state_array(key, value, shape, dtype):
+    """`value` as a new C-contiguous array of `dtype`, after checking that it has
+    `shape` and holds real numbers (integers, for an integer dtype)."""
+    if hasattr(value, "detach"):   # a torch tensor
+        t = value.detach().cpu()
+        try:
+            value = t.numpy()
+        except (TypeError, RuntimeError) as e:
+            if not t.is_floating_point():
+                raise TypeError(f"load_state_dict: {key} cannot be read as a NumPy array: "
+                                f"{e}") from None
+            value = t.float().numpy()           # bfloat16 and other dtypes NumPy lacks
+    try:
+        value = np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"load_state_dict: {key} is not array-like: {e}") from None
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"load_state_dict: {key} must hold real numbers, got dtype "
+                        f"{value.dtype}")
+    if value.shape != tuple(shape):
+        raise ValueError(f"load_state_dict: {key} has shape {value.shape}, the model "
+                         f"expects {tuple(shape)}")
+    if dtype.kind in "iu" and value.dtype.kind == "f":
+        info = np.iinfo(dtype)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(value) & (value == np.round(value))
+            ok &= (value >= info.min) & (value <= info.max)
+        if not ok.all():
+            raise ValueError(f"load_state_dict: {key} must hold integers (its {dtype} "
+                             f"buffer counts), got {value.ravel()[~ok.ravel()][:3]}")
+    return np.array(value, dtype=dtype, order="C", copy=True)
+
+
 def save(model, path):
-    """Writes model.state_dict() to an .npz file (plain NumPy, keys as in PyTorch)."""
-    np.savez(path, **model.state_dict())
+    """Writes model.state_dict() to an .npz file (plain NumPy, keys as in PyTorch) at
+    exactly `path` (np.savez would append ".npz" to a name without it, and
+    load(path) would then miss the file)."""
+    with open(path, "wb") as f:
+        np.savez(f, **model.state_dict())
 
 
 def load(path, model=None, strict=True):
-    """Reads an .npz state dict. With `model`, loads it into the model and returns the
-    model; without, returns the state dict (an OrderedDict of arrays)."""
-    with np.load(path, allow_pickle=False) as f:
-        state = OrderedDict((k, f[k]) for k in f.files)
+    """Reads an .npz state dict (what save writes: a zip of .npy arrays of real numbers).
+    With `model`, loads it into the model and returns the model; without, returns the
+    state dict (an OrderedDict of arrays).
+
+    A file that is not such an archive (random bytes, text, an empty file, a plain .npy,
+    another zip, arrays of objects) is a ValueError naming the path; nothing is ever
+    unpickled. A path that does not exist is a FileNotFoundError."""
+    with open(path, "rb") as f:
+        state = _read_archive(f, path)
     if model is None:
         return state
     model.load_state_dict(state, strict=strict)
     return model
+
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty zip's end
+
+
+class _NotArchive(ValueError):
+    pass
+
+
+def _read_archive(f, path):
+    def bad(why):
+        return _NotArchive(f"load: {path} is not a fastconv archive (an .npz of numeric "
+                           f"arrays, as fastconv.save writes): {why}")
+    magic = f.read(4)
+    if magic not in _ZIP_MAGIC:
+        raise bad("the file is empty" if not magic else "it is not a zip file")
+    f.seek(0)
+    fmt = np.lib.format
+    state = OrderedDict()
+    try:
+        with zipfile.ZipFile(f) as z:
+            for info in z.infolist():
+                name = info.filename
+                if info.is_dir() or not name.endswith(".npy"):
+                    raise bad(f"its member {name!r} is not a .npy array")
+                with z.open(info) as m:
+                    version = fmt.read_magic(m)
+                    if version == (1, 0):
+                        shape, _, dtype = fmt.read_array_header_1_0(m)
+                    elif version == (2, 0):
+                        shape, _, dtype = fmt.read_array_header_2_0(m)
+                    else:
+                        raise bad(f"its member {name!r} has .npy format {version}")
+                    header = m.tell()
+                if dtype.hasobject or dtype.kind not in "biuf":
+                    raise bad(f"its member {name!r} holds {dtype}, not real numbers")
+                nbytes = dtype.itemsize
+                for d in shape:
+                    nbytes *= d
+                if header + nbytes != info.file_size:
+                    raise bad(f"its member {name!r} of shape {shape} and dtype {dtype} "
+                              f"needs {nbytes} bytes of data, the archive holds "
+                              f"{info.file_size - header}")
+                with z.open(info) as m:
+                    state[name[:-4]] = fmt.read_array(m, allow_pickle=False)
+    except _NotArchive:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError,
+            NotImplementedError, RuntimeError) as e:
+        raise bad(f"{type(e).__name__}: {e}") from None
+    return state
