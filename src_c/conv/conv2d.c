@@ -103,19 +103,111 @@ static int memory_prefers_im2col(const fc_conv2d_desc *d, fc_conv_algorithm algo
     return fast == SIZE_MAX || fast / 8 > im2col;
 }
 
+/* AUTO's choice for a checked descriptor. */
+static fc_conv_algorithm select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass) {
+    fc_conv_algorithm wg = winograd_preferred(d, pass), algo;
+    /* Depthwise: the dedicated kernels beat grouped GEMM 3-100x (measured). */
+    if (depthwise_shaped(d)) algo = FC_CONV_DEPTHWISE;
+    else if (wg != FC_CONV_AUTO) algo = wg;
+    else algo = im2col_preferred(d, pass) ? FC_CONV_IM2COL : FC_CONV_DIRECT;
+    if (algo != FC_CONV_IM2COL && memory_prefers_im2col(d, algo, pass)) algo = FC_CONV_IM2COL;
+    return algo;
+}
+
+static int pass_known(fc_conv_pass pass) {
+    return pass == FC_PASS_FORWARD || pass == FC_PASS_BACKWARD_DATA ||
+           pass == FC_PASS_BACKWARD_WEIGHTS;
+}
+
+fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass,
+                            fc_conv_plan *p) {
+    fc_status st = fc_conv2d_check(d, &p->OH, &p->OW); /* the one check of d */
+    if (st != FC_SUCCESS) return st;
+    if (!algo_known(algo) || !pass_known(pass)) return FC_INVALID_ARGUMENT;
+    if (algo == FC_CONV_AUTO) algo = select_algorithm(d, pass);
+    if (!algo_serves(d, algo)) return FC_UNSUPPORTED_ALGORITHM;
+    p->d = d;
+    p->pass = pass;
+    p->algo = algo;
+    p->workspace = algo_workspace(d, algo, pass);
+    return p->workspace == SIZE_MAX ? FC_SIZE_OVERFLOW : FC_SUCCESS;
+}
+
+static fc_status run_depthwise(const fc_conv_plan *p, const float *in, const float *wt,
+                               float *bias, float *out) {
+    fc_depthwise_conv2d_desc dd = depthwise_desc(p->d);
+    switch (p->pass) {
+    case FC_PASS_FORWARD: return fc_depthwise_run_forward(&dd, p->OH, p->OW, in, wt, bias, out);
+    case FC_PASS_BACKWARD_DATA: return fc_depthwise_run_backward_data(&dd, p->OH, p->OW, in, wt, out);
+    case FC_PASS_BACKWARD_WEIGHTS: /* sums grad_bias in the same pass */
+        return fc_depthwise_run_backward_weights(&dd, p->OH, p->OW, in, wt, out, bias);
+    }
+    return FC_INVALID_ARGUMENT;
+}
+
+static fc_status run_forward(const fc_conv_plan *p, const float *x, const float *w,
+                             const float *bias, float *y, fc_arena *ws) {
+    const fc_conv2d_desc *d = p->d;
+    switch (p->algo) {
+    case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, bias, y, ws);
+    case FC_CONV_IM2COL: return fc_conv_im2col_forward(d, x, w, bias, y, ws);
+    case FC_CONV_WINOGRAD_F23:
+    case FC_CONV_WINOGRAD_F43: return fc_winograd_forward(d, p->algo, x, w, bias, y, ws);
+    default: return FC_UNSUPPORTED_ALGORITHM; /* unreachable: the plan resolved it */
+    }
+}
+
+static fc_status run_backward_data(const fc_conv_plan *p, const float *gy, const float *w,
+                                   float *gx, fc_arena *ws) {
+    const fc_conv2d_desc *d = p->d;
+    switch (p->algo) {
+    case FC_CONV_DIRECT: return fc_conv_direct_backward_data(d, gy, w, gx, ws);
+    case FC_CONV_IM2COL: return fc_conv_im2col_backward_data(d, gy, w, gx, ws);
+    case FC_CONV_WINOGRAD_F23:
+    case FC_CONV_WINOGRAD_F43: return fc_winograd_backward_data(d, p->algo, gy, w, gx, ws);
+    default: return FC_UNSUPPORTED_ALGORITHM;
+    }
+}
+
+static fc_status run_backward_weights(const fc_conv_plan *p, const float *gy, const float *x,
+                                      float *gw, float *gb, fc_arena *ws) {
+    const fc_conv2d_desc *d = p->d;
+    fc_status st;
+    switch (p->algo) {
+    case FC_CONV_DIRECT: st = fc_conv_direct_backward_weights(d, gy, x, gw, ws); break;
+    case FC_CONV_IM2COL: st = fc_conv_im2col_backward_weights(d, gy, x, gw, ws); break;
+    case FC_CONV_WINOGRAD_F23:
+    case FC_CONV_WINOGRAD_F43: st = fc_winograd_backward_weights(d, gy, x, gw, ws); break;
+    default: return FC_UNSUPPORTED_ALGORITHM;
+    }
+    if (st == FC_SUCCESS && gb) fc_conv2d_bias_grad(d->N, d->K, p->OH * p->OW, gy, gb);
+    return st;
+}
+
+fc_status fc_conv_plan_run(const fc_conv_plan *p, const float *in, const float *wt, float *bias,
+                           float *out, void *workspace, size_t workspace_size) {
+    if (p->algo == FC_CONV_DEPTHWISE) return run_depthwise(p, in, wt, bias, out);
+    FC_ARENA(ws);
+    fc_status st = fc_workspace_open(workspace, workspace_size, p->workspace, &ws);
+    if (st != FC_SUCCESS) return st;
+    switch (p->pass) {
+    case FC_PASS_FORWARD: return run_forward(p, in, wt, bias, out, &ws);
+    case FC_PASS_BACKWARD_DATA: return run_backward_data(p, in, wt, out, &ws);
+    case FC_PASS_BACKWARD_WEIGHTS: return run_backward_weights(p, in, wt, out, bias, &ws);
+    }
+    return FC_INVALID_ARGUMENT;
+}
+
+/* ------------------------------------------------------------ public */
+
 fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
                                      fc_conv_algorithm *algo) {
     FC_CALL_SCOPE();
     if (!algo) return FC_INVALID_ARGUMENT;
-    fc_status st = fc_conv2d_check(d, NULL, NULL);
-    if (st != FC_SUCCESS) return st;
-    fc_conv_algorithm wg = winograd_preferred(d, pass);
-    /* Depthwise: the dedicated kernels beat grouped GEMM 3-100x (measured). */
-    if (depthwise_shaped(d)) *algo = FC_CONV_DEPTHWISE;
-    else if (wg != FC_CONV_AUTO) *algo = wg;
-    else *algo = im2col_preferred(d, pass) ? FC_CONV_IM2COL : FC_CONV_DIRECT;
-    if (*algo != FC_CONV_IM2COL && memory_prefers_im2col(d, *algo, pass)) *algo = FC_CONV_IM2COL;
-    return FC_SUCCESS;
+    fc_conv_plan p;
+    fc_status st = fc_conv_plan_make(d, FC_CONV_AUTO, pass, &p);
+    if (st == FC_SUCCESS || st == FC_SIZE_OVERFLOW) *algo = p.algo;
+    return st == FC_SIZE_OVERFLOW ? FC_SUCCESS : st;
 }
 
 fc_status fc_conv2d_output_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
@@ -123,28 +215,14 @@ fc_status fc_conv2d_output_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *
     return fc_conv2d_check(d, OH, OW);
 }
 
-/* Checks, resolves AUTO and sizes the workspace: the preamble of every pass. */
-static fc_status prepare(const fc_conv2d_desc *d, fc_conv_algorithm *algo, fc_conv_pass pass,
-                         size_t *need) {
-    fc_status st = fc_conv2d_check(d, NULL, NULL);
-    if (st != FC_SUCCESS) return st;
-    if (!algo_known(*algo)) return FC_INVALID_ARGUMENT;
-    if (*algo == FC_CONV_AUTO) {
-        st = fc_conv2d_select_algorithm(d, pass, algo);
-        if (st != FC_SUCCESS) return st;
-    }
-    if (!algo_serves(d, *algo)) return FC_UNSUPPORTED_ALGORITHM;
-    *need = algo_workspace(d, *algo, pass);
-    return *need == SIZE_MAX ? FC_SIZE_OVERFLOW : FC_SUCCESS;
-}
-
 fc_status fc_conv2d_workspace_size(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                    fc_conv_pass pass, size_t *bytes) {
     FC_CALL_SCOPE();
     if (!bytes) return FC_INVALID_ARGUMENT;
-    if (pass != FC_PASS_FORWARD && pass != FC_PASS_BACKWARD_DATA && pass != FC_PASS_BACKWARD_WEIGHTS)
-        return FC_INVALID_ARGUMENT;
-    return prepare(d, &algo, pass, bytes);
+    fc_conv_plan p;
+    fc_status st = fc_conv_plan_make(d, algo, pass, &p);
+    if (st == FC_SUCCESS) *bytes = p.workspace;
+    return st;
 }
 
 fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, const float *x,
@@ -152,23 +230,10 @@ fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, con
                             size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!x || !w || !y) return FC_INVALID_ARGUMENT;
-    size_t need;
-    fc_status st = prepare(d, &algo, FC_PASS_FORWARD, &need);
+    fc_conv_plan p;
+    fc_status st = fc_conv_plan_make(d, algo, FC_PASS_FORWARD, &p);
     if (st != FC_SUCCESS) return st;
-    FC_ARENA(ws);
-    st = fc_workspace_open(workspace, workspace_size, need, &ws);
-    if (st != FC_SUCCESS) return st;
-    switch (algo) {
-    case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, bias, y, &ws);
-    case FC_CONV_IM2COL: return fc_conv_im2col_forward(d, x, w, bias, y, &ws);
-    case FC_CONV_DEPTHWISE: {
-        fc_depthwise_conv2d_desc dd = depthwise_desc(d);
-        return fc_depthwise_conv2d_forward(&dd, x, w, bias, y);
-    }
-    case FC_CONV_WINOGRAD_F23:
-    case FC_CONV_WINOGRAD_F43: return fc_winograd_forward(d, algo, x, w, bias, y, &ws);
-    default: return FC_UNSUPPORTED_ALGORITHM;
-    }
+    return fc_conv_plan_run(&p, x, w, (float *)bias, y, workspace, workspace_size);
 }
 
 fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
@@ -176,23 +241,10 @@ fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm alg
                                   void *workspace, size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!grad_y || !w || !grad_x) return FC_INVALID_ARGUMENT;
-    size_t need;
-    fc_status st = prepare(d, &algo, FC_PASS_BACKWARD_DATA, &need);
+    fc_conv_plan p;
+    fc_status st = fc_conv_plan_make(d, algo, FC_PASS_BACKWARD_DATA, &p);
     if (st != FC_SUCCESS) return st;
-    FC_ARENA(ws);
-    st = fc_workspace_open(workspace, workspace_size, need, &ws);
-    if (st != FC_SUCCESS) return st;
-    switch (algo) {
-    case FC_CONV_DIRECT: return fc_conv_direct_backward_data(d, grad_y, w, grad_x, &ws);
-    case FC_CONV_IM2COL: return fc_conv_im2col_backward_data(d, grad_y, w, grad_x, &ws);
-    case FC_CONV_DEPTHWISE: {
-        fc_depthwise_conv2d_desc dd = depthwise_desc(d);
-        return fc_depthwise_conv2d_backward_data(&dd, grad_y, w, grad_x);
-    }
-    case FC_CONV_WINOGRAD_F23:
-    case FC_CONV_WINOGRAD_F43: return fc_winograd_backward_data(d, algo, grad_y, w, grad_x, &ws);
-    default: return FC_UNSUPPORTED_ALGORITHM;
-    }
+    return fc_conv_plan_run(&p, grad_y, w, NULL, grad_x, workspace, workspace_size);
 }
 
 fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_algorithm algo,
@@ -200,25 +252,8 @@ fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_algorithm 
                                      float *grad_bias, void *workspace, size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!grad_y || !x || !grad_w) return FC_INVALID_ARGUMENT;
-    size_t need;
-    int64_t OH, OW;
-    fc_status st = prepare(d, &algo, FC_PASS_BACKWARD_WEIGHTS, &need);
+    fc_conv_plan p;
+    fc_status st = fc_conv_plan_make(d, algo, FC_PASS_BACKWARD_WEIGHTS, &p);
     if (st != FC_SUCCESS) return st;
-    fc_conv2d_check(d, &OH, &OW);
-    FC_ARENA(ws);
-    st = fc_workspace_open(workspace, workspace_size, need, &ws);
-    if (st != FC_SUCCESS) return st;
-    switch (algo) {
-    case FC_CONV_DIRECT: st = fc_conv_direct_backward_weights(d, grad_y, x, grad_w, &ws); break;
-    case FC_CONV_IM2COL: st = fc_conv_im2col_backward_weights(d, grad_y, x, grad_w, &ws); break;
-    case FC_CONV_WINOGRAD_F23:
-    case FC_CONV_WINOGRAD_F43: st = fc_winograd_backward_weights(d, grad_y, x, grad_w, &ws); break;
-    case FC_CONV_DEPTHWISE: { /* sums grad_bias in the same pass */
-        fc_depthwise_conv2d_desc dd = depthwise_desc(d);
-        return fc_depthwise_conv2d_backward_weights(&dd, grad_y, x, grad_w, grad_bias);
-    }
-    default: return FC_UNSUPPORTED_ALGORITHM;
-    }
-    if (st == FC_SUCCESS && grad_bias) fc_conv2d_bias_grad(d->N, d->K, OH * OW, grad_y, grad_bias);
-    return st;
+    return fc_conv_plan_run(&p, grad_y, x, grad_bias, grad_w, workspace, workspace_size);
 }

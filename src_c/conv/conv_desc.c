@@ -41,6 +41,11 @@ fc_status fc_conv2d_check(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
     return FC_SUCCESS;
 }
 
+void fc_conv2d_out_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
+    *OH = (d->H + d->pad_top + d->pad_bottom - d->dilation_h * (d->R - 1) - 1) / d->stride_h + 1;
+    *OW = (d->W + d->pad_left + d->pad_right - d->dilation_w * (d->S - 1) - 1) / d->stride_w + 1;
+}
+
 void fc_conv2d_bias_grad(int64_t N, int64_t K, int64_t plane, const float *gy, float *gb) {
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t k = 0; k < K; k++) {

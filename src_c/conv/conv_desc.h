@@ -7,6 +7,29 @@
 /* Checks every field (and that no size overflows); on success sets OH, OW. */
 fc_status fc_conv2d_check(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW);
 
+/* OH and OW of a descriptor that passed fc_conv2d_check (no checks: internal paths
+ * get checked descriptors only). */
+void fc_conv2d_out_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW);
+
+/* A convolution pass, checked and planned once: what every public entry point builds
+ * and every internal path (transposed convolution, the algorithms) takes. */
+typedef struct fc_conv_plan {
+    const fc_conv2d_desc *d;   /* checked */
+    fc_conv_pass pass;
+    fc_conv_algorithm algo;    /* resolved (never FC_CONV_AUTO) */
+    int64_t OH, OW;
+    size_t workspace;          /* bytes taken from the caller's workspace */
+} fc_conv_plan;
+
+/* Checks d once, resolves FC_CONV_AUTO, sizes the workspace. */
+fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass,
+                            fc_conv_plan *p);
+/* Runs a plan. forward: (in, wt) = (x, w), out = y, bias optional; backward-data:
+ * (grad_y, w) -> grad_x; backward-weights: (grad_y, x) -> grad_w, bias = grad_bias
+ * (written when not NULL). workspace NULL: the thread's cache. */
+fc_status fc_conv_plan_run(const fc_conv_plan *p, const float *in, const float *wt,
+                           float *bias, float *out, void *workspace, size_t workspace_size);
+
 /* grad_bias[k] = sum of grad_y over images and positions. */
 void fc_conv2d_bias_grad(int64_t N, int64_t K, int64_t plane, const float *gy, float *gb);
 

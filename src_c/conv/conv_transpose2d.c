@@ -4,8 +4,9 @@
  *   forward          = dual conv backward-data   (grad_y := x)
  *   backward-data    = dual conv forward          (x := grad_y)
  *   backward-weights = dual conv backward-weights (grad_y := x, x := grad_y)
- * Every call goes through the public fc_conv2d_* entry points with FC_CONV_AUTO, so
- * the fastest convolution algorithm serves the transposed one too.
+ * Every call plans the dual conv once (fc_conv_plan_make with FC_CONV_AUTO, which
+ * checks its descriptor) and runs that plan, so the fastest convolution algorithm
+ * serves the transposed one too; no public entry point calls another.
  *
  * output_padding adds rows/columns at the bottom/right that the dual conv must
  * reproduce: its bottom pad is pad_bottom - output_padding. When that is negative
@@ -20,6 +21,7 @@
 
 typedef struct tc_plan {
     fc_conv2d_desc cd;      /* the dual conv */
+    fc_conv_plan conv;      /* its plan for the pass at hand (unless empty) */
     int64_t OH, OW;         /* transposed conv output (= dual conv input) */
     int crop;               /* dual conv runs on a cropped [OHc][OWc] copy */
     int64_t OHc, OWc;
@@ -27,7 +29,16 @@ typedef struct tc_plan {
                                the bias alone, and grad_x and grad_w are zero */
 } tc_plan;
 
-static fc_status plan(const fc_conv_transpose2d_desc *d, tc_plan *p) {
+static fc_conv_pass dual_pass(fc_conv_pass pass) {
+    switch (pass) {
+    case FC_PASS_FORWARD: return FC_PASS_BACKWARD_DATA;
+    case FC_PASS_BACKWARD_DATA: return FC_PASS_FORWARD;
+    default: return FC_PASS_BACKWARD_WEIGHTS;
+    }
+}
+
+/* Checks d and plans the dual conv for `pass` (pass < 0: shape only). */
+static fc_status plan(const fc_conv_transpose2d_desc *d, int pass, tc_plan *p) {
     if (!d) return FC_INVALID_ARGUMENT;
     if (d->N < 1 || d->C < 1 || d->H < 1 || d->W < 1 || d->K < 1 || d->R < 1 || d->S < 1)
         return FC_INVALID_SHAPE;
@@ -66,30 +77,27 @@ static fc_status plan(const fc_conv_transpose2d_desc *d, tc_plan *p) {
                          d->dilation_h, d->dilation_w, d->groups};
     p->cd = cd;
     if (p->empty) return FC_SUCCESS; /* the output lies wholly in the padding */
-    int64_t ch, cw;
-    fc_status st = fc_conv2d_output_shape(&p->cd, &ch, &cw);
-    if (st != FC_SUCCESS) return st;
-    if (ch != d->H || cw != d->W) return FC_INVALID_SHAPE; /* unreachable by the algebra above */
-    return FC_SUCCESS;
-}
-
-static fc_conv_pass dual_pass(fc_conv_pass pass) {
-    switch (pass) {
-    case FC_PASS_FORWARD: return FC_PASS_BACKWARD_DATA;
-    case FC_PASS_BACKWARD_DATA: return FC_PASS_FORWARD;
-    default: return FC_PASS_BACKWARD_WEIGHTS;
+    fc_status st;
+    if (pass < 0) { /* shape only: the dual conv must still be a valid one */
+        int64_t ch, cw;
+        st = fc_conv2d_check(&p->cd, &ch, &cw);
+        if (st == FC_SUCCESS && (ch != d->H || cw != d->W)) st = FC_INVALID_SHAPE;
+        return st;
     }
+    st = fc_conv_plan_make(&p->cd, FC_CONV_AUTO, dual_pass((fc_conv_pass)pass), &p->conv);
+    if (st != FC_SUCCESS) return st;
+    /* unreachable by the algebra above */
+    if (p->conv.OH != d->H || p->conv.OW != d->W) return FC_INVALID_SHAPE;
+    return FC_SUCCESS;
 }
 
 static int64_t crop_floats(const tc_plan *p) { return p->cd.N * p->cd.C * p->OHc * p->OWc; }
 
 /* Total workspace: the cropped copy (when needed) and the dual conv's own. */
-static fc_status sizes(const tc_plan *p, fc_conv_pass pass, size_t *conv_bytes, size_t *total) {
+static fc_status sizes(const tc_plan *p, size_t *conv_bytes, size_t *total) {
     *conv_bytes = *total = 0;
     if (p->empty) return FC_SUCCESS;
-    fc_status st = fc_conv2d_workspace_size(&p->cd, FC_CONV_AUTO, dual_pass(pass), conv_bytes);
-    if (st != FC_SUCCESS) return st;
-    *total = 0;
+    *conv_bytes = p->conv.workspace;
     if (p->crop && !fc_ws_add(total, crop_floats(p), sizeof(float))) return FC_SIZE_OVERFLOW;
     if (__builtin_add_overflow(*total, *conv_bytes, total)) return FC_SIZE_OVERFLOW;
     return FC_SUCCESS;
@@ -99,7 +107,7 @@ fc_status fc_conv_transpose2d_output_shape(const fc_conv_transpose2d_desc *d, in
                                            int64_t *OW) {
     if (!OH || !OW) return FC_INVALID_ARGUMENT;
     tc_plan p;
-    fc_status st = plan(d, &p);
+    fc_status st = plan(d, -1, &p);
     if (st != FC_SUCCESS) return st;
     *OH = p.OH;
     *OW = p.OW;
@@ -113,10 +121,10 @@ fc_status fc_conv_transpose2d_workspace_size(const fc_conv_transpose2d_desc *d,
     if (pass != FC_PASS_FORWARD && pass != FC_PASS_BACKWARD_DATA && pass != FC_PASS_BACKWARD_WEIGHTS)
         return FC_INVALID_ARGUMENT;
     tc_plan p;
-    fc_status st = plan(d, &p);
+    fc_status st = plan(d, (int)pass, &p);
     if (st != FC_SUCCESS) return st;
     size_t conv_bytes;
-    return sizes(&p, pass, &conv_bytes, bytes);
+    return sizes(&p, &conv_bytes, bytes);
 }
 
 /* Plans, opens the workspace, and carves the crop buffer; the rest goes to the conv. */
@@ -133,10 +141,10 @@ static void tc_run_close(tc_run *r) { fc_workspace_close(&r->arena); }
 
 static fc_status start(const fc_conv_transpose2d_desc *d, fc_conv_pass pass, void *workspace,
                        size_t workspace_size, tc_run *r) {
-    fc_status st = plan(d, &r->p);
+    fc_status st = plan(d, (int)pass, &r->p);
     if (st != FC_SUCCESS) return st;
     size_t conv_bytes, total;
-    st = sizes(&r->p, pass, &conv_bytes, &total);
+    st = sizes(&r->p, &conv_bytes, &total);
     if (st != FC_SUCCESS) return st;
     st = fc_workspace_open(workspace, workspace_size, total, &r->arena);
     if (st != FC_SUCCESS) return st;
@@ -196,7 +204,7 @@ fc_status fc_conv_transpose2d_forward(const fc_conv_transpose2d_desc *d, const f
     if (st != FC_SUCCESS) return st;
     float *out = r.p.crop ? r.crop : y;
     if (r.p.empty) memset(y, 0, (size_t)(d->N * d->K * r.p.OH * r.p.OW) * sizeof(float));
-    else st = fc_conv2d_backward_data(&r.p.cd, FC_CONV_AUTO, x, w, out, r.conv_ws, r.conv_size);
+    else st = fc_conv_plan_run(&r.p.conv, x, w, NULL, out, r.conv_ws, r.conv_size);
     if (st != FC_SUCCESS) return st;
     if (r.p.crop) uncrop_planes(&r.p, r.crop, y);
     if (bias) add_bias(d->N, d->K, r.p.OH * r.p.OW, bias, y);
@@ -220,7 +228,7 @@ fc_status fc_conv_transpose2d_backward_data(const fc_conv_transpose2d_desc *d,
         crop_planes(&r.p, grad_y, r.crop);
         in = r.crop;
     }
-    return fc_conv2d_forward(&r.p.cd, FC_CONV_AUTO, in, w, NULL, grad_x, r.conv_ws, r.conv_size);
+    return fc_conv_plan_run(&r.p.conv, in, w, NULL, grad_x, r.conv_ws, r.conv_size);
 }
 
 fc_status fc_conv_transpose2d_backward_weights(const fc_conv_transpose2d_desc *d,
@@ -240,8 +248,7 @@ fc_status fc_conv_transpose2d_backward_weights(const fc_conv_transpose2d_desc *d
     if (r.p.empty)
         memset(grad_w, 0, (size_t)(d->C * (d->K / d->groups) * d->R * d->S) * sizeof(float));
     else
-        st = fc_conv2d_backward_weights(&r.p.cd, FC_CONV_AUTO, x, in, grad_w, NULL, r.conv_ws,
-                                        r.conv_size);
+        st = fc_conv_plan_run(&r.p.conv, x, in, NULL, grad_w, r.conv_ws, r.conv_size);
     if (st == FC_SUCCESS && grad_bias)
         fc_conv2d_bias_grad(d->N, d->K, r.p.OH * r.p.OW, grad_y, grad_bias);
     return st;

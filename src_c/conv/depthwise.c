@@ -210,13 +210,9 @@ static void fill_soff(int64_t *soff, int64_t S, int64_t dw, int64_t nph, int64_t
     for (int64_t s = 0; s < S; s++) soff[s] = ((s * dw) % nph) * phase + (s * dw) / nph;
 }
 
-fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const float *x,
-                                      const float *w, const float *bias, float *y) {
-    FC_CALL_SCOPE();
-    int64_t OH, OW;
-    if (!x || !w || !y) return FC_INVALID_ARGUMENT;
-    fc_status st = dw_check(d, &OH, &OW);
-    if (st != FC_SUCCESS) return st;
+fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW,
+                                   const float *x, const float *w, const float *bias, float *y) {
+    fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, RS = d->R * d->S;
     dw_geom g = forward_geom(d, OH, OW);
     int nt = fc_threads();
@@ -246,13 +242,9 @@ fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const f
     return FC_SUCCESS;
 }
 
-fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
-                                            const float *gy, const float *w, float *gx) {
-    FC_CALL_SCOPE();
-    int64_t OH, OW;
-    if (!gy || !w || !gx) return FC_INVALID_ARGUMENT;
-    fc_status st = dw_check(d, &OH, &OW);
-    if (st != FC_SUCCESS) return st;
+fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int64_t OH,
+                                         int64_t OW, const float *gy, const float *w, float *gx) {
+    fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, R = d->R, S = d->S, RS = R * S;
     dw_geom g = backward_data_geom(d, OH, OW);
     int nt = fc_threads();
@@ -283,14 +275,10 @@ fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
     return FC_SUCCESS;
 }
 
-fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
-                                               const float *gy, const float *x, float *gw,
-                                               float *gb) {
-    FC_CALL_SCOPE();
-    int64_t OH, OW;
-    if (!gy || !x || !gw) return FC_INVALID_ARGUMENT;
-    fc_status st = dw_check(d, &OH, &OW);
-    if (st != FC_SUCCESS) return st;
+fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, int64_t OH,
+                                            int64_t OW, const float *gy, const float *x,
+                                            float *gw, float *gb) {
+    fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, RS = d->R * d->S;
     dw_geom g = forward_geom(d, OH, OW);
     int nt = fc_threads();
@@ -339,4 +327,37 @@ fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d
         }
     }
     return FC_SUCCESS;
+}
+
+/* ------------------------------------------------------------ public */
+
+fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const float *x,
+                                      const float *w, const float *bias, float *y) {
+    FC_CALL_SCOPE();
+    int64_t OH, OW;
+    if (!x || !w || !y) return FC_INVALID_ARGUMENT;
+    fc_status st = dw_check(d, &OH, &OW);
+    if (st != FC_SUCCESS) return st;
+    return fc_depthwise_run_forward(d, OH, OW, x, w, bias, y);
+}
+
+fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
+                                            const float *gy, const float *w, float *gx) {
+    FC_CALL_SCOPE();
+    int64_t OH, OW;
+    if (!gy || !w || !gx) return FC_INVALID_ARGUMENT;
+    fc_status st = dw_check(d, &OH, &OW);
+    if (st != FC_SUCCESS) return st;
+    return fc_depthwise_run_backward_data(d, OH, OW, gy, w, gx);
+}
+
+fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
+                                               const float *gy, const float *x, float *gw,
+                                               float *gb) {
+    FC_CALL_SCOPE();
+    int64_t OH, OW;
+    if (!gy || !x || !gw) return FC_INVALID_ARGUMENT;
+    fc_status st = dw_check(d, &OH, &OW);
+    if (st != FC_SUCCESS) return st;
+    return fc_depthwise_run_backward_weights(d, OH, OW, gy, x, gw, gb);
 }

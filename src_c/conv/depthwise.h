@@ -36,6 +36,16 @@ typedef struct fc_dw_grad {
     float *gb;                /* accumulated into */
 } fc_dw_grad;
 
+/* The three passes on a checked descriptor with its output size (the public entry
+ * points check, convolution's plan hands its own checked descriptor over). */
+fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW,
+                                   const float *x, const float *w, const float *bias, float *y);
+fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int64_t OH,
+                                         int64_t OW, const float *gy, const float *w, float *gx);
+fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, int64_t OH,
+                                            int64_t OW, const float *gy, const float *x,
+                                            float *gw, float *gb);
+
 /* Bytes of scratch a depthwise pass takes from the workspace cache (SIZE_MAX: too
  * large or an invalid descriptor); the descriptor is checked. */
 size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pass);

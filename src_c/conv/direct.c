@@ -4,6 +4,7 @@
  * same packed input the forward pass uses. */
 #include <string.h>
 
+#include "conv_desc.h"
 #include "direct.h"
 
 static fc_direct_rows_fn rows_kernel(void) {
@@ -104,11 +105,6 @@ static plane_geom backward_geom(const fc_conv2d_desc *d, int64_t OH, int64_t OW)
                      d->stride_h, d->stride_w, 1);
 }
 
-static void out_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
-    *OH = (d->H + d->pad_top + d->pad_bottom - d->dilation_h * (d->R - 1) - 1) / d->stride_h + 1;
-    *OW = (d->W + d->pad_left + d->pad_right - d->dilation_w * (d->S - 1) - 1) / d->stride_w + 1;
-}
-
 /* Layout of the repacked grad_y for backward-weights (see fc_direct_dw). With unit
  * row stride a whole plane is one segment whose rows are padded to the input's row
  * length, so the taps read it as one long contiguous run; otherwise each output row
@@ -161,7 +157,7 @@ static size_t dw_workspace(const fc_conv2d_desc *d, int64_t OH, int64_t OW, cons
 
 size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
     int64_t OH, OW;
-    out_shape(d, &OH, &OW);
+    fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
     size_t total = 0;
     int64_t planes, wfl;
@@ -245,7 +241,7 @@ static fc_status run_rows(const plane_geom *g, const float *xq, int64_t N, int64
 fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const float *w,
                                  const float *bias, float *y, fc_arena *ws) {
     int64_t OH, OW;
-    out_shape(d, &OH, &OW);
+    fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
     plane_geom g = forward_geom(d);
     float *xq = fc_arena_alloc(ws, (size_t)(d->N * d->C * g.plane + FC_DIRECT_SLACK) * sizeof(float));
@@ -259,7 +255,7 @@ fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const 
 fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
                                        const float *w, float *gx, fc_arena *ws) {
     int64_t OH, OW;
-    out_shape(d, &OH, &OW);
+    fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
     plane_geom g = backward_geom(d, OH, OW);
     float *uq = fc_arena_alloc(ws, (size_t)(d->N * d->K * g.plane + FC_DIRECT_SLACK) * sizeof(float));
@@ -286,7 +282,7 @@ static void pack_gy(const dw_geom *q, const float *gy, int64_t planes, int64_t O
 fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *gy,
                                           const float *x, float *gw, fc_arena *ws) {
     int64_t OH, OW;
-    out_shape(d, &OH, &OW);
+    fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
     plane_geom g = forward_geom(d);
     dw_geom q;

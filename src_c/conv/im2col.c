@@ -56,7 +56,7 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->R = d->R;
     p->S = d->S;
     p->CRS = p->Cg * d->R * d->S;
-    fc_conv2d_check(d, &p->OH, &p->OW);
+    fc_conv2d_out_shape(d, &p->OH, &p->OW);
     p->P = p->OH * p->OW;
     p->direct = d->R == 1 && d->S == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                 d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
