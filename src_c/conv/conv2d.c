@@ -5,11 +5,21 @@
 #include "im2col.h"
 #include "winograd.h"
 
+static fc_depthwise_conv2d_desc depthwise_desc(const fc_conv2d_desc *d) {
+    fc_depthwise_conv2d_desc dd = {d->N, d->C, d->H, d->W, d->K / d->C, d->R, d->S,
+                                   d->stride_h, d->stride_w, d->pad_top, d->pad_bottom,
+                                   d->pad_left, d->pad_right, d->dilation_h, d->dilation_w};
+    return dd;
+}
+
 /* Each algorithm's workspace for a pass, or SIZE_MAX when it cannot serve. */
 static size_t algo_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass) {
     switch (algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_workspace(d, pass);
-    case FC_CONV_DEPTHWISE: return 0;
+    case FC_CONV_DEPTHWISE: {
+        fc_depthwise_conv2d_desc dd = depthwise_desc(d);
+        return fc_depthwise_workspace(&dd, pass);
+    }
     case FC_CONV_IM2COL: return fc_conv_im2col_workspace(d, pass);
     case FC_CONV_WINOGRAD_F23:
     case FC_CONV_WINOGRAD_F43: return fc_winograd_workspace(d, algo, pass);
@@ -27,12 +37,6 @@ static int depthwise_shaped(const fc_conv2d_desc *d) {
     return d->groups == d->C && d->C > 1;
 }
 
-static fc_depthwise_conv2d_desc depthwise_desc(const fc_conv2d_desc *d) {
-    fc_depthwise_conv2d_desc dd = {d->N, d->C, d->H, d->W, d->K / d->C, d->R, d->S,
-                                   d->stride_h, d->stride_w, d->pad_top, d->pad_bottom,
-                                   d->pad_left, d->pad_right, d->dilation_h, d->dilation_w};
-    return dd;
-}
 
 /* Whether `algo` can run this descriptor (before any sizing). */
 static int algo_serves(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
@@ -80,14 +84,6 @@ static int im2col_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
     return Kg >= 8;
 }
 
-/* Scratch memory the algorithm takes, wherever it comes from (depthwise takes its
- * own from the cache rather than the caller's workspace). */
-static size_t algo_footprint(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass) {
-    if (algo != FC_CONV_DEPTHWISE) return algo_workspace(d, algo, pass);
-    fc_depthwise_conv2d_desc dd = depthwise_desc(d);
-    return fc_depthwise_workspace(&dd, pass);
-}
-
 /* Speed is not worth any memory: direct, depthwise and Winograd copy whole padded
  * planes, which a huge padding or dilation turns into gigabytes (a 1x1 input padded by
  * 5000: 400 MB for a 3x3 output), while im2col builds its columns block by block. The
@@ -96,7 +92,7 @@ static size_t algo_footprint(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc
 #define FC_AUTO_WORKSPACE_FREE ((size_t)64 << 20)
 static int memory_prefers_im2col(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                  fc_conv_pass pass) {
-    size_t fast = algo_footprint(d, algo, pass);
+    size_t fast = algo_workspace(d, algo, pass);
     if (fast != SIZE_MAX && fast <= FC_AUTO_WORKSPACE_FREE) return 0;
     size_t im2col = fc_conv_im2col_workspace(d, pass);
     if (im2col == SIZE_MAX) return 0;
@@ -134,13 +130,16 @@ fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
 }
 
 static fc_status run_depthwise(const fc_conv_plan *p, const float *in, const float *wt,
-                               float *bias, float *out) {
+                               float *bias, float *out, void *ws, size_t ws_size) {
     fc_depthwise_conv2d_desc dd = depthwise_desc(p->d);
     switch (p->pass) {
-    case FC_PASS_FORWARD: return fc_depthwise_run_forward(&dd, p->OH, p->OW, in, wt, bias, out);
-    case FC_PASS_BACKWARD_DATA: return fc_depthwise_run_backward_data(&dd, p->OH, p->OW, in, wt, out);
+    case FC_PASS_FORWARD:
+        return fc_depthwise_run_forward(&dd, p->OH, p->OW, in, wt, bias, out, ws, ws_size);
+    case FC_PASS_BACKWARD_DATA:
+        return fc_depthwise_run_backward_data(&dd, p->OH, p->OW, in, wt, out, ws, ws_size);
     case FC_PASS_BACKWARD_WEIGHTS: /* sums grad_bias in the same pass */
-        return fc_depthwise_run_backward_weights(&dd, p->OH, p->OW, in, wt, out, bias);
+        return fc_depthwise_run_backward_weights(&dd, p->OH, p->OW, in, wt, out, bias, ws,
+                                                 ws_size);
     }
     return FC_INVALID_ARGUMENT;
 }
@@ -186,7 +185,9 @@ static fc_status run_backward_weights(const fc_conv_plan *p, const float *gy, co
 
 fc_status fc_conv_plan_run(const fc_conv_plan *p, const float *in, const float *wt, float *bias,
                            float *out, void *workspace, size_t workspace_size) {
-    if (p->algo == FC_CONV_DEPTHWISE) return run_depthwise(p, in, wt, bias, out);
+    /* depthwise opens the workspace itself (it has a public form of its own) */
+    if (p->algo == FC_CONV_DEPTHWISE)
+        return run_depthwise(p, in, wt, bias, out, workspace, workspace_size);
     FC_ARENA(ws);
     fc_status st = fc_workspace_open(workspace, workspace_size, p->workspace, &ws);
     if (st != FC_SUCCESS) return st;

@@ -167,11 +167,11 @@ static size_t ws_bytes(int nt, int64_t floats, int64_t S, int64_t extra_floats, 
 }
 
 static fc_status open_ws(int nt, int64_t floats, int64_t S, int64_t extra_floats,
-                         dw_ws *w, float **extra) {
+                         void *workspace, size_t workspace_size, dw_ws *w, float **extra) {
     int64_t stride, total_f;
     size_t need = ws_bytes(nt, floats, S, extra_floats, &stride, &total_f);
     if (need == SIZE_MAX) return FC_SIZE_OVERFLOW;
-    fc_status st = fc_workspace_open(NULL, 0, need, &w->arena);
+    fc_status st = fc_workspace_open(workspace, workspace_size, need, &w->arena);
     if (st != FC_SUCCESS) return st;
     w->bufs = fc_arena_alloc(&w->arena, (size_t)total_f * sizeof(float));
     w->soff = fc_arena_alloc(&w->arena, (size_t)S * sizeof(int64_t));
@@ -211,14 +211,15 @@ static void fill_soff(int64_t *soff, int64_t S, int64_t dw, int64_t nph, int64_t
 }
 
 fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW,
-                                   const float *x, const float *w, const float *bias, float *y) {
+                                   const float *x, const float *w, const float *bias, float *y,
+                                   void *workspace, size_t workspace_size) {
     fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, RS = d->R * d->S;
     dw_geom g = forward_geom(d, OH, OW);
     int nt = fc_threads();
     DW_WS(ws);
     float *unused;
-    st = open_ws(nt, g.plane, d->S, 0, &ws, &unused);
+    st = open_ws(nt, g.plane, d->S, 0, workspace, workspace_size, &ws, &unused);
     if (st != FC_SUCCESS) return st;
     fill_soff(ws.soff, d->S, d->dilation_w, g.nph, g.phase);
     fc_dw_rows_fn kern = rows_kernel();
@@ -243,7 +244,8 @@ fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH
 }
 
 fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int64_t OH,
-                                         int64_t OW, const float *gy, const float *w, float *gx) {
+                                         int64_t OW, const float *gy, const float *w, float *gx,
+                                         void *workspace, size_t workspace_size) {
     fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, R = d->R, S = d->S, RS = R * S;
     dw_geom g = backward_data_geom(d, OH, OW);
@@ -252,7 +254,7 @@ fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int6
     float *wf;
     int64_t floats;
     if (!fc_mul_ok(g.plane, m, &floats)) return FC_SIZE_OVERFLOW;
-    st = open_ws(nt, floats, S, K * RS, &ws, &wf);
+    st = open_ws(nt, floats, S, K * RS, workspace, workspace_size, &ws, &wf);
     if (st != FC_SUCCESS) return st;
     fill_soff(ws.soff, S, d->dilation_w, 1, g.phase);
     for (int64_t k = 0; k < K; k++)
@@ -277,7 +279,8 @@ fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int6
 
 fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, int64_t OH,
                                             int64_t OW, const float *gy, const float *x,
-                                            float *gw, float *gb) {
+                                            float *gw, float *gb, void *workspace,
+                                            size_t workspace_size) {
     fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, RS = d->R * d->S;
     dw_geom g = forward_geom(d, OH, OW);
@@ -288,7 +291,7 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
     if (!fc_mul_ok(K, part, &pfl) || !fc_mul_ok(pfl, nt, &pfl)) return FC_SIZE_OVERFLOW;
     DW_WS(ws);
     float *partials;
-    st = open_ws(nt, g.plane, d->S, pfl, &ws, &partials);
+    st = open_ws(nt, g.plane, d->S, pfl, workspace, workspace_size, &ws, &partials);
     if (st != FC_SUCCESS) return st;
     fc_dw_grad_fn kern = grad_kernel();
     #pragma omp parallel num_threads(nt)
@@ -331,33 +334,66 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
 
 /* ------------------------------------------------------------ public */
 
-fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const float *x,
-                                      const float *w, const float *bias, float *y) {
+fc_status fc_depthwise_conv2d_workspace_size(const fc_depthwise_conv2d_desc *d,
+                                             fc_conv_pass pass, size_t *bytes) {
+    FC_CALL_SCOPE();
+    int64_t OH, OW;
+    if (!bytes) return FC_INVALID_ARGUMENT;
+    if (pass != FC_PASS_FORWARD && pass != FC_PASS_BACKWARD_DATA && pass != FC_PASS_BACKWARD_WEIGHTS)
+        return FC_INVALID_ARGUMENT;
+    fc_status st = dw_check(d, &OH, &OW);
+    if (st != FC_SUCCESS) return st;
+    *bytes = fc_depthwise_workspace(d, pass);
+    return *bytes == SIZE_MAX ? FC_SIZE_OVERFLOW : FC_SUCCESS;
+}
+
+fc_status fc_depthwise_conv2d_forward_ws(const fc_depthwise_conv2d_desc *d, const float *x,
+                                         const float *w, const float *bias, float *y,
+                                         void *workspace, size_t workspace_size) {
     FC_CALL_SCOPE();
     int64_t OH, OW;
     if (!x || !w || !y) return FC_INVALID_ARGUMENT;
     fc_status st = dw_check(d, &OH, &OW);
     if (st != FC_SUCCESS) return st;
-    return fc_depthwise_run_forward(d, OH, OW, x, w, bias, y);
+    return fc_depthwise_run_forward(d, OH, OW, x, w, bias, y, workspace, workspace_size);
 }
 
-fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
-                                            const float *gy, const float *w, float *gx) {
+fc_status fc_depthwise_conv2d_backward_data_ws(const fc_depthwise_conv2d_desc *d,
+                                               const float *gy, const float *w, float *gx,
+                                               void *workspace, size_t workspace_size) {
     FC_CALL_SCOPE();
     int64_t OH, OW;
     if (!gy || !w || !gx) return FC_INVALID_ARGUMENT;
     fc_status st = dw_check(d, &OH, &OW);
     if (st != FC_SUCCESS) return st;
-    return fc_depthwise_run_backward_data(d, OH, OW, gy, w, gx);
+    return fc_depthwise_run_backward_data(d, OH, OW, gy, w, gx, workspace, workspace_size);
 }
 
-fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
-                                               const float *gy, const float *x, float *gw,
-                                               float *gb) {
+fc_status fc_depthwise_conv2d_backward_weights_ws(const fc_depthwise_conv2d_desc *d,
+                                                  const float *gy, const float *x, float *gw,
+                                                  float *gb, void *workspace,
+                                                  size_t workspace_size) {
     FC_CALL_SCOPE();
     int64_t OH, OW;
     if (!gy || !x || !gw) return FC_INVALID_ARGUMENT;
     fc_status st = dw_check(d, &OH, &OW);
     if (st != FC_SUCCESS) return st;
-    return fc_depthwise_run_backward_weights(d, OH, OW, gy, x, gw, gb);
+    return fc_depthwise_run_backward_weights(d, OH, OW, gy, x, gw, gb, workspace, workspace_size);
+}
+
+/* The shorter forms: NULL workspace. */
+fc_status fc_depthwise_conv2d_forward(const fc_depthwise_conv2d_desc *d, const float *x,
+                                      const float *w, const float *bias, float *y) {
+    return fc_depthwise_conv2d_forward_ws(d, x, w, bias, y, NULL, 0);
+}
+
+fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_desc *d,
+                                            const float *gy, const float *w, float *gx) {
+    return fc_depthwise_conv2d_backward_data_ws(d, gy, w, gx, NULL, 0);
+}
+
+fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
+                                               const float *gy, const float *x, float *gw,
+                                               float *gb) {
+    return fc_depthwise_conv2d_backward_weights_ws(d, gy, x, gw, gb, NULL, 0);
 }

@@ -39,15 +39,18 @@ typedef struct fc_dw_grad {
 /* The three passes on a checked descriptor with its output size (the public entry
  * points check, convolution's plan hands its own checked descriptor over). */
 fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW,
-                                   const float *x, const float *w, const float *bias, float *y);
+                                   const float *x, const float *w, const float *bias, float *y,
+                                   void *workspace, size_t workspace_size);
 fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int64_t OH,
-                                         int64_t OW, const float *gy, const float *w, float *gx);
+                                         int64_t OW, const float *gy, const float *w, float *gx,
+                                         void *workspace, size_t workspace_size);
 fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, int64_t OH,
                                             int64_t OW, const float *gy, const float *x,
-                                            float *gw, float *gb);
+                                            float *gw, float *gb, void *workspace,
+                                            size_t workspace_size);
 
-/* Bytes of scratch a depthwise pass takes from the workspace cache (SIZE_MAX: too
- * large or an invalid descriptor); the descriptor is checked. */
+/* Bytes of workspace a depthwise pass takes (SIZE_MAX: too large or an invalid
+ * descriptor); the descriptor is checked. */
 size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pass);
 
 typedef void (*fc_dw_rows_fn)(const fc_dw_rows *a);

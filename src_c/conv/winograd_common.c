@@ -88,21 +88,21 @@ static int backward_geom(const fc_conv2d_desc *d, int m, wg_geom *g) {
 
 static int64_t u_floats(const wg_geom *g) { return g->G * g->a2 * g->Kg * g->Cg; }
 
-/* Workspace of one run (without U): 0 on overflow. */
+/* Workspace of one run (without U): SIZE_MAX on overflow, as every size query. */
 static size_t run_workspace(const wg_geom *g) {
     int64_t xq, v, mm;
-    if (!fc_prod4(g->N, g->C, g->qplane, 1, &xq) || xq > INT64_MAX - WG_SLACK) return 0;
-    if (!fc_prod4(g->a2, g->C, g->tb_max, 1, &v)) return 0;
-    if (!fc_prod4(g->a2, g->K, g->tb_max, 1, &mm) || mm > INT64_MAX - WG_SLACK) return 0;
+    if (!fc_prod4(g->N, g->C, g->qplane, 1, &xq) || xq > INT64_MAX - WG_SLACK) return SIZE_MAX;
+    if (!fc_prod4(g->a2, g->C, g->tb_max, 1, &v)) return SIZE_MAX;
+    if (!fc_prod4(g->a2, g->K, g->tb_max, 1, &mm) || mm > INT64_MAX - WG_SLACK) return SIZE_MAX;
     size_t total = 0;
     if (!fc_ws_add(&total, xq + WG_SLACK, sizeof(float)) || !fc_ws_add(&total, v, sizeof(float)) ||
         !fc_ws_add(&total, mm + WG_SLACK, sizeof(float)) ||
         !fc_ws_add(&total, g->rows_per_block * g->K, 1))
-        return 0;
+        return SIZE_MAX;
     /* Each thread's GEMM packs into its own slice of this workspace (the per-thread
      * cache is already holding this workspace, so fc_sgemm must not reopen it). */
     size_t gw = fc_gemm_workspace(g->Kg, g->tb_max, g->Cg, 1);
-    if (gw == SIZE_MAX || !fc_ws_add(&total, (int64_t)gw, (size_t)fc_threads())) return 0;
+    if (gw == SIZE_MAX || !fc_ws_add(&total, (int64_t)gw, (size_t)fc_threads())) return SIZE_MAX;
     return total;
 }
 
@@ -358,7 +358,7 @@ size_t fc_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc
     wg_geom g;
     if (!pass_geom(d, m, pass, &g)) return SIZE_MAX;
     size_t total = run_workspace(&g);
-    if (!total || !fc_ws_add(&total, u_floats(&g), sizeof(float))) return SIZE_MAX;
+    if (total == SIZE_MAX || !fc_ws_add(&total, u_floats(&g), sizeof(float))) return SIZE_MAX;
     return total;
 }
 
@@ -442,7 +442,7 @@ static fc_status run_public(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
     /* run_workspace + the recovered filters: within fc_winograd_workspace (U's a^2 >= 16
      * floats per filter against 9) */
     size_t need = run_workspace(&g);
-    if (!need || !fc_ws_add(&need, wp_floats(&g), sizeof(float))) return FC_SIZE_OVERFLOW;
+    if (need == SIZE_MAX || !fc_ws_add(&need, wp_floats(&g), sizeof(float))) return FC_SIZE_OVERFLOW;
     FC_ARENA(ws);
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;

@@ -262,6 +262,23 @@ FC_API fc_status fc_depthwise_conv2d_backward_data(const fc_depthwise_conv2d_des
 FC_API fc_status fc_depthwise_conv2d_backward_weights(const fc_depthwise_conv2d_desc *d,
                                                       const float *grad_y, const float *x,
                                                       float *grad_w, float *grad_bias);
+/* The same with a caller workspace (NULL: the thread's cache), sized by the query, as
+ * convolution takes it. The forms above are these with NULL. */
+FC_API fc_status fc_depthwise_conv2d_workspace_size(const fc_depthwise_conv2d_desc *d,
+                                                    fc_conv_pass pass, size_t *bytes);
+FC_API fc_status fc_depthwise_conv2d_forward_ws(const fc_depthwise_conv2d_desc *d,
+                                                const float *x, const float *w,
+                                                const float *bias, float *y, void *workspace,
+                                                size_t workspace_size);
+FC_API fc_status fc_depthwise_conv2d_backward_data_ws(const fc_depthwise_conv2d_desc *d,
+                                                      const float *grad_y, const float *w,
+                                                      float *grad_x, void *workspace,
+                                                      size_t workspace_size);
+FC_API fc_status fc_depthwise_conv2d_backward_weights_ws(const fc_depthwise_conv2d_desc *d,
+                                                         const float *grad_y, const float *x,
+                                                         float *grad_w, float *grad_bias,
+                                                         void *workspace,
+                                                         size_t workspace_size);
 
 /* ------------------------------------------------------------ pooling */
 
@@ -287,6 +304,49 @@ FC_API fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *gr
 FC_API fc_status fc_avg_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y);
 FC_API fc_status fc_avg_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
                                         float *grad_x);
+/* The same with a caller workspace (NULL: the thread's cache) sized by the query for
+ * FC_PASS_FORWARD or FC_PASS_BACKWARD_DATA (backward); the forms above pass NULL. */
+FC_API fc_status fc_max_pool2d_workspace_size(const fc_pool2d_desc *d, fc_conv_pass pass,
+                                              size_t *bytes);
+FC_API fc_status fc_avg_pool2d_workspace_size(const fc_pool2d_desc *d, fc_conv_pass pass,
+                                              size_t *bytes);
+FC_API fc_status fc_max_pool2d_forward_ws(const fc_pool2d_desc *d, const float *x, float *y,
+                                          int64_t *indices, void *workspace,
+                                          size_t workspace_size);
+FC_API fc_status fc_max_pool2d_backward_ws(const fc_pool2d_desc *d, const float *grad_y,
+                                           const float *x, const int64_t *indices,
+                                           float *grad_x, void *workspace,
+                                           size_t workspace_size);
+FC_API fc_status fc_avg_pool2d_forward_ws(const fc_pool2d_desc *d, const float *x, float *y,
+                                          void *workspace, size_t workspace_size);
+FC_API fc_status fc_avg_pool2d_backward_ws(const fc_pool2d_desc *d, const float *grad_y,
+                                           float *grad_x, void *workspace,
+                                           size_t workspace_size);
+
+/* Global pooling: y[N][C] (= y[N][C][1][1]) from x[N][C][H][W]. The descriptor forms
+ * (_ws) have the calling shape of the other op families; the workspace they take is
+ * never used (the size query says 0). */
+typedef struct fc_global_pool2d_desc {
+    int64_t N, C, H, W;
+} fc_global_pool2d_desc;
+
+FC_API fc_status fc_global_pool2d_output_shape(const fc_global_pool2d_desc *d, int64_t *OH,
+                                               int64_t *OW);
+FC_API fc_status fc_global_pool2d_workspace_size(const fc_global_pool2d_desc *d,
+                                                 fc_conv_pass pass, size_t *bytes);
+FC_API fc_status fc_global_avg_pool2d_forward_ws(const fc_global_pool2d_desc *d,
+                                                 const float *x, float *y, void *workspace,
+                                                 size_t workspace_size);
+FC_API fc_status fc_global_avg_pool2d_backward_ws(const fc_global_pool2d_desc *d,
+                                                  const float *grad_y, float *grad_x,
+                                                  void *workspace, size_t workspace_size);
+FC_API fc_status fc_global_max_pool2d_forward_ws(const fc_global_pool2d_desc *d,
+                                                 const float *x, float *y, void *workspace,
+                                                 size_t workspace_size);
+FC_API fc_status fc_global_max_pool2d_backward_ws(const fc_global_pool2d_desc *d,
+                                                  const float *grad_y, const float *x,
+                                                  float *grad_x, void *workspace,
+                                                  size_t workspace_size);
 
 /* y[N][C] from x[N][C][H][W]. */
 FC_API fc_status fc_global_avg_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t W,

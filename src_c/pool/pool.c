@@ -93,7 +93,8 @@ static void pool_call_close(pool_call *c) { fc_workspace_close(&c->ws); }
 
 static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
+/* Checks d and sizes the call's geometry and workspace (*need bytes). */
+static fc_status plan_call(const fc_pool2d_desc *d, int is_avg, pool_call *c, size_t *need) {
     int64_t OH, OW;
     fc_status st = check(d, is_avg, &OH, &OW);
     if (st != FC_SUCCESS) return st;
@@ -117,12 +118,23 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, pool_call *c) {
     g->Q = round_up(OW + maxslot, FC_POOL_VMAX);
     c->nt = fc_threads();
     c->per_thread = round_up(fc_pool_scratch(g), FC_ALIGN / 4);
-    size_t need = 0;
-    if (!fc_ws_add(&need, g->OWp, sizeof(float)) || !fc_ws_add(&need, g->OWp, sizeof(int32_t)) ||
-        !fc_ws_add(&need, g->kw, sizeof(int64_t)) || !fc_ws_add(&need, g->kw, sizeof(int64_t)) ||
-        !fc_ws_add(&need, c->per_thread * c->nt, sizeof(float)))
+    *need = 0;
+    if (!fc_ws_add(need, g->OWp, sizeof(float)) || !fc_ws_add(need, g->OWp, sizeof(int32_t)) ||
+        !fc_ws_add(need, g->kw, sizeof(int64_t)) || !fc_ws_add(need, g->kw, sizeof(int64_t)) ||
+        !fc_ws_add(need, c->per_thread * c->nt, sizeof(float)))
         return FC_SIZE_OVERFLOW;
-    st = fc_workspace_open(NULL, 0, need, &c->ws);
+    return FC_SUCCESS;
+}
+
+/* plan_call, then the workspace (the caller's or the cache) and its tables. */
+static fc_status open_call(const fc_pool2d_desc *d, int is_avg, void *workspace,
+                           size_t workspace_size, pool_call *c) {
+    size_t need;
+    fc_status st = plan_call(d, is_avg, c, &need);
+    if (st != FC_SUCCESS) return st;
+    fc_pool_geom *g = &c->g;
+    int64_t OW = g->OW;
+    st = fc_workspace_open(workspace, workspace_size, need, &c->ws);
     if (st != FC_SUCCESS) return st;
     float *coldiv = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(float));
     int32_t *tapfirst = fc_arena_alloc(&c->ws, (size_t)g->OWp * sizeof(int32_t));
@@ -159,12 +171,32 @@ static float *thread_scratch(const pool_call *c) {
 #endif
 }
 
-fc_status fc_max_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y,
-                                int64_t *indices) {
+static fc_status workspace_size(const fc_pool2d_desc *d, int is_avg, fc_conv_pass pass,
+                                size_t *bytes) {
+    if (!d || !bytes) return FC_INVALID_ARGUMENT;
+    if (pass != FC_PASS_FORWARD && pass != FC_PASS_BACKWARD_DATA) return FC_INVALID_ARGUMENT;
+    pool_call c;
+    return plan_call(d, is_avg, &c, bytes);
+}
+
+fc_status fc_max_pool2d_workspace_size(const fc_pool2d_desc *d, fc_conv_pass pass,
+                                       size_t *bytes) {
+    FC_CALL_SCOPE();
+    return workspace_size(d, 0, pass, bytes);
+}
+
+fc_status fc_avg_pool2d_workspace_size(const fc_pool2d_desc *d, fc_conv_pass pass,
+                                       size_t *bytes) {
+    FC_CALL_SCOPE();
+    return workspace_size(d, 1, pass, bytes);
+}
+
+fc_status fc_max_pool2d_forward_ws(const fc_pool2d_desc *d, const float *x, float *y,
+                                   int64_t *indices, void *workspace, size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!d || !x || !y) return FC_INVALID_ARGUMENT;
     POOL_CALL(c);
-    fc_status st = open_call(d, 0, &c);
+    fc_status st = open_call(d, 0, workspace, workspace_size, &c);
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
     const fc_pool_geom *g = &c.g;
@@ -178,12 +210,13 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *
     return FC_SUCCESS;
 }
 
-fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
-                                 const float *x, const int64_t *indices, float *grad_x) {
+fc_status fc_max_pool2d_backward_ws(const fc_pool2d_desc *d, const float *grad_y,
+                                    const float *x, const int64_t *indices, float *grad_x,
+                                    void *workspace, size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!d || !grad_y || !grad_x || (!x && !indices)) return FC_INVALID_ARGUMENT;
     POOL_CALL(c);
-    fc_status st = open_call(d, 0, &c);
+    fc_status st = open_call(d, 0, workspace, workspace_size, &c);
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
     const fc_pool_geom *g = &c.g;
@@ -211,11 +244,12 @@ fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
     return bad ? FC_INVALID_ARGUMENT : FC_SUCCESS;
 }
 
-fc_status fc_avg_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y) {
+fc_status fc_avg_pool2d_forward_ws(const fc_pool2d_desc *d, const float *x, float *y,
+                                   void *workspace, size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!d || !x || !y) return FC_INVALID_ARGUMENT;
     POOL_CALL(c);
-    fc_status st = open_call(d, 1, &c);
+    fc_status st = open_call(d, 1, workspace, workspace_size, &c);
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
     const fc_pool_geom *g = &c.g;
@@ -226,12 +260,12 @@ fc_status fc_avg_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *
     return FC_SUCCESS;
 }
 
-fc_status fc_avg_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
-                                 float *grad_x) {
+fc_status fc_avg_pool2d_backward_ws(const fc_pool2d_desc *d, const float *grad_y,
+                                    float *grad_x, void *workspace, size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!d || !grad_y || !grad_x) return FC_INVALID_ARGUMENT;
     POOL_CALL(c);
-    fc_status st = open_call(d, 1, &c);
+    fc_status st = open_call(d, 1, workspace, workspace_size, &c);
     if (st != FC_SUCCESS) return st;
     const fc_pool_kernels *k = kernels();
     const fc_pool_geom *g = &c.g;
@@ -257,6 +291,7 @@ static void thread_range(int64_t n, int64_t *p0, int64_t *p1) {
 
 static fc_status check_global(int64_t N, int64_t C, int64_t H, int64_t W) {
     if (N < 1 || C < 1 || H < 1 || W < 1) return FC_INVALID_SHAPE;
+    /* (no workspace: one pass over each plane) */
     int64_t t;
     if (!fc_prod4(N, C, H, W, &t) || !fc_mul_ok(t, 8, &t)) return FC_SIZE_OVERFLOW;
     return FC_SUCCESS;
@@ -342,4 +377,75 @@ fc_status fc_global_max_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t
         o[at] = grad_y[p];
     }
     return FC_SUCCESS;
+}
+
+/* ---------------------------------------------- the shorter forms: NULL workspace */
+
+fc_status fc_max_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y,
+                                int64_t *indices) {
+    return fc_max_pool2d_forward_ws(d, x, y, indices, NULL, 0);
+}
+
+fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
+                                 const float *x, const int64_t *indices, float *grad_x) {
+    return fc_max_pool2d_backward_ws(d, grad_y, x, indices, grad_x, NULL, 0);
+}
+
+fc_status fc_avg_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y) {
+    return fc_avg_pool2d_forward_ws(d, x, y, NULL, 0);
+}
+
+fc_status fc_avg_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,
+                                 float *grad_x) {
+    return fc_avg_pool2d_backward_ws(d, grad_y, grad_x, NULL, 0);
+}
+
+/* Global pooling in the descriptor shape of the other op families. It needs no
+ * workspace (its size query says 0); the workspace arguments are accepted for the
+ * same calling shape. */
+fc_status fc_global_pool2d_output_shape(const fc_global_pool2d_desc *d, int64_t *OH,
+                                        int64_t *OW) {
+    if (!d || !OH || !OW) return FC_INVALID_ARGUMENT;
+    fc_status st = check_global(d->N, d->C, d->H, d->W);
+    if (st == FC_SUCCESS) *OH = *OW = 1;
+    return st;
+}
+
+fc_status fc_global_pool2d_workspace_size(const fc_global_pool2d_desc *d, fc_conv_pass pass,
+                                          size_t *bytes) {
+    if (!d || !bytes) return FC_INVALID_ARGUMENT;
+    if (pass != FC_PASS_FORWARD && pass != FC_PASS_BACKWARD_DATA) return FC_INVALID_ARGUMENT;
+    fc_status st = check_global(d->N, d->C, d->H, d->W);
+    if (st == FC_SUCCESS) *bytes = 0;
+    return st;
+}
+
+fc_status fc_global_avg_pool2d_forward_ws(const fc_global_pool2d_desc *d, const float *x,
+                                          float *y, void *workspace, size_t workspace_size) {
+    (void)workspace, (void)workspace_size;
+    if (!d) return FC_INVALID_ARGUMENT;
+    return fc_global_avg_pool2d_forward(d->N, d->C, d->H, d->W, x, y);
+}
+
+fc_status fc_global_avg_pool2d_backward_ws(const fc_global_pool2d_desc *d, const float *grad_y,
+                                           float *grad_x, void *workspace,
+                                           size_t workspace_size) {
+    (void)workspace, (void)workspace_size;
+    if (!d) return FC_INVALID_ARGUMENT;
+    return fc_global_avg_pool2d_backward(d->N, d->C, d->H, d->W, grad_y, grad_x);
+}
+
+fc_status fc_global_max_pool2d_forward_ws(const fc_global_pool2d_desc *d, const float *x,
+                                          float *y, void *workspace, size_t workspace_size) {
+    (void)workspace, (void)workspace_size;
+    if (!d) return FC_INVALID_ARGUMENT;
+    return fc_global_max_pool2d_forward(d->N, d->C, d->H, d->W, x, y);
+}
+
+fc_status fc_global_max_pool2d_backward_ws(const fc_global_pool2d_desc *d, const float *grad_y,
+                                           const float *x, float *grad_x, void *workspace,
+                                           size_t workspace_size) {
+    (void)workspace, (void)workspace_size;
+    if (!d) return FC_INVALID_ARGUMENT;
+    return fc_global_max_pool2d_backward(d->N, d->C, d->H, d->W, grad_y, x, grad_x);
 }
