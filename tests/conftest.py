@@ -1,7 +1,28 @@
+"""Fixtures for every test, and the test layout:
+
+  ops/<op>/   one folder per op family (conv2d and its algorithms, conv_transpose2d,
+              depthwise_conv2d, pool, gemm); multi-pass checks are split by pass
+  runtime/    threads, fork, settings races, workspaces, thread pools, precision, autotune
+  interop/    torch adapter, ONNX, zero-copy, the C API and the C example
+  robustness/ hostile input and user defects      training/  data and optim
+  bench/      the benchmark registry              nn/ models/  layers and networks
+  support/    float64 references and shared case generators (importable by name from
+              every test: this file puts support/ on sys.path) and their self-tests
+  c/          C tests and sanitizer/fuzz/valgrind checks (bash tests/c/run_checks.sh)
+
+The folders under ops/, runtime/ ... are packages (__init__.py), so files in different
+folders may share a basename (test_errors.py, test_properties.py)."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
-import fastconv
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+# assertions in shared helpers report like those in test modules
+pytest.register_assert_rewrite("property_helpers")
+
+import fastconv  # noqa: E402
 
 
 def pytest_report_header(config):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conv_cases import case_id, padding_arg, random_conv_cases
+from conv_cases import PASSES, case_id, conv_out_shape, padding_arg, random_conv_cases
 from reference import EPS32, assert_close, conv2d_backward_ref, conv2d_ref
 
 ALGOS = ["winograd_f23", "winograd_f43"]
@@ -24,7 +24,8 @@ def assert_norm_close(got, ref, absref, terms, factor, what):
     assert err <= tol, f"{what}: max error {err:.3g} > {tol:.3g} ({err / tol * factor:.2f} x unit)"
 
 
-def check_winograd(c, algorithm, rng, mag=1.0):
+def check_winograd(c, algorithm, rng, pass_, mag=1.0):
+    """One pass of one case (draws as in the combined check: x, w, b, then grad_out)."""
     x = (rng.standard_normal(c["x_shape"]) * mag).astype(np.float32)
     w = rng.standard_normal(c["w_shape"]).astype(np.float32)
     b = rng.standard_normal(c["w_shape"][0]).astype(np.float32)
@@ -33,25 +34,32 @@ def check_winograd(c, algorithm, rng, mag=1.0):
     rargs = (c["stride"], c["pads"], c["dilation"], c["groups"])
     K, Cg, R, S = c["w_shape"]
     f = FACTOR[algorithm]
-    y = fastconv.conv2d(x, w, b, algorithm=algorithm, **args)
-    ref = conv2d_ref(x, w, b, *rargs)
-    absref = conv2d_ref(np.abs(x), np.abs(w), np.abs(b), *rargs)
-    assert_norm_close(y, ref, absref, Cg * 9 + 1, f, "forward")
-    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    if pass_ == "forward":
+        y = fastconv.conv2d(x, w, b, algorithm=algorithm, **args)
+        ref = conv2d_ref(x, w, b, *rargs)
+        absref = conv2d_ref(np.abs(x), np.abs(w), np.abs(b), *rargs)
+        assert_norm_close(y, ref, absref, Cg * 9 + 1, f, "forward")
+        return
+    out_shape = conv_out_shape(c["x_shape"], c["w_shape"], c["stride"], c["pads"], c["dilation"])
+    gy = rng.standard_normal(out_shape).astype(np.float32)
     gx, gw, gb = fastconv.conv2d_backward(gy, x, w, algorithm=algorithm, **args)
     rgx, rgw, rgb = conv2d_backward_ref(gy, x, w, *rargs)
     agx, agw, agb = conv2d_backward_ref(np.abs(gy), np.abs(x), np.abs(w), *rargs)
-    N, _, OH, OW = ref.shape
-    assert_norm_close(gx, rgx, agx, (K // c["groups"]) * 9, f, "grad_x")
-    # the weight gradient is the direct algorithm's: the elementwise bound holds
-    assert_close(gw, rgw, agw, N * OH * OW, 8.0, "grad_weight")
-    assert_close(gb, rgb, agb, N * OH * OW, 8.0, "grad_bias")
+    N, _, OH, OW = out_shape
+    if pass_ == "backward_data":
+        assert_norm_close(gx, rgx, agx, (K // c["groups"]) * 9, f, "grad_x")
+    else:
+        assert pass_ == "backward_weights", pass_
+        # the weight gradient is the direct algorithm's: the elementwise bound holds
+        assert_close(gw, rgw, agw, N * OH * OW, 8.0, "grad_weight")
+        assert_close(gb, rgb, agb, N * OH * OW, 8.0, "grad_bias")
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("algorithm", ALGOS)
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_random_sweep(isa, algorithm, case, rng):
-    check_winograd(case, algorithm, rng)
+def test_random_sweep(isa, algorithm, case, pass_, rng):
+    check_winograd(case, algorithm, rng, pass_)
 
 
 @pytest.mark.parametrize("algorithm", ALGOS)
@@ -61,17 +69,20 @@ def test_random_sweep(isa, algorithm, case, rng):
     ((2, 4, 3, 3), (5, 4, 3, 3), (3, 3, 3, 3)),       # padding > 2: backward crops
     ((1, 2, 1, 1), (3, 2, 3, 3), (1, 1, 1, 1)),       # 1x1 image
 ])
-def test_awkward_sizes(isa, algorithm, shape, rng):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_awkward_sizes(isa, algorithm, shape, pass_, rng):
     xs, ws, pads = shape
     check_winograd(dict(x_shape=xs, w_shape=ws, stride=(1, 1), pads=pads, dilation=(1, 1),
-                        groups=1), algorithm, rng)
+                        groups=1), algorithm, rng, pass_)
 
 
 @pytest.mark.parametrize("algorithm", ALGOS)
 @pytest.mark.parametrize("C,mag", [(1, 1e-3), (64, 1e3), (256, 1.0), (512, 1.0)])
-def test_accuracy_many_channels(algorithm, C, mag, rng):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_accuracy_many_channels(algorithm, C, mag, pass_, rng):
     check_winograd(dict(x_shape=(1, C, 9, 10), w_shape=(8, C, 3, 3), stride=(1, 1),
-                        pads=(1, 1, 1, 1), dilation=(1, 1), groups=1), algorithm, rng, mag)
+                        pads=(1, 1, 1, 1), dilation=(1, 1), groups=1), algorithm, rng, pass_,
+                   mag)
 
 
 def test_winograd_alias_is_f43(rng):
@@ -112,12 +123,15 @@ def test_torch_cross_check(rng):
     (dict(stride=(1, 2)), r"stride=\(1, 2\)"),
     (dict(dilation=2), r"dilation=\(2, 2\)"),
 ])
-def test_unsupported_raises(algorithm, kwargs, match):
+@pytest.mark.parametrize("pass_", ["forward", "backward"])
+def test_unsupported_raises(algorithm, kwargs, match, pass_):
     args = dict(x=np.zeros((1, 3, 10, 10), np.float32),
                 weight=np.zeros((2, 3, 3, 3), np.float32), padding=1, algorithm=algorithm)
     args.update(kwargs)
-    with pytest.raises(fastconv.UnsupportedError, match=match):
-        fastconv.conv2d(**args)
+    if pass_ == "forward":
+        with pytest.raises(fastconv.UnsupportedError, match=match):
+            fastconv.conv2d(**args)
+        return
     gy = np.zeros(fastconv.conv2d(**dict(args, algorithm="direct")).shape, np.float32)
     with pytest.raises(NotImplementedError, match="serves only 3x3 kernels"):
         fastconv.conv2d_backward(gy, **args)
@@ -134,8 +148,9 @@ def test_c_side_rejects_unsupported():
                           _C.ALGORITHMS["winograd_f43"])
 
 
+@pytest.mark.parametrize("pass_", ["forward", "backward_data"])
 @pytest.mark.parametrize("algorithm", ALGOS)
-def test_pretransformed_weights_give_the_same_result(algorithm, rng):
+def test_pretransformed_weights_give_the_same_result(algorithm, pass_, rng):
     from fastconv import _C
     a = _C.ALGORITHMS[algorithm]
     x = rng.standard_normal((2, 6, 11, 9)).astype(np.float32)
@@ -143,10 +158,12 @@ def test_pretransformed_weights_give_the_same_result(algorithm, rng):
     b = rng.standard_normal(8).astype(np.float32)
     pads = (1, 2, 0, 1)
     y = fastconv.conv2d(x, w, b, padding=padding_arg(pads), groups=2, algorithm=algorithm)
-    u = _C.conv2d_winograd_transform_weights(x.shape, w, pads, 2, a, 0)
-    y2 = np.empty_like(y)
-    _C.conv2d_winograd_pretransformed(0, x, u, b, y2, x.shape, w.shape, pads, 2, a)
-    np.testing.assert_array_equal(y2, y)
+    if pass_ == "forward":
+        u = _C.conv2d_winograd_transform_weights(x.shape, w, pads, 2, a, 0)
+        y2 = np.empty_like(y)
+        _C.conv2d_winograd_pretransformed(0, x, u, b, y2, x.shape, w.shape, pads, 2, a)
+        np.testing.assert_array_equal(y2, y)
+        return
     gy = rng.standard_normal(y.shape).astype(np.float32)
     gx, _, _ = fastconv.conv2d_backward(gy, x, w, padding=padding_arg(pads), groups=2,
                                         algorithm=algorithm)

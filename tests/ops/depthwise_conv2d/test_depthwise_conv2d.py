@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conv_cases import padding_arg
+from conv_cases import PASSES, conv_out_shape, padding_arg
 from reference import assert_close, conv2d_backward_ref, conv2d_ref
 
 
@@ -44,7 +44,8 @@ CASES = random_dw_cases(24, seed=99) + [
 ]
 
 
-def check_case(c, rng, via_conv2d=False):
+def check_case(c, rng, pass_, via_conv2d=False):
+    """One pass of one case (draws as in the combined check: x, w, b, then grad_out)."""
     x = rng.standard_normal(c["x_shape"]).astype(np.float32)
     w = rng.standard_normal(c["w_shape"]).astype(np.float32)
     b = rng.standard_normal(c["w_shape"][0]).astype(np.float32)
@@ -52,35 +53,43 @@ def check_case(c, rng, via_conv2d=False):
     args = dict(stride=c["stride"], padding=padding_arg(c["pads"]), dilation=c["dilation"])
     rargs = (c["stride"], c["pads"], c["dilation"], C)
     _, _, R, S = c["w_shape"]
-    if via_conv2d:
-        y = fastconv.conv2d(x, w, b, groups=C, **args)
-    else:
-        y = fastconv.depthwise_conv2d(x, w, b, **args)
-    ref = conv2d_ref(x, w, b, *rargs)
-    absref = conv2d_ref(np.abs(x), np.abs(w), np.abs(b), *rargs)
-    assert_close(y, ref, absref, R * S + 1, what="forward")
+    if pass_ == "forward":
+        if via_conv2d:
+            y = fastconv.conv2d(x, w, b, groups=C, **args)
+        else:
+            y = fastconv.depthwise_conv2d(x, w, b, **args)
+        ref = conv2d_ref(x, w, b, *rargs)
+        absref = conv2d_ref(np.abs(x), np.abs(w), np.abs(b), *rargs)
+        assert_close(y, ref, absref, R * S + 1, what="forward")
+        return
 
-    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    out_shape = conv_out_shape(c["x_shape"], c["w_shape"], c["stride"], c["pads"], c["dilation"])
+    gy = rng.standard_normal(out_shape).astype(np.float32)
     if via_conv2d:
         gx, gw, gb = fastconv.conv2d_backward(gy, x, w, groups=C, **args)
     else:
         gx, gw, gb = fastconv.depthwise_conv2d_backward(gy, x, w, **args)
     rgx, rgw, rgb = conv2d_backward_ref(gy, x, w, *rargs)
     agx, agw, agb = conv2d_backward_ref(np.abs(gy), np.abs(x), np.abs(w), *rargs)
-    N, K, OH, OW = ref.shape
-    assert_close(gx, rgx, agx, (K // C) * R * S, what="grad_x")
-    assert_close(gw, rgw, agw, N * OH * OW, what="grad_weight")
-    assert_close(gb, rgb, agb, N * OH * OW, what="grad_bias")
+    N, K, OH, OW = out_shape
+    if pass_ == "backward_data":
+        assert_close(gx, rgx, agx, (K // C) * R * S, what="grad_x")
+    else:
+        assert pass_ == "backward_weights", pass_
+        assert_close(gw, rgw, agw, N * OH * OW, what="grad_weight")
+        assert_close(gb, rgb, agb, N * OH * OW, what="grad_bias")
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_random_sweep(isa, case, rng):
-    check_case(case, rng)
+def test_random_sweep(isa, case, pass_, rng):
+    check_case(case, rng, pass_)
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("case", CASES[:6], ids=case_id)
-def test_conv2d_groups_c_dispatches_to_depthwise(case, rng):
-    check_case(case, rng, via_conv2d=True)
+def test_conv2d_groups_c_dispatches_to_depthwise(case, pass_, rng):
+    check_case(case, rng, pass_, via_conv2d=True)
 
 
 def test_conv2d_depthwise_matches_direct(rng):
@@ -91,14 +100,15 @@ def test_conv2d_depthwise_matches_direct(rng):
     np.testing.assert_allclose(a, d, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("threads", [1, 3])
-def test_thread_counts(threads, rng):
+def test_thread_counts(threads, pass_, rng):
     # 3 threads for 2 (image, channel) tasks: one thread's partial sums stay empty.
     before = fastconv.get_num_threads()
     fastconv.set_num_threads(threads)
     try:
         check_case(dict(x_shape=(1, 2, 9, 10), w_shape=(4, 1, 3, 3), stride=(1, 1),
-                        pads=(1, 1, 1, 1), dilation=(1, 1)), rng)
+                        pads=(1, 1, 1, 1), dilation=(1, 1)), rng, pass_)
     finally:
         fastconv.set_num_threads(before)
 
@@ -123,7 +133,8 @@ def test_nan_propagates(isa):
 
 
 @pytest.mark.filterwarnings("ignore:Using padding=.same.")
-def test_same_padding_and_torch(rng):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_same_padding_and_torch(pass_, rng):
     torch = pytest.importorskip("torch")
     for stride, dilation in [(1, 1), (1, 2)]:
         x = rng.standard_normal((2, 4, 10, 13)).astype(np.float32)
@@ -131,18 +142,24 @@ def test_same_padding_and_torch(rng):
         xt = torch.from_numpy(x).requires_grad_()
         wt = torch.from_numpy(w).requires_grad_()
         yt = torch.nn.functional.conv2d(xt, wt, None, stride, "same", dilation, 4)
-        y = fastconv.depthwise_conv2d(x, w, stride=stride, padding="same", dilation=dilation)
-        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
-        gy = rng.standard_normal(y.shape).astype(np.float32)
+        # every pass draws grad_out too, so that the next round's data are the same
+        gy = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
+        if pass_ == "forward":
+            y = fastconv.depthwise_conv2d(x, w, stride=stride, padding="same", dilation=dilation)
+            np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
+            continue
         yt.backward(torch.from_numpy(gy))
         gx, gw, _ = fastconv.depthwise_conv2d_backward(gy, x, w, stride=stride, padding="same",
                                                        dilation=dilation)
-        np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
+        if pass_ == "backward_data":
+            np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+        else:
+            np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("case", CASES[:8], ids=case_id)
-def test_matches_torch(case, rng):
+def test_matches_torch(case, pass_, rng):
     torch = pytest.importorskip("torch")
     x = rng.standard_normal(case["x_shape"]).astype(np.float32)
     w = rng.standard_normal(case["w_shape"]).astype(np.float32)
@@ -153,15 +170,19 @@ def test_matches_torch(case, rng):
     bt = torch.from_numpy(b).requires_grad_()
     yt = torch.nn.functional.conv2d(xt, wt, bt, case["stride"], 0, case["dilation"], x.shape[1])
     args = dict(stride=case["stride"], padding=padding_arg(case["pads"]), dilation=case["dilation"])
-    y = fastconv.depthwise_conv2d(x, w, b, **args)
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
-    gy = rng.standard_normal(y.shape).astype(np.float32)
+    if pass_ == "forward":
+        y = fastconv.depthwise_conv2d(x, w, b, **args)
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
+        return
+    gy = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
     yt.backward(torch.from_numpy(gy))
     gx, gw, gb = fastconv.depthwise_conv2d_backward(gy, x, w, **args)
-    np.testing.assert_allclose(gx, xt.grad.numpy()[:, :, t:t + x.shape[2], l:l + x.shape[3]],
-                               rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(gb, bt.grad.numpy(), rtol=1e-4, atol=1e-3)
+    if pass_ == "backward_data":
+        np.testing.assert_allclose(gx, xt.grad.numpy()[:, :, t:t + x.shape[2], l:l + x.shape[3]],
+                                   rtol=1e-4, atol=1e-4)
+    else:
+        np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(gb, bt.grad.numpy(), rtol=1e-4, atol=1e-3)
 
 
 X = np.zeros((2, 4, 8, 8), np.float32)
@@ -196,9 +217,12 @@ def test_backward_rejects_wrong_grad_shape():
         fastconv.depthwise_conv2d_backward(np.zeros((2, 4, 6, 6), np.float32), X, W)
 
 
-def test_batch_zero():
+def test_batch_zero_forward():
     y = fastconv.depthwise_conv2d(np.zeros((0, 4, 8, 8), np.float32), W)
     assert y.shape == (0, 8, 6, 6)
+
+
+def test_batch_zero_backward():
     gx, gw, gb = fastconv.depthwise_conv2d_backward(np.zeros((0, 8, 6, 6), np.float32),
                                                     np.zeros((0, 4, 8, 8), np.float32), W)
     assert gx.shape == (0, 4, 8, 8) and not gw.any() and not gb.any()

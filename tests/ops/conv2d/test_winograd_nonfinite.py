@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 import fastconv
-from conv_cases import padding_arg
+from conv_cases import conv_out_shape, padding_arg
 from reference import EPS32, conv2d_backward_ref, conv2d_ref
 
 ALGOS = ["winograd_f23", "winograd_f43"]
 FACTOR = {"winograd_f23": 4.0, "winograd_f43": 16.0}   # as in test_winograd.py
+# Winograd serves forward and backward-data (its weight gradient is the direct one's)
+PASSES = ["forward", "backward_data"]
 
 # (x_shape, w_shape, pads, groups)
 SHAPES = [
@@ -66,7 +68,8 @@ def _finite0(a):
 @pytest.mark.parametrize("algorithm", ALGOS)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"x{s[0]}-w{s[1]}-p{s[2]}-g{s[3]}")
 @pytest.mark.parametrize("seed", [0, 1])
-def test_forward_and_backward_data_footprint(isa, algorithm, shape, seed):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_footprint(isa, algorithm, shape, seed, pass_):
     xs, ws, pads, groups = shape
     rng = np.random.default_rng(100 + seed)
     x = rng.standard_normal(xs).astype(np.float32)
@@ -77,15 +80,18 @@ def test_forward_and_backward_data_footprint(isa, algorithm, shape, seed):
     rargs = ((1, 1), pads, (1, 1), groups)
     K, Cg = ws[:2]
 
-    y = fastconv.conv2d(x, w, b, algorithm=algorithm, **args)
-    ref = conv2d_ref(x, w, b, *rargs)
-    absref = conv2d_ref(np.abs(_finite0(x)), np.abs(w), np.abs(b), *rargs)
-    _check(y, ref, absref, Cg * 9 + 1, FACTOR[algorithm], "forward")
-    yd = fastconv.conv2d(x, w, b, algorithm="direct", **args)
-    np.testing.assert_array_equal(~np.isfinite(y), ~np.isfinite(yd))
+    if pass_ == "forward":
+        y = fastconv.conv2d(x, w, b, algorithm=algorithm, **args)
+        ref = conv2d_ref(x, w, b, *rargs)
+        absref = conv2d_ref(np.abs(_finite0(x)), np.abs(w), np.abs(b), *rargs)
+        _check(y, ref, absref, Cg * 9 + 1, FACTOR[algorithm], "forward")
+        yd = fastconv.conv2d(x, w, b, algorithm="direct", **args)
+        np.testing.assert_array_equal(~np.isfinite(y), ~np.isfinite(yd))
+        return
 
-    gy = rng.standard_normal(ref.shape).astype(np.float32)
-    gy = _spoil(gy, _positions(ref.shape, rng), rng)
+    out_shape = conv_out_shape(xs, ws, (1, 1), pads, (1, 1))
+    gy = rng.standard_normal(out_shape).astype(np.float32)
+    gy = _spoil(gy, _positions(out_shape, rng), rng)
     gx, _, _ = fastconv.conv2d_backward(gy, _finite0(x).astype(np.float32), w,
                                         algorithm=algorithm, **args)
     rgx = conv2d_backward_ref(gy, _finite0(x), w, *rargs)[0]
@@ -111,7 +117,8 @@ def _big(shape, mag, rng):
 
 @pytest.mark.parametrize("algorithm", ALGOS)
 @pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 1, 1, 1), (2, 1, 0, 2)])
-def test_large_inputs_do_not_overflow(isa, algorithm, pads):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_large_inputs_do_not_overflow(isa, algorithm, pads, pass_):
     # signed inputs of a few 1e37 (1e38 for F(2x2), whose transforms scale by 4 at
     # most): the transforms reach past FLT_MAX, the exact sums do not
     rng = np.random.default_rng(11)
@@ -119,13 +126,15 @@ def test_large_inputs_do_not_overflow(isa, algorithm, pads):
     x = _big((2, 2, 12, 12), mag, rng)
     w = (rng.standard_normal((2, 2, 3, 3)) * 0.02).astype(np.float32)
     rargs = ((1, 1), pads)
-    y = fastconv.conv2d(x, w, padding=padding_arg(pads), algorithm=algorithm)
     ref = conv2d_ref(x, w, None, *rargs)
-    assert np.abs(ref).max() < 3e38
-    assert np.isfinite(y).all(), f"forward: {(~np.isfinite(y)).sum()} outputs overflowed"
-    absref = conv2d_ref(np.abs(x), np.abs(w), None, *rargs)
-    err = np.abs(y - ref).max()
-    assert err <= FACTOR[algorithm] * EPS32 * np.sqrt(18) * absref.max()
+    if pass_ == "forward":
+        y = fastconv.conv2d(x, w, padding=padding_arg(pads), algorithm=algorithm)
+        assert np.abs(ref).max() < 3e38
+        assert np.isfinite(y).all(), f"forward: {(~np.isfinite(y)).sum()} outputs overflowed"
+        absref = conv2d_ref(np.abs(x), np.abs(w), None, *rargs)
+        err = np.abs(y - ref).max()
+        assert err <= FACTOR[algorithm] * EPS32 * np.sqrt(18) * absref.max()
+        return
 
     gy = _big(ref.shape, mag, rng)
     gx, _, _ = fastconv.conv2d_backward(gy, np.zeros(x.shape, np.float32), w,
@@ -161,7 +170,8 @@ def test_nonfinite_bias_and_weights_match_torch(isa, padding):
 
 
 @pytest.mark.parametrize("algorithm", ALGOS)
-def test_pretransformed_entry_points(isa, algorithm):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_pretransformed_entry_points(isa, algorithm, pass_):
     # they hold only the transformed weights: the fix-up recovers the 3x3 filters
     from fastconv import _C
     a = _C.ALGORITHMS[algorithm]
@@ -172,12 +182,14 @@ def test_pretransformed_entry_points(isa, algorithm):
     b = rng.standard_normal(8).astype(np.float32)
     x = _spoil(x, _positions(xs, rng), rng)
     rargs = ((1, 1), pads, (1, 1), groups)
-    u = _C.conv2d_winograd_transform_weights(xs, w, pads, groups, a, 0)
     ref = conv2d_ref(x, w, b, *rargs)
-    y = np.empty(ref.shape, np.float32)
-    _C.conv2d_winograd_pretransformed(0, x, u, b, y, xs, ws, pads, groups, a)
-    absref = conv2d_ref(np.abs(_finite0(x)), np.abs(w), np.abs(b), *rargs)
-    _check(y, ref, absref, 3 * 9 + 1, FACTOR[algorithm], "forward")
+    if pass_ == "forward":
+        u = _C.conv2d_winograd_transform_weights(xs, w, pads, groups, a, 0)
+        y = np.empty(ref.shape, np.float32)
+        _C.conv2d_winograd_pretransformed(0, x, u, b, y, xs, ws, pads, groups, a)
+        absref = conv2d_ref(np.abs(_finite0(x)), np.abs(w), np.abs(b), *rargs)
+        _check(y, ref, absref, 3 * 9 + 1, FACTOR[algorithm], "forward")
+        return
 
     gy = _spoil(rng.standard_normal(ref.shape).astype(np.float32),
                 _positions(ref.shape, rng), rng)

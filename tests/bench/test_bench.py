@@ -13,7 +13,7 @@ from fastconv.bench import ops, report, runner, shapes, table, timing
 from fastconv.bench.cli import main as bench_main
 from reference import conv2d_backward_ref, conv2d_ref
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # ------------------------------------------------------------------- peak loop

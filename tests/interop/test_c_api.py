@@ -25,7 +25,7 @@ def test_c_program_links_and_runs(lang, tmp_path):
     if compiler is None:
         pytest.skip(f"no compiler for {lang}")
     extra = ("-x", "c++") if lang.startswith("c++") else ()
-    res = _build_and_run(compiler, lang, os.path.join(HERE, "c", "test_conv_api.c"), tmp_path, extra)
+    res = _build_and_run(compiler, lang, os.path.join(HERE, "..", "c", "test_conv_api.c"), tmp_path, extra)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "ok" in res.stdout
 

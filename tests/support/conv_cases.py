@@ -1,7 +1,7 @@
 """Seeded random convolution shapes shared by every algorithm's tests."""
 import numpy as np
 
-from reference import conv2d_backward_ref, conv2d_ref
+from reference import _out_size, conv2d_backward_ref, conv2d_ref
 
 
 def random_conv_cases(count, seed, max_kernel=7, stride1_3x3=False):
@@ -43,9 +43,24 @@ def padding_arg(pads):
     return ((t, b), (l, r))
 
 
-def check_conv_case(fastconv, c, algorithm, rng, factor=8.0):
-    """Runs forward and backward of one case through fastconv and checks all four
-    results against the float64 reference."""
+# The passes a convolution test checks one at a time, so that a failure names the pass.
+PASSES = ["forward", "backward_data", "backward_weights"]
+
+
+def conv_out_shape(x_shape, w_shape, stride, pads, dilation):
+    """conv2d_ref's output shape, without running it."""
+    N, _, H, W = x_shape
+    K, _, R, S = w_shape
+    t, b, l, r = pads
+    return (N, K, _out_size(H, t, b, R, dilation[0], stride[0]),
+            _out_size(W, l, r, S, dilation[1], stride[1]))
+
+
+def check_conv_case(fastconv, c, algorithm, rng, pass_, factor=8.0):
+    """Runs one pass of one case through fastconv and checks its results against the
+    float64 reference: "forward" y, "backward_data" grad_x, "backward_weights" grad_weight
+    and grad_bias. Every pass draws x, w, b and then grad_out from rng in the same order,
+    so each sees the data the combined check saw."""
     from reference import assert_close
 
     x = rng.standard_normal(c["x_shape"]).astype(np.float32)
@@ -55,16 +70,23 @@ def check_conv_case(fastconv, c, algorithm, rng, factor=8.0):
                 groups=c["groups"])
     rargs = (c["stride"], c["pads"], c["dilation"], c["groups"])
     K, Cg, R, S = c["w_shape"]
-    y = fastconv.conv2d(x, w, b, algorithm=algorithm, **args)
-    ref = conv2d_ref(x, w, b, *rargs)
-    absref = conv2d_ref(np.abs(x), np.abs(w), np.abs(b), *rargs)
-    assert_close(y, ref, absref, Cg * R * S + 1, factor, "forward")
+    if pass_ == "forward":
+        y = fastconv.conv2d(x, w, b, algorithm=algorithm, **args)
+        ref = conv2d_ref(x, w, b, *rargs)
+        absref = conv2d_ref(np.abs(x), np.abs(w), np.abs(b), *rargs)
+        assert_close(y, ref, absref, Cg * R * S + 1, factor, "forward")
+        return
 
-    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    out_shape = conv_out_shape(c["x_shape"], c["w_shape"], c["stride"], c["pads"], c["dilation"])
+    gy = rng.standard_normal(out_shape).astype(np.float32)
     gx, gw, gb = fastconv.conv2d_backward(gy, x, w, algorithm=algorithm, **args)
     rgx, rgw, rgb = conv2d_backward_ref(gy, x, w, *rargs)
     agx, agw, agb = conv2d_backward_ref(np.abs(gy), np.abs(x), np.abs(w), *rargs)
-    N, _, OH, OW = ref.shape
-    assert_close(gx, rgx, agx, (K // c["groups"]) * R * S, factor, "grad_x")
-    assert_close(gw, rgw, agw, N * OH * OW, factor, "grad_weight")
-    assert_close(gb, rgb, agb, N * OH * OW, factor, "grad_bias")
+    N, _, OH, OW = out_shape
+    if pass_ == "backward_data":
+        assert_close(gx, rgx, agx, (K // c["groups"]) * R * S, factor, "grad_x")
+    elif pass_ == "backward_weights":
+        assert_close(gw, rgw, agw, N * OH * OW, factor, "grad_weight")
+        assert_close(gb, rgb, agb, N * OH * OW, factor, "grad_bias")
+    else:
+        raise ValueError(f"unknown pass {pass_!r}")

@@ -1,9 +1,11 @@
-"""conv2d and conv2d_backward against the float64 reference, every ISA path."""
+"""conv2d and conv2d_backward against the float64 reference, every ISA path; each
+check that covers forward and backward runs once per pass (forward, backward_data,
+backward_weights), so a failure names the pass."""
 import numpy as np
 import pytest
 
 import fastconv
-from conv_cases import case_id, check_conv_case, padding_arg, random_conv_cases
+from conv_cases import PASSES, case_id, check_conv_case, padding_arg, random_conv_cases
 from reference import assert_close, conv2d_ref
 
 # Algorithms that serve every descriptor; Winograd has its own tests.
@@ -11,10 +13,11 @@ GENERAL_ALGORITHMS = ["direct", "im2col"]
 CASES = random_conv_cases(36, seed=2024)
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("algorithm", GENERAL_ALGORITHMS)
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_random_sweep(isa, algorithm, case, rng):
-    check_conv_case(fastconv, case, algorithm, rng)
+def test_random_sweep(isa, algorithm, case, pass_, rng):
+    check_conv_case(fastconv, case, algorithm, rng, pass_)
 
 
 @pytest.mark.parametrize("algorithm", GENERAL_ALGORITHMS + ["auto"])
@@ -25,11 +28,12 @@ def test_random_sweep(isa, algorithm, case, rng):
     ((1, 3, 35, 47), (10, 3, 7, 7), 2, 3),
     ((1, 5, 9, 65), (9, 5, 5, 5), 1, 2),
 ])
-def test_awkward_sizes(isa, algorithm, shape, rng):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_awkward_sizes(isa, algorithm, shape, pass_, rng):
     xs, ws, stride, pad = shape
     check_conv_case(fastconv, dict(x_shape=xs, w_shape=ws, stride=(stride, stride),
                                    pads=(pad,) * 4, dilation=(1, 1), groups=1),
-                    algorithm, rng)
+                    algorithm, rng, pass_)
 
 
 def test_nan_propagates():
@@ -79,8 +83,9 @@ def test_same_padding_matches_torch(rng):
     np.testing.assert_allclose(y, t.numpy(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("case", random_conv_cases(6, seed=7), ids=case_id)
-def test_matches_torch(case, rng):
+def test_matches_torch(case, pass_, rng):
     torch = pytest.importorskip("torch")
     x = rng.standard_normal(case["x_shape"]).astype(np.float32)
     w = rng.standard_normal(case["w_shape"]).astype(np.float32)
@@ -91,14 +96,18 @@ def test_matches_torch(case, rng):
                                     case["groups"])
     args = dict(stride=case["stride"], padding=padding_arg(case["pads"]),
                 dilation=case["dilation"], groups=case["groups"])
-    y = fastconv.conv2d(x, w, **args)
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
-    gy = rng.standard_normal(y.shape).astype(np.float32)
+    if pass_ == "forward":
+        y = fastconv.conv2d(x, w, **args)
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
+        return
+    gy = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
     yt.backward(torch.from_numpy(gy))
     gx, gw, _ = fastconv.conv2d_backward(gy, x, w, **args)
-    np.testing.assert_allclose(gx, xt.grad.numpy()[:, :, t:t + x.shape[2], l:l + x.shape[3]],
-                               rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
+    if pass_ == "backward_data":
+        np.testing.assert_allclose(gx, xt.grad.numpy()[:, :, t:t + x.shape[2], l:l + x.shape[3]],
+                                   rtol=1e-4, atol=1e-4)
+    else:
+        np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
 
 
 def test_batch_zero_returns_empty():
@@ -110,9 +119,10 @@ def test_batch_zero_returns_empty():
                                   if c["groups"] == c["x_shape"][1] > 1][:6] or
                          [dict(x_shape=(2, 3, 9, 11), w_shape=(6, 1, 3, 2), stride=(2, 1),
                                pads=(1, 0, 2, 1), dilation=(1, 2), groups=3)], ids=case_id)
-def test_depthwise_algorithm(isa, case, rng):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_depthwise_algorithm(isa, case, pass_, rng):
     # groups == C: "depthwise" (what "auto" picks, in C) serves forward and backward
-    check_conv_case(fastconv, case, "depthwise", rng)
+    check_conv_case(fastconv, case, "depthwise", rng, pass_)
 
 
 def test_depthwise_algorithm_refuses_other_groupings():

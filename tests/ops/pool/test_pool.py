@@ -10,12 +10,19 @@ from reference_pool import (avg_pool_backward_ref, avg_pool_ref, max_pool_backwa
                             max_pool_ref)
 
 
+# Pooling has a forward and a backward (-data) pass; the checks that cover both run
+# once per pass, drawing the same data in the same order in each, so a failure names
+# the pass.
+PASSES = ["forward", "backward"]
+
+
 def _x(rng, shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("seed", range(12))
-def test_max_pool_sweep(isa, seed):
+def test_max_pool_sweep(isa, seed, pass_):
     rng = np.random.default_rng(100 + seed)
     for _ in range(4):
         shape, k, s, pads, d, ceil = random_case(rng, max_op=True, wide=seed % 3 == 0)
@@ -23,15 +30,18 @@ def test_max_pool_sweep(isa, seed):
         args = dict(kernel_size=k, stride=s, padding=padding_arg(pads), dilation=d,
                     ceil_mode=ceil)
         want, want_idx = max_pool_ref(x, k, s, pads, d, ceil)
-        y = fastconv.max_pool2d(x, **args)
-        y2, idx = fastconv.max_pool2d(x, return_indices=True, **args)
         what = f"{shape} k={k} s={s} pads={pads} d={d} ceil={ceil}"
-        np.testing.assert_array_equal(y, want.astype(np.float32), err_msg=what)
-        np.testing.assert_array_equal(y2, y, err_msg=what)
-        assert idx.dtype == np.int64
-        np.testing.assert_array_equal(idx, want_idx, err_msg=what)
+        gy = _x(rng, want.shape)
+        if pass_ == "forward":
+            y = fastconv.max_pool2d(x, **args)
+            y2, idx = fastconv.max_pool2d(x, return_indices=True, **args)
+            np.testing.assert_array_equal(y, want.astype(np.float32), err_msg=what)
+            np.testing.assert_array_equal(y2, y, err_msg=what)
+            assert idx.dtype == np.int64
+            np.testing.assert_array_equal(idx, want_idx, err_msg=what)
+            continue
 
-        gy = _x(rng, y.shape)
+        _, idx = fastconv.max_pool2d(x, return_indices=True, **args)
         gref = max_pool_backward_ref(gy, shape, want_idx)
         gabs = max_pool_backward_ref(np.abs(gy), shape, want_idx)
         terms = k[0] * k[1]
@@ -40,8 +50,9 @@ def test_max_pool_sweep(isa, seed):
             assert_close(gx, gref, gabs, terms, what=f"grad_x {what} indices={given is not None}")
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("seed", range(12))
-def test_avg_pool_sweep(isa, seed):
+def test_avg_pool_sweep(isa, seed, pass_):
     rng = np.random.default_rng(200 + seed)
     for _ in range(4):
         shape, k, s, pads, _, ceil = random_case(rng, max_op=False, wide=seed % 3 == 0)
@@ -51,27 +62,32 @@ def test_avg_pool_sweep(isa, seed):
                     count_include_pad=cip)
         what = f"{shape} k={k} s={s} pads={pads} ceil={ceil} cip={cip}"
         want, wabs = avg_pool_ref(x, k, s, pads, ceil, cip)
-        y = fastconv.avg_pool2d(x, **args)
-        assert_close(y, want, wabs, k[0] * k[1], what=f"y {what}")
-        gy = _x(rng, y.shape)
+        gy = _x(rng, want.shape)
+        if pass_ == "forward":
+            y = fastconv.avg_pool2d(x, **args)
+            assert_close(y, want, wabs, k[0] * k[1], what=f"y {what}")
+            continue
         gref, gabs = avg_pool_backward_ref(gy, shape, k, s, pads, ceil, cip)
         gx = fastconv.avg_pool2d_backward(gy, x, **args)
         assert_close(gx, gref, gabs, k[0] * k[1], what=f"grad_x {what}")
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 7, 7), (1, 5, 13, 37), (3, 2, 1, 70)])
-def test_global_pools(isa, rng, shape):
+def test_global_pools(isa, rng, shape, pass_):
     x = _x(rng, shape)
     x64 = x.astype(np.float64)
     hw = shape[2] * shape[3]
-    y = fastconv.global_avg_pool2d(x)
-    assert y.shape == shape[:2] + (1, 1)
-    assert_close(y, x64.mean(axis=(2, 3), keepdims=True),
-                 np.abs(x64).mean(axis=(2, 3), keepdims=True), hw)
-    ym = fastconv.global_max_pool2d(x)
-    np.testing.assert_array_equal(ym, x.max(axis=(2, 3), keepdims=True))
+    if pass_ == "forward":
+        y = fastconv.global_avg_pool2d(x)
+        assert y.shape == shape[:2] + (1, 1)
+        assert_close(y, x64.mean(axis=(2, 3), keepdims=True),
+                     np.abs(x64).mean(axis=(2, 3), keepdims=True), hw)
+        ym = fastconv.global_max_pool2d(x)
+        np.testing.assert_array_equal(ym, x.max(axis=(2, 3), keepdims=True))
+        return
 
-    gy = _x(rng, y.shape)
+    gy = _x(rng, shape[:2] + (1, 1))
     gx = fastconv.global_avg_pool2d_backward(gy, x)
     np.testing.assert_allclose(gx, np.broadcast_to(gy.astype(np.float64) / hw, shape),
                                rtol=2e-7)
@@ -168,7 +184,8 @@ def _torch_cases(rng, max_op, n):
     return out
 
 
-def test_max_pool_matches_torch(isa):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_max_pool_matches_torch(isa, pass_):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(7)
@@ -176,16 +193,19 @@ def test_max_pool_matches_torch(isa):
         x = _x(rng, shape)
         xt = torch.tensor(x, requires_grad=True)
         yt, it = F.max_pool2d(xt, k, s, p, d, ceil_mode=ceil, return_indices=True)
-        y, i = fastconv.max_pool2d(x, k, s, p, d, ceil_mode=ceil, return_indices=True)
-        np.testing.assert_array_equal(y, yt.detach().numpy())
-        np.testing.assert_array_equal(i, it.numpy())
-        gy = _x(rng, y.shape)
+        gy = _x(rng, tuple(yt.shape))
+        if pass_ == "forward":
+            y, i = fastconv.max_pool2d(x, k, s, p, d, ceil_mode=ceil, return_indices=True)
+            np.testing.assert_array_equal(y, yt.detach().numpy())
+            np.testing.assert_array_equal(i, it.numpy())
+            continue
         yt.backward(torch.tensor(gy))
         gx = fastconv.max_pool2d_backward(gy, x, k, s, p, d, ceil_mode=ceil)
         np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
-def test_avg_pool_matches_torch(isa):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_avg_pool_matches_torch(isa, pass_):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(8)
@@ -194,9 +214,11 @@ def test_avg_pool_matches_torch(isa):
             x = _x(rng, shape)
             xt = torch.tensor(x, requires_grad=True)
             yt = F.avg_pool2d(xt, k, s, p, ceil_mode=ceil, count_include_pad=cip)
-            y = fastconv.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=cip)
-            np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-5, atol=1e-6)
-            gy = _x(rng, y.shape)
+            gy = _x(rng, tuple(yt.shape))
+            if pass_ == "forward":
+                y = fastconv.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=cip)
+                np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+                continue
             yt.backward(torch.tensor(gy))
             gx = fastconv.avg_pool2d_backward(gy, x, k, s, p, ceil_mode=ceil,
                                               count_include_pad=cip)
@@ -246,16 +268,19 @@ def test_large_padding_beyond_torch(isa, rng):
     assert_close(a, want, wabs, 16)
 
 
-def test_max_pool_tall_kernel_no_row_ring(isa, rng):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_max_pool_tall_kernel_no_row_ring(isa, rng, pass_):
     """kernel_h * dilation_h above the row ring (32): the path without reuse."""
     x = _x(rng, (1, 2, 40, 9))
     k, s, pads, d = (17, 3), (2, 2), (3, 5, 1, 0), (2, 1)
     want, widx = max_pool_ref(x, k, s, pads, d, True)
-    y, idx = fastconv.max_pool2d(x, k, s, padding_arg(pads), d, ceil_mode=True,
-                                 return_indices=True)
-    np.testing.assert_array_equal(y, want.astype(np.float32))
-    np.testing.assert_array_equal(idx, widx)
-    gy = _x(rng, y.shape)
+    if pass_ == "forward":
+        y, idx = fastconv.max_pool2d(x, k, s, padding_arg(pads), d, ceil_mode=True,
+                                     return_indices=True)
+        np.testing.assert_array_equal(y, want.astype(np.float32))
+        np.testing.assert_array_equal(idx, widx)
+        return
+    gy = _x(rng, want.shape)
     gx = fastconv.max_pool2d_backward(gy, x, k, s, padding_arg(pads), d, ceil_mode=True)
     assert_close(gx, max_pool_backward_ref(gy, x.shape, widx),
                  max_pool_backward_ref(np.abs(gy), x.shape, widx), 51)

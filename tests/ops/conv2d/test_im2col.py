@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conv_cases import check_conv_case
+from conv_cases import PASSES, check_conv_case
 
 
 def _case(xs, ws, stride=1, pads=(0, 0, 0, 0), dilation=1, groups=1):
@@ -24,18 +24,20 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x" + "x".join(map(str, c["x_shape"])))
-def test_im2col_blocks_and_threads(isa, threads, case, rng):
+def test_im2col_blocks_and_threads(isa, threads, case, pass_, rng):
     before = fastconv.get_num_threads()
     fastconv.set_num_threads(threads)
     try:
-        check_conv_case(fastconv, case, "im2col", rng)
+        check_conv_case(fastconv, case, "im2col", rng, pass_)
     finally:
         fastconv.set_num_threads(before)
 
 
-def test_im2col_batches_and_threads_agree(rng):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_im2col_batches_and_threads_agree(pass_, rng):
     """Across-images and threaded-GEMM modes give the same sums to rounding."""
     x = rng.standard_normal((5, 16, 14, 14)).astype(np.float32)
     w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
@@ -45,8 +47,11 @@ def test_im2col_batches_and_threads_agree(rng):
     try:
         for t in (1, 2, 4):
             fastconv.set_num_threads(t)
-            y = fastconv.conv2d(x, w, padding=1, algorithm="im2col")
-            outs.append((y,) + fastconv.conv2d_backward(gy, x, w, padding=1, algorithm="im2col"))
+            if pass_ == "forward":
+                outs.append((fastconv.conv2d(x, w, padding=1, algorithm="im2col"),))
+            else:
+                gx, gw, gb = fastconv.conv2d_backward(gy, x, w, padding=1, algorithm="im2col")
+                outs.append((gx,) if pass_ == "backward_data" else (gw, gb))
     finally:
         fastconv.set_num_threads(before)
     for other in outs[1:]:
@@ -54,12 +59,12 @@ def test_im2col_batches_and_threads_agree(rng):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
 
 
-def test_im2col_workspace_is_reported():
+@pytest.mark.parametrize("pass_", PASSES)
+def test_im2col_workspace_is_reported(pass_):
     from fastconv import _C
-    for pass_ in (0, 1, 2):
-        n = _C.conv2d_workspace_size((2, 16, 20, 20), 8, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1,
-                                     _C.ALGORITHMS["im2col"], pass_)
-        assert n >= 16 * 9 * 4  # at least one column of the column matrix
+    n = _C.conv2d_workspace_size((2, 16, 20, 20), 8, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1,
+                                 _C.ALGORITHMS["im2col"], PASSES.index(pass_))
+    assert n >= 16 * 9 * 4  # at least one column of the column matrix
 
 
 @pytest.mark.parametrize("xs,K,R,groups,want", [
@@ -70,8 +75,10 @@ def test_im2col_workspace_is_reported():
     ((16, 32, 112, 112), 32, 3, 32, ("depthwise", "depthwise", "depthwise")),  # depthwise
     ((64, 1, 32, 32), 6, 5, 1, ("direct", "direct", "im2col")),      # LeNet C1: K=6
 ])
-def test_auto_choice(xs, K, R, groups, want):
+@pytest.mark.parametrize("pass_", PASSES)
+def test_auto_choice(xs, K, R, groups, want, pass_):
+    # want: the choice for each pass, in PASSES order
     from fastconv import _C
-    got = tuple(_C.conv2d_select_algorithm(xs, K, R, R, (1, 1), (1, 1, 1, 1), (1, 1), groups, p)
-                for p in (0, 1, 2))
-    assert got == want
+    p = PASSES.index(pass_)
+    got = _C.conv2d_select_algorithm(xs, K, R, R, (1, 1), (1, 1, 1, 1), (1, 1), groups, p)
+    assert got == want[p]

@@ -5,64 +5,9 @@ import numpy as np
 import pytest
 
 import fastconv
+from conv_cases import PASSES
 from reference import assert_close
-
-
-def _full(H, s, k, d, op):
-    """Rows of the uncropped scatter target (the padding is cut from it afterwards)."""
-    return (H - 1) * s + d * (k - 1) + 1 + op
-
-
-def _tap(a, r, s, dh, dw, sh, sw, H, W):
-    return a[:, :, r * dh: r * dh + sh * (H - 1) + 1: sh, s * dw: s * dw + sw * (W - 1) + 1: sw]
-
-
-def tconv_ref(x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
-              dilation=(1, 1), groups=1):
-    """Each input pixel (i, j) scatters w * x into output (i*s - p + r*d, j*s - p + c*d)."""
-    x = np.asarray(x, np.float64)
-    w = np.asarray(w, np.float64)
-    N, C, H, W = x.shape
-    _, Kg, R, S = w.shape
-    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = stride, padding, output_padding, dilation
-    Cg = C // groups
-    full = np.zeros((N, Kg * groups, _full(H, sh, R, dh, oh), _full(W, sw, S, dw, ow)))
-    for g in range(groups):
-        cs, ks = slice(g * Cg, (g + 1) * Cg), slice(g * Kg, (g + 1) * Kg)
-        for r in range(R):
-            for s in range(S):
-                _tap(full[:, ks], r, s, dh, dw, sh, sw, H, W)[...] += np.einsum(
-                    "nchw,ck->nkhw", x[:, cs], w[cs, :, r, s])
-    OH = full.shape[2] - 2 * ph
-    OW = full.shape[3] - 2 * pw
-    y = full[:, :, ph:ph + OH, pw:pw + OW].copy()
-    if b is not None:
-        y += np.asarray(b, np.float64)[None, :, None, None]
-    return y
-
-
-def tconv_backward_ref(gy, x, w, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
-                       dilation=(1, 1), groups=1):
-    """(grad_x, grad_w, grad_b) of tconv_ref: the same index map, gathered."""
-    gy = np.asarray(gy, np.float64)
-    x = np.asarray(x, np.float64)
-    w = np.asarray(w, np.float64)
-    N, C, H, W = x.shape
-    _, Kg, R, S = w.shape
-    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = stride, padding, output_padding, dilation
-    Cg = C // groups
-    full = np.zeros((N, Kg * groups, _full(H, sh, R, dh, oh), _full(W, sw, S, dw, ow)))
-    full[:, :, ph:ph + gy.shape[2], pw:pw + gy.shape[3]] = gy
-    gx = np.zeros_like(x)
-    gw = np.zeros_like(w)
-    for g in range(groups):
-        cs, ks = slice(g * Cg, (g + 1) * Cg), slice(g * Kg, (g + 1) * Kg)
-        for r in range(R):
-            for s in range(S):
-                t = _tap(full[:, ks], r, s, dh, dw, sh, sw, H, W)
-                gx[:, cs] += np.einsum("nkhw,ck->nchw", t, w[cs, :, r, s])
-                gw[cs, :, r, s] = np.einsum("nchw,nkhw->ck", x[:, cs], t)
-    return gx, gw, gy.sum(axis=(0, 2, 3))
+from reference_transpose import _full, tconv_backward_ref, tconv_ref
 
 
 def random_cases(count, seed):
@@ -115,31 +60,38 @@ def _args(c):
                 dilation=c["dilation"], groups=c["groups"])
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_random_sweep(isa, case, rng):
+def test_random_sweep(isa, case, pass_, rng):
     x = rng.standard_normal(case["x_shape"]).astype(np.float32)
     w = rng.standard_normal(case["w_shape"]).astype(np.float32)
     C, Kg, R, S = case["w_shape"]
     b = rng.standard_normal(Kg * case["groups"]).astype(np.float32)
     a = _args(case)
-    y = fastconv.conv_transpose2d(x, w, b, **a)
     ref = tconv_ref(x, w, b, **a)
-    absref = tconv_ref(np.abs(x), np.abs(w), np.abs(b), **a)
-    Cg = C // case["groups"]
-    assert_close(y, ref, absref, Cg * R * S + 1, what="forward")
+    if pass_ == "forward":
+        y = fastconv.conv_transpose2d(x, w, b, **a)
+        absref = tconv_ref(np.abs(x), np.abs(w), np.abs(b), **a)
+        Cg = C // case["groups"]
+        assert_close(y, ref, absref, Cg * R * S + 1, what="forward")
+        return
     gy = rng.standard_normal(ref.shape).astype(np.float32)
     gx, gw, gb = fastconv.conv_transpose2d_backward(gy, x, w, **a)
     rgx, rgw, rgb = tconv_backward_ref(gy, x, w, **a)
     agx, agw, agb = tconv_backward_ref(np.abs(gy), np.abs(x), np.abs(w), **a)
     N, _, H, W = x.shape
     OH, OW = ref.shape[2:]
-    assert_close(gx, rgx, agx, Kg * R * S, what="grad_x")
-    assert_close(gw, rgw, agw, N * H * W, what="grad_weight")
-    assert_close(gb, rgb, agb, N * OH * OW, what="grad_bias")
+    if pass_ == "backward_data":
+        assert_close(gx, rgx, agx, Kg * R * S, what="grad_x")
+    else:
+        assert pass_ == "backward_weights", pass_
+        assert_close(gw, rgw, agw, N * H * W, what="grad_weight")
+        assert_close(gb, rgb, agb, N * OH * OW, what="grad_bias")
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("case", CASES[:4] + CASES[-5:-3], ids=case_id)
-def test_reference_and_fastconv_match_torch(case, rng):
+def test_reference_and_fastconv_match_torch(case, pass_, rng):
     torch = pytest.importorskip("torch")
     x = rng.standard_normal(case["x_shape"]).astype(np.float32)
     w = rng.standard_normal(case["w_shape"]).astype(np.float32)
@@ -149,15 +101,20 @@ def test_reference_and_fastconv_match_torch(case, rng):
     wt = torch.from_numpy(w).requires_grad_()
     bt = torch.from_numpy(b).requires_grad_()
     yt = torch.nn.functional.conv_transpose2d(xt, wt, bt, **a)
-    np.testing.assert_allclose(tconv_ref(x, w, b, **a), yt.detach().numpy(), rtol=1e-4, atol=1e-4)
-    y = fastconv.conv_transpose2d(x, w, b, **a)
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
-    gy = rng.standard_normal(y.shape).astype(np.float32)
+    if pass_ == "forward":
+        np.testing.assert_allclose(tconv_ref(x, w, b, **a), yt.detach().numpy(), rtol=1e-4,
+                                   atol=1e-4)
+        y = fastconv.conv_transpose2d(x, w, b, **a)
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
+        return
+    gy = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
     yt.backward(torch.from_numpy(gy))
-    for got, want in zip(fastconv.conv_transpose2d_backward(gy, x, w, **a),
-                         (xt.grad, wt.grad, bt.grad)):
+    # (grad_x,) for backward_data, (grad_weight, grad_bias) for backward_weights
+    which = slice(0, 1) if pass_ == "backward_data" else slice(1, 3)
+    wants = (xt.grad, wt.grad, bt.grad)[which]
+    for got, want in zip(fastconv.conv_transpose2d_backward(gy, x, w, **a)[which], wants):
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-4, atol=1e-3)
-    for got, want in zip(tconv_backward_ref(gy, x, w, **a), (xt.grad, wt.grad, bt.grad)):
+    for got, want in zip(tconv_backward_ref(gy, x, w, **a)[which], wants):
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-4, atol=1e-3)
 
 
@@ -241,7 +198,8 @@ def test_c_api_workspace_and_adjoint(tmp_path):
     cc = shutil.which("cc")
     if cc is None:
         pytest.skip("no C compiler")
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c", "test_tconv_dw_api.c")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "c",
+                       "test_tconv_dw_api.c")
     lib = fastconv.get_library_dir()
     exe = tmp_path / "prog"
     subprocess.run([cc, "-std=c99", "-Wall", "-Werror", src, "-I", fastconv.get_include(), "-L", lib,
@@ -250,7 +208,8 @@ def test_c_api_workspace_and_adjoint(tmp_path):
     assert res.returncode == 0 and "ok" in res.stdout, res.stdout + res.stderr
 
 
-def test_output_wholly_in_the_padding():
+@pytest.mark.parametrize("pass_", PASSES)
+def test_output_wholly_in_the_padding(pass_):
     # Found by hypothesis: output_padding beyond the pad with dilation > stride can leave
     # every output column unreached by the input; y is then the bias, the gradients zero.
     torch = pytest.importorskip("torch")
@@ -258,11 +217,16 @@ def test_output_wholly_in_the_padding():
     w = np.ones((3, 2, 1, 1), np.float32)
     b = np.array([1.5, -2.0], np.float32)
     kw = dict(stride=1, padding=(0, 1), output_padding=(0, 2), dilation=(1, 3))
-    y = fastconv.conv_transpose2d(x, w, b, **kw)
     t = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w),
                                              torch.from_numpy(b), **kw)
-    np.testing.assert_array_equal(y, t.numpy())
-    gy = np.ones(y.shape, np.float32)
+    if pass_ == "forward":
+        y = fastconv.conv_transpose2d(x, w, b, **kw)
+        np.testing.assert_array_equal(y, t.numpy())
+        return
+    gy = np.ones(tuple(t.shape), np.float32)
     gx, gw, gb = fastconv.conv_transpose2d_backward(gy, x, w, **kw)
-    assert not gx.any() and not gw.any()
-    np.testing.assert_array_equal(gb, gy.sum(axis=(0, 2, 3)))
+    if pass_ == "backward_data":
+        assert not gx.any()
+    else:
+        assert not gw.any()
+        np.testing.assert_array_equal(gb, gy.sum(axis=(0, 2, 3)))

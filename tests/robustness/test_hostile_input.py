@@ -100,7 +100,7 @@ def test_matmul_mismatch_is_value_error():
 def test_no_c_path_prints_or_aborts():
     import pathlib
     import re
-    root = pathlib.Path(__file__).resolve().parents[1] / "src_c"
+    root = pathlib.Path(__file__).resolve().parents[2] / "src_c"
     bad = re.compile(r"\b(printf|fprintf|puts|perror|abort|exit|assert)\s*\(")
     hits = [f"{f}:{i}" for f in root.rglob("*") if f.suffix in (".c", ".h", ".inc")
             for i, line in enumerate(f.read_text().splitlines(), 1) if bad.search(line)]
