@@ -60,13 +60,13 @@ def _bytes(n):
 
 
 def to_float32(a, name, fn):
-    """C-contiguous float32 data of an as_array() result: `a` itself when it already is
-    (zero-copy; the input is never modified), else a copy. A copy that cannot be
-    allocated is a MemoryError naming the argument and the size."""
+    """C-contiguous float32 data of an as_array() result, of the same shape: `a` itself
+    when it already is (zero-copy; the input is never modified), else a copy. A copy
+    that cannot be allocated is a MemoryError naming the argument and the size."""
     if a.dtype == np.float32 and a.flags.c_contiguous:
         return a
     try:
-        return np.ascontiguousarray(a, dtype=np.float32)
+        return np.asarray(a, dtype=np.float32, order="C")   # keeps a 0-d array 0-d
     except MemoryError:
         raise MemoryError(f"{fn}: converting {name} of shape {tuple(a.shape)} ({a.dtype}) "
                           f"to C-contiguous float32 needs {_bytes(a.size * 4)}, which could "
