@@ -189,6 +189,30 @@ def bias_vector(bias, K, fn):
     return to_float32(bias, "bias", fn)
 
 
+def check_grad_out(grad_out, out_shape, fn, op):
+    """ValueError unless grad_out (an as_array() result) has the shape `op`'s forward
+    gives: out_shape."""
+    out_shape = tuple(out_shape)
+    if grad_out.shape != out_shape:
+        raise ValueError(f"{fn}: expected grad_out of shape {out_shape} (the {op} output "
+                         f"shape), got {tuple(grad_out.shape)}")
+    return grad_out
+
+
+def weighted_forward(fn, x, weight, bias, n_bias, out_shape, kernel):
+    """y of a forward op with a weight and an optional bias, in the sizes-before-copy
+    order: bias checked, the output allocated, and only when there is work x and
+    weight (as_array() results) converted to float32 and kernel(x, weight, bias, y)
+    run."""
+    bias = bias_vector(bias, n_bias, fn)
+    y = empty(out_shape, "output", fn)
+    if y.size == 0:
+        return y
+    x, weight = to_float32s(fn, x=x, weight=weight)
+    kernel(x, weight, bias, y)
+    return y
+
+
 def gradient_buffers(x_shape, w_shape, nbias, fn):
     """(grad_x, grad_weight, grad_bias) to be filled by C; with an empty batch there is
     nothing to run, and the weight and bias gradients are already their zeros."""
