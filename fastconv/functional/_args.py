@@ -81,8 +81,10 @@ def to_float32s(fn, **arrays):
 def as_float32(a, name, fn):
     """C-contiguous float32 view of `a` (a copy only when needed; the input is never
     modified): as_array() then to_float32(). Data that is already C-contiguous float32
-    in CPU memory is read in place, whatever object holds it (zero-copy). Prefer the two
-    steps, with the shape checks between them, for arrays that may be large."""
+    in CPU memory is read in place, whatever object holds it (zero-copy). The package's
+    one input normaliser outside the ops (fastconv.nn layers, Parameter and losses,
+    fastconv.data). The ops take the two steps, with the shape checks between them,
+    so that a large input is never copied for a call that cannot run."""
     return to_float32(as_array(a, name, fn), name, fn)
 
 
