@@ -139,7 +139,7 @@ class RandomShift:
         self.pixels = int(pixels)
 
     def __call__(self, images, rng):
-        x = np.asarray(images, dtype=np.float32)
+        x = as_float32(images, "images", "RandomShift")
         rng = np.random.default_rng(rng)
         p = self.pixels
         out = np.empty_like(x)
