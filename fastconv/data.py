@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from fastconv.functional._args import as_float32
+
 __all__ = ["load_digits", "resize", "batches", "Compose", "RandomShift", "RandomRotation",
            "RandomZoom", "RandomHorizontalFlip", "RandomAffine", "affine"]
 
@@ -30,7 +32,7 @@ def _linear_weights(size_in, size_out):
 
 def resize(images, size):
     """Bilinear resize of (N, C, H, W) images to (N, C, size, size) (or size=(h, w))."""
-    x = np.asarray(images, dtype=np.float32)
+    x = as_float32(images, "images", "resize")
     if x.ndim != 4:
         raise ValueError(f"resize: expected images of shape (N, C, H, W), got {x.shape}")
     oh, ow = (size, size) if np.isscalar(size) else size
@@ -75,7 +77,7 @@ def batches(x, y, batch_size, shuffle=True, rng=None, transform=None, drop_last=
     stop = len(x) - (len(x) % batch_size if drop_last else 0)
     for i in range(0, stop, batch_size):
         idx = order[i:i + batch_size]
-        xb = np.ascontiguousarray(x[idx], dtype=np.float32)
+        xb = as_float32(x[idx], "x", "batches")
         if transform is not None:
             xb = transform(xb, rng)
         yield xb, y[idx]
@@ -85,7 +87,7 @@ def affine(images, matrices, fill=None):
     """Resamples each image through its 2x3 matrix, which maps output pixel coordinates
     (col, row, 1), relative to the image centre, to input coordinates; bilinear, pixels
     outside filled with `fill` (default: each image's minimum, the background)."""
-    x = np.asarray(images, dtype=np.float32)
+    x = as_float32(images, "images", "affine")
     N, C, H, W = x.shape
     A = np.asarray(matrices, dtype=np.float32).reshape(N, 2, 3)
     cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
@@ -137,7 +139,7 @@ class RandomShift:
         self.pixels = int(pixels)
 
     def __call__(self, images, rng):
-        x = np.asarray(images, dtype=np.float32)
+        x = as_float32(images, "images", "RandomShift")
         rng = np.random.default_rng(rng)
         p = self.pixels
         out = np.empty_like(x)

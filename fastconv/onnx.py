@@ -30,7 +30,8 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("fastconv.onnx needs the onnx package: pip install 'fastconv[onnx]'") from e
 
-import fastconv.functional as fcf
+from fastconv.functional import (avg_pool2d, conv2d, conv_transpose2d, depthwise_conv2d,
+                                 global_avg_pool2d, global_max_pool2d, matmul, max_pool2d)
 from fastconv.errors import UnsupportedError
 
 __all__ = ["InferenceSession", "run", "SUPPORTED_OPS"]
@@ -103,7 +104,7 @@ def _conv_inputs(ins, a, op):
 def _conv(ins, a, node):
     x, b, x4, w4, back, nsp, stride, dil = _conv_inputs(ins, a, "Conv")
     pads = _pads(a, x4.shape[2:], w4.shape[2:], stride, dil, nsp, "Conv")
-    y = fcf.conv2d(x4, w4, b, tuple(stride), pads, tuple(dil), a.get("group", 1))
+    y = conv2d(x4, w4, b, tuple(stride), pads, tuple(dil), a.get("group", 1))
     return [back(y).astype(x.dtype, copy=False)]
 
 
@@ -134,12 +135,12 @@ def _conv_transpose(ins, a, node):
     fast = (t == bo and l == r and min(t, l) >= 0
             and all(o < max(s, d) for o, s, d in zip(opad, stride, dil)))
     if fast:
-        y = fcf.conv_transpose2d(x4, w4, b, tuple(stride), (t, l), tuple(opad), groups,
-                                 tuple(dil))
+        y = conv_transpose2d(x4, w4, b, tuple(stride), (t, l), tuple(opad), groups,
+                             tuple(dil))
         return [back(y).astype(x.dtype, copy=False)]
     # Asymmetric (or negative) padding, or output_padding the C descriptor refuses:
     # the unpadded result, cropped / zero-extended to ONNX's output window.
-    y_full = fcf.conv_transpose2d(x4, w4, None, tuple(stride), 0, 0, groups, tuple(dil))
+    y_full = conv_transpose2d(x4, w4, None, tuple(stride), 0, 0, groups, tuple(dil))
     oh = full[0] + opad[0] - t - bo
     ow = full[1] + opad[1] - l - r
     if oh < 1 or ow < 1:
@@ -170,7 +171,7 @@ def _max_pool(ins, a, node):
     nsp = ins[0].ndim - 2
     k, stride, pads, dil, ceil = _pool_args(x4, a, nsp, "MaxPool")
     want_idx = len(node.output) > 1 and node.output[1] != ""
-    y, idx = fcf.max_pool2d(x4, k, stride, pads, dil, ceil, return_indices=True)
+    y, idx = max_pool2d(x4, k, stride, pads, dil, ceil, return_indices=True)
     outs = [back(y).astype(ins[0].dtype, copy=False)]  # exact for 8/16-bit ints
     if want_idx:
         N, C, H, W = x4.shape
@@ -189,7 +190,7 @@ def _avg_pool(ins, a, node):
     if dil != (1, 1):
         return [back(_dilated_avg_pool(x4, k, stride, pads, dil, ceil, cip))
                 .astype(ins[0].dtype, copy=False)]
-    return [back(fcf.avg_pool2d(x4, k, stride, pads, ceil, cip)).astype(ins[0].dtype, copy=False)]
+    return [back(avg_pool2d(x4, k, stride, pads, ceil, cip)).astype(ins[0].dtype, copy=False)]
 
 
 def _dilated_avg_pool(x, k, stride, pads, dil, ceil, cip):
@@ -209,14 +210,14 @@ def _dilated_avg_pool(x, k, stride, pads, dil, ceil, cip):
     (t, _), (l, _) = pads
     full = ((t, ends[0]), (l, ends[1]))
     ones = np.ones((C, 1) + tuple(k), np.float32)
-    sums = fcf.depthwise_conv2d(x, ones, None, stride, full, dil)
+    sums = depthwise_conv2d(x, ones, None, stride, full, dil)
     if cip:   # ones over the padded input (pads included), zeros in the ceil extension
         (p0h, p1h), (p0w, p1w) = pads
         plane = np.ones((1, 1, H + p0h + p1h, W + p0w + p1w), np.float32)
         extra = ((0, ends[0] - p1h), (0, ends[1] - p1w))
-        count = fcf.conv2d(plane, ones[:1], None, stride, extra, dil)
+        count = conv2d(plane, ones[:1], None, stride, extra, dil)
     else:
-        count = fcf.conv2d(np.ones((1, 1, H, W), np.float32), ones[:1], None, stride, full, dil)
+        count = conv2d(np.ones((1, 1, H, W), np.float32), ones[:1], None, stride, full, dil)
     return sums / count
 
 
@@ -231,7 +232,7 @@ def _global(f, op):
 
 
 def _matmul2(a, b):
-    return fcf.matmul(a, b)
+    return matmul(a, b)
 
 
 def _gemm(ins, a, node):
@@ -348,8 +349,8 @@ _OPS = {
     "ConvTranspose": _conv_transpose,
     "MaxPool": _max_pool,
     "AveragePool": _avg_pool,
-    "GlobalAveragePool": _global(fcf.global_avg_pool2d, "GlobalAveragePool"),
-    "GlobalMaxPool": _global(fcf.global_max_pool2d, "GlobalMaxPool"),
+    "GlobalAveragePool": _global(global_avg_pool2d, "GlobalAveragePool"),
+    "GlobalMaxPool": _global(global_max_pool2d, "GlobalMaxPool"),
     "Relu": _relu,
     "Gemm": _gemm,
     "MatMul": _matmul,

@@ -27,6 +27,18 @@ class Optimizer:
     def step(self):
         raise NotImplementedError
 
+    def _gradients(self, weight_decay):
+        """(parameter, its state, its gradient plus weight_decay * parameter) for each
+        parameter that has a gradient (the L2 term is a new array: .grad is not
+        modified)."""
+        for p, st in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            g = p.grad
+            if weight_decay:
+                g = g + np.float32(weight_decay) * p.data
+            yield p, st, g
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent as torch.optim.SGD:
@@ -48,12 +60,7 @@ class SGD(Optimizer):
 
     def step(self):
         f = np.float32
-        for p, st in zip(self.params, self.state):
-            if p.grad is None:
-                continue
-            g = p.grad
-            if self.weight_decay:
-                g = g + f(self.weight_decay) * p.data
+        for p, st, g in self._gradients(self.weight_decay):
             if self.momentum:
                 buf = st.get("momentum_buffer")
                 if buf is None:
@@ -87,12 +94,7 @@ class Adam(Optimizer):
     def step(self):
         f = np.float32
         b1, b2 = self.betas
-        for p, st in zip(self.params, self.state):
-            if p.grad is None:
-                continue
-            g = p.grad
-            if self.weight_decay:
-                g = g + f(self.weight_decay) * p.data
+        for p, st, g in self._gradients(self.weight_decay):
             if not st:
                 st["step"] = 0
                 st["exp_avg"] = np.zeros_like(p.data)

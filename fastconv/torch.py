@@ -19,6 +19,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("fastconv.torch needs PyTorch: pip install 'fastconv[torch]'") from e
 
+# The NumPy ops as fcf.<op>: this module's own conv2d, max_pool2d, ... wrap them.
 import fastconv.functional as fcf
 
 __all__ = [
@@ -42,10 +43,10 @@ def _out(a):
     return None if a is None else torch.from_numpy(a)
 
 
-def _weighted_op(name):
-    """An autograd Function for fastconv.<name>(x, weight, bias, *args, **fwd_kw) and its
-    <name>_backward(grad_out, x, weight, *args): conv2d, depthwise and transposed conv."""
-    fwd, bwd = getattr(fcf, name), getattr(fcf, name + "_backward")
+def _weighted_op(name, fwd, bwd):
+    """An autograd Function for the functional op fwd(x, weight, bias, *args, **fwd_kw)
+    (fastconv.<name>) and its bwd(grad_out, x, weight, *args): conv2d, depthwise and
+    transposed conv."""
 
     class Op(torch.autograd.Function):
         @staticmethod
@@ -68,9 +69,11 @@ def _weighted_op(name):
     return Op
 
 
-_Conv2d = _weighted_op("conv2d")
-_Depthwise = _weighted_op("depthwise_conv2d")
-_ConvTranspose2d = _weighted_op("conv_transpose2d")
+_Conv2d = _weighted_op("conv2d", fcf.conv2d, fcf.conv2d_backward)
+_Depthwise = _weighted_op("depthwise_conv2d", fcf.depthwise_conv2d,
+                          fcf.depthwise_conv2d_backward)
+_ConvTranspose2d = _weighted_op("conv_transpose2d", fcf.conv_transpose2d,
+                                fcf.conv_transpose2d_backward)
 
 
 def _grads(ctx, gx, gw, gb):

@@ -60,13 +60,13 @@ def _bytes(n):
 
 
 def to_float32(a, name, fn):
-    """C-contiguous float32 data of an as_array() result: `a` itself when it already is
-    (zero-copy; the input is never modified), else a copy. A copy that cannot be
-    allocated is a MemoryError naming the argument and the size."""
+    """C-contiguous float32 data of an as_array() result, of the same shape: `a` itself
+    when it already is (zero-copy; the input is never modified), else a copy. A copy
+    that cannot be allocated is a MemoryError naming the argument and the size."""
     if a.dtype == np.float32 and a.flags.c_contiguous:
         return a
     try:
-        return np.ascontiguousarray(a, dtype=np.float32)
+        return np.asarray(a, dtype=np.float32, order="C")   # keeps a 0-d array 0-d
     except MemoryError:
         raise MemoryError(f"{fn}: converting {name} of shape {tuple(a.shape)} ({a.dtype}) "
                           f"to C-contiguous float32 needs {_bytes(a.size * 4)}, which could "
@@ -81,8 +81,10 @@ def to_float32s(fn, **arrays):
 def as_float32(a, name, fn):
     """C-contiguous float32 view of `a` (a copy only when needed; the input is never
     modified): as_array() then to_float32(). Data that is already C-contiguous float32
-    in CPU memory is read in place, whatever object holds it (zero-copy). Prefer the two
-    steps, with the shape checks between them, for arrays that may be large."""
+    in CPU memory is read in place, whatever object holds it (zero-copy). The package's
+    one input normaliser outside the ops (fastconv.nn layers, Parameter and losses,
+    fastconv.data). The ops take the two steps, with the shape checks between them,
+    so that a large input is never copied for a call that cannot run."""
     return to_float32(as_array(a, name, fn), name, fn)
 
 
@@ -187,6 +189,30 @@ def bias_vector(bias, K, fn):
     if bias.shape != (K,):
         raise ValueError(f"{fn}: expected bias of shape ({K},), got {tuple(bias.shape)}")
     return to_float32(bias, "bias", fn)
+
+
+def check_grad_out(grad_out, out_shape, fn, op):
+    """ValueError unless grad_out (an as_array() result) has the shape `op`'s forward
+    gives: out_shape."""
+    out_shape = tuple(out_shape)
+    if grad_out.shape != out_shape:
+        raise ValueError(f"{fn}: expected grad_out of shape {out_shape} (the {op} output "
+                         f"shape), got {tuple(grad_out.shape)}")
+    return grad_out
+
+
+def weighted_forward(fn, x, weight, bias, n_bias, out_shape, kernel):
+    """y of a forward op with a weight and an optional bias, in the sizes-before-copy
+    order: bias checked, the output allocated, and only when there is work x and
+    weight (as_array() results) converted to float32 and kernel(x, weight, bias, y)
+    run."""
+    bias = bias_vector(bias, n_bias, fn)
+    y = empty(out_shape, "output", fn)
+    if y.size == 0:
+        return y
+    x, weight = to_float32s(fn, x=x, weight=weight)
+    kernel(x, weight, bias, y)
+    return y
 
 
 def gradient_buffers(x_shape, w_shape, nbias, fn):

@@ -154,9 +154,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     x, weight = _inputs(fn, x, weight)
     grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, K, OH, OW)")
     p = ConvParams(fn, x.shape, weight.shape, stride, padding, dilation, groups)
-    if grad_out.shape != p.out_shape:
-        raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the conv2d output "
-                         f"shape), got {tuple(grad_out.shape)}")
+    _args.check_grad_out(grad_out, p.out_shape, fn, "conv2d")
     algo = _algorithm(algorithm, fn, p)
     gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0], fn)
     if x.shape[0] == 0:

@@ -56,13 +56,9 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     fn = "depthwise_conv2d"
     x, weight = _inputs(fn, x, weight)
     p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
-    bias = _args.bias_vector(bias, p.w_shape[0], fn)
-    y = _args.empty(p.out_shape, "output", fn)
-    if y.size == 0:
-        return y
-    x, weight = _args.to_float32s(fn, x=x, weight=weight)
-    _C.depthwise_conv2d_forward(x, weight, bias, y, *p.c_args())
-    return y
+    return _args.weighted_forward(
+        fn, x, weight, bias, p.w_shape[0], p.out_shape,
+        lambda x, w, b, y: _C.depthwise_conv2d_forward(x, w, b, y, *p.c_args()))
 
 
 def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1):
@@ -72,9 +68,7 @@ def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation
     x, weight = _inputs(fn, x, weight)
     grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, C*multiplier, OH, OW)")
     p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
-    if grad_out.shape != p.out_shape:
-        raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the "
-                         f"depthwise_conv2d output shape), got {tuple(grad_out.shape)}")
+    _args.check_grad_out(grad_out, p.out_shape, fn, "depthwise_conv2d")
     return _backward(fn, grad_out, x, weight, p.c_args())
 
 

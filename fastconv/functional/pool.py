@@ -98,11 +98,7 @@ def _input(fn, x):
 
 
 def _grad(fn, grad_out, shape, what):
-    grad_out = _args.as_array(grad_out, "grad_out", fn)
-    if grad_out.shape != tuple(shape):
-        raise ValueError(f"{fn}: expected grad_out of shape {tuple(shape)} (the {what} output "
-                         f"shape), got {tuple(grad_out.shape)}")
-    return grad_out
+    return _args.check_grad_out(_args.as_array(grad_out, "grad_out", fn), shape, fn, what)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

@@ -78,13 +78,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     x, weight = _inputs(fn, x, weight)
     p = TransposeParams(fn, x.shape, weight.shape, stride, padding, output_padding, dilation,
                         groups)
-    bias = _args.bias_vector(bias, p.out_shape[1], fn)
-    y = _args.empty(p.out_shape, "output", fn)
-    if y.size == 0:
-        return y
-    x, weight = _args.to_float32s(fn, x=x, weight=weight)
-    _C.conv_transpose2d_forward(x, weight, bias, y, *p.c_args())
-    return y
+    return _args.weighted_forward(
+        fn, x, weight, bias, p.out_shape[1], p.out_shape,
+        lambda x, w, b, y: _C.conv_transpose2d_forward(x, w, b, y, *p.c_args()))
 
 
 def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_padding=0,
@@ -96,9 +92,7 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
     grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, K, OH, OW)")
     p = TransposeParams(fn, x.shape, weight.shape, stride, padding, output_padding, dilation,
                         groups)
-    if grad_out.shape != p.out_shape:
-        raise ValueError(f"{fn}: expected grad_out of shape {p.out_shape} (the "
-                         f"conv_transpose2d output shape), got {tuple(grad_out.shape)}")
+    _args.check_grad_out(grad_out, p.out_shape, fn, "conv_transpose2d")
     gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, p.out_shape[1], fn)
     if x.shape[0] == 0:
         return gx, gw, gb

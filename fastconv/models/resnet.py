@@ -1,9 +1,8 @@
 """ResNet-18/34/50 (He et al. 2015) in torchvision's layout and parameter names
 (conv1, bn1, layer1..layer4 of blocks, downsample.{0,1}, fc), so that a torchvision
 state dict loads directly. Stride sits on the 3x3 convolution of Bottleneck (v1.5)."""
-import numpy as np
-
 from fastconv import nn
+from fastconv.functional import _args
 from fastconv.nn import init
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50"]
@@ -116,7 +115,7 @@ class ResNet(nn.Module):
                 self.layer3, self.layer4, self.avgpool, self.flatten, self.fc)
 
     def forward(self, x):
-        x = np.asarray(x)
+        x = _args.as_float32(x, "x", "ResNet")
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"ResNet: expected x of shape (N, 3, H, W), got {x.shape}")
         for m in self._stages():

@@ -12,6 +12,10 @@ import time
 
 import numpy as np
 
+from fastconv import data, nn, optim
+from fastconv.models.lenet import lenet5
+from fastconv.runtime import set_num_threads
+
 
 def _progress(iterable, total, desc):
     try:
@@ -33,14 +37,11 @@ def evaluate(model, x, y, batch_size=256):
 def train_lenet5(epochs=15, batch_size=32, lr=0.05, momentum=0.9, weight_decay=1e-4,
                  augment=True, seed=0, out="lenet5.npz", verbose=True):
     """Returns (model, per-epoch list of dicts with loss, test accuracy, seconds)."""
-    import fastconv as fc
-    from fastconv import data
-
-    fc.nn.init.manual_seed(seed)
+    nn.init.manual_seed(seed)
     (xtr, ytr), (xte, yte) = data.load_digits(size=32, seed=seed)
-    model = fc.models.lenet5(num_classes=10)
-    loss_fn = fc.nn.CrossEntropyLoss()
-    opt = fc.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    model = lenet5(num_classes=10)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     # Small shifts, rotations and zoom; no flips (a mirrored digit is another glyph).
     aug = data.RandomAffine(degrees=10, zoom=(0.9, 1.1), shift=2) if augment else None
     rng = np.random.default_rng(seed)
@@ -71,7 +72,7 @@ def train_lenet5(epochs=15, batch_size=32, lr=0.05, momentum=0.9, weight_decay=1
             print(f"epoch {epoch:2d}  loss {total / seen:.4f}  test accuracy {acc:.4f}  "
                   f"{secs:.2f} s ({seen / secs:.0f} images/s)")
     if out:
-        fc.save(model, out)
+        nn.save(model, out)
         if verbose:
             print(f"saved {out}")
     return model, history
@@ -80,7 +81,6 @@ def train_lenet5(epochs=15, batch_size=32, lr=0.05, momentum=0.9, weight_decay=1
 def torch_epoch_seconds(batch_size=32, epochs=2, seed=0, augment=True):
     """Seconds per epoch of the same LeNet-5, data, augmentation and SGD in PyTorch."""
     import torch
-    from fastconv import data
 
     (xtr, ytr), _ = data.load_digits(size=32, seed=seed)
     tn = torch.nn
@@ -115,8 +115,7 @@ def main(argv=None):
     p.add_argument("--torch", action="store_true", help="also time an epoch in PyTorch")
     a = p.parse_args(argv)
     if a.threads is not None:
-        import fastconv
-        fastconv.set_num_threads(a.threads)
+        set_num_threads(a.threads)
         if a.torch:
             import torch
             torch.set_num_threads(a.threads)

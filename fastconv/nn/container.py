@@ -4,6 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastconv.functional._args import as_float32
 from fastconv.nn.module import Module
 
 __all__ = ["Sequential", "Concat"]
@@ -77,9 +78,10 @@ class Concat(Module):
 
     def backward(self, grad_out):
         sizes = self._take().sizes
-        parts = np.split(np.asarray(grad_out, np.float32), np.cumsum(sizes)[:-1], axis=self.dim)
+        grad_out = as_float32(grad_out, "grad_out", "Concat")
+        parts = np.split(grad_out, np.cumsum(sizes)[:-1], axis=self.dim)
         gx = None
         for b, g in zip(self._modules.values(), parts):
-            gb = b.backward(np.ascontiguousarray(g))
+            gb = b.backward(as_float32(g, "grad_out", "Concat"))   # a branch's slice, contiguous
             gx = gb if gx is None else gx + gb
         return gx

@@ -3,8 +3,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-import fastconv as _fc
 from fastconv.functional import _args
+from fastconv.functional.conv import conv2d, conv2d_backward
+from fastconv.functional.depthwise import depthwise_conv2d, depthwise_conv2d_backward
+from fastconv.functional.transpose import conv_transpose2d, conv_transpose2d_backward
 from fastconv.nn import init
 from fastconv.nn.module import Module, Parameter
 
@@ -13,10 +15,6 @@ __all__ = ["Conv2d", "ConvTranspose2d", "DepthwiseConv2d", "SeparableConv2d"]
 
 class _XCache(NamedTuple):
     x: np.ndarray
-
-
-def _f32(x):
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def _padding_arg(padding, name):
@@ -32,7 +30,7 @@ class _ConvLayer(Module):
     """What every convolution layer shares: keep x in train mode, run the functional op
     with the layer's arguments, and accumulate the weight and bias gradients."""
 
-    _op = _op_backward = None  # names of the fastconv functions
+    _op = _op_backward = None  # the functional op and its backward (staticmethods)
 
     def _kw(self):
         raise NotImplementedError
@@ -41,15 +39,14 @@ class _ConvLayer(Module):
         return self._kw()
 
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", type(self).__name__)
         self._keep(_XCache(x))
         b = None if self.bias is None else self.bias.data
-        return getattr(_fc, self._op)(x, self.weight.data, b, **self._forward_kw())
+        return self._op(x, self.weight.data, b, **self._forward_kw())
 
     def backward(self, grad_out):
         c = self._take()
-        gx, gw, gb = getattr(_fc, self._op_backward)(grad_out, c.x, self.weight.data,
-                                                     **self._kw())
+        gx, gw, gb = self._op_backward(grad_out, c.x, self.weight.data, **self._kw())
         self.weight.accumulate(gw)
         if self.bias is not None:
             self.bias.accumulate(gb)
@@ -75,7 +72,7 @@ class Conv2d(_ConvLayer):
     on fastconv.conv2d. padding: int, pair, ((top, bottom), (left, right)), "valid" or
     "same" (Keras: output = ceil(input / stride))."""
 
-    _op, _op_backward = "conv2d", "conv2d_backward"
+    _op, _op_backward = staticmethod(conv2d), staticmethod(conv2d_backward)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, algorithm="auto"):
@@ -110,7 +107,7 @@ class Conv2d(_ConvLayer):
 class ConvTranspose2d(_ConvLayer):
     """Transposed convolution as torch.nn.ConvTranspose2d (weight (C, K/groups, R, S))."""
 
-    _op, _op_backward = "conv_transpose2d", "conv_transpose2d_backward"
+    _op, _op_backward = staticmethod(conv_transpose2d), staticmethod(conv_transpose2d_backward)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1):
@@ -146,7 +143,7 @@ class DepthwiseConv2d(_ConvLayer):
     (C * depth_multiplier, 1, R, S), the same as torch.nn.Conv2d(C, C * m, k, groups=C),
     on fastconv's dedicated depthwise kernel."""
 
-    _op, _op_backward = "depthwise_conv2d", "depthwise_conv2d_backward"
+    _op, _op_backward = staticmethod(depthwise_conv2d), staticmethod(depthwise_conv2d_backward)
 
     def __init__(self, in_channels, kernel_size, stride=1, padding=0, dilation=1,
                  depth_multiplier=1, bias=True):
@@ -170,7 +167,7 @@ class DepthwiseConv2d(_ConvLayer):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
 
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "DepthwiseConv2d")
         if x.ndim == 4 and x.shape[1] != self.in_channels:
             raise ValueError(f"DepthwiseConv2d: expected x with {self.in_channels} channels "
                              f"(N, {self.in_channels}, H, W), got shape {x.shape}")

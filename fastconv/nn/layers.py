@@ -4,17 +4,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-import fastconv as _fc
 from fastconv.functional import _args
+from fastconv.functional.gemm import matmul
 from fastconv.nn import init
 from fastconv.nn.module import Module, Parameter
 
 __all__ = ["Linear", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "Identity",
            "BatchNorm2d"]
-
-
-def _f32(x):
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 class _XCache(NamedTuple):
@@ -42,24 +38,24 @@ class Linear(Module):
         self.bias = Parameter(init.uniform((self.out_features,), bound)) if bias else None
 
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "Linear")
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected x of shape (..., {self.in_features}), got "
                              f"{x.shape}")
         x2 = x.reshape(-1, self.in_features)
         self._keep(_XCache(x2))
-        y = _fc.matmul(x2, self.weight.data.T)   # W.T is an F-contiguous view: no copy
+        y = matmul(x2, self.weight.data.T)   # W.T is an F-contiguous view: no copy
         if self.bias is not None:
             y += self.bias.data
         return y.reshape(x.shape[:-1] + (self.out_features,))
 
     def backward(self, grad_out):
         x2 = self._take().x
-        g = _f32(grad_out).reshape(-1, self.out_features)
-        self.weight.accumulate(_fc.matmul(g.T, x2))
+        g = _args.as_float32(grad_out, "grad_out", "Linear").reshape(-1, self.out_features)
+        self.weight.accumulate(matmul(g.T, x2))
         if self.bias is not None:
             self.bias.accumulate(g.sum(axis=0, dtype=np.float32))
-        gx = _fc.matmul(g, self.weight.data)
+        gx = matmul(g, self.weight.data)
         return gx.reshape(np.shape(grad_out)[:-1] + (self.in_features,))
 
     def extra_repr(self):
@@ -80,7 +76,7 @@ class ReLU(Module):
     def forward(self, x):
         own = (self.inplace and isinstance(x, np.ndarray) and x.dtype == np.float32
                and x.flags.c_contiguous and x.flags.writeable)
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "ReLU")
         y = np.maximum(x, np.float32(0), out=x if own else None)
         self._keep(_MaskCache(y > 0) if self.training else None)
         return y
@@ -90,23 +86,23 @@ class ReLU(Module):
 
     def backward(self, grad_out):
         mask = self._take().mask
-        return np.where(mask, _f32(grad_out), np.float32(0))
+        return np.where(mask, _args.as_float32(grad_out, "grad_out", "ReLU"), np.float32(0))
 
 
 class Tanh(Module):
     def forward(self, x):
-        y = np.tanh(_f32(x))
+        y = np.tanh(_args.as_float32(x, "x", "Tanh"))
         self._keep(_YCache(y))
         return y
 
     def backward(self, grad_out):
         y = self._take().y
-        return _f32(grad_out) * (np.float32(1) - y * y)
+        return _args.as_float32(grad_out, "grad_out", "Tanh") * (np.float32(1) - y * y)
 
 
 class Sigmoid(Module):
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "Sigmoid")
         y = np.empty_like(x)
         # Split by sign so that exp never overflows.
         pos = x >= 0
@@ -118,7 +114,7 @@ class Sigmoid(Module):
 
     def backward(self, grad_out):
         y = self._take().y
-        return _f32(grad_out) * y * (np.float32(1) - y)
+        return _args.as_float32(grad_out, "grad_out", "Sigmoid") * y * (np.float32(1) - y)
 
 
 class Dropout(Module):
@@ -133,7 +129,7 @@ class Dropout(Module):
         self.p = float(p)
 
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "Dropout")
         if not self.training:
             self._keep(None)
             return x
@@ -150,7 +146,8 @@ class Dropout(Module):
 
     def backward(self, grad_out):
         scale = self._take().mask
-        return _f32(grad_out) if scale is None else _f32(grad_out) * scale
+        g = _args.as_float32(grad_out, "grad_out", "Dropout")
+        return g if scale is None else g * scale
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -170,14 +167,14 @@ class Flatten(Module):
         self.start_dim = start_dim
 
     def forward(self, x):
-        x = np.asarray(x)
+        x = _args.as_float32(x, "x", "Flatten")
         self._keep(_ShapeCache(x.shape))
         lead = x.shape[:self.start_dim]
         rest = x.shape[len(lead):]
-        return _f32(x).reshape(lead + (math.prod(rest),))
+        return x.reshape(lead + (math.prod(rest),))
 
     def backward(self, grad_out):
-        return _f32(grad_out).reshape(self._take().shape)
+        return _args.as_float32(grad_out, "grad_out", "Flatten").reshape(self._take().shape)
 
 
 class Identity(Module):
@@ -236,7 +233,7 @@ class BatchNorm2d(Module):
                              f" got {x.shape}")
 
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "BatchNorm2d")
         self._check(x)
         N, C, H, W = x.shape
         use_batch = self.training or not self.track_running_stats
@@ -287,7 +284,7 @@ class BatchNorm2d(Module):
 
     def backward(self, grad_out):
         c = self._take()
-        g = _f32(grad_out)
+        g = _args.as_float32(grad_out, "grad_out", "BatchNorm2d")
         N, C, H, W = g.shape
         m = N * H * W
         if m == 0:

@@ -4,6 +4,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastconv.functional._args import as_float32
+
 __all__ = ["CrossEntropyLoss", "MSELoss"]
 
 
@@ -36,7 +38,7 @@ class CrossEntropyLoss(_Loss):
     (or (N, K, ...) with targets (N, ...)); numerically stable (log-sum-exp)."""
 
     def forward(self, logits, target):
-        z = np.asarray(logits, dtype=np.float32)
+        z = as_float32(logits, "logits", "CrossEntropyLoss")
         t = np.asarray(target)
         if z.ndim < 2:
             raise ValueError(f"CrossEntropyLoss: expected logits of shape (N, K), got {z.shape}")
@@ -80,8 +82,8 @@ class MSELoss(_Loss):
     """Mean (or sum) of squared differences."""
 
     def forward(self, input, target):
-        x = np.asarray(input, dtype=np.float32)
-        t = np.asarray(target, dtype=np.float32)
+        x = as_float32(input, "input", "MSELoss")
+        t = as_float32(target, "target", "MSELoss")
         if x.shape != t.shape:
             raise ValueError(f"MSELoss: input {x.shape} and target {t.shape} differ in shape")
         d = x - t

@@ -11,6 +11,8 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from fastconv.functional._args import as_array, as_float32
+
 __all__ = ["Module", "Parameter", "save", "load"]
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -23,7 +25,7 @@ class Parameter:
     __slots__ = ("data", "grad")
 
     def __init__(self, data):
-        self.data = np.ascontiguousarray(data, dtype=np.float32)
+        self.data = as_float32(data, "data", "Parameter")
         self.grad = None
 
     @property
@@ -36,7 +38,7 @@ class Parameter:
 
     def accumulate(self, g):
         """Adds g to .grad (gradients of several backward passes sum, as in PyTorch)."""
-        g = np.asarray(g, dtype=np.float32).reshape(self.data.shape)
+        g = as_float32(g, "grad", "Parameter.accumulate").reshape(self.data.shape)
         if self.grad is None:
             self.grad = np.array(g, dtype=np.float32, copy=True)
         else:
@@ -236,13 +238,7 @@ def _state_array(key, value, shape, dtype):
                 raise TypeError(f"load_state_dict: {key} cannot be read as a NumPy array: "
                                 f"{e}") from None
             value = t.float().numpy()           # bfloat16 and other dtypes NumPy lacks
-    try:
-        value = np.asarray(value)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"load_state_dict: {key} is not array-like: {e}") from None
-    if value.dtype.kind not in "biuf":
-        raise TypeError(f"load_state_dict: {key} must hold real numbers, got dtype "
-                        f"{value.dtype}")
+    value = as_array(value, key, "load_state_dict")
     if value.shape != tuple(shape):
         raise ValueError(f"load_state_dict: {key} has shape {value.shape}, the model "
                          f"expects {tuple(shape)}")

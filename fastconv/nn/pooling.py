@@ -3,15 +3,13 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-import fastconv as _fc
 from fastconv.functional import _args
+from fastconv.functional.pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
+                                      global_avg_pool2d_backward, max_pool2d,
+                                      max_pool2d_backward)
 from fastconv.nn.module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
-
-
-def _f32(x):
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 class _MaxCache(NamedTuple):
@@ -39,18 +37,18 @@ class MaxPool2d(Module):
                     ceil_mode=self.ceil_mode)
 
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "MaxPool2d")
         if not self.training:
             self._keep(None)
-            return _fc.max_pool2d(x, self.kernel_size, **self._kw())
-        y, idx = _fc.max_pool2d(x, self.kernel_size, return_indices=True, **self._kw())
+            return max_pool2d(x, self.kernel_size, **self._kw())
+        y, idx = max_pool2d(x, self.kernel_size, return_indices=True, **self._kw())
         self._keep(_MaxCache(x, idx))
         return y
 
     def backward(self, grad_out):
         c = self._take()
-        return _fc.max_pool2d_backward(grad_out, c.x, self.kernel_size, indices=c.indices,
-                                       **self._kw())
+        return max_pool2d_backward(grad_out, c.x, self.kernel_size, indices=c.indices,
+                                   **self._kw())
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -74,13 +72,13 @@ class AvgPool2d(Module):
                     count_include_pad=self.count_include_pad)
 
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "AvgPool2d")
         self._keep(_XCache(x))
-        return _fc.avg_pool2d(x, self.kernel_size, **self._kw())
+        return avg_pool2d(x, self.kernel_size, **self._kw())
 
     def backward(self, grad_out):
         c = self._take()
-        return _fc.avg_pool2d_backward(grad_out, c.x, self.kernel_size, **self._kw())
+        return avg_pool2d_backward(grad_out, c.x, self.kernel_size, **self._kw())
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -103,16 +101,16 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = _args.pair(output_size, "output_size", "AdaptiveAvgPool2d", 1)
 
     def forward(self, x):
-        x = _f32(x)
+        x = _args.as_float32(x, "x", "AdaptiveAvgPool2d")
         _args.check_rank(x, 4, "x", "AdaptiveAvgPool2d", "(N, C, H, W)")
         self._keep(_XCache(x))
         H, W = x.shape[2:]
         oh, ow = self.output_size
         if (oh, ow) == (1, 1):
-            return _fc.global_avg_pool2d(x)
+            return global_avg_pool2d(x)
         if H % oh == 0 and W % ow == 0:
             k = (H // oh, W // ow)
-            return _fc.avg_pool2d(x, k, stride=k)
+            return avg_pool2d(x, k, stride=k)
         y = np.empty(x.shape[:2] + (oh, ow), np.float32)
         for i, (h0, h1) in enumerate(_adaptive_bounds(H, oh)):
             for j, (w0, w1) in enumerate(_adaptive_bounds(W, ow)):
@@ -123,12 +121,12 @@ class AdaptiveAvgPool2d(Module):
         x = self._take().x
         H, W = x.shape[2:]
         oh, ow = self.output_size
-        grad_out = _f32(grad_out)
+        grad_out = _args.as_float32(grad_out, "grad_out", "AdaptiveAvgPool2d")
         if (oh, ow) == (1, 1):
-            return _fc.global_avg_pool2d_backward(grad_out, x)
+            return global_avg_pool2d_backward(grad_out, x)
         if H % oh == 0 and W % ow == 0:
             k = (H // oh, W // ow)
-            return _fc.avg_pool2d_backward(grad_out, x, k, stride=k)
+            return avg_pool2d_backward(grad_out, x, k, stride=k)
         gx = np.zeros(x.shape, np.float32)
         for i, (h0, h1) in enumerate(_adaptive_bounds(H, oh)):
             for j, (w0, w1) in enumerate(_adaptive_bounds(W, ow)):
