@@ -10,22 +10,7 @@
 
 #include "conv_desc.h"
 #include "depthwise.h"
-
-static fc_dw_rows_fn rows_kernel(void) {
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: return fc_depthwise_rows__avx512;
-    case FC_ISA_AVX2: return fc_depthwise_rows__avx2;
-    default: return fc_depthwise_rows__portable;
-    }
-}
-
-static fc_dw_grad_fn grad_kernel(void) {
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: return fc_depthwise_grad__avx512;
-    case FC_ISA_AVX2: return fc_depthwise_grad__avx2;
-    default: return fc_depthwise_grad__portable;
-    }
-}
+#include "core/registry.h"
 
 static int thread_id(void) {
 #ifdef _OPENMP
@@ -157,8 +142,8 @@ static void dw_ws_close(dw_ws *w) { fc_workspace_close(&w->arena); }
 static size_t ws_bytes(int nt, int64_t floats, int64_t S, int64_t extra_floats, int64_t *stride,
                        int64_t *total_f) {
     size_t need = 0;
-    if (floats > INT64_MAX - FC_DW_SLACK - 15) return SIZE_MAX;
-    *stride = ((floats + FC_DW_SLACK + 15) / 16) * 16; /* keep every buffer 64-byte aligned */
+    if (floats > INT64_MAX - FC_DEPTHWISE_SLACK - 15) return SIZE_MAX;
+    *stride = ((floats + FC_DEPTHWISE_SLACK + 15) / 16) * 16; /* keep every buffer 64-byte aligned */
     if (!fc_mul_ok(*stride, nt, total_f)) return SIZE_MAX;
     if (!fc_ws_add(&need, *total_f, sizeof(float)) || !fc_ws_add(&need, S, sizeof(int64_t)) ||
         !fc_ws_add(&need, extra_floats, sizeof(float)))
@@ -206,8 +191,8 @@ size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pa
     return ws_bytes(nt, floats, d->S, extra, &stride, &total_f);
 }
 
-static void fill_soff(int64_t *soff, int64_t S, int64_t dw, int64_t nph, int64_t phase) {
-    for (int64_t s = 0; s < S; s++) soff[s] = ((s * dw) % nph) * phase + (s * dw) / nph;
+static void fill_soff(int64_t *soff, int64_t S, int64_t dil_w, int64_t nph, int64_t phase) {
+    for (int64_t s = 0; s < S; s++) soff[s] = ((s * dil_w) % nph) * phase + (s * dil_w) / nph;
 }
 
 fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW,
@@ -222,7 +207,7 @@ fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH
     st = open_ws(nt, g.plane, d->S, 0, workspace, workspace_size, &ws, &unused);
     if (st != FC_SUCCESS) return st;
     fill_soff(ws.soff, d->S, d->dilation_w, g.nph, g.phase);
-    fc_dw_rows_fn kern = rows_kernel();
+    fc_depthwise_rows_fn kern = fc_kernels_active()->depthwise.forward;
     #pragma omp parallel num_threads(nt)
     {
         float *buf = ws.bufs + thread_id() * ws.buf_stride;
@@ -232,7 +217,7 @@ fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH
             pack_plane(&g, x + t * d->H * d->W, buf);
             for (int64_t j = 0; j < m; j++) {
                 int64_t k = c * m + j;
-                fc_dw_rows a = {buf, 1, g.plane, g.row, g.phase, w + k * RS, d->R, d->S,
+                fc_depthwise_rows a = {buf, 1, g.plane, g.row, g.phase, w + k * RS, d->R, d->S,
                                 d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
                                 ws.soff, OH, OW, bias ? bias[k] : 0.0f,
                                 y + (n * C * m + k) * OH * OW};
@@ -259,7 +244,7 @@ fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int6
     fill_soff(ws.soff, S, d->dilation_w, 1, g.phase);
     for (int64_t k = 0; k < K; k++)
         for (int64_t i = 0; i < RS; i++) wf[k * RS + i] = w[k * RS + RS - 1 - i];
-    fc_dw_rows_fn kern = rows_kernel();
+    fc_depthwise_rows_fn kern = fc_kernels_active()->depthwise.forward;
     #pragma omp parallel num_threads(nt)
     {
         float *buf = ws.bufs + thread_id() * ws.buf_stride;
@@ -268,7 +253,7 @@ fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int6
             int64_t n = t / C, c = t % C;
             for (int64_t j = 0; j < m; j++)
                 pack_plane(&g, gy + (n * K + c * m + j) * OH * OW, buf + j * g.plane);
-            fc_dw_rows a = {buf, m, g.plane, g.row, g.phase, wf + c * m * RS, R, S, 1, 1,
+            fc_depthwise_rows a = {buf, m, g.plane, g.row, g.phase, wf + c * m * RS, R, S, 1, 1,
                             d->dilation_h, d->dilation_w, ws.soff, d->H, d->W, 0.0f,
                             gx + t * d->H * d->W};
             kern(&a);
@@ -293,7 +278,7 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
     float *partials;
     st = open_ws(nt, g.plane, d->S, pfl, workspace, workspace_size, &ws, &partials);
     if (st != FC_SUCCESS) return st;
-    fc_dw_grad_fn kern = grad_kernel();
+    fc_depthwise_bwd_weights_fn kern = fc_kernels_active()->depthwise.bwd_weights;
     #pragma omp parallel num_threads(nt)
     {
         int tid = thread_id();
@@ -307,7 +292,7 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
             for (int64_t j = 0; j < m; j++) {
                 int64_t k = c * m + j;
                 float *pk = mine + k * part;
-                fc_dw_grad a = {buf, g.row, g.phase, gy + (n * K + k) * OH * OW, d->R, d->S,
+                fc_depthwise_bwd_weights a = {buf, g.row, g.phase, gy + (n * K + k) * OH * OW, d->R, d->S,
                                 d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
                                 OH, OW, pk, pk + RS};
                 kern(&a);

@@ -1,40 +1,41 @@
-/* Depthwise convolution: the loops (conv/depthwise.c) and the per-ISA kernels they
- * call (kernels/<isa>/depthwise_<isa>.c, one body in conv/depthwise_kernels.inc). */
+/* Depthwise convolution: the loops (conv/depthwise.c) and the contract of the per-ISA
+ * kernels they call through the registry (kernels/<isa>/f32_depthwise_<isa>.c, one
+ * body in kernels/f32_depthwise.inc). */
 #ifndef FC_CONV_DEPTHWISE_H
 #define FC_CONV_DEPTHWISE_H
 
 #include "../core/internal.h"
 
 /* Floats a kernel may read past the end of a packed plane (whole-vector loads). */
-#define FC_DW_SLACK 256
+#define FC_DEPTHWISE_SLACK 256
 
 /* One output plane from nq packed input planes (summed), each plane in "phase
  * layout": a padded row of `row` floats holds `sw` phases of `phase` floats, so
- * that output column ow, tap s reads phase (s*dw) % sw at index ow + (s*dw) / sw.
- * Output (oh, ow), tap (r, s) reads packed row oh*sh + r*dh. */
-typedef struct fc_dw_rows {
+ * that output column ow, tap s reads phase (s*dil_w) % sw at index ow + (s*dil_w) / sw.
+ * Output (oh, ow), tap (r, s) reads packed row oh*sh + r*dil_h. */
+typedef struct fc_depthwise_rows {
     const float *xq;          /* first packed plane */
     int64_t nq, q_plane;      /* planes summed and their distance in floats */
     int64_t row, phase;
     const float *w;           /* w[q][R][S] */
-    int64_t R, S, sh, sw, dh, dw;
+    int64_t R, S, sh, sw, dil_h, dil_w;
     const int64_t *soff;      /* soff[s]: tap s's column offset within a packed row */
     int64_t OH, OW;
     float bias;
     float *y;                 /* y[OH][OW] */
-} fc_dw_rows;
+} fc_depthwise_rows;
 
 /* Weight (and bias) gradient of one output plane against one packed input plane:
  * gw[r][s] += sum gy[oh][ow] * xq(oh, ow, r, s); *gb += sum gy. */
-typedef struct fc_dw_grad {
+typedef struct fc_depthwise_bwd_weights {
     const float *xq;
     int64_t row, phase;
     const float *gy;          /* gy[OH][OW] */
-    int64_t R, S, sh, sw, dh, dw;
+    int64_t R, S, sh, sw, dil_h, dil_w;
     int64_t OH, OW;
     float *gw;                /* [R][S], accumulated into */
     float *gb;                /* accumulated into */
-} fc_dw_grad;
+} fc_depthwise_bwd_weights;
 
 /* The three passes on a checked descriptor with its output size (the public entry
  * points check, convolution's plan hands its own checked descriptor over). */
@@ -53,14 +54,7 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
  * descriptor); the descriptor is checked. */
 size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pass);
 
-typedef void (*fc_dw_rows_fn)(const fc_dw_rows *a);
-typedef void (*fc_dw_grad_fn)(const fc_dw_grad *a);
-
-void fc_depthwise_rows__portable(const fc_dw_rows *a);
-void fc_depthwise_rows__avx2(const fc_dw_rows *a);
-void fc_depthwise_rows__avx512(const fc_dw_rows *a);
-void fc_depthwise_grad__portable(const fc_dw_grad *a);
-void fc_depthwise_grad__avx2(const fc_dw_grad *a);
-void fc_depthwise_grad__avx512(const fc_dw_grad *a);
+typedef void (*fc_depthwise_rows_fn)(const fc_depthwise_rows *a);
+typedef void (*fc_depthwise_bwd_weights_fn)(const fc_depthwise_bwd_weights *a);
 
 #endif

@@ -6,22 +6,7 @@
 
 #include "conv_desc.h"
 #include "direct.h"
-
-static fc_direct_rows_fn rows_kernel(void) {
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: return fc_conv_direct_rows__avx512;
-    case FC_ISA_AVX2: return fc_conv_direct_rows__avx2;
-    default: return fc_conv_direct_rows__portable;
-    }
-}
-
-static fc_direct_dw_fn dw_kernel(void) {
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: return fc_conv_direct_dw__avx512;
-    case FC_ISA_AVX2: return fc_conv_direct_dw__avx2;
-    default: return fc_conv_direct_dw__portable;
-    }
-}
+#include "core/registry.h"
 
 /* Geometry of a padded, phase-split plane (see direct.h). */
 typedef struct plane_geom {
@@ -105,18 +90,18 @@ static plane_geom backward_geom(const fc_conv2d_desc *d, int64_t OH, int64_t OW)
                      d->stride_h, d->stride_w, 1);
 }
 
-/* Layout of the repacked grad_y for backward-weights (see fc_direct_dw). With unit
+/* Layout of the repacked grad_y for backward-weights (see fc_direct_bwd_weights). With unit
  * row stride a whole plane is one segment whose rows are padded to the input's row
  * length, so the taps read it as one long contiguous run; otherwise each output row
  * is a segment padded to a multiple of 16 floats. */
-typedef struct dw_geom {
+typedef struct bwd_weights_geom {
     int64_t grow;            /* floats per packed grad_y row */
     int64_t plane;           /* floats per packed grad_y plane, a multiple of 16 */
     int64_t nseg, seglen, xs;
     int64_t slack;           /* floats the kernel may read past the last input plane */
-} dw_geom;
+} bwd_weights_geom;
 
-static int dw_make_geom(const plane_geom *g, int64_t OH, int64_t OW, int64_t sh, dw_geom *o) {
+static int bwd_weights_make_geom(const plane_geom *g, int64_t OH, int64_t OW, int64_t sh, bwd_weights_geom *o) {
     if (OW > INT64_MAX / 4 || g->row > INT64_MAX / 4) return 0;
     int64_t row16 = fc_ceil_div(OW, 16) * 16;
     int64_t pl;
@@ -136,14 +121,14 @@ static int dw_make_geom(const plane_geom *g, int64_t OH, int64_t OW, int64_t sh,
         if (!fc_mul_ok(sh, g->row, &o->xs)) return 0;
     }
     /* The last plane's reads end before plane + row + 16 (one segment: the taps start
-     * within ((R-1)*dh + 1) rows, OH + (R-1)*dh <= Hp) or plane + row16 (per row). */
+     * within ((R-1)*dil_h + 1) rows, OH + (R-1)*dil_h <= Hp) or plane + row16 (per row). */
     o->slack = g->row + row16 + 16 + FC_DIRECT_SLACK;
     return 1;
 }
 
-static size_t dw_workspace(const fc_conv2d_desc *d, int64_t OH, int64_t OW, const plane_geom *g) {
-    dw_geom q;
-    if (!dw_make_geom(g, OH, OW, d->stride_h, &q)) return SIZE_MAX;
+static size_t bwd_weights_workspace(const fc_conv2d_desc *d, int64_t OH, int64_t OW, const plane_geom *g) {
+    bwd_weights_geom q;
+    if (!bwd_weights_make_geom(g, OH, OW, d->stride_h, &q)) return SIZE_MAX;
     int64_t xfl, gfl, taps;
     if (!fc_mul_ok(d->N * d->C, g->plane, &xfl) || xfl > INT64_MAX - q.slack) return SIZE_MAX;
     if (!fc_mul_ok(d->N * d->K, q.plane, &gfl)) return SIZE_MAX;
@@ -171,7 +156,7 @@ size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
         planes = d->N * d->C;
         wfl = pass == FC_PASS_FORWARD ? packed_weight_floats(G, Kg, Cg, d->R, d->S) : 0;
     }
-    if (pass == FC_PASS_BACKWARD_WEIGHTS) return dw_workspace(d, OH, OW, &g);
+    if (pass == FC_PASS_BACKWARD_WEIGHTS) return bwd_weights_workspace(d, OH, OW, &g);
     int64_t xfl;
     if (!fc_mul_ok(planes, g.plane, &xfl) || xfl > INT64_MAX - FC_DIRECT_SLACK) return SIZE_MAX;
     if (!fc_ws_add(&total, xfl + FC_DIRECT_SLACK, sizeof(float))) return SIZE_MAX;
@@ -192,7 +177,7 @@ static fc_status run_rows(const plane_geom *g, const float *xq, int64_t N, int64
                           int64_t outg, const float *wp, const float *bias, float *y, int64_t OH,
                           int64_t OW, const fc_conv2d_desc *d, int64_t sh, int64_t sw,
                           fc_arena *ws) {
-    fc_direct_rows_fn kern = rows_kernel();
+    fc_direct_rows_fn kern = fc_kernels_active()->conv_direct.forward;
     /* Tap offsets, hoisted out of the kernel's inner loop (they need divisions). */
     int64_t *soff = fc_arena_alloc(ws, (size_t)d->S * sizeof(int64_t));
     if (!soff) return FC_INVALID_WORKSPACE;
@@ -222,8 +207,8 @@ static fc_status run_rows(const plane_geom *g, const float *xq, int64_t N, int64
         a.S = d->S;
         a.sh = sh;
         a.sw = sw;
-        a.dh = d->dilation_h;
-        a.dw = d->dilation_w;
+        a.dil_h = d->dilation_h;
+        a.dil_w = d->dilation_w;
         a.OH = OH;
         a.OW = OW;
         a.soff = soff;
@@ -266,8 +251,8 @@ fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
     return run_rows(&g, uq, d->N, G, Kg, Cg, wp, NULL, gx, d->H, d->W, d, 1, 1, ws);
 }
 
-/* Copies grad_y planes into the dw_geom layout, zeros in the padding. */
-static void pack_gy(const dw_geom *q, const float *gy, int64_t planes, int64_t OH, int64_t OW,
+/* Copies grad_y planes into the bwd_weights_geom layout, zeros in the padding. */
+static void pack_gy(const bwd_weights_geom *q, const float *gy, int64_t planes, int64_t OH, int64_t OW,
                     float *dst) {
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t p = 0; p < planes; p++) {
@@ -285,8 +270,8 @@ fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *
     fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
     plane_geom g = forward_geom(d);
-    dw_geom q;
-    if (!dw_make_geom(&g, OH, OW, d->stride_h, &q)) return FC_INVALID_WORKSPACE;
+    bwd_weights_geom q;
+    if (!bwd_weights_make_geom(&g, OH, OW, d->stride_h, &q)) return FC_INVALID_WORKSPACE;
     int64_t xfl = d->N * d->C * g.plane;
     float *xq = fc_arena_alloc(ws, (size_t)(xfl + q.slack) * sizeof(float));
     float *gq = fc_arena_alloc(ws, (size_t)(d->N * d->K * q.plane) * sizeof(float));
@@ -304,13 +289,13 @@ fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *
         }
     /* Enough images per register pass that 8 channels of grad_y (~256 KiB) stay in L2. */
     int64_t img_group = fc_max64(1, (int64_t)65536 / (FC_DIRECT_KB * q.plane));
-    fc_direct_dw_fn kern = dw_kernel();
+    fc_direct_bwd_weights_fn kern = fc_kernels_active()->conv_direct.bwd_weights;
     int64_t nkb = fc_ceil_div(Kg, FC_DIRECT_KB);
     #pragma omp parallel for num_threads(fc_threads()) schedule(dynamic, 1)
     for (int64_t t = 0; t < d->C * nkb; t++) {
         int64_t c = t / nkb, kb = t % nkb;      /* c: global input channel */
         int64_t gi = c / Cg, cg = c % Cg, k0 = gi * Kg + kb * FC_DIRECT_KB;
-        fc_direct_dw a;
+        fc_direct_bwd_weights a;
         a.xq = xq + c * g.plane;
         a.xq_n = d->C * g.plane;
         a.gy = gq + k0 * q.plane;

@@ -1,5 +1,6 @@
-/* Direct convolution: the loops (conv/direct.c) and the per-ISA kernels they call
- * (kernels/<isa>/conv_direct_<isa>.c, one body in conv/direct_kernels.inc). */
+/* Direct convolution: the loops (conv/direct.c) and the contract of the per-ISA
+ * kernels they call through the registry (kernels/<isa>/f32_conv_direct_<isa>.c, one
+ * body in kernels/f32_conv_direct.inc). */
 #ifndef FC_CONV_DIRECT_H
 #define FC_CONV_DIRECT_H
 
@@ -16,9 +17,9 @@
 typedef struct fc_direct_rows {
     const float *xq;          /* cin planes of one image and group */
     int64_t cin, plane, row, phase;
-    int64_t R, S, sh, sw, dh, dw;
+    int64_t R, S, sh, sw, dil_h, dil_w;
     int64_t OH, OW;
-    const int64_t *soff;      /* S offsets of tap s within a row: (s*dw % sw)*phase + s*dw/sw */
+    const int64_t *soff;      /* S offsets of tap s within a row: (s*dil_w % sw)*phase + s*dil_w/sw */
     const float *wp;          /* packed weights [cin][R][S][FC_DIRECT_KB] */
     int64_t kb;               /* valid output channels in this block (<= FC_DIRECT_KB) */
     const float *bias;        /* kb values, or NULL */
@@ -35,7 +36,7 @@ typedef void (*fc_direct_rows_fn)(const fc_direct_rows *a, int64_t oh0, int64_t 
  * (a multiple of 16, zero past the valid columns); segment j reads the input at
  * j * xs + toff[r*S + s] from the image's plane of c. Zero grad_y entries meet
  * finite input past a row's end, so whole vectors are read without masks. */
-typedef struct fc_direct_dw {
+typedef struct fc_direct_bwd_weights {
     const float *xq;          /* image-0 plane of c in phase layout */
     int64_t xq_n;             /* image stride of xq */
     const float *gy;          /* packed grad_y of image 0, channel k0 */
@@ -47,16 +48,9 @@ typedef struct fc_direct_dw {
     const int64_t *toff;      /* ntaps input offsets of the taps */
     float *gw;                /* gw for (k0, c, 0, 0) */
     int64_t gw_k;             /* stride between output channels in gw */
-} fc_direct_dw;
+} fc_direct_bwd_weights;
 
-typedef void (*fc_direct_dw_fn)(const fc_direct_dw *a);
-
-void fc_conv_direct_rows__portable(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
-void fc_conv_direct_rows__avx2(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
-void fc_conv_direct_rows__avx512(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
-void fc_conv_direct_dw__portable(const fc_direct_dw *a);
-void fc_conv_direct_dw__avx2(const fc_direct_dw *a);
-void fc_conv_direct_dw__avx512(const fc_direct_dw *a);
+typedef void (*fc_direct_bwd_weights_fn)(const fc_direct_bwd_weights *a);
 
 size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass);
 fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const float *w,

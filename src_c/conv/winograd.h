@@ -1,6 +1,6 @@
 /* Winograd convolution F(2x2,3x3) and F(4x4,3x3): the loops (conv/winograd_common.c)
- * and the per-ISA tile transforms they call (kernels/<isa>/winograd_<isa>.c, one body
- * in conv/winograd_kernels.inc).
+ * and the contract of the per-ISA tile transforms they call through the registry
+ * (kernels/<isa>/f32_winograd_<isa>.c, one body in kernels/f32_winograd.inc).
  *
  * Data flow of one pass (stride 1, 3x3, any padding, negative padding = cropping):
  *   x  --pack-->  xq: each padded input plane in "phase layout" (column j of the
@@ -18,41 +18,28 @@
 
 /* One tile row of the input transform: tiles tw = 0..TW-1 of tile row th of one
  * packed plane; writes V[xi][tile] at v + xi * v_xi + tw. */
-typedef struct fc_wg_in {
+typedef struct fc_winograd_input {
     const float *xq;          /* packed plane */
     int64_t qrow, phase;      /* floats per packed row; floats per phase (TW + 1) */
     int64_t th, TW;
     float *v;
     int64_t v_xi;
-} fc_wg_in;
+} fc_winograd_input;
 
 /* One tile row of the output transform: reads M[xi][tile] at mrow + xi * m_xi + tw,
  * writes output rows th*m .. of plane y (OH x OW), adding bias. The kernel returns
  * nonzero when a value it computed is NaN or infinite (it may also flag a row for
  * values it computed but did not store: the caller re-scans the stored ones). */
-typedef struct fc_wg_out {
+typedef struct fc_winograd_output {
     const float *mrow;
     int64_t m_xi;
     int64_t th, TW, OH, OW;
     float bias;
     float *y;
-} fc_wg_out;
+} fc_winograd_output;
 
-typedef void (*fc_wg_in_fn)(const fc_wg_in *a);
-typedef int (*fc_wg_out_fn)(const fc_wg_out *a);
-
-void fc_winograd_f23_input__portable(const fc_wg_in *a);
-void fc_winograd_f23_input__avx2(const fc_wg_in *a);
-void fc_winograd_f23_input__avx512(const fc_wg_in *a);
-void fc_winograd_f43_input__portable(const fc_wg_in *a);
-void fc_winograd_f43_input__avx2(const fc_wg_in *a);
-void fc_winograd_f43_input__avx512(const fc_wg_in *a);
-int fc_winograd_f23_output__portable(const fc_wg_out *a);
-int fc_winograd_f23_output__avx2(const fc_wg_out *a);
-int fc_winograd_f23_output__avx512(const fc_wg_out *a);
-int fc_winograd_f43_output__portable(const fc_wg_out *a);
-int fc_winograd_f43_output__avx2(const fc_wg_out *a);
-int fc_winograd_f43_output__avx512(const fc_wg_out *a);
+typedef void (*fc_winograd_input_fn)(const fc_winograd_input *a);
+typedef int (*fc_winograd_output_fn)(const fc_winograd_output *a);
 
 /* 1 when Winograd serves the descriptor (3x3, stride 1, dilation 1). */
 int fc_winograd_serves(const fc_conv2d_desc *d);

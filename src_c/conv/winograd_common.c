@@ -22,6 +22,7 @@
 #include "im2col.h"
 #include "winograd.h"
 #include "gemm/gemm.h"
+#include "core/registry.h"
 #include "winograd_filters.inc"
 
 /* Floats kernels may read past a packed input or the M block (whole-vector loads of
@@ -104,24 +105,6 @@ static size_t run_workspace(const wg_geom *g) {
     size_t gw = fc_gemm_workspace(g->Kg, g->tb_max, g->Cg, 1);
     if (gw == SIZE_MAX || !fc_ws_add(&total, (int64_t)gw, (size_t)fc_threads())) return SIZE_MAX;
     return total;
-}
-
-/* ------------------------------------------------------------ dispatch */
-
-static fc_wg_in_fn input_kernel(int m) {
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: return m == 2 ? fc_winograd_f23_input__avx512 : fc_winograd_f43_input__avx512;
-    case FC_ISA_AVX2: return m == 2 ? fc_winograd_f23_input__avx2 : fc_winograd_f43_input__avx2;
-    default: return m == 2 ? fc_winograd_f23_input__portable : fc_winograd_f43_input__portable;
-    }
-}
-
-static fc_wg_out_fn output_kernel(int m) {
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: return m == 2 ? fc_winograd_f23_output__avx512 : fc_winograd_f43_output__avx512;
-    case FC_ISA_AVX2: return m == 2 ? fc_winograd_f23_output__avx2 : fc_winograd_f43_output__avx2;
-    default: return m == 2 ? fc_winograd_f23_output__portable : fc_winograd_f43_output__portable;
-    }
 }
 
 /* --------------------------------------------------------- timing aid */
@@ -289,8 +272,9 @@ static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_fil
     char *gbuf = fc_arena_alloc(ws, gw * (size_t)nt);
     float *wp = wf.w ? NULL : fc_arena_alloc(ws, (size_t)wp_floats(g) * sizeof(float));
     if (!xq || !V || !M || !rowbad || !gbuf || (!wf.w && !wp)) return FC_INVALID_WORKSPACE;
-    fc_wg_in_fn kin = input_kernel(g->m);
-    fc_wg_out_fn kout = output_kernel(g->m);
+    const fc_kernels *kt = fc_kernels_active();
+    fc_winograd_input_fn kin = g->m == 2 ? kt->winograd.input_2x2 : kt->winograd.input_4x4;
+    fc_winograd_output_fn kout = g->m == 2 ? kt->winograd.output_2x2 : kt->winograd.output_4x4;
 
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t p = 0; p < g->N * C; p++) pack_plane(g, x + p * g->H * g->W, xq + p * g->qplane);
@@ -304,7 +288,7 @@ static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_fil
         #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t t = 0; t < nr * C; t++) {
             int64_t r = t / C, c = t % C, gr = gr0 + r;
-            fc_wg_in a = {xq + ((gr / TH) * C + c) * g->qplane, g->qrow, g->phase, gr % TH, TW,
+            fc_winograd_input a = {xq + ((gr / TH) * C + c) * g->qplane, g->qrow, g->phase, gr % TH, TW,
                           V + c * TB + r * TW, C * TB};
             kin(&a);
         }
@@ -325,7 +309,7 @@ static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_fil
         #pragma omp parallel for num_threads(nt) schedule(static) reduction(|:any)
         for (int64_t t = 0; t < nr * K; t++) {
             int64_t r = t / K, k = t % K, gr = gr0 + r;
-            fc_wg_out a = {M + k * TB + r * TW, K * TB, gr % TH, TW, g->OH, g->OW,
+            fc_winograd_output a = {M + k * TB + r * TW, K * TB, gr % TH, TW, g->OH, g->OW,
                            bias ? bias[k] : 0.0f, y + ((gr / TH) * K + k) * g->OH * g->OW};
             rowbad[t] = (unsigned char)(kout(&a) != 0);
             any |= rowbad[t];

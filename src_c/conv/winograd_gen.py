@@ -1,10 +1,11 @@
-"""Generates src_c/conv/winograd_transforms.inc: the Toom-Cook matrices of Winograd
+"""Generates src_c/kernels/f32_winograd_transforms.inc: the Toom-Cook matrices of Winograd
 F(2,3) and F(4,3) for chosen interpolation points, derived here (not copied), and
 the 1-D transforms as straight-line code (zeros and unit factors left out).
 
-    python src_c/conv/winograd_gen.py src_c/conv
-writes winograd_transforms.inc (per-ISA kernels) and winograd_filters.inc (the filter
-matrices G, used in double precision by conv/winograd_common.c).
+    python src_c/conv/winograd_gen.py src_c
+writes kernels/f32_winograd_transforms.inc (per-ISA kernels) and
+conv/winograd_filters.inc (the filter matrices G, used in double precision by
+conv/winograd_common.c) under the given src_c directory.
 
 Points: F(2,3) uses 0, 1, -1, inf; F(4,3) uses 0, 1, -1, 1/2, -2, inf. Measured in
 float32 against a float64 reference, {1/2, -2} as the outer pair gives about 3x lower
@@ -124,9 +125,9 @@ def main():
         out.append(emit_1d(f"wg_{tag}_bt", BT, f"input: out = BT in ({m + 2} -> {m + 2})"))
         out.append(emit_1d(f"wg_{tag}_at", AT, f"output: out = AT in ({m + 2} -> {m})"))
         filt.append(c_matrix(f"wg_{tag}_G", G))
-    with open(os.path.join(outdir, "winograd_transforms.inc"), "w") as f:
+    with open(os.path.join(outdir, "kernels", "f32_winograd_transforms.inc"), "w") as f:
         f.write("\n".join(out) + "\n")
-    with open(os.path.join(outdir, "winograd_filters.inc"), "w") as f:
+    with open(os.path.join(outdir, "conv", "winograd_filters.inc"), "w") as f:
         f.write("\n".join(filt) + "\n")
 
 

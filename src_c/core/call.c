@@ -1,7 +1,8 @@
 /* Call scopes: what every public entry point that computes holds for its duration.
  *
- * - A snapshot of the settings (ISA path, thread count, precision) taken once when the outermost
- *   scope opens; fc_isa_active() and fc_threads() return it for the whole call, so
+ * - A snapshot of the settings (the ISA's kernel table, thread count, precision) taken once
+ *   when the outermost scope opens; fc_kernels_active() and fc_threads() return it for the
+ *   whole call, so
  *   planning, workspace sizing and running can never disagree.
  * - A read lock on those settings: fc_set_isa / fc_set_num_threads take the write
  *   lock, so they wait for calls in flight to finish and never change the settings
@@ -15,6 +16,7 @@
 #include <pthread.h>
 
 #include "internal.h"
+#include "core/registry.h"
 
 /* Writers wait for readers in flight, and new readers wait behind a waiting writer
  * (so a stream of calls cannot starve fc_set_isa); only the outermost scope locks,
@@ -23,7 +25,7 @@ static pthread_rwlock_t g_settings;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static _Thread_local int tl_depth;
-static _Thread_local fc_isa tl_isa;
+static _Thread_local const fc_kernels *tl_kernels;
 static _Thread_local int tl_threads;
 static _Thread_local fc_precision tl_precision;
 
@@ -79,7 +81,7 @@ int fc_forked_single_thread(void) {
 int fc_call_enter(void) {
     if (tl_depth++ == 0) {
         settings_lock(0);
-        tl_isa = fc_isa_setting();
+        tl_kernels = fc_kernels_setting();
         tl_threads = fc_threads_setting();
         tl_precision = fc_precision_setting();
         if (tl_threads > 1 && __atomic_load_n(&g_pool_state, __ATOMIC_RELAXED) == 0)
@@ -100,7 +102,7 @@ int fc_call_depth(void) { return tl_depth; }
 
 /* Inside a call, the snapshot; outside one (an OpenMP worker thread of a call, or a
  * query such as fc_get_isa) the current setting, which no call can see change. */
-fc_isa fc_isa_active(void) { return tl_depth ? tl_isa : fc_isa_setting(); }
+const fc_kernels *fc_kernels_active(void) { return tl_depth ? tl_kernels : fc_kernels_setting(); }
 
 int fc_threads(void) { return tl_depth ? tl_threads : fc_threads_setting(); }
 

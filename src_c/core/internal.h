@@ -31,7 +31,7 @@ static inline int fc_prod4(int64_t a, int64_t b, int64_t c, int64_t d, int64_t *
 
 /* Every public entry point that computes or sizes opens a call scope first:
  *     FC_CALL_SCOPE();
- * It snapshots the settings (ISA, threads) for the whole call, keeps fc_set_isa and
+ * It snapshots the settings (ISA kernel table, threads, precision) for the whole call, keeps fc_set_isa and
  * fc_set_num_threads from changing them under the call's worker threads, and on the
  * way out trims the calling thread's workspace cache (see core/call.c). */
 int fc_call_enter(void);
@@ -46,7 +46,6 @@ int fc_call_depth(void);
 int fc_threads(void);
 /* The settings themselves, read when a scope opens. */
 int fc_threads_setting(void);
-fc_isa fc_isa_setting(void);
 fc_precision fc_precision_setting(void);
 /* The call's snapshot of fc_set_precision. */
 fc_precision fc_precision_active(void);
@@ -101,8 +100,6 @@ static inline int fc_ws_add(size_t *total, int64_t elems, size_t elem_size) {
     return !__builtin_add_overflow(*total, piece, total);
 }
 
-/* -------------------------------------------------------------- ISA */
-
-fc_isa fc_isa_active(void);
+/* The call's kernel table: fc_kernels_active() in core/registry.h. */
 
 #endif

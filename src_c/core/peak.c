@@ -3,15 +3,7 @@
 #include <time.h>
 
 #include "internal.h"
-
-double fc_peak_fma__portable(int64_t iters, float seed);
-double fc_peak_fma__avx2(int64_t iters, float seed);
-double fc_peak_fma__avx512(int64_t iters, float seed);
-int fc_peak_lanes__portable(void);
-int fc_peak_lanes__avx2(void);
-int fc_peak_lanes__avx512(void);
-
-typedef double (*peak_fn)(int64_t, float);
+#include "core/registry.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -29,7 +21,7 @@ static double thread_cpu_s(void) {
 
 /* Rounds per CPU-second summed over `threads` threads each running fn(iters) at once
  * (the sink only keeps the results alive). */
-static double run_once(peak_fn fn, int threads, int64_t iters, volatile double *sink) {
+static double run_once(fc_peak_fma_fn fn, int threads, int64_t iters, volatile double *sink) {
     double rate = 0.0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : rate)
@@ -58,13 +50,8 @@ fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops) {
 #ifndef _OPENMP
     threads = 1; /* a serial build has one thread to measure */
 #endif
-    peak_fn fn;
-    int lanes;
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: fn = fc_peak_fma__avx512; lanes = fc_peak_lanes__avx512(); break;
-    case FC_ISA_AVX2: fn = fc_peak_fma__avx2; lanes = fc_peak_lanes__avx2(); break;
-    default: fn = fc_peak_fma__portable; lanes = fc_peak_lanes__portable(); break;
-    }
+    fc_peak_fma_fn fn = fc_kernels_active()->peak.fma;
+    int lanes = fc_kernels_active()->peak.lanes;
     volatile double sink = 0.0;
     /* Calibrate to rounds of about 5 ms of CPU time (the first rounds also wake the wide
      * units and the clocks). */

@@ -1,6 +1,7 @@
 /* Packed SGEMM (BLIS-style): the loops, packing and threads live in gemm/sgemm.c,
- * the register-blocked micro-kernels in kernels/<isa>/gemm_ukernel_<isa>.c (one body,
- * gemm/gemm_ukernel.inc, compiled per ISA).
+ * the register-blocked micro-kernels in kernels/<isa>/f32_gemm_<tile>_<isa>.c (one
+ * body, kernels/f32_gemm.inc, compiled per ISA), reached through the registry
+ * (core/registry.h) with their blocking sizes.
  *
  * Micro-kernel contract: C[MR][NR] (row stride ldc) = alpha * A_panel * B_panel
  * + beta * C, where A_panel is packed [kc][MR] and B_panel [kc][NR] (kc >= 1).
@@ -14,16 +15,12 @@
 typedef void (*fc_gemm_ukernel_fn)(int64_t kc, const float *a, const float *b, float *c,
                                    int64_t ldc, float alpha, float beta);
 
-void fc_f32_gemm_ukernel_4x8__portable(int64_t kc, const float *a, const float *b, float *c,
-                                       int64_t ldc, float alpha, float beta);
-void fc_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *a, const float *b, float *c,
-                                    int64_t ldc, float alpha, float beta);
-void fc_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b, float *c,
-                                      int64_t ldc, float alpha, float beta);
-
 /* Transposing pack: dst[p][j] = src[j * ld + p] for j < w (w % 8 == 0), p < kc. */
-void fc_f32_gemm_pack_t8__avx2(const float *src, int64_t ld, int64_t kc, int64_t w,
-                               float *dst);
+typedef void (*fc_gemm_pack_fn)(const float *src, int64_t ld, int64_t kc, int64_t w,
+                                float *dst);
+
+/* Largest mr * nr of any registered table (the edge scratch tile). */
+#define FC_GEMM_TILE_MAX (8 * 32)
 
 /* One GEMM call, row-major, as fc_sgemm takes it. */
 typedef struct fc_gemm_args {

@@ -10,7 +10,8 @@
  * KC = 256 keeps the AVX-512 B micro-panel (256 x 32 floats = 32 KiB) plus a stream of
  * A in L1 on the 48 KiB L1d; MC = 192 keeps the A block (192 x 256 floats = 192 KiB)
  * well inside L2 next to the B micro-panels; NC = 3072 bounds the packed B block
- * (3 MiB per thread) in L3. Values were tuned by measurement (see README).
+ * (3 MiB per thread) in L3. Values were tuned by measurement (see README); each ISA's
+ * live beside its kernel in its registry table (core/registry.c).
  *
  * Threads: C is cut into a grid of tm x tn rectangles (aligned to MR/NR), one per
  * thread, each thread packing its own panels: no barriers, and both threads stay busy
@@ -18,32 +19,12 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "core/registry.h"
 
-typedef struct gemm_kernel {
-    fc_gemm_ukernel_fn fn;
-    int64_t mr, nr;     /* register tile */
-    int64_t mc, kc, nc; /* cache blocks: mc % mr == 0, nc % nr == 0 */
-    int a_in_l1;        /* loop order: ir outside jr (A micro-panel reused from L1) */
-    void (*pack_t)(const float *, int64_t, int64_t, int64_t, float *); /* or NULL */
-} gemm_kernel;
+/* The call's GEMM kernel and blocking (core/registry.c). */
+typedef fc_gemm_config gemm_kernel;
 
-static const gemm_kernel k_avx512 = {fc_f32_gemm_ukernel_8x32__avx512, 8, 32, 192, 256, 3072,
-                                     0, fc_f32_gemm_pack_t8__avx2};
-static const gemm_kernel k_avx2 = {fc_f32_gemm_ukernel_6x16__avx2, 6, 16, 144, 256, 3072,
-                                   0, fc_f32_gemm_pack_t8__avx2};
-static const gemm_kernel k_portable = {fc_f32_gemm_ukernel_4x8__portable, 4, 8, 128, 256, 2048,
-                                       0, NULL};
-
-static const gemm_kernel *gemm_kernel_active(void) {
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: return &k_avx512;
-    case FC_ISA_AVX2: return &k_avx2;
-    default: return &k_portable;
-    }
-}
-
-/* Largest micro-tile of any kernel (for the edge scratch tile). */
-#define FC_GEMM_TILE_MAX (8 * 32)
+static const gemm_kernel *gemm_kernel_active(void) { return &fc_kernels_active()->gemm; }
 
 static int64_t round_up(int64_t a, int64_t b) { return fc_ceil_div(a, b) * b; }
 
@@ -75,8 +56,8 @@ static void pack_a(const gemm_kernel *k, int trans, const float *a, int64_t lda,
                 for (; i < m; i++) d[i] = s[i];
                 for (; i < mr; i++) d[i] = 0.0f;
             }
-        } else if (m == mr && mr % 8 == 0 && k->pack_t) {
-            k->pack_t(a + i0 * lda, lda, kc, mr, dst);
+        } else if (m == mr && mr % 8 == 0 && k->pack_transposed) {
+            k->pack_transposed(a + i0 * lda, lda, kc, mr, dst);
         } else {
             for (int64_t i = 0; i < m; i++) {
                 const float *s = a + (i0 + i) * lda;
@@ -129,8 +110,8 @@ static void pack_b(const gemm_kernel *k, int trans, const float *b, int64_t ldb,
                     for (; j < nr; j++) d[j] = 0.0f;
                 }
             }
-        } else if (n == nr && nr % 8 == 0 && k->pack_t) { /* op(B)[p][j] = b[j * ldb + p] */
-            k->pack_t(b + j0 * ldb, ldb, kc, nr, dst);
+        } else if (n == nr && nr % 8 == 0 && k->pack_transposed) { /* op(B)[p][j] = b[j * ldb + p] */
+            k->pack_transposed(b + j0 * ldb, ldb, kc, nr, dst);
         } else {
             for (int64_t j = 0; j < n; j++) {
                 const float *s = b + (j0 + j) * ldb;
@@ -203,7 +184,7 @@ static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const fl
                            const float *bp, int64_t kc, int64_t i, int64_t j, int64_t m,
                            int64_t n, float beta, float *tile, int tc) {
     if (tc) { /* computing C^T: tile row r is column i + r of C */
-        k->fn(kc, ap, bp, tile, k->nr, g->alpha, 0.0f);
+        k->ukernel(kc, ap, bp, tile, k->nr, g->alpha, 0.0f);
         for (int64_t q = 0; q < n; q++) {
             float *cr = g->C + (j + q) * g->ldc + i;
             if (beta == 0.0f)
@@ -215,11 +196,11 @@ static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const fl
     }
     float *c = g->C + i * g->ldc + j;
     if (m == k->mr && n == k->nr) {
-        k->fn(kc, ap, bp, c, g->ldc, g->alpha, beta);
+        k->ukernel(kc, ap, bp, c, g->ldc, g->alpha, beta);
         return;
     }
     /* Edge: full tile into scratch, then merge the valid part. */
-    k->fn(kc, ap, bp, tile, k->nr, g->alpha, 0.0f);
+    k->ukernel(kc, ap, bp, tile, k->nr, g->alpha, 0.0f);
     for (int64_t r = 0; r < m; r++) {
         float *cr = c + r * g->ldc;
         const float *t = tile + r * k->nr;

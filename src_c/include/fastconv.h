@@ -15,6 +15,22 @@
  * safe. Workspace: pass NULL and the library uses a per-calling-thread cache that
  * grows and is kept for reuse (fc_release_workspace() frees it), or pass your own
  * buffer of at least the size the matching *_workspace_size() query reports.
+ *
+ * Naming, here and in src_c/ (XNNPACK's grammar: what it computes, a double
+ * underscore, how):
+ *   fc_<op>_<pass>             public entry points: fc_conv2d_forward
+ *   fc_<type>_<op>_ukernel_<tile>__<isa>
+ *                              micro-kernels: fc_f32_gemm_ukernel_8x32__avx512 (an 8 x 32
+ *                              register tile of C), fc_f32_conv_direct_ukernel_8x16__avx2,
+ *                              fc_f32_winograd_input_ukernel_4x4__portable (F(4x4,3x3));
+ *                              <tile> is rows x columns in floats, left out for kernels
+ *                              that walk a whole plane (fc_f32_maxpool_ukernel__avx2)
+ *   src_c/kernels/<type>_<op>.inc           one kernel body per op, every ISA
+ *   src_c/kernels/<isa>/<type>_<op>[_<tile>]_<isa>.c   that body compiled for one ISA
+ * Words are spelled out rather than abbreviated, each abbreviation meaning one
+ * thing: depthwise (never dw), bwd_ (backward_ of the entry points: bwd_weights is
+ * the weight gradient, bwd_data the input gradient), dil_h / dil_w
+ * (dilation), f32 (the element type).
  */
 #ifndef FASTCONV_H
 #define FASTCONV_H

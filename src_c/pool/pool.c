@@ -4,14 +4,7 @@
 #include <string.h>
 
 #include "pool.h"
-
-static const fc_pool_kernels *kernels(void) {
-    switch (fc_isa_active()) {
-    case FC_ISA_AVX512: return &fc_pool_kernels__avx512;
-    case FC_ISA_AVX2: return &fc_pool_kernels__avx2;
-    default: return &fc_pool_kernels__portable;
-    }
-}
+#include "core/registry.h"
 
 /* Output size along one axis (PyTorch's rule; in ceil mode the last window must start
  * inside the input or the leading padding). */
@@ -103,16 +96,16 @@ static fc_status plan_call(const fc_pool2d_desc *d, int is_avg, pool_call *c, si
     g->H = d->H; g->W = d->W; g->OH = OH; g->OW = OW;
     g->kh = d->kernel_h; g->kw = d->kernel_w;
     g->sh = d->stride_h; g->sw = d->stride_w;
-    g->dh = d->dilation_h; g->dw = d->dilation_w;
+    g->dil_h = d->dilation_h; g->dil_w = d->dilation_w;
     g->pt = d->pad_top; g->pb = d->pad_bottom; g->pl = d->pad_left;
     g->count_include_pad = d->count_include_pad != 0;
     /* Every column any window reads, and the row itself, plus one vector of slack. */
-    int64_t reach = (OW - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    int64_t reach = (OW - 1) * g->sw + (g->kw - 1) * g->dil_w + 1;
     int64_t unit = g->sw * FC_POOL_VMAX;
     g->L = round_up(fc_max64(reach, g->pl + g->W), unit) + unit;
     g->P = g->L / g->sw;
     g->OWp = round_up(OW, FC_POOL_VMAX) + FC_POOL_VMAX;
-    int64_t maxslot = (g->kw - 1) * g->dw / g->sw;
+    int64_t maxslot = (g->kw - 1) * g->dil_w / g->sw;
     g->F = round_up(maxslot, FC_POOL_VMAX) + FC_POOL_VMAX;
     g->A = 2 * g->F + g->OWp;
     g->Q = round_up(OW + maxslot, FC_POOL_VMAX);
@@ -143,8 +136,8 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, void *workspace,
     c->scratch = fc_arena_alloc(&c->ws, (size_t)(c->per_thread * c->nt) * sizeof(float));
     if (!coldiv || !tapfirst || !tapoff || !tapslot || !c->scratch) return FC_INVALID_WORKSPACE;
     for (int64_t j = 0; j < g->kw; j++) {
-        tapslot[j] = j * g->dw / g->sw;
-        tapoff[j] = (j * g->dw % g->sw) * g->P + tapslot[j];
+        tapslot[j] = j * g->dil_w / g->sw;
+        tapoff[j] = (j * g->dil_w % g->sw) * g->P + tapslot[j];
     }
     g->tapoff = tapoff;
     g->tapslot = tapslot;
@@ -156,7 +149,7 @@ static fc_status open_call(const fc_pool2d_desc *d, int is_avg, void *workspace,
         int64_t e = fc_min64(a + g->kw, g->W + d->pad_right);   /* avg: dilation 1 */
         int64_t inside = fc_min64(a + g->kw, g->W) - fc_max64(a, 0);
         coldiv[ow] = (float)(g->count_include_pad ? e - a : inside);
-        tapfirst[ow] = (int32_t)(a < 0 ? (-a + g->dw - 1) / g->dw : 0);
+        tapfirst[ow] = (int32_t)(a < 0 ? (-a + g->dil_w - 1) / g->dil_w : 0);
     }
     g->coldiv = coldiv;
     g->tapfirst = tapfirst;
@@ -198,7 +191,7 @@ fc_status fc_max_pool2d_forward_ws(const fc_pool2d_desc *d, const float *x, floa
     POOL_CALL(c);
     fc_status st = open_call(d, 0, workspace, workspace_size, &c);
     if (st != FC_SUCCESS) return st;
-    const fc_pool_kernels *k = kernels();
+    const fc_pool_ukernels *k = &fc_kernels_active()->pool;
     const fc_pool_geom *g = &c.g;
     int64_t in = g->H * g->W, out = g->OH * g->OW;
     #pragma omp parallel for num_threads(c.nt) schedule(static)
@@ -218,7 +211,7 @@ fc_status fc_max_pool2d_backward_ws(const fc_pool2d_desc *d, const float *grad_y
     POOL_CALL(c);
     fc_status st = open_call(d, 0, workspace, workspace_size, &c);
     if (st != FC_SUCCESS) return st;
-    const fc_pool_kernels *k = kernels();
+    const fc_pool_ukernels *k = &fc_kernels_active()->pool;
     const fc_pool_geom *g = &c.g;
     int64_t in = g->H * g->W, out = g->OH * g->OW;
     int bad = 0;
@@ -251,7 +244,7 @@ fc_status fc_avg_pool2d_forward_ws(const fc_pool2d_desc *d, const float *x, floa
     POOL_CALL(c);
     fc_status st = open_call(d, 1, workspace, workspace_size, &c);
     if (st != FC_SUCCESS) return st;
-    const fc_pool_kernels *k = kernels();
+    const fc_pool_ukernels *k = &fc_kernels_active()->pool;
     const fc_pool_geom *g = &c.g;
     int64_t in = g->H * g->W, out = g->OH * g->OW;
     #pragma omp parallel for num_threads(c.nt) schedule(static)
@@ -267,7 +260,7 @@ fc_status fc_avg_pool2d_backward_ws(const fc_pool2d_desc *d, const float *grad_y
     POOL_CALL(c);
     fc_status st = open_call(d, 1, workspace, workspace_size, &c);
     if (st != FC_SUCCESS) return st;
-    const fc_pool_kernels *k = kernels();
+    const fc_pool_ukernels *k = &fc_kernels_active()->pool;
     const fc_pool_geom *g = &c.g;
     int64_t in = g->H * g->W, out = g->OH * g->OW;
     #pragma omp parallel for num_threads(c.nt) schedule(static)
@@ -303,7 +296,7 @@ fc_status fc_global_avg_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t 
     if (!x || !y) return FC_INVALID_ARGUMENT;
     fc_status st = check_global(N, C, H, W);
     if (st != FC_SUCCESS) return st;
-    const fc_pool_kernels *k = kernels();
+    const fc_pool_ukernels *k = &fc_kernels_active()->pool;
     int64_t hw = H * W;
     float div = (float)hw;
     int64_t np = N * C;
@@ -340,7 +333,7 @@ fc_status fc_global_max_pool2d_forward(int64_t N, int64_t C, int64_t H, int64_t 
     if (!x || !y) return FC_INVALID_ARGUMENT;
     fc_status st = check_global(N, C, H, W);
     if (st != FC_SUCCESS) return st;
-    const fc_pool_kernels *k = kernels();
+    const fc_pool_ukernels *k = &fc_kernels_active()->pool;
     int64_t hw = H * W;
     int64_t np = N * C;
     #pragma omp parallel num_threads(fc_threads())
@@ -359,7 +352,7 @@ fc_status fc_global_max_pool2d_backward(int64_t N, int64_t C, int64_t H, int64_t
     if (!grad_y || !x || !grad_x) return FC_INVALID_ARGUMENT;
     fc_status st = check_global(N, C, H, W);
     if (st != FC_SUCCESS) return st;
-    const fc_pool_kernels *k = kernels();
+    const fc_pool_ukernels *k = &fc_kernels_active()->pool;
     int64_t hw = H * W;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t p = 0; p < N * C; p++) {

@@ -1,5 +1,6 @@
 /* Pooling: validation, threads and shared tables (pool/pool.c) around per-ISA plane
- * kernels (kernels/<isa>/pool_<isa>.c, one body in pool/pool_kernels.inc). */
+ * kernels reached through the registry (kernels/<isa>/f32_pool_<isa>.c, one body in
+ * kernels/f32_pool.inc). */
 #ifndef FC_POOL_H
 #define FC_POOL_H
 
@@ -14,7 +15,7 @@
 /* One plane's geometry plus tables shared (read-only) by every thread. */
 typedef struct fc_pool_geom {
     int64_t H, W, OH, OW;
-    int64_t kh, kw, sh, sw, dh, dw;
+    int64_t kh, kw, sh, sw, dil_h, dil_w;
     int64_t pt, pb, pl;         /* top, bottom and left padding */
     int64_t L;                  /* padded row length: a multiple of sw * FC_POOL_VMAX */
     int64_t P;                  /* phase length L / sw: padded column q*sw + p is phase p, slot q */
@@ -25,15 +26,15 @@ typedef struct fc_pool_geom {
     int count_include_pad;      /* avg: rows of padding count in the divisor */
     const float *coldiv;        /* avg: [OWp] window widths counted by the divisor (1 past OW) */
     const int32_t *tapfirst;    /* max: [OWp] first tap of each window inside the input */
-    const int64_t *tapoff;      /* [kw] phase-buffer offset of tap j: (j*dw % sw) * P + j*dw / sw */
-    const int64_t *tapslot;     /* [kw] j*dw / sw */
+    const int64_t *tapoff;      /* [kw] phase-buffer offset of tap j: (j*dil_w % sw) * P + j*dil_w / sw */
+    const int64_t *tapslot;     /* [kw] j*dil_w / sw */
 } fc_pool_geom;
 
 /* Floats of per-thread scratch every plane kernel may use. */
 /* Input rows whose horizontal max scans argmax keeps for the next output rows. */
 #define FC_POOL_RING 32
 static inline int64_t fc_pool_ring(const fc_pool_geom *g) {
-    return g->kh * g->dh <= FC_POOL_RING ? g->kh * g->dh : 1;
+    return g->kh * g->dil_h <= FC_POOL_RING ? g->kh * g->dil_h : 1;
 }
 static inline int64_t fc_pool_scratch(const fc_pool_geom *g) {
     return 4 * g->L + 4 * g->A + (2 * g->A + g->L) * fc_pool_ring(g);
@@ -45,7 +46,7 @@ static inline int64_t fc_pool_scratch(const fc_pool_geom *g) {
  *          idx (flat h*W+w) when non-NULL, and when gx is non-NULL overwrites the gx plane
  *          with the scatter-add of gy at those positions.
  * avg_fwd / avg_bwd: window sums divided by rowdiv * coldiv; avg_bwd overwrites gx. */
-typedef struct fc_pool_kernels {
+typedef struct fc_pool_ukernels {
     void (*max_fwd)(const fc_pool_geom *g, const float *x, float *y, float *buf);
     void (*argmax)(const fc_pool_geom *g, const float *x, float *y, int64_t *idx,
                    const float *gy, float *gx, float *buf);
@@ -56,21 +57,17 @@ typedef struct fc_pool_kernels {
     void (*means)(const float *x, int64_t n, int64_t np, float div, float *y);
     void (*maxes)(const float *x, int64_t n, int64_t np, float *y);
     float (*max)(const float *x, int64_t n);
-} fc_pool_kernels;
-
-extern const fc_pool_kernels fc_pool_kernels__portable;
-extern const fc_pool_kernels fc_pool_kernels__avx2;
-extern const fc_pool_kernels fc_pool_kernels__avx512;
+} fc_pool_ukernels;
 
 /* Window rows [first, last] of output row oh clipped to the input, and the count the
  * average divides by (PyTorch's rule: the window clipped to the padded extent, or to
  * the input when padding is not counted). Shared by forward and backward. */
 static inline void fc_pool_rows(const fc_pool_geom *g, int64_t oh, int64_t *r0, int64_t *n) {
     int64_t a = oh * g->sh - g->pt;
-    int64_t j0 = a < 0 ? (-a + g->dh - 1) / g->dh : 0;
+    int64_t j0 = a < 0 ? (-a + g->dil_h - 1) / g->dil_h : 0;
     int64_t j1 = g->kh;                                  /* taps j0 .. j1-1 land inside */
-    if (a + (j1 - 1) * g->dh >= g->H) j1 = (g->H - 1 - a) / g->dh + 1;
-    *r0 = a + j0 * g->dh;
+    if (a + (j1 - 1) * g->dil_h >= g->H) j1 = (g->H - 1 - a) / g->dil_h + 1;
+    *r0 = a + j0 * g->dil_h;
     *n = j1 > j0 ? j1 - j0 : 0;
 }
 

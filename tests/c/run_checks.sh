@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Memory-safety checks of the C library: every tests/c/test_*.c built with all of
+# Memory-safety checks of the C library: every tests/c/test_*.c and
+# tests/kernels/test_*.c (each table's micro-kernels against portable) built with all of
 # src_c/ under AddressSanitizer + UndefinedBehaviorSanitizer and run, the fuzz
 # harnesses (tests/c/fuzz_*.c) run under both for FUZZ_SECONDS each, then the C tests
 # under valgrind memcheck. The fuzzers use their built-in random driver: the kernels
@@ -29,7 +30,7 @@ lib() {  # lib DIR FLAGS...: objects of every src_c file into DIR/lib.a
 echo "== building the library (ASan + UBSan)"
 lib "$OUT/san" -O1 $COMMON $SAN
 
-for t in tests/c/test_*.c; do
+for t in tests/c/test_*.c tests/kernels/test_*.c; do
     name=$(basename "$t" .c)
     echo "== $name (ASan + UBSan)"
     $CC -O1 $COMMON $SAN "$t" "$OUT/san/lib.a" -lm -o "$OUT/$name.san"
@@ -47,7 +48,7 @@ done
 if command -v valgrind >/dev/null; then
     echo "== building the library (plain, for valgrind)"
     lib "$OUT/vg" -O2 $COMMON
-    for t in tests/c/test_*.c; do
+    for t in tests/c/test_*.c tests/kernels/test_*.c; do
         name=$(basename "$t" .c)
         echo "== $name (valgrind memcheck)"
         $CC -O2 $COMMON "$t" "$OUT/vg/lib.a" -lm -o "$OUT/$name.vg"

@@ -1,10 +1,10 @@
-/* SGEMM packing with transposition, AVX (used by the AVX2 and AVX-512 paths):
+/* SGEMM packing with transposition, AVX2 (used by the AVX2 and AVX-512 tables):
  * dst[p][j] = src[j * ld + p] for j < w (w % 8 == 0), p < kc, in 8 x 8 blocks. The
  * scalar loop it replaces writes one float per store with a stride of w floats. */
 #pragma GCC target("avx2,fma")
 #include <immintrin.h>
 
-#include "gemm/gemm.h"
+#include "kernels/avx2/avx2.h"
 
 static inline void transpose8(__m256 r[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -29,8 +29,8 @@ static inline void transpose8(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-void fc_f32_gemm_pack_t8__avx2(const float *src, int64_t ld, int64_t kc, int64_t w,
-                               float *dst) {
+void fc_f32_gemm_pack_transposed_ukernel_8x8__avx2(const float *src, int64_t ld, int64_t kc,
+                                                   int64_t w, float *dst) {
     int64_t p0 = 0;
     for (; p0 + 8 <= kc; p0 += 8)
         for (int64_t j0 = 0; j0 < w; j0 += 8) {

@@ -1,6 +1,8 @@
 /* SGEMM micro-kernel, AVX-512: 8 rows x 32 columns (16 zmm accumulators). */
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
 #include <immintrin.h>
+
+#include "kernels/avx512/avx512.h"
 #define GV __m512
 #define GV_LANES 16
 #define GV_ZERO() _mm512_setzero_ps()
@@ -13,4 +15,4 @@
 #define FC_GEMM_MR 8
 #define FC_GEMM_NV 2
 #define FC_GEMM_UKERNEL fc_f32_gemm_ukernel_8x32__avx512
-#include "gemm/gemm_ukernel.inc"
+#include "kernels/f32_gemm.inc"

@@ -1,6 +1,8 @@
 /* SGEMM micro-kernel, AVX2+FMA: 6 rows x 16 columns (12 ymm accumulators). */
 #pragma GCC target("avx2,fma")
 #include <immintrin.h>
+
+#include "kernels/avx2/avx2.h"
 #define GV __m256
 #define GV_LANES 8
 #define GV_ZERO() _mm256_setzero_ps()
@@ -13,4 +15,4 @@
 #define FC_GEMM_MR 6
 #define FC_GEMM_NV 2
 #define FC_GEMM_UKERNEL fc_f32_gemm_ukernel_6x16__avx2
-#include "gemm/gemm_ukernel.inc"
+#include "kernels/f32_gemm.inc"

@@ -1,0 +1,150 @@
+/* The kernel tables, one per ISA, built once (see registry.h).
+ *
+ * BLIS-style (config/haswell/bli_cntx_init_haswell.c): the portable table names a
+ * kernel for every entry; each other table starts as a copy of the table it extends
+ * and overrides what its ISA does better, with the blocking sizes beside the kernels
+ * they belong to. Adding an ISA: a folder of kernels (kernels/<isa>/), one init
+ * function here, one line in g_tables, one detection branch in core/cpu.c. */
+#include <pthread.h>
+#include <string.h>
+
+#include "core/registry.h"
+#include "kernels/avx2/avx2.h"
+#include "kernels/avx512/avx512.h"
+#include "kernels/portable/portable.h"
+
+static fc_kernels t_portable, t_avx2, t_avx512;
+
+/* Plain C: GCC vectors of 16 bytes (SSE2 on x86-64, scalars elsewhere). */
+static void init_portable(fc_kernels *t) {
+    *t = (fc_kernels){
+        .name = "portable",
+        .isa = FC_ISA_PORTABLE,
+        .requires = 0,
+        .gemm = {.ukernel = fc_f32_gemm_ukernel_4x8__portable,
+                 .mr = 4, .nr = 8, .mc = 128, .kc = 256, .nc = 2048,
+                 .a_in_l1 = 0, .pack_transposed = NULL},
+        .conv_direct = {.forward = fc_f32_conv_direct_ukernel_8x8__portable,
+                        .bwd_weights = fc_f32_conv_direct_bwd_weights_ukernel_4x3__portable},
+        .depthwise = {.forward = fc_f32_depthwise_ukernel_2x8__portable,
+                      .bwd_weights = fc_f32_depthwise_bwd_weights_ukernel_16x4__portable},
+        .winograd = {.input_2x2 = fc_f32_winograd_input_ukernel_2x2__portable,
+                     .input_4x4 = fc_f32_winograd_input_ukernel_4x4__portable,
+                     .output_2x2 = fc_f32_winograd_output_ukernel_2x2__portable,
+                     .output_4x4 = fc_f32_winograd_output_ukernel_4x4__portable},
+        .pool = {.max_fwd = fc_f32_maxpool_ukernel__portable,
+                 .argmax = fc_f32_argmaxpool_ukernel__portable,
+                 .avg_fwd = fc_f32_avgpool_ukernel__portable,
+                 .avg_bwd = fc_f32_avgpool_bwd_data_ukernel__portable,
+                 .means = fc_f32_global_avgpool_ukernel__portable,
+                 .maxes = fc_f32_global_maxpool_ukernel__portable,
+                 .max = fc_f32_reduce_max_ukernel__portable},
+        .peak = {.fma = fc_f32_peak_fma_ukernel_12x4__portable,
+                 .lanes = fc_f32_peak_fma_lanes__portable},
+    };
+}
+
+/* AVX2 + FMA: extends portable. */
+static void init_avx2(fc_kernels *t) {
+    *t = t_portable;
+    t->name = "avx2";
+    t->isa = FC_ISA_AVX2;
+    t->requires = FC_CAP_AVX2 | FC_CAP_FMA;
+    t->gemm = (fc_gemm_config){.ukernel = fc_f32_gemm_ukernel_6x16__avx2,
+                               .mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 3072,
+                               .a_in_l1 = 0,
+                               .pack_transposed = fc_f32_gemm_pack_transposed_ukernel_8x8__avx2};
+    t->conv_direct.forward = fc_f32_conv_direct_ukernel_8x16__avx2;
+    t->conv_direct.bwd_weights = fc_f32_conv_direct_bwd_weights_ukernel_4x3__avx2;
+    t->depthwise.forward = fc_f32_depthwise_ukernel_2x16__avx2;
+    t->depthwise.bwd_weights = fc_f32_depthwise_bwd_weights_ukernel_16x8__avx2;
+    t->winograd.input_2x2 = fc_f32_winograd_input_ukernel_2x2__avx2;
+    t->winograd.input_4x4 = fc_f32_winograd_input_ukernel_4x4__avx2;
+    t->winograd.output_2x2 = fc_f32_winograd_output_ukernel_2x2__avx2;
+    t->winograd.output_4x4 = fc_f32_winograd_output_ukernel_4x4__avx2;
+    t->pool = (fc_pool_ukernels){.max_fwd = fc_f32_maxpool_ukernel__avx2,
+                                 .argmax = fc_f32_argmaxpool_ukernel__avx2,
+                                 .avg_fwd = fc_f32_avgpool_ukernel__avx2,
+                                 .avg_bwd = fc_f32_avgpool_bwd_data_ukernel__avx2,
+                                 .means = fc_f32_global_avgpool_ukernel__avx2,
+                                 .maxes = fc_f32_global_maxpool_ukernel__avx2,
+                                 .max = fc_f32_reduce_max_ukernel__avx2};
+    t->peak.fma = fc_f32_peak_fma_ukernel_12x8__avx2;
+    t->peak.lanes = fc_f32_peak_fma_lanes__avx2;
+}
+
+/* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
+ * keep the AVX2 transposing pack). */
+static void init_avx512(fc_kernels *t) {
+    *t = t_avx2;
+    t->name = "avx512";
+    t->isa = FC_ISA_AVX512;
+    t->requires = FC_CAP_AVX2 | FC_CAP_FMA | FC_CAP_AVX512F | FC_CAP_AVX512VL |
+                  FC_CAP_AVX512BW | FC_CAP_AVX512DQ;
+    t->gemm.ukernel = fc_f32_gemm_ukernel_8x32__avx512;
+    t->gemm.mr = 8;
+    t->gemm.nr = 32;
+    t->gemm.mc = 192;
+    t->gemm.kc = 256;
+    t->gemm.nc = 3072;
+    t->conv_direct.forward = fc_f32_conv_direct_ukernel_8x32__avx512;
+    t->conv_direct.bwd_weights = fc_f32_conv_direct_bwd_weights_ukernel_8x3__avx512;
+    t->depthwise.forward = fc_f32_depthwise_ukernel_2x64__avx512;
+    t->depthwise.bwd_weights = fc_f32_depthwise_bwd_weights_ukernel_16x16__avx512;
+    t->winograd.input_2x2 = fc_f32_winograd_input_ukernel_2x2__avx512;
+    t->winograd.input_4x4 = fc_f32_winograd_input_ukernel_4x4__avx512;
+    t->winograd.output_2x2 = fc_f32_winograd_output_ukernel_2x2__avx512;
+    t->winograd.output_4x4 = fc_f32_winograd_output_ukernel_4x4__avx512;
+    t->pool = (fc_pool_ukernels){.max_fwd = fc_f32_maxpool_ukernel__avx512,
+                                 .argmax = fc_f32_argmaxpool_ukernel__avx512,
+                                 .avg_fwd = fc_f32_avgpool_ukernel__avx512,
+                                 .avg_bwd = fc_f32_avgpool_bwd_data_ukernel__avx512,
+                                 .means = fc_f32_global_avgpool_ukernel__avx512,
+                                 .maxes = fc_f32_global_maxpool_ukernel__avx512,
+                                 .max = fc_f32_reduce_max_ukernel__avx512};
+    t->peak.fma = fc_f32_peak_fma_ukernel_16x16__avx512;
+    t->peak.lanes = fc_f32_peak_fma_lanes__avx512;
+}
+
+/* Best first: the default is the first the CPU can run. Each table is built after
+ * the one it extends. */
+static fc_kernels *const g_tables[] = {&t_avx512, &t_avx2, &t_portable};
+#define N_TABLES ((int)(sizeof g_tables / sizeof g_tables[0]))
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void build(void) {
+    init_portable(&t_portable);
+    init_avx2(&t_avx2);
+    init_avx512(&t_avx512);
+}
+
+const fc_kernels *fc_kernels_table(int i) {
+    pthread_once(&g_once, build);
+    return i >= 0 && i < N_TABLES ? g_tables[i] : NULL;
+}
+
+int fc_kernels_runnable(const fc_kernels *k) {
+    return k != NULL && (k->requires & ~fc_cpu_caps()) == 0;
+}
+
+const fc_kernels *fc_kernels_best(void) {
+    const fc_kernels *k;
+    for (int i = 0; (k = fc_kernels_table(i)) != NULL; i++)
+        if (fc_kernels_runnable(k)) return k;
+    return &t_portable; /* requires nothing: never reached */
+}
+
+const fc_kernels *fc_kernels_for_isa(fc_isa isa) {
+    const fc_kernels *k;
+    for (int i = 0; (k = fc_kernels_table(i)) != NULL; i++)
+        if (k->isa == isa) return k;
+    return NULL;
+}
+
+const fc_kernels *fc_kernels_named(const char *name) {
+    const fc_kernels *k;
+    for (int i = 0; name && (k = fc_kernels_table(i)) != NULL; i++)
+        if (!strcmp(k->name, name)) return k;
+    return NULL;
+}

@@ -1,0 +1,37 @@
+/* The avx2 micro-kernels: AVX2 + FMA. Every file of this folder
+ * compiles with its own `#pragma GCC target`; core/registry.c puts these in the
+ * avx2 table. Names: fc_<type>_<op>_ukernel_<tile>__<isa> (see fastconv.h). */
+#ifndef FC_KERNELS_AVX2_H
+#define FC_KERNELS_AVX2_H
+
+#include "core/registry.h"
+
+void fc_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+     float alpha, float beta);
+void fc_f32_gemm_pack_transposed_ukernel_8x8__avx2(const float *src, int64_t ld, int64_t kc,
+                                                   int64_t w, float *dst);
+
+void fc_f32_conv_direct_ukernel_8x16__avx2(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
+void fc_f32_conv_direct_bwd_weights_ukernel_4x3__avx2(const fc_direct_bwd_weights *a);
+
+void fc_f32_depthwise_ukernel_2x16__avx2(const fc_depthwise_rows *a);
+void fc_f32_depthwise_bwd_weights_ukernel_16x8__avx2(const fc_depthwise_bwd_weights *a);
+
+void fc_f32_winograd_input_ukernel_2x2__avx2(const fc_winograd_input *a);
+void fc_f32_winograd_input_ukernel_4x4__avx2(const fc_winograd_input *a);
+int fc_f32_winograd_output_ukernel_2x2__avx2(const fc_winograd_output *a);
+int fc_f32_winograd_output_ukernel_4x4__avx2(const fc_winograd_output *a);
+
+void fc_f32_maxpool_ukernel__avx2(const fc_pool_geom *g, const float *x, float *y, float *buf);
+void fc_f32_argmaxpool_ukernel__avx2(const fc_pool_geom *g, const float *x, float *y, int64_t *idx,
+     const float *gy, float *gx, float *buf);
+void fc_f32_avgpool_ukernel__avx2(const fc_pool_geom *g, const float *x, float *y, float *buf);
+void fc_f32_avgpool_bwd_data_ukernel__avx2(const fc_pool_geom *g, const float *gy, float *gx, float *buf);
+void fc_f32_global_avgpool_ukernel__avx2(const float *x, int64_t n, int64_t np, float div, float *y);
+void fc_f32_global_maxpool_ukernel__avx2(const float *x, int64_t n, int64_t np, float *y);
+float fc_f32_reduce_max_ukernel__avx2(const float *x, int64_t n);
+
+double fc_f32_peak_fma_ukernel_12x8__avx2(int64_t iters, float seed);
+extern const int fc_f32_peak_fma_lanes__avx2;
+
+#endif

@@ -1,0 +1,35 @@
+/* The avx512 micro-kernels: AVX-512 F/VL/BW/DQ. Every file of this folder
+ * compiles with its own `#pragma GCC target`; core/registry.c puts these in the
+ * avx512 table. Names: fc_<type>_<op>_ukernel_<tile>__<isa> (see fastconv.h). */
+#ifndef FC_KERNELS_AVX512_H
+#define FC_KERNELS_AVX512_H
+
+#include "core/registry.h"
+
+void fc_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+     float alpha, float beta);
+
+void fc_f32_conv_direct_ukernel_8x32__avx512(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
+void fc_f32_conv_direct_bwd_weights_ukernel_8x3__avx512(const fc_direct_bwd_weights *a);
+
+void fc_f32_depthwise_ukernel_2x64__avx512(const fc_depthwise_rows *a);
+void fc_f32_depthwise_bwd_weights_ukernel_16x16__avx512(const fc_depthwise_bwd_weights *a);
+
+void fc_f32_winograd_input_ukernel_2x2__avx512(const fc_winograd_input *a);
+void fc_f32_winograd_input_ukernel_4x4__avx512(const fc_winograd_input *a);
+int fc_f32_winograd_output_ukernel_2x2__avx512(const fc_winograd_output *a);
+int fc_f32_winograd_output_ukernel_4x4__avx512(const fc_winograd_output *a);
+
+void fc_f32_maxpool_ukernel__avx512(const fc_pool_geom *g, const float *x, float *y, float *buf);
+void fc_f32_argmaxpool_ukernel__avx512(const fc_pool_geom *g, const float *x, float *y, int64_t *idx,
+     const float *gy, float *gx, float *buf);
+void fc_f32_avgpool_ukernel__avx512(const fc_pool_geom *g, const float *x, float *y, float *buf);
+void fc_f32_avgpool_bwd_data_ukernel__avx512(const fc_pool_geom *g, const float *gy, float *gx, float *buf);
+void fc_f32_global_avgpool_ukernel__avx512(const float *x, int64_t n, int64_t np, float div, float *y);
+void fc_f32_global_maxpool_ukernel__avx512(const float *x, int64_t n, int64_t np, float *y);
+float fc_f32_reduce_max_ukernel__avx512(const float *x, int64_t n);
+
+double fc_f32_peak_fma_ukernel_16x16__avx512(int64_t iters, float seed);
+extern const int fc_f32_peak_fma_lanes__avx512;
+
+#endif

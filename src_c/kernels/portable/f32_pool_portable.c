@@ -1,0 +1,11 @@
+/* Pooling plane micro-kernels, portable. */
+#include "kernels/portable/portable.h"
+#define FC_VBYTES 16
+#define FC_MAXPOOL_UKERNEL fc_f32_maxpool_ukernel__portable
+#define FC_ARGMAXPOOL_UKERNEL fc_f32_argmaxpool_ukernel__portable
+#define FC_AVGPOOL_UKERNEL fc_f32_avgpool_ukernel__portable
+#define FC_AVGPOOL_BWD_DATA_UKERNEL fc_f32_avgpool_bwd_data_ukernel__portable
+#define FC_GLOBAL_AVGPOOL_UKERNEL fc_f32_global_avgpool_ukernel__portable
+#define FC_GLOBAL_MAXPOOL_UKERNEL fc_f32_global_maxpool_ukernel__portable
+#define FC_REDUCE_MAX_UKERNEL fc_f32_reduce_max_ukernel__portable
+#include "kernels/f32_pool.inc"
