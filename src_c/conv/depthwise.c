@@ -10,6 +10,7 @@
 
 #include "conv_desc.h"
 #include "depthwise.h"
+#include "plane.h"
 #include "core/registry.h"
 
 static int thread_id(void) {
@@ -18,67 +19,6 @@ static int thread_id(void) {
 #else
     return 0;
 #endif
-}
-
-/* A padded plane in phase layout: source (i, j) lands at (top + i*ssh, left + j*ssw);
- * each row of Wp columns is split into nph phases of `phase` floats. */
-typedef struct dw_geom {
-    int64_t H, W, top, left, Hp, Wp, ssh, ssw, nph;
-    int64_t phase, row, plane;
-} dw_geom;
-
-static dw_geom make_geom(int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp, int64_t Wp,
-                         int64_t ssh, int64_t ssw, int64_t nph) {
-    dw_geom g = {H, W, top, left, Hp, Wp, ssh, ssw, nph, 0, 0, 0};
-    g.phase = fc_ceil_div(Wp, nph);
-    g.row = g.phase * nph;
-    g.plane = g.row * Hp;
-    return g;
-}
-
-/* Writes src into its padded copy (zeros elsewhere); source pixels that land
- * outside the padded plane are dropped. */
-static void pack_plane(const dw_geom *g, const float *src, float *dst) {
-    if (g->ssh != 1 || g->ssw != 1) { /* zero-upsampled (backward-data, stride > 1) */
-        memset(dst, 0, (size_t)g->plane * sizeof(float));
-        for (int64_t i = 0; i < g->H; i++) {
-            int64_t pr = g->top + i * g->ssh;
-            if (pr < 0 || pr >= g->Hp) continue;
-            float *drow = dst + pr * g->row;
-            const float *srow = src + i * g->W;
-            for (int64_t j = 0; j < g->W; j++) {
-                int64_t pc = g->left + j * g->ssw;
-                if (pc < 0 || pc >= g->Wp) continue;
-                drow[(pc % g->nph) * g->phase + pc / g->nph] = srow[j];
-            }
-        }
-        return;
-    }
-    /* Source columns [j0, j1) land at padded columns left + j. */
-    int64_t j0 = fc_max64(0, -g->left), j1 = fc_min64(g->W, g->Wp - g->left);
-    for (int64_t pr = 0; pr < g->Hp; pr++) {
-        float *drow = dst + pr * g->row;
-        int64_t i = pr - g->top;
-        if (i < 0 || i >= g->H || j0 >= j1) {
-            memset(drow, 0, (size_t)g->row * sizeof(float));
-            continue;
-        }
-        const float *srow = src + i * g->W;
-        if (g->nph == 1) {
-            int64_t c0 = g->left + j0, c1 = g->left + j1;
-            memset(drow, 0, (size_t)c0 * sizeof(float));
-            memcpy(drow + c0, srow + j0, (size_t)(j1 - j0) * sizeof(float));
-            memset(drow + c1, 0, (size_t)(g->row - c1) * sizeof(float));
-        } else {
-            for (int64_t p = 0; p < g->nph; p++) {
-                float *dp = drow + p * g->phase;
-                for (int64_t q = 0; q < g->phase; q++) {
-                    int64_t j = q * g->nph + p - g->left;
-                    dp[q] = (j >= j0 && j < j1) ? srow[j] : 0.0f;
-                }
-            }
-        }
-    }
 }
 
 /* Checks the descriptor; sets OH, OW. */
@@ -121,8 +61,8 @@ fc_status fc_depthwise_conv2d_output_shape(const fc_depthwise_conv2d_desc *d, in
     return dw_check(d, OH, OW);
 }
 
-static dw_geom forward_geom(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW) {
-    return make_geom(d->H, d->W, d->pad_top, d->pad_left,
+static fc_plane_geom forward_geom(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW) {
+    return fc_plane_geom_make(d->H, d->W, d->pad_top, d->pad_left,
                      (OH - 1) * d->stride_h + (d->R - 1) * d->dilation_h + 1,
                      (OW - 1) * d->stride_w + (d->S - 1) * d->dilation_w + 1, 1, 1, d->stride_w);
 }
@@ -166,11 +106,11 @@ static fc_status open_ws(int nt, int64_t floats, int64_t S, int64_t extra_floats
     return FC_SUCCESS;
 }
 
-static dw_geom backward_data_geom(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW) {
+static fc_plane_geom backward_data_geom(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW) {
     int64_t Rd = (d->R - 1) * d->dilation_h, Sd = (d->S - 1) * d->dilation_w;
     /* grad_x = stride-1 correlation of the zero-upsampled, padded grad_y with the
      * flipped kernel. */
-    return make_geom(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
+    return fc_plane_geom_make(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
                      d->stride_h, d->stride_w, 1);
 }
 
@@ -200,7 +140,7 @@ fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH
                                    void *workspace, size_t workspace_size) {
     fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, RS = d->R * d->S;
-    dw_geom g = forward_geom(d, OH, OW);
+    fc_plane_geom g = forward_geom(d, OH, OW);
     int nt = fc_threads();
     DW_WS(ws);
     float *unused;
@@ -214,7 +154,7 @@ fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < N * C; t++) {
             int64_t n = t / C, c = t % C;
-            pack_plane(&g, x + t * d->H * d->W, buf);
+            fc_plane_pack(&g, x + t * d->H * d->W, buf);
             for (int64_t j = 0; j < m; j++) {
                 int64_t k = c * m + j;
                 fc_depthwise_rows a = {buf, 1, g.plane, g.row, g.phase, w + k * RS, d->R, d->S,
@@ -233,7 +173,7 @@ fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int6
                                          void *workspace, size_t workspace_size) {
     fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, R = d->R, S = d->S, RS = R * S;
-    dw_geom g = backward_data_geom(d, OH, OW);
+    fc_plane_geom g = backward_data_geom(d, OH, OW);
     int nt = fc_threads();
     DW_WS(ws);
     float *wf;
@@ -252,7 +192,7 @@ fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int6
         for (int64_t t = 0; t < N * C; t++) {
             int64_t n = t / C, c = t % C;
             for (int64_t j = 0; j < m; j++)
-                pack_plane(&g, gy + (n * K + c * m + j) * OH * OW, buf + j * g.plane);
+                fc_plane_pack(&g, gy + (n * K + c * m + j) * OH * OW, buf + j * g.plane);
             fc_depthwise_rows a = {buf, m, g.plane, g.row, g.phase, wf + c * m * RS, R, S, 1, 1,
                             d->dilation_h, d->dilation_w, ws.soff, d->H, d->W, 0.0f,
                             gx + t * d->H * d->W};
@@ -268,7 +208,7 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
                                             size_t workspace_size) {
     fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, K = C * m, RS = d->R * d->S;
-    dw_geom g = forward_geom(d, OH, OW);
+    fc_plane_geom g = forward_geom(d, OH, OW);
     int nt = fc_threads();
     /* Each thread sums its (image, channel) tasks into its own [K][RS + 1] partials
      * (the +1 is the bias); a parallel reduction over K follows. */
@@ -288,7 +228,7 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
         #pragma omp for schedule(static)
         for (int64_t t = 0; t < N * C; t++) {
             int64_t n = t / C, c = t % C;
-            pack_plane(&g, x + t * d->H * d->W, buf);
+            fc_plane_pack(&g, x + t * d->H * d->W, buf);
             for (int64_t j = 0; j < m; j++) {
                 int64_t k = c * m + j;
                 float *pk = mine + k * part;

@@ -5,44 +5,9 @@
 #include <string.h>
 
 #include "conv_desc.h"
+#include "plane.h"
 #include "direct.h"
 #include "core/registry.h"
-
-/* Geometry of a padded, phase-split plane (see direct.h). */
-typedef struct plane_geom {
-    int64_t H, W;            /* source plane */
-    int64_t top, left;       /* where source row 0 / col 0 land in the padded plane */
-    int64_t Hp, Wp;          /* padded plane */
-    int64_t sh, sw;          /* source sampling: source (i, j) lands at (top + i*sh, left + j*sw) */
-    int64_t stride;          /* output column stride = number of phases */
-    int64_t phase, row, plane;
-} plane_geom;
-
-static plane_geom make_geom(int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp,
-                            int64_t Wp, int64_t sh, int64_t sw, int64_t stride) {
-    plane_geom g = {H, W, top, left, Hp, Wp, sh, sw, stride, 0, 0, 0};
-    g.phase = fc_ceil_div(Wp, stride);
-    g.row = g.phase * stride;
-    g.plane = g.row * Hp;
-    return g;
-}
-
-/* Writes one source plane into its padded, phase-split copy (zeros elsewhere).
- * Source pixels that fall outside the padded plane are dropped. */
-static void pack_plane(const plane_geom *g, const float *src, float *dst) {
-    memset(dst, 0, (size_t)g->plane * sizeof(float));
-    for (int64_t i = 0; i < g->H; i++) {
-        int64_t pr = g->top + i * g->sh;
-        if (pr < 0 || pr >= g->Hp) continue;
-        float *drow = dst + pr * g->row;
-        const float *srow = src + i * g->W;
-        for (int64_t j = 0; j < g->W; j++) {
-            int64_t pc = g->left + j * g->sw;
-            if (pc < 0 || pc >= g->Wp) continue;
-            drow[(pc % g->stride) * g->phase + pc / g->stride] = srow[j];
-        }
-    }
-}
 
 static int64_t packed_weight_floats(int64_t groups, int64_t out_per_group, int64_t cin,
                                     int64_t R, int64_t S) {
@@ -77,16 +42,16 @@ static void pack_weights(const fc_conv2d_desc *d, const float *w, float *wp, int
     }
 }
 
-static plane_geom forward_geom(const fc_conv2d_desc *d) {
-    return make_geom(d->H, d->W, d->pad_top, d->pad_left, d->H + d->pad_top + d->pad_bottom,
+static fc_plane_geom forward_geom(const fc_conv2d_desc *d) {
+    return fc_plane_geom_make(d->H, d->W, d->pad_top, d->pad_left, d->H + d->pad_top + d->pad_bottom,
                      d->W + d->pad_left + d->pad_right, 1, 1, d->stride_w);
 }
 
 /* The transposed problem backward-data solves: the gradient upsampled by the stride
  * and padded so that a stride-1 convolution with flipped weights gives grad_x. */
-static plane_geom backward_geom(const fc_conv2d_desc *d, int64_t OH, int64_t OW) {
+static fc_plane_geom backward_geom(const fc_conv2d_desc *d, int64_t OH, int64_t OW) {
     int64_t Rd = (d->R - 1) * d->dilation_h, Sd = (d->S - 1) * d->dilation_w;
-    return make_geom(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
+    return fc_plane_geom_make(OH, OW, Rd - d->pad_top, Sd - d->pad_left, d->H + Rd, d->W + Sd,
                      d->stride_h, d->stride_w, 1);
 }
 
@@ -101,7 +66,7 @@ typedef struct bwd_weights_geom {
     int64_t slack;           /* floats the kernel may read past the last input plane */
 } bwd_weights_geom;
 
-static int bwd_weights_make_geom(const plane_geom *g, int64_t OH, int64_t OW, int64_t sh, bwd_weights_geom *o) {
+static int bwd_weights_make_geom(const fc_plane_geom *g, int64_t OH, int64_t OW, int64_t sh, bwd_weights_geom *o) {
     if (OW > INT64_MAX / 4 || g->row > INT64_MAX / 4) return 0;
     int64_t row16 = fc_ceil_div(OW, 16) * 16;
     int64_t pl;
@@ -126,7 +91,7 @@ static int bwd_weights_make_geom(const plane_geom *g, int64_t OH, int64_t OW, in
     return 1;
 }
 
-static size_t bwd_weights_workspace(const fc_conv2d_desc *d, int64_t OH, int64_t OW, const plane_geom *g) {
+static size_t bwd_weights_workspace(const fc_conv2d_desc *d, int64_t OH, int64_t OW, const fc_plane_geom *g) {
     bwd_weights_geom q;
     if (!bwd_weights_make_geom(g, OH, OW, d->stride_h, &q)) return SIZE_MAX;
     int64_t xfl, gfl, taps;
@@ -146,7 +111,7 @@ size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
     size_t total = 0;
     int64_t planes, wfl;
-    plane_geom g;
+    fc_plane_geom g;
     if (pass == FC_PASS_BACKWARD_DATA) {
         g = backward_geom(d, OH, OW);
         planes = d->N * d->K;
@@ -165,15 +130,15 @@ size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
     return total;
 }
 
-static void pack_planes(const plane_geom *g, const float *src, int64_t planes, float *dst) {
+static void pack_planes(const fc_plane_geom *g, const float *src, int64_t planes, float *dst) {
     int64_t src_plane = g->H * g->W;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t p = 0; p < planes; p++) pack_plane(g, src + p * src_plane, dst + p * g->plane);
+    for (int64_t p = 0; p < planes; p++) fc_plane_pack(g, src + p * src_plane, dst + p * g->plane);
     memset(dst + planes * g->plane, 0, FC_DIRECT_SLACK * sizeof(float));
 }
 
 /* Runs the rows kernel over every (image, group, channel block, row chunk). */
-static fc_status run_rows(const plane_geom *g, const float *xq, int64_t N, int64_t G, int64_t cin,
+static fc_status run_rows(const fc_plane_geom *g, const float *xq, int64_t N, int64_t G, int64_t cin,
                           int64_t outg, const float *wp, const float *bias, float *y, int64_t OH,
                           int64_t OW, const fc_conv2d_desc *d, int64_t sh, int64_t sw,
                           fc_arena *ws) {
@@ -228,7 +193,7 @@ fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const 
     int64_t OH, OW;
     fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
-    plane_geom g = forward_geom(d);
+    fc_plane_geom g = forward_geom(d);
     float *xq = fc_arena_alloc(ws, (size_t)(d->N * d->C * g.plane + FC_DIRECT_SLACK) * sizeof(float));
     float *wp = fc_arena_alloc(ws, (size_t)packed_weight_floats(G, Kg, Cg, d->R, d->S) * sizeof(float));
     if (!xq || !wp) return FC_INVALID_WORKSPACE;
@@ -242,7 +207,7 @@ fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
     int64_t OH, OW;
     fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
-    plane_geom g = backward_geom(d, OH, OW);
+    fc_plane_geom g = backward_geom(d, OH, OW);
     float *uq = fc_arena_alloc(ws, (size_t)(d->N * d->K * g.plane + FC_DIRECT_SLACK) * sizeof(float));
     float *wp = fc_arena_alloc(ws, (size_t)packed_weight_floats(G, Cg, Kg, d->R, d->S) * sizeof(float));
     if (!uq || !wp) return FC_INVALID_WORKSPACE;
@@ -269,7 +234,7 @@ fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *
     int64_t OH, OW;
     fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
-    plane_geom g = forward_geom(d);
+    fc_plane_geom g = forward_geom(d);
     bwd_weights_geom q;
     if (!bwd_weights_make_geom(&g, OH, OW, d->stride_h, &q)) return FC_INVALID_WORKSPACE;
     int64_t xfl = d->N * d->C * g.plane;

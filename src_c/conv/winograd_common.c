@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "conv_desc.h"
+#include "plane.h"
 #include "direct.h"
 #include "im2col.h"
 #include "winograd.h"
@@ -40,6 +41,7 @@ typedef struct wg_geom {
     int64_t H, W, pt, pl, OH, OW;
     int64_t TH, TW;               /* tiles per image */
     int64_t phase, qrow, Hq, qplane;
+    fc_plane_geom packed;         /* the padded input plane: m phases, qrow x Hq */
     int64_t rows_per_block, tb_max;
 } wg_geom;
 
@@ -66,6 +68,8 @@ static int make_geom(wg_geom *g, int m, int64_t N, int64_t C, int64_t H, int64_t
     g->qrow = m * g->phase;
     g->Hq = g->TH * m + 2;
     if (!fc_mul_ok(g->qrow, g->Hq, &g->qplane)) return 0;
+    /* m phases of phase = TW + 1 floats: padded columns [0, TW*m + 2) */
+    g->packed = fc_plane_geom_make(H, W, pt, pl, g->Hq, g->TW * m + 2, 1, 1, m);
     int64_t t, rows = N * g->TH;
     if (!fc_mul_ok(g->a2, C + K, &t) || !fc_mul_ok(t, 4, &t)) return 0;
     int64_t tiles = fc_max64(WG_MIN_TILES, (int64_t)WG_BLOCK_BYTES / t);
@@ -155,20 +159,6 @@ static void transform_weights(const fc_conv2d_desc *d, int m, int backward, cons
 
 /* --------------------------------------------------------------- run */
 
-static void pack_plane(const wg_geom *g, const float *src, float *dst) {
-    memset(dst, 0, (size_t)g->qplane * sizeof(float));
-    int64_t m = g->m, j0 = fc_max64(0, -g->pl), j1 = fc_min64(g->W, g->TW * m + 2 - g->pl);
-    for (int64_t r = 0; r < g->Hq; r++) {
-        int64_t i = r - g->pt;
-        if (i < 0 || i >= g->H) continue;
-        float *d = dst + r * g->qrow;
-        const float *s = src + i * g->W;
-        for (int64_t j = j0; j < j1; j++) {
-            int64_t c = j + g->pl;
-            d[(c % m) * g->phase + c / m] = s[j];
-        }
-    }
-}
 
 /* ------------------------------------------- non-finite fix-up (rare) */
 
@@ -277,7 +267,7 @@ static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_fil
     fc_winograd_output_fn kout = g->m == 2 ? kt->winograd.output_2x2 : kt->winograd.output_4x4;
 
     #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t p = 0; p < g->N * C; p++) pack_plane(g, x + p * g->H * g->W, xq + p * g->qplane);
+    for (int64_t p = 0; p < g->N * C; p++) fc_plane_pack(&g->packed, x + p * g->H * g->W, xq + p * g->qplane);
     memset(xq + g->N * C * g->qplane, 0, WG_SLACK * sizeof(float));
     memset(M + a2 * K * g->tb_max, 0, WG_SLACK * sizeof(float));
 
