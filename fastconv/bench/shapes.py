@@ -4,7 +4,7 @@ import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # The package carries a copy so installed users have it; benchmarks/bench_shapes.json in
-# the source tree is the same file (tests/test_bench.py checks they agree).
+# the source tree is the same file (tests/bench/test_bench.py checks they agree).
 DEFAULT_PATH = os.path.join(_HERE, "bench_shapes.json")
 
 _REQUIRED = {
