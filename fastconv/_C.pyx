@@ -100,17 +100,20 @@ def cpu_isa():
     return ISA_NAMES[fc_cpu_isa()]
 
 
-def set_isa(str name):
-    cdef fc_status st
-    cdef fc_isa isa
-    for k, v in ISA_NAMES.items():
+cdef int _value_of(dict names, str name, str where, str what) except -1:
+    """The enum value whose name is `name`, or ValueError listing the names."""
+    for k, v in names.items():
         if v == name:
-            isa = <fc_isa>k
-            with nogil:  # waits for calls in flight in other threads
-                st = fc_set_isa(isa)
-            _check(st, f"set_isa({name!r})")
-            return
-    raise ValueError(f"set_isa: unknown ISA {name!r}; expected one of {sorted(ISA_NAMES.values())}")
+            return k
+    raise ValueError(f"{where}: unknown {what} {name!r}; expected one of {sorted(names.values())}")
+
+
+def set_isa(str name):
+    cdef fc_isa isa = <fc_isa>_value_of(ISA_NAMES, name, "set_isa", "ISA")
+    cdef fc_status st
+    with nogil:  # waits for calls in flight in other threads
+        st = fc_set_isa(isa)
+    _check(st, f"set_isa({name!r})")
 
 
 PRECISION_NAMES = {FC_PRECISION_HIGHEST: "highest", FC_PRECISION_HIGH: "high"}
@@ -121,17 +124,12 @@ def get_precision():
 
 
 def set_precision(str name):
+    cdef fc_precision p = <fc_precision>_value_of(PRECISION_NAMES, name, "set_precision",
+                                                  "precision")
     cdef fc_status st
-    cdef fc_precision p
-    for k, v in PRECISION_NAMES.items():
-        if v == name:
-            p = <fc_precision>k
-            with nogil:  # waits for calls in flight in other threads
-                st = fc_set_precision(p)
-            _check(st, f"set_precision({name!r})")
-            return
-    raise ValueError(f"set_precision: unknown precision {name!r}; expected one of "
-                     f"{sorted(PRECISION_NAMES.values())}")
+    with nogil:  # waits for calls in flight in other threads
+        st = fc_set_precision(p)
+    _check(st, f"set_precision({name!r})")
 
 
 def release_workspace():
