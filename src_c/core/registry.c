@@ -41,6 +41,10 @@ static void init_portable(fc_kernels *t) {
                  .max = fc_f32_reduce_max_ukernel__portable},
         .peak = {.fma = fc_f32_peak_fma_ukernel_12x4__portable,
                  .lanes = fc_f32_peak_fma_lanes__portable},
+        .batch_norm = {.stats = fc_f32_batch_norm_stats_ukernel__portable,
+                       .apply = fc_f32_batch_norm_apply_ukernel__portable,
+                       .bwd_reduce = fc_f32_batch_norm_bwd_reduce_ukernel__portable,
+                       .bwd_apply = fc_f32_batch_norm_bwd_apply_ukernel__portable},
     };
 }
 
@@ -71,6 +75,11 @@ static void init_avx2(fc_kernels *t) {
                                  .max = fc_f32_reduce_max_ukernel__avx2};
     t->peak.fma = fc_f32_peak_fma_ukernel_12x8__avx2;
     t->peak.lanes = fc_f32_peak_fma_lanes__avx2;
+    t->batch_norm = (fc_batch_norm_ukernels){
+        .stats = fc_f32_batch_norm_stats_ukernel__avx2,
+        .apply = fc_f32_batch_norm_apply_ukernel__avx2,
+        .bwd_reduce = fc_f32_batch_norm_bwd_reduce_ukernel__avx2,
+        .bwd_apply = fc_f32_batch_norm_bwd_apply_ukernel__avx2};
 }
 
 /* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
@@ -104,6 +113,11 @@ static void init_avx512(fc_kernels *t) {
                                  .max = fc_f32_reduce_max_ukernel__avx512};
     t->peak.fma = fc_f32_peak_fma_ukernel_16x16__avx512;
     t->peak.lanes = fc_f32_peak_fma_lanes__avx512;
+    t->batch_norm = (fc_batch_norm_ukernels){
+        .stats = fc_f32_batch_norm_stats_ukernel__avx512,
+        .apply = fc_f32_batch_norm_apply_ukernel__avx512,
+        .bwd_reduce = fc_f32_batch_norm_bwd_reduce_ukernel__avx512,
+        .bwd_apply = fc_f32_batch_norm_bwd_apply_ukernel__avx512};
 }
 
 /* Best first: the default is the first the CPU can run. Each table is built after

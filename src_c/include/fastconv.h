@@ -375,6 +375,45 @@ FC_API fc_status fc_global_max_pool2d_backward(int64_t N, int64_t C, int64_t H, 
                                                const float *grad_y, const float *x,
                                                float *grad_x);
 
+/* ------------------------------------------------------------ batch normalization */
+
+/* torch.nn.functional.batch_norm on x[N][C][H][W]: per channel c,
+ *   y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c],   invstd = 1 / sqrt(var + eps)
+ * then max(y, 0) when relu (a fused ReLU). gamma and beta are [C]; NULL means 1 and 0
+ * (affine=False). y may be x (in place). */
+typedef struct fc_batch_norm2d_desc {
+    int64_t N, C, H, W;
+    double eps;      /* >= 0 */
+    double momentum; /* running = (1 - momentum) * running + momentum * batch statistic */
+    int relu;        /* 1: y = max(0, .), and backward masks grad_y where y <= 0 */
+} fc_batch_norm2d_desc;
+
+/* Training: mean and biased variance over (N, H, W), one pass over x (shifted sums
+ * in double) and one to write y; N*H*W must be >= 2 (else FC_INVALID_SHAPE, as torch).
+ * running_mean and running_var ([C], both or neither NULL) are updated in place with
+ * the unbiased variance. save_mean and save_invstd ([C], may be NULL) receive what
+ * fc_batch_norm2d_backward needs. */
+FC_API fc_status fc_batch_norm2d_forward_training(const fc_batch_norm2d_desc *d,
+                                                  const float *x, const float *gamma,
+                                                  const float *beta, float *running_mean,
+                                                  float *running_var, float *y,
+                                                  float *save_mean, float *save_invstd);
+/* Evaluation: the running statistics normalize (momentum unused). */
+FC_API fc_status fc_batch_norm2d_forward_inference(const fc_batch_norm2d_desc *d,
+                                                   const float *x, const float *gamma,
+                                                   const float *beta,
+                                                   const float *running_mean,
+                                                   const float *running_var, float *y);
+/* Backward of the training forward, from its save_mean and save_invstd. With d->relu,
+ * y is the forward's output (post-ReLU) and grad_y counts only where y > 0 (NaN
+ * counts); otherwise y is unused and may be NULL. grad_x is overwritten (it may be
+ * grad_y); grad_gamma = sum(g * xhat) and grad_beta = sum(g) ([C], each may be NULL)
+ * are overwritten, not accumulated. gamma NULL means 1. */
+FC_API fc_status fc_batch_norm2d_backward(const fc_batch_norm2d_desc *d, const float *grad_y,
+                                          const float *x, const float *y, const float *gamma,
+                                          const float *save_mean, const float *save_invstd,
+                                          float *grad_x, float *grad_gamma, float *grad_beta);
+
 #ifdef __cplusplus
 }
 #endif

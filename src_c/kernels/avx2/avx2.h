@@ -34,4 +34,13 @@ float fc_f32_reduce_max_ukernel__avx2(const float *x, int64_t n);
 double fc_f32_peak_fma_ukernel_12x8__avx2(int64_t iters, float seed);
 extern const int fc_f32_peak_fma_lanes__avx2;
 
+
+void fc_f32_batch_norm_stats_ukernel__avx2(const float *x, int64_t n, float shift, double out[2]);
+void fc_f32_batch_norm_apply_ukernel__avx2(const float *x, int64_t n, float mean, float mean_lo,
+     float scale, float shift, int relu, float *y);
+void fc_f32_batch_norm_bwd_reduce_ukernel__avx2(const float *gy, const float *x, const float *y,
+     int64_t n, float mean, double out[2]);
+void fc_f32_batch_norm_bwd_apply_ukernel__avx2(const float *gy, const float *x, const float *y,
+     int64_t n, float mean, float k, float cx, float d, float *gx);
+
 #endif
