@@ -170,3 +170,23 @@ cdef extern from "fastconv.h" nogil:
                                                               const float *u, float *grad_x,
                                                               void *workspace,
                                                               size_t workspace_size)
+
+cdef extern from "fastconv.h" nogil:
+    ctypedef struct fc_batch_norm2d_desc:
+        int64_t N, C, H, W
+        double eps
+        double momentum
+        int relu
+
+    fc_status fc_batch_norm2d_forward_training(const fc_batch_norm2d_desc *d, const float *x,
+                                               const float *gamma, const float *beta,
+                                               float *running_mean, float *running_var,
+                                               float *y, float *save_mean, float *save_invstd)
+    fc_status fc_batch_norm2d_forward_inference(const fc_batch_norm2d_desc *d, const float *x,
+                                                const float *gamma, const float *beta,
+                                                const float *running_mean,
+                                                const float *running_var, float *y)
+    fc_status fc_batch_norm2d_backward(const fc_batch_norm2d_desc *d, const float *grad_y,
+                                       const float *x, const float *y, const float *gamma,
+                                       const float *save_mean, const float *save_invstd,
+                                       float *grad_x, float *grad_gamma, float *grad_beta)

@@ -6,6 +6,7 @@ from fastconv.functional.pool import (avg_pool2d, avg_pool2d_backward, global_av
                                       global_avg_pool2d_backward, global_max_pool2d,
                                       global_max_pool2d_backward, max_pool2d,
                                       max_pool2d_backward)
+from fastconv.functional.norm import BatchNorm2dResult, batch_norm2d, batch_norm2d_backward
 from fastconv.functional.transpose import conv_transpose2d, conv_transpose2d_backward
 from fastconv.functional.tuning import (autotune, autotune_clear, autotune_enabled,
                                         autotune_load, autotune_save, autotune_table)
@@ -18,4 +19,5 @@ __all__ = [
     "max_pool2d_backward",
     "autotune", "autotune_clear", "autotune_enabled", "autotune_load", "autotune_save",
     "autotune_table",
+    "batch_norm2d", "batch_norm2d_backward", "BatchNorm2dResult",
 ]
