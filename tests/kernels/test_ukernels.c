@@ -507,6 +507,56 @@ static void test_pool(const fc_kernels *t, const fc_kernels *ref) {
         }
 }
 
+/* --------------------------------------------------------- batch normalization */
+
+/* The span kernels on awkward lengths (tails, block edges) against double sums. */
+static void test_batch_norm(const fc_kernels *t) {
+    const fc_batch_norm_ukernels *k = &t->batch_norm;
+    CHECK(k->stats && k->apply && k->bwd_reduce && k->bwd_apply, "a NULL batch_norm entry");
+    static const int64_t lens[] = {1, 3, 7, 8, 15, 17, 31, 33, 100, 1023, 1025, 2049};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li];
+        float *x = buf_rand(n), *gy = buf_rand(n), *y = buf_rand(n), *o = buf_fill(n + 1, SENTINEL);
+        for (int64_t i = 0; i < n; i++) x[i] += 3.0f;
+        float shift = x[0], mean = 3.0f, lo = 1e-7f, sc = 1.7f, b = -0.25f;
+        double st[2], sr = 0, qr = 0, mag = 0;
+        k->stats(x, n, shift, st);
+        for (int64_t i = 0; i < n; i++) {
+            double a = (double)x[i] - shift;
+            sr += a; qr += a * a; mag += fabs(a);
+        }
+        CHECK(near(st[0], sr, mag) && near(st[1], qr, qr), "stats n=%ld", (long)n);
+        for (int relu = 0; relu < 2; relu++) {
+            k->apply(x, n, mean, lo, sc, b, relu, o);
+            for (int64_t i = 0; i < n; i++) {
+                double w = ((double)x[i] - mean - lo) * sc + b;
+                if (relu && w < 0) w = 0;
+                CHECK(near(o[i], w, fabs(x[i] - mean) * sc + fabs(b)), "apply n=%ld relu=%d at %ld",
+                      (long)n, relu, (long)i);
+            }
+            CHECK(same_bits(o[n], SENTINEL), "apply wrote past n=%ld", (long)n);
+            const float *mask = relu ? y : NULL;
+            k->bwd_reduce(gy, x, mask, n, mean, st);
+            sr = qr = mag = 0;
+            for (int64_t i = 0; i < n; i++) {
+                double g = mask && mask[i] <= 0 ? 0.0 : gy[i];
+                sr += g; qr += g * ((double)x[i] - mean); mag += fabs(g) * (1 + fabs(x[i] - mean));
+            }
+            CHECK(near(st[0], sr, mag) && near(st[1], qr, mag), "bwd_reduce n=%ld relu=%d",
+                  (long)n, relu);
+            k->bwd_apply(gy, x, mask, n, mean, 0.9f, -0.3f, 0.05f, o);
+            for (int64_t i = 0; i < n; i++) {
+                double g = mask && mask[i] <= 0 ? 0.0 : gy[i];
+                double w = g * 0.9 + ((double)x[i] - mean) * -0.3 + 0.05;
+                CHECK(near(o[i], w, fabs(g) + fabs(x[i] - mean) + 0.05), "bwd_apply n=%ld at %ld",
+                      (long)n, (long)i);
+            }
+            CHECK(same_bits(o[n], SENTINEL), "bwd_apply wrote past n=%ld", (long)n);
+        }
+        free(x); free(gy); free(y); free(o);
+    }
+}
+
 /* ---------------------------------------------------------------- peak FMA */
 
 static void test_peak(const fc_kernels *t) {
@@ -548,6 +598,7 @@ int main(void) {
         test_depthwise(k, ref);
         test_winograd(k, ref);
         test_pool(k, ref);
+        test_batch_norm(k);
         test_peak(k);
         printf("%-8s %s\n", k->name, failures == before_failures ? "ok" : "FAILED");
         ran++;
