@@ -6,6 +6,7 @@ import numpy as np
 
 from fastconv.functional import _args
 from fastconv.functional.gemm import matmul
+from fastconv.functional.norm import batch_norm2d, batch_norm2d_backward
 from fastconv.nn import init
 from fastconv.nn.module import Module, Parameter
 
@@ -188,7 +189,8 @@ class Identity(Module):
 
 
 class _BNCache(NamedTuple):
-    xhat: np.ndarray
+    x: np.ndarray
+    mean: np.ndarray
     invstd: np.ndarray
 
 
@@ -237,73 +239,55 @@ class BatchNorm2d(Module):
         self._check(x)
         N, C, H, W = x.shape
         use_batch = self.training or not self.track_running_stats
+        gamma = self.weight.data if self.affine else None
+        beta = self.bias.data if self.affine else None
         if not use_batch:
             self._keep(None)
-            scale = (1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps))
-            if self.affine:
-                scale = scale * self.weight.data
-            shift = (self.bias.data if self.affine else 0.0) - self.running_mean * scale
-            y = x * scale.astype(np.float32)[:, None, None]
-            y += np.asarray(shift, np.float32)[:, None, None]   # in place: no third array
-            return y
+            return batch_norm2d(x, gamma, beta, self.running_mean, self.running_var,
+                                training=False, eps=self.eps).y
         m = N * H * W
         if m == 1 and self.training:
             raise ValueError(f"BatchNorm2d: training needs more than one value per channel, "
                              f"got x of shape {x.shape}")
         if m == 0:
             return self._forward_empty(x)
-        x3 = x.reshape(N, C, H * W)
-        # Per-channel statistics accumulated in float64 (cheap: C values).
-        mean = x3.sum(axis=2, dtype=np.float64).sum(axis=0) / m
-        xc = x - mean.astype(np.float32)[:, None, None]
-        var = np.square(xc).reshape(N, C, H * W).sum(axis=2, dtype=np.float64).sum(axis=0) / m
-        invstd = (1.0 / np.sqrt(var + self.eps)).astype(np.float32)
-        xhat = xc
-        xhat *= invstd[:, None, None]                   # in place: xc is ours
+        rm = rv = None
+        mom = 0.0
         if self.training and self.track_running_stats:
             self.num_batches_tracked = self.num_batches_tracked + 1
             mom = (1.0 / float(self.num_batches_tracked) if self.momentum is None
                    else float(self.momentum))
-            unbiased = var * (m / (m - 1))
-            self.running_mean = ((1 - mom) * self.running_mean + mom * mean).astype(np.float32)
-            self.running_var = ((1 - mom) * self.running_var + mom * unbiased).astype(np.float32)
-        self._keep(_BNCache(xhat, invstd))
-        if not self.affine:
-            return xhat.copy() if self.training else xhat
-        y = xhat * self.weight.data[:, None, None]
-        y += self.bias.data[:, None, None]
-        return y
+            # updated in place by the kernel: they must be our own float32 arrays
+            self.running_mean = np.require(self.running_mean, np.float32, ["C", "W", "O"])
+            self.running_var = np.require(self.running_var, np.float32, ["C", "W", "O"])
+            rm, rv = self.running_mean, self.running_var
+        r = batch_norm2d(x, gamma, beta, rm, rv, training=True, momentum=mom, eps=self.eps)
+        self._keep(_BNCache(x, r.save_mean, r.save_invstd))
+        return r.y
 
     def _forward_empty(self, x):
         """torch's rule for an empty batch: nothing to normalize; the count of batches
         still grows in training, the statistics do not move."""
         if self.training and self.track_running_stats:
             self.num_batches_tracked = self.num_batches_tracked + 1
-        self._keep(_BNCache(x, None))
+        self._keep(_BNCache(x, None, None))
         return x.copy()
 
     def backward(self, grad_out):
         c = self._take()
         g = _args.as_float32(grad_out, "grad_out", "BatchNorm2d")
         N, C, H, W = g.shape
-        m = N * H * W
-        if m == 0:
+        if N * H * W == 0:
             if self.affine:
                 self.weight.accumulate(np.zeros(C, np.float32))
                 self.bias.accumulate(np.zeros(C, np.float32))
             return np.zeros(g.shape, np.float32)
-        g3 = g.reshape(N, C, H * W)
-        gsum = g3.sum(axis=2, dtype=np.float64).sum(axis=0)
-        gxhat_sum = (g * c.xhat).reshape(N, C, H * W).sum(axis=2, dtype=np.float64).sum(axis=0)
-        gamma = self.weight.data if self.affine else np.ones(C, np.float32)
+        gamma = self.weight.data if self.affine else None
+        gx, ggamma, gbeta = batch_norm2d_backward(g, c.x, gamma, c.mean, c.invstd)
         if self.affine:
-            self.weight.accumulate(gxhat_sum.astype(np.float32))
-            self.bias.accumulate(gsum.astype(np.float32))
-        # dx = gamma * invstd / m * (m * g - sum(g) - xhat * sum(g * xhat))
-        k = (gamma * c.invstd).astype(np.float32)[:, None, None]
-        a = (gsum / m).astype(np.float32)[:, None, None]
-        b = (gxhat_sum / m).astype(np.float32)[:, None, None]
-        return k * (g - a - c.xhat * b)
+            self.weight.accumulate(ggamma)
+            self.bias.accumulate(gbeta)
+        return gx
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
