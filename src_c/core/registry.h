@@ -24,6 +24,7 @@
 #include "conv/winograd.h"
 #include "gemm/gemm.h"
 #include "pool/pool.h"
+#include "optim/optim.h"
 
 /* CPU capabilities, detected once (core/cpu.c). Independent bits, not a ladder: a
  * table names exactly the ones its kernels are compiled for. */
@@ -75,6 +76,8 @@ typedef struct fc_kernels {
     } winograd;
 
     fc_pool_ukernels pool;
+
+    fc_optim_ukernels optim;                     /* SGD, Adam/AdamW updates */
 
     struct {
         fc_peak_fma_fn fma;

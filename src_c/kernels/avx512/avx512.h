@@ -32,4 +32,7 @@ float fc_f32_reduce_max_ukernel__avx512(const float *x, int64_t n);
 double fc_f32_peak_fma_ukernel_16x16__avx512(int64_t iters, float seed);
 extern const int fc_f32_peak_fma_lanes__avx512;
 
+void fc_f32_sgd_ukernel__avx512(const fc_sgd_args *a);
+void fc_f32_adam_ukernel__avx512(const fc_adam_args *a);
+
 #endif

@@ -32,4 +32,7 @@ float fc_f32_reduce_max_ukernel__portable(const float *x, int64_t n);
 double fc_f32_peak_fma_ukernel_12x4__portable(int64_t iters, float seed);
 extern const int fc_f32_peak_fma_lanes__portable;
 
+void fc_f32_sgd_ukernel__portable(const fc_sgd_args *a);
+void fc_f32_adam_ukernel__portable(const fc_adam_args *a);
+
 #endif
