@@ -7,6 +7,8 @@ from fastconv.functional.pool import (avg_pool2d, avg_pool2d_backward, global_av
                                       global_max_pool2d_backward, max_pool2d,
                                       max_pool2d_backward)
 from fastconv.functional.transpose import conv_transpose2d, conv_transpose2d_backward
+from fastconv.functional.loss import softmax_cross_entropy, softmax_cross_entropy_backward
+from fastconv.functional.optim import adam_update, sgd_update
 from fastconv.functional.tuning import (autotune, autotune_clear, autotune_enabled,
                                         autotune_load, autotune_save, autotune_table)
 
@@ -18,4 +20,5 @@ __all__ = [
     "max_pool2d_backward",
     "autotune", "autotune_clear", "autotune_enabled", "autotune_load", "autotune_save",
     "autotune_table",
+    "softmax_cross_entropy", "softmax_cross_entropy_backward", "sgd_update", "adam_update",
 ]
