@@ -190,3 +190,24 @@ cdef extern from "fastconv.h" nogil:
                                        const float *x, const float *y, const float *gamma,
                                        const float *save_mean, const float *save_invstd,
                                        float *grad_x, float *grad_gamma, float *grad_beta)
+    ctypedef enum fc_reduction:
+        FC_REDUCTION_NONE
+        FC_REDUCTION_MEAN
+        FC_REDUCTION_SUM
+
+    fc_status fc_softmax_cross_entropy_forward(int64_t N, int64_t K, const float *logits,
+                                               const int64_t *labels, fc_reduction reduction,
+                                               float *loss, float *probs)
+    fc_status fc_softmax_cross_entropy_backward(int64_t N, int64_t K, const float *logits,
+                                                const float *probs, const int64_t *labels,
+                                                fc_reduction reduction, const float *grad_loss,
+                                                float *grad_logits)
+    fc_status fc_sgd_update(int64_t count, float *const *params, const float *const *grads,
+                            float *const *momentum_bufs, const int64_t *sizes, float lr,
+                            float momentum, float dampening, float weight_decay, int nesterov,
+                            int first_step)
+    fc_status fc_adam_update(int64_t count, float *const *params, const float *const *grads,
+                             float *const *exp_avgs, float *const *exp_avg_sqs,
+                             float *const *max_exp_avg_sqs, const int64_t *sizes, int64_t step,
+                             float lr, float beta1, float beta2, float eps, float weight_decay,
+                             int decoupled, int amsgrad)

@@ -8,6 +8,8 @@ from fastconv.functional.pool import (avg_pool2d, avg_pool2d_backward, global_av
                                       max_pool2d_backward)
 from fastconv.functional.norm import BatchNorm2dResult, batch_norm2d, batch_norm2d_backward
 from fastconv.functional.transpose import conv_transpose2d, conv_transpose2d_backward
+from fastconv.functional.loss import softmax_cross_entropy, softmax_cross_entropy_backward
+from fastconv.functional.optim import adam_update, sgd_update
 from fastconv.functional.tuning import (autotune, autotune_clear, autotune_enabled,
                                         autotune_load, autotune_save, autotune_table)
 
@@ -20,4 +22,5 @@ __all__ = [
     "autotune", "autotune_clear", "autotune_enabled", "autotune_load", "autotune_save",
     "autotune_table",
     "batch_norm2d", "batch_norm2d_backward", "BatchNorm2dResult",
+    "softmax_cross_entropy", "softmax_cross_entropy_backward", "sgd_update", "adam_update",
 ]

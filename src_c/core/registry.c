@@ -39,6 +39,8 @@ static void init_portable(fc_kernels *t) {
                  .means = fc_f32_global_avgpool_ukernel__portable,
                  .maxes = fc_f32_global_maxpool_ukernel__portable,
                  .max = fc_f32_reduce_max_ukernel__portable},
+        .optim = {.sgd = fc_f32_sgd_ukernel__portable,
+                  .adam = fc_f32_adam_ukernel__portable},
         .peak = {.fma = fc_f32_peak_fma_ukernel_12x4__portable,
                  .lanes = fc_f32_peak_fma_lanes__portable},
         .batch_norm = {.stats = fc_f32_batch_norm_stats_ukernel__portable,
@@ -73,6 +75,8 @@ static void init_avx2(fc_kernels *t) {
                                  .means = fc_f32_global_avgpool_ukernel__avx2,
                                  .maxes = fc_f32_global_maxpool_ukernel__avx2,
                                  .max = fc_f32_reduce_max_ukernel__avx2};
+    t->optim = (fc_optim_ukernels){.sgd = fc_f32_sgd_ukernel__avx2,
+                                   .adam = fc_f32_adam_ukernel__avx2};
     t->peak.fma = fc_f32_peak_fma_ukernel_12x8__avx2;
     t->peak.lanes = fc_f32_peak_fma_lanes__avx2;
     t->batch_norm = (fc_batch_norm_ukernels){
@@ -111,6 +115,8 @@ static void init_avx512(fc_kernels *t) {
                                  .means = fc_f32_global_avgpool_ukernel__avx512,
                                  .maxes = fc_f32_global_maxpool_ukernel__avx512,
                                  .max = fc_f32_reduce_max_ukernel__avx512};
+    t->optim = (fc_optim_ukernels){.sgd = fc_f32_sgd_ukernel__avx512,
+                                   .adam = fc_f32_adam_ukernel__avx512};
     t->peak.fma = fc_f32_peak_fma_ukernel_16x16__avx512;
     t->peak.lanes = fc_f32_peak_fma_lanes__avx512;
     t->batch_norm = (fc_batch_norm_ukernels){

@@ -25,6 +25,7 @@
 #include "gemm/gemm.h"
 #include "pool/pool.h"
 #include "norm/batch_norm.h"
+#include "optim/optim.h"
 
 /* CPU capabilities, detected once (core/cpu.c). Independent bits, not a ladder: a
  * table names exactly the ones its kernels are compiled for. */
@@ -76,6 +77,8 @@ typedef struct fc_kernels {
     } winograd;
 
     fc_pool_ukernels pool;
+
+    fc_optim_ukernels optim;                     /* SGD, Adam/AdamW updates */
 
     struct {
         fc_peak_fma_fn fma;

@@ -413,6 +413,61 @@ FC_API fc_status fc_batch_norm2d_backward(const fc_batch_norm2d_desc *d, const f
                                           const float *x, const float *y, const float *gamma,
                                           const float *save_mean, const float *save_invstd,
                                           float *grad_x, float *grad_gamma, float *grad_beta);
+/* ------------------------------------------------ loss and optimizers */
+
+/* How a loss reduces its per-sample terms. */
+typedef enum fc_reduction {
+    FC_REDUCTION_NONE = 0,  /* loss[N]: one term per sample */
+    FC_REDUCTION_MEAN = 1,  /* loss[1]: their mean (NaN for N == 0, as PyTorch) */
+    FC_REDUCTION_SUM = 2    /* loss[1]: their sum */
+} fc_reduction;
+
+/* Softmax cross-entropy of logits z[N][K] against labels[N] (int64, each in [0, K)):
+ *   loss_i = log(sum_k exp(z_ik - max_k z_ik)) - (z_i,label_i - max_k z_ik)
+ * (max-subtracted log-sum-exp, summed in double), reduced into loss. probs[N][K] (may be
+ * NULL) receives softmax(z) for the backward pass. N may be 0; K >= 1. A label outside
+ * [0, K) gives FC_INVALID_ARGUMENT before anything is written. No ignore_index, class
+ * weights or label smoothing. */
+FC_API fc_status fc_softmax_cross_entropy_forward(int64_t N, int64_t K, const float *logits,
+                                                  const int64_t *labels,
+                                                  fc_reduction reduction, float *loss,
+                                                  float *probs);
+/* grad_logits[N][K] = (softmax(z) - onehot(labels)) * g_i with g_i = grad_loss[i]
+ * (NONE), grad_loss[0] (SUM) or grad_loss[0] / N (MEAN). From probs (the forward's,
+ * when not NULL; grad_logits may be probs itself, updated in place) or else recomputed
+ * from logits. */
+FC_API fc_status fc_softmax_cross_entropy_backward(int64_t N, int64_t K, const float *logits,
+                                                   const float *probs, const int64_t *labels,
+                                                   fc_reduction reduction,
+                                                   const float *grad_loss,
+                                                   float *grad_logits);
+
+/* Multi-tensor optimizer steps: `count` parameters, tensor i of sizes[i] floats at
+ * params[i] with its gradient at grads[i] and state arrays of the same size, all
+ * updated in one call, threads splitting the elements of all tensors together. A
+ * tensor of size 0 may have NULL pointers; count 0 does nothing.
+ *
+ * torch.optim.SGD: d = g + weight_decay * p; with momentum > 0, buf = d on the first
+ * step (first_step != 0; buf is written, not read) else buf = momentum * buf +
+ * (1 - dampening) * d, and d = d + momentum * buf (nesterov) or buf; p -= lr * d.
+ * momentum_bufs may be NULL when momentum == 0. nesterov needs momentum > 0 and
+ * dampening == 0; a negative momentum or a non-finite scalar is FC_INVALID_ARGUMENT. */
+FC_API fc_status fc_sgd_update(int64_t count, float *const *params, const float *const *grads,
+                               float *const *momentum_bufs, const int64_t *sizes, float lr,
+                               float momentum, float dampening, float weight_decay,
+                               int nesterov, int first_step);
+/* torch.optim.Adam (decoupled == 0: d = g + weight_decay * p) or torch.optim.AdamW
+ * (decoupled != 0: p *= 1 - lr * weight_decay; d = g), at step `step` >= 1 (counted
+ * from 1, already incremented for this step):
+ *   m = beta1 m + (1 - beta1) d;  v = beta2 v + (1 - beta2) d^2
+ *   amsgrad: vmax = max(vmax, v) and v is vmax below (max_exp_avg_sqs may be NULL otherwise)
+ *   p -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+ * The bias corrections are computed in double. betas in [0, 1). */
+FC_API fc_status fc_adam_update(int64_t count, float *const *params, const float *const *grads,
+                                float *const *exp_avgs, float *const *exp_avg_sqs,
+                                float *const *max_exp_avg_sqs, const int64_t *sizes,
+                                int64_t step, float lr, float beta1, float beta2, float eps,
+                                float weight_decay, int decoupled, int amsgrad);
 
 #ifdef __cplusplus
 }

@@ -42,5 +42,7 @@ void fc_f32_batch_norm_bwd_reduce_ukernel__avx2(const float *gy, const float *x,
      int64_t n, float mean, double out[2]);
 void fc_f32_batch_norm_bwd_apply_ukernel__avx2(const float *gy, const float *x, const float *y,
      int64_t n, float mean, float k, float cx, float d, float *gx);
+void fc_f32_sgd_ukernel__avx2(const fc_sgd_args *a);
+void fc_f32_adam_ukernel__avx2(const fc_adam_args *a);
 
 #endif

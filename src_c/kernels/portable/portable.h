@@ -40,5 +40,7 @@ void fc_f32_batch_norm_bwd_reduce_ukernel__portable(const float *gy, const float
      int64_t n, float mean, double out[2]);
 void fc_f32_batch_norm_bwd_apply_ukernel__portable(const float *gy, const float *x, const float *y,
      int64_t n, float mean, float k, float cx, float d, float *gx);
+void fc_f32_sgd_ukernel__portable(const fc_sgd_args *a);
+void fc_f32_adam_ukernel__portable(const fc_adam_args *a);
 
 #endif
