@@ -42,6 +42,15 @@ static void init_portable(fc_kernels *t) {
         .peak = {.fma = fc_f32_peak_fma_ukernel_12x4__portable,
                  .lanes = fc_f32_peak_fma_lanes__portable},
     };
+    t->eltwise = (fc_eltwise_ukernels){
+        .activation_forward = fc_f32_activation_forward_ukernel__portable,
+        .activation_backward = fc_f32_activation_backward_ukernel__portable,
+        .add = fc_f32_add_ukernel__portable,
+        .add_relu = fc_f32_add_relu_ukernel__portable,
+        .bias_add = fc_f32_bias_add_ukernel__portable,
+        .sum = fc_f32_sum_ukernel__portable,
+        .dropout_forward = fc_f32_dropout_forward_ukernel__portable,
+        .dropout_backward = fc_f32_dropout_backward_ukernel__portable};
 }
 
 /* AVX2 + FMA: extends portable. */
@@ -71,6 +80,15 @@ static void init_avx2(fc_kernels *t) {
                                  .max = fc_f32_reduce_max_ukernel__avx2};
     t->peak.fma = fc_f32_peak_fma_ukernel_12x8__avx2;
     t->peak.lanes = fc_f32_peak_fma_lanes__avx2;
+    t->eltwise = (fc_eltwise_ukernels){
+        .activation_forward = fc_f32_activation_forward_ukernel__avx2,
+        .activation_backward = fc_f32_activation_backward_ukernel__avx2,
+        .add = fc_f32_add_ukernel__avx2,
+        .add_relu = fc_f32_add_relu_ukernel__avx2,
+        .bias_add = fc_f32_bias_add_ukernel__avx2,
+        .sum = fc_f32_sum_ukernel__avx2,
+        .dropout_forward = fc_f32_dropout_forward_ukernel__avx2,
+        .dropout_backward = fc_f32_dropout_backward_ukernel__avx2};
 }
 
 /* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
@@ -104,6 +122,15 @@ static void init_avx512(fc_kernels *t) {
                                  .max = fc_f32_reduce_max_ukernel__avx512};
     t->peak.fma = fc_f32_peak_fma_ukernel_16x16__avx512;
     t->peak.lanes = fc_f32_peak_fma_lanes__avx512;
+    t->eltwise = (fc_eltwise_ukernels){
+        .activation_forward = fc_f32_activation_forward_ukernel__avx512,
+        .activation_backward = fc_f32_activation_backward_ukernel__avx512,
+        .add = fc_f32_add_ukernel__avx512,
+        .add_relu = fc_f32_add_relu_ukernel__avx512,
+        .bias_add = fc_f32_bias_add_ukernel__avx512,
+        .sum = fc_f32_sum_ukernel__avx512,
+        .dropout_forward = fc_f32_dropout_forward_ukernel__avx512,
+        .dropout_backward = fc_f32_dropout_backward_ukernel__avx512};
 }
 
 /* Best first: the default is the first the CPU can run. Each table is built after

@@ -24,6 +24,7 @@
 #include "conv/winograd.h"
 #include "gemm/gemm.h"
 #include "pool/pool.h"
+#include "eltwise/eltwise.h"
 
 /* CPU capabilities, detected once (core/cpu.c). Independent bits, not a ladder: a
  * table names exactly the ones its kernels are compiled for. */
@@ -80,6 +81,8 @@ typedef struct fc_kernels {
         fc_peak_fma_fn fma;
         int lanes;                               /* FMAs per round */
     } peak;
+
+    fc_eltwise_ukernels eltwise;
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;

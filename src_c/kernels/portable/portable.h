@@ -32,4 +32,17 @@ float fc_f32_reduce_max_ukernel__portable(const float *x, int64_t n);
 double fc_f32_peak_fma_ukernel_12x4__portable(int64_t iters, float seed);
 extern const int fc_f32_peak_fma_lanes__portable;
 
+void fc_f32_activation_forward_ukernel__portable(fc_activation kind, float alpha, int64_t n,
+     const float *x, float *y);
+void fc_f32_activation_backward_ukernel__portable(fc_activation kind, float alpha, int64_t n,
+     const float *x_or_y, const float *gy, float *gx);
+void fc_f32_add_ukernel__portable(int64_t n, const float *a, const float *b, float *y);
+void fc_f32_add_relu_ukernel__portable(int64_t n, const float *a, const float *b, float *y);
+void fc_f32_bias_add_ukernel__portable(int64_t n, float b, float *y);
+double fc_f32_sum_ukernel__portable(int64_t n, const float *x);
+void fc_f32_dropout_forward_ukernel__portable(int64_t i0, int64_t n, uint32_t threshold, float scale,
+     uint64_t key, const float *x, float *y, uint8_t *mask);
+void fc_f32_dropout_backward_ukernel__portable(int64_t n, float scale, const uint8_t *mask,
+     const float *gy, float *gx);
+
 #endif
