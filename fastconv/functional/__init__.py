@@ -9,6 +9,10 @@ from fastconv.functional.pool import (avg_pool2d, avg_pool2d_backward, global_av
 from fastconv.functional.transpose import conv_transpose2d, conv_transpose2d_backward
 from fastconv.functional.tuning import (autotune, autotune_clear, autotune_enabled,
                                         autotune_load, autotune_save, autotune_table)
+from fastconv.functional.eltwise import (add, add_relu, bias_add, bias_add_backward, dropout,
+                                         dropout_backward, gelu, gelu_backward, leaky_relu,
+                                         leaky_relu_backward, relu, relu_backward, sigmoid,
+                                         sigmoid_backward, tanh, tanh_backward)
 
 __all__ = [
     "avg_pool2d", "avg_pool2d_backward", "conv2d", "conv2d_backward", "conv2d_output_shape",
@@ -18,4 +22,7 @@ __all__ = [
     "max_pool2d_backward",
     "autotune", "autotune_clear", "autotune_enabled", "autotune_load", "autotune_save",
     "autotune_table",
+    "add", "add_relu", "bias_add", "bias_add_backward", "dropout", "dropout_backward", "gelu",
+    "gelu_backward", "leaky_relu", "leaky_relu_backward", "relu", "relu_backward", "sigmoid",
+    "sigmoid_backward", "tanh", "tanh_backward",
 ]
