@@ -211,3 +211,28 @@ cdef extern from "fastconv.h" nogil:
                              float *const *max_exp_avg_sqs, const int64_t *sizes, int64_t step,
                              float lr, float beta1, float beta2, float eps, float weight_decay,
                              int decoupled, int amsgrad)
+# ---------------------------------------------- elementwise (activations, adds, dropout)
+from libc.stdint cimport uint8_t, uint64_t
+
+cdef extern from "fastconv.h" nogil:
+    ctypedef enum fc_activation:
+        FC_ACTIVATION_RELU
+        FC_ACTIVATION_LEAKY_RELU
+        FC_ACTIVATION_TANH
+        FC_ACTIVATION_SIGMOID
+        FC_ACTIVATION_GELU
+        FC_ACTIVATION_GELU_TANH
+
+    fc_status fc_activation_forward(fc_activation kind, float alpha, int64_t n,
+                                    const float *x, float *y)
+    fc_status fc_activation_backward(fc_activation kind, float alpha, int64_t n,
+                                     const float *x_or_y, const float *grad_y, float *grad_x)
+    fc_status fc_add(int64_t n, const float *a, const float *b, float *y)
+    fc_status fc_add_relu(int64_t n, const float *a, const float *b, float *y)
+    fc_status fc_bias_add_nchw(int64_t N, int64_t C, int64_t HW, const float *bias, float *y)
+    fc_status fc_bias_grad_nchw(int64_t N, int64_t C, int64_t HW, const float *grad_y,
+                                float *grad_bias)
+    fc_status fc_dropout_forward(int64_t n, double p, uint64_t seed, const float *x,
+                                 float *y, uint8_t *mask_bits)
+    fc_status fc_dropout_backward(int64_t n, double p, const uint8_t *mask_bits,
+                                  const float *grad_y, float *grad_x)

@@ -12,6 +12,10 @@ from fastconv.functional.loss import softmax_cross_entropy, softmax_cross_entrop
 from fastconv.functional.optim import adam_update, sgd_update
 from fastconv.functional.tuning import (autotune, autotune_clear, autotune_enabled,
                                         autotune_load, autotune_save, autotune_table)
+from fastconv.functional.eltwise import (add, add_relu, bias_add, bias_add_backward, dropout,
+                                         dropout_backward, gelu, gelu_backward, leaky_relu,
+                                         leaky_relu_backward, relu, relu_backward, sigmoid,
+                                         sigmoid_backward, tanh, tanh_backward)
 
 __all__ = [
     "avg_pool2d", "avg_pool2d_backward", "conv2d", "conv2d_backward", "conv2d_output_shape",
@@ -23,4 +27,7 @@ __all__ = [
     "autotune_table",
     "batch_norm2d", "batch_norm2d_backward", "BatchNorm2dResult",
     "softmax_cross_entropy", "softmax_cross_entropy_backward", "sgd_update", "adam_update",
+    "add", "add_relu", "bias_add", "bias_add_backward", "dropout", "dropout_backward", "gelu",
+    "gelu_backward", "leaky_relu", "leaky_relu_backward", "relu", "relu_backward", "sigmoid",
+    "sigmoid_backward", "tanh", "tanh_backward",
 ]

@@ -48,6 +48,15 @@ static void init_portable(fc_kernels *t) {
                        .bwd_reduce = fc_f32_batch_norm_bwd_reduce_ukernel__portable,
                        .bwd_apply = fc_f32_batch_norm_bwd_apply_ukernel__portable},
     };
+    t->eltwise = (fc_eltwise_ukernels){
+        .activation_forward = fc_f32_activation_forward_ukernel__portable,
+        .activation_backward = fc_f32_activation_backward_ukernel__portable,
+        .add = fc_f32_add_ukernel__portable,
+        .add_relu = fc_f32_add_relu_ukernel__portable,
+        .bias_add = fc_f32_bias_add_ukernel__portable,
+        .sum = fc_f32_sum_ukernel__portable,
+        .dropout_forward = fc_f32_dropout_forward_ukernel__portable,
+        .dropout_backward = fc_f32_dropout_backward_ukernel__portable};
 }
 
 /* AVX2 + FMA: extends portable. */
@@ -84,6 +93,15 @@ static void init_avx2(fc_kernels *t) {
         .apply = fc_f32_batch_norm_apply_ukernel__avx2,
         .bwd_reduce = fc_f32_batch_norm_bwd_reduce_ukernel__avx2,
         .bwd_apply = fc_f32_batch_norm_bwd_apply_ukernel__avx2};
+    t->eltwise = (fc_eltwise_ukernels){
+        .activation_forward = fc_f32_activation_forward_ukernel__avx2,
+        .activation_backward = fc_f32_activation_backward_ukernel__avx2,
+        .add = fc_f32_add_ukernel__avx2,
+        .add_relu = fc_f32_add_relu_ukernel__avx2,
+        .bias_add = fc_f32_bias_add_ukernel__avx2,
+        .sum = fc_f32_sum_ukernel__avx2,
+        .dropout_forward = fc_f32_dropout_forward_ukernel__avx2,
+        .dropout_backward = fc_f32_dropout_backward_ukernel__avx2};
 }
 
 /* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
@@ -124,6 +142,15 @@ static void init_avx512(fc_kernels *t) {
         .apply = fc_f32_batch_norm_apply_ukernel__avx512,
         .bwd_reduce = fc_f32_batch_norm_bwd_reduce_ukernel__avx512,
         .bwd_apply = fc_f32_batch_norm_bwd_apply_ukernel__avx512};
+    t->eltwise = (fc_eltwise_ukernels){
+        .activation_forward = fc_f32_activation_forward_ukernel__avx512,
+        .activation_backward = fc_f32_activation_backward_ukernel__avx512,
+        .add = fc_f32_add_ukernel__avx512,
+        .add_relu = fc_f32_add_relu_ukernel__avx512,
+        .bias_add = fc_f32_bias_add_ukernel__avx512,
+        .sum = fc_f32_sum_ukernel__avx512,
+        .dropout_forward = fc_f32_dropout_forward_ukernel__avx512,
+        .dropout_backward = fc_f32_dropout_backward_ukernel__avx512};
 }
 
 /* Best first: the default is the first the CPU can run. Each table is built after

@@ -26,6 +26,7 @@
 #include "pool/pool.h"
 #include "norm/batch_norm.h"
 #include "optim/optim.h"
+#include "eltwise/eltwise.h"
 
 /* CPU capabilities, detected once (core/cpu.c). Independent bits, not a ladder: a
  * table names exactly the ones its kernels are compiled for. */
@@ -86,6 +87,7 @@ typedef struct fc_kernels {
     } peak;
 
     fc_batch_norm_ukernels batch_norm;           /* norm/batch_norm.h */
+    fc_eltwise_ukernels eltwise;
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;

@@ -468,6 +468,54 @@ FC_API fc_status fc_adam_update(int64_t count, float *const *params, const float
                                 float *const *max_exp_avg_sqs, const int64_t *sizes,
                                 int64_t step, float lr, float beta1, float beta2, float eps,
                                 float weight_decay, int decoupled, int amsgrad);
+/* ------------------------------------------- elementwise: activations, adds, dropout */
+
+/* Flat float32 arrays of n >= 0 elements (n == 0 touches nothing; a NULL pointer with
+ * n > 0 is FC_INVALID_ARGUMENT). Every output may be the same pointer as an input of
+ * the same call (in place: y == x, grad_x == grad_y, y == a or b); partial overlaps
+ * are not allowed. Results do not depend on the thread count or the ISA path beyond
+ * rounding (dropout's masks not at all). PyTorch's semantics throughout. */
+typedef enum fc_activation {
+    FC_ACTIVATION_RELU = 0,       /* max(x, 0); NaN stays NaN */
+    FC_ACTIVATION_LEAKY_RELU = 1, /* x > 0 ? x : alpha * x (alpha: the negative slope) */
+    FC_ACTIVATION_TANH = 2,
+    FC_ACTIVATION_SIGMOID = 3,
+    FC_ACTIVATION_GELU = 4,       /* x * Phi(x), Phi the normal CDF (torch's "none") */
+    FC_ACTIVATION_GELU_TANH = 5   /* torch's approximate="tanh" */
+} fc_activation;
+
+/* y = f(x). alpha is read by LEAKY_RELU only. */
+FC_API fc_status fc_activation_forward(fc_activation kind, float alpha, int64_t n,
+                                       const float *x, float *y);
+/* grad_x = f'(.) * grad_y. x_or_y is the forward's OUTPUT y for RELU (grad where
+ * y > 0 or y is NaN, as torch's threshold_backward), TANH and SIGMOID, and its INPUT x
+ * for LEAKY_RELU, GELU and GELU_TANH. */
+FC_API fc_status fc_activation_backward(fc_activation kind, float alpha, int64_t n,
+                                        const float *x_or_y, const float *grad_y,
+                                        float *grad_x);
+
+/* y = a + b, and y = max(a + b, 0) (a residual add fused with its ReLU; the backward
+ * of the latter is fc_activation_backward(FC_ACTIVATION_RELU, ..., y, ...)). */
+FC_API fc_status fc_add(int64_t n, const float *a, const float *b, float *y);
+FC_API fc_status fc_add_relu(int64_t n, const float *a, const float *b, float *y);
+
+/* y[N][C][HW] += bias[C] in place, and grad_bias[C] = sum over N and HW of
+ * grad_y[N][C][HW] (overwritten; accumulated in double). */
+FC_API fc_status fc_bias_add_nchw(int64_t N, int64_t C, int64_t HW, const float *bias,
+                                  float *y);
+FC_API fc_status fc_bias_grad_nchw(int64_t N, int64_t C, int64_t HW, const float *grad_y,
+                                   float *grad_bias);
+
+/* Inverted dropout: element i is kept with probability 1 - p (0 <= p <= 1, else
+ * FC_INVALID_ARGUMENT) by a counter-based hash of (seed, i), so the mask depends on
+ * nothing else (not on threads or ISA); y = x * (kept ? 1 / (1 - p) : 0) (scale 0
+ * when p == 1; a NaN in x stays NaN, as in torch). mask_bits receives (n + 7) / 8
+ * bytes: bit i % 8 of byte i / 8 is element i's keep bit. The backward computes
+ * grad_x = grad_y * (kept ? 1 / (1 - p) : 0) from the same p and mask. */
+FC_API fc_status fc_dropout_forward(int64_t n, double p, uint64_t seed, const float *x,
+                                    float *y, uint8_t *mask_bits);
+FC_API fc_status fc_dropout_backward(int64_t n, double p, const uint8_t *mask_bits,
+                                     const float *grad_y, float *grad_x);
 
 #ifdef __cplusplus
 }

@@ -42,5 +42,17 @@ void fc_f32_batch_norm_bwd_apply_ukernel__avx512(const float *gy, const float *x
      int64_t n, float mean, float k, float cx, float d, float *gx);
 void fc_f32_sgd_ukernel__avx512(const fc_sgd_args *a);
 void fc_f32_adam_ukernel__avx512(const fc_adam_args *a);
+void fc_f32_activation_forward_ukernel__avx512(fc_activation kind, float alpha, int64_t n,
+     const float *x, float *y);
+void fc_f32_activation_backward_ukernel__avx512(fc_activation kind, float alpha, int64_t n,
+     const float *x_or_y, const float *gy, float *gx);
+void fc_f32_add_ukernel__avx512(int64_t n, const float *a, const float *b, float *y);
+void fc_f32_add_relu_ukernel__avx512(int64_t n, const float *a, const float *b, float *y);
+void fc_f32_bias_add_ukernel__avx512(int64_t n, float b, float *y);
+double fc_f32_sum_ukernel__avx512(int64_t n, const float *x);
+void fc_f32_dropout_forward_ukernel__avx512(int64_t i0, int64_t n, uint32_t threshold, float scale,
+     uint64_t key, const float *x, float *y, uint8_t *mask);
+void fc_f32_dropout_backward_ukernel__avx512(int64_t n, float scale, const uint8_t *mask,
+     const float *gy, float *gx);
 
 #endif

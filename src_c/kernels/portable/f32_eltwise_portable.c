@@ -1,0 +1,12 @@
+/* Elementwise micro-kernels, portable. */
+#include "kernels/portable/portable.h"
+#define FC_VBYTES 16
+#define FC_ACTIVATION_FORWARD_UKERNEL fc_f32_activation_forward_ukernel__portable
+#define FC_ACTIVATION_BACKWARD_UKERNEL fc_f32_activation_backward_ukernel__portable
+#define FC_ADD_UKERNEL fc_f32_add_ukernel__portable
+#define FC_ADD_RELU_UKERNEL fc_f32_add_relu_ukernel__portable
+#define FC_BIAS_ADD_UKERNEL fc_f32_bias_add_ukernel__portable
+#define FC_SUM_UKERNEL fc_f32_sum_ukernel__portable
+#define FC_DROPOUT_FORWARD_UKERNEL fc_f32_dropout_forward_ukernel__portable
+#define FC_DROPOUT_BACKWARD_UKERNEL fc_f32_dropout_backward_ukernel__portable
+#include "kernels/f32_eltwise.inc"
