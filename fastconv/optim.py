@@ -1,11 +1,12 @@
-"""Optimizers on fastconv.nn Parameters: SGD and Adam, with PyTorch's update rules.
+"""Optimizers on fastconv.nn Parameters: SGD and Adam, with PyTorch's update rules, each
+step one fused multi-tensor C call (fastconv.functional.sgd_update / adam_update).
 
 Parameters whose .grad is None (untouched since zero_grad) are skipped, as in PyTorch.
 Updates are in place on Parameter.data (float32).
 """
-import math
-
 import numpy as np
+
+from fastconv.functional.optim import adam_update, sgd_update
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
@@ -27,18 +28,6 @@ class Optimizer:
     def step(self):
         raise NotImplementedError
 
-    def _gradients(self, weight_decay):
-        """(parameter, its state, its gradient plus weight_decay * parameter) for each
-        parameter that has a gradient (the L2 term is a new array: .grad is not
-        modified)."""
-        for p, st in zip(self.params, self.state):
-            if p.grad is None:
-                continue
-            g = p.grad
-            if weight_decay:
-                g = g + np.float32(weight_decay) * p.data
-            yield p, st, g
-
 
 class SGD(Optimizer):
     """Stochastic gradient descent as torch.optim.SGD:
@@ -59,17 +48,23 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def step(self):
-        f = np.float32
-        for p, st, g in self._gradients(self.weight_decay):
-            if self.momentum:
-                buf = st.get("momentum_buffer")
-                if buf is None:
-                    buf = st["momentum_buffer"] = np.array(g, np.float32, copy=True)
-                else:
-                    buf *= f(self.momentum)
-                    buf += f(1.0 - self.dampening) * g
-                g = g + f(self.momentum) * buf if self.nesterov else buf
-            p.data -= f(self.lr) * g
+        # One fused C call per group: parameters whose momentum buffer starts now, and
+        # the rest (weight decay, momentum, nesterov and the update in one pass).
+        groups = {}
+        for p, st in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            new = self.momentum != 0.0 and "momentum_buffer" not in st
+            if new:
+                st["momentum_buffer"] = np.empty_like(p.data)
+            groups.setdefault(new, []).append((p, st))
+        for new, items in groups.items():
+            sgd_update([p.data for p, _ in items],
+                       [np.ascontiguousarray(p.grad, np.float32) for p, _ in items],
+                       [st["momentum_buffer"] for _, st in items] if self.momentum else None,
+                       lr=self.lr, momentum=self.momentum, dampening=self.dampening,
+                       weight_decay=self.weight_decay, nesterov=self.nesterov,
+                       first_step=new)
 
 
 class Adam(Optimizer):
@@ -92,9 +87,12 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
 
     def step(self):
-        f = np.float32
-        b1, b2 = self.betas
-        for p, st, g in self._gradients(self.weight_decay):
+        # One fused C call per step count (parameters that missed earlier steps count
+        # their own, as in torch).
+        groups = {}
+        for p, st in zip(self.params, self.state):
+            if p.grad is None:
+                continue
             if not st:
                 st["step"] = 0
                 st["exp_avg"] = np.zeros_like(p.data)
@@ -102,15 +100,13 @@ class Adam(Optimizer):
                 if self.amsgrad:
                     st["max_exp_avg_sq"] = np.zeros_like(p.data)
             st["step"] += 1
-            t = st["step"]
-            m, v = st["exp_avg"], st["exp_avg_sq"]
-            m += (g - m) * f(1.0 - b1)          # torch's lerp
-            v *= f(b2)
-            v += f(1.0 - b2) * g * g
-            if self.amsgrad:
-                np.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
-                v = st["max_exp_avg_sq"]
-            bc1 = 1.0 - b1 ** t
-            bc2_sqrt = math.sqrt(1.0 - b2 ** t)
-            denom = np.sqrt(v) / f(bc2_sqrt) + f(self.eps)
-            p.data -= f(self.lr / bc1) * m / denom
+            groups.setdefault(st["step"], []).append((p, st))
+        for t, items in groups.items():
+            adam_update([p.data for p, _ in items],
+                        [np.ascontiguousarray(p.grad, np.float32) for p, _ in items],
+                        [st["exp_avg"] for _, st in items],
+                        [st["exp_avg_sq"] for _, st in items],
+                        step=t, lr=self.lr, betas=self.betas, eps=self.eps,
+                        weight_decay=self.weight_decay, decoupled=False, amsgrad=self.amsgrad,
+                        max_exp_avg_sqs=([st["max_exp_avg_sq"] for _, st in items]
+                                         if self.amsgrad else None))

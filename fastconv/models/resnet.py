@@ -28,7 +28,7 @@ class _Residual(nn.Module):
         for m in self._body():
             out = m(out)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu_out(out + identity)
+        return self.relu_out.add_forward(out, identity)   # relu(out + identity), one pass
 
     def backward(self, grad_out):
         g = self.relu_out.backward(grad_out)

@@ -5,6 +5,8 @@ from typing import NamedTuple
 import numpy as np
 
 from fastconv.functional import _args
+from fastconv.functional.eltwise import (add_relu, relu, relu_backward, sigmoid,
+                                         sigmoid_backward, tanh, tanh_backward)
 from fastconv.functional.gemm import matmul
 from fastconv.functional.norm import batch_norm2d, batch_norm2d_backward
 from fastconv.nn import init
@@ -65,57 +67,63 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """max(x, 0); keeps a boolean mask (1 byte per element) for backward.
-    inplace=True overwrites a float32 C-contiguous input instead of allocating (as
-    torch's ReLU(inplace=True)): only for inputs nobody else reads, such as a fresh
-    BatchNorm or convolution output; the models use it to halve peak activation memory."""
+    """max(x, 0), on fastconv's C kernels. Backward needs only the output (the mask is
+    recomputed from y > 0, not stored as a byte array). inplace=True overwrites a
+    float32 C-contiguous input instead of allocating (as torch's ReLU(inplace=True)):
+    only for inputs nobody else reads, such as a fresh BatchNorm or convolution output;
+    the models use it to halve peak activation memory."""
 
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = bool(inplace)
 
+    def _owned(self, x):
+        return (self.inplace and isinstance(x, np.ndarray) and x.dtype == np.float32
+                and x.flags.c_contiguous and x.flags.writeable)
+
     def forward(self, x):
-        own = (self.inplace and isinstance(x, np.ndarray) and x.dtype == np.float32
-               and x.flags.c_contiguous and x.flags.writeable)
+        own = self._owned(x)
         x = _args.as_float32(x, "x", "ReLU")
-        y = np.maximum(x, np.float32(0), out=x if own else None)
-        self._keep(_MaskCache(y > 0) if self.training else None)
+        y = relu(x, out=x if own else None)
+        self._keep(_YCache(y))
+        return y
+
+    def add_forward(self, a, b):
+        """max(a + b, 0) in one pass (a residual join): a is overwritten when the layer
+        is inplace and owns it. Its backward is this layer's backward."""
+        own = self._owned(a)
+        a = _args.as_float32(a, "a", "ReLU")
+        y = add_relu(a, _args.as_float32(b, "b", "ReLU"), out=a if own else None)
+        self._keep(_YCache(y))
         return y
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
 
     def backward(self, grad_out):
-        mask = self._take().mask
-        return np.where(mask, _args.as_float32(grad_out, "grad_out", "ReLU"), np.float32(0))
+        y = self._take().y
+        return relu_backward(_args.as_float32(grad_out, "grad_out", "ReLU"), y)
 
 
 class Tanh(Module):
     def forward(self, x):
-        y = np.tanh(_args.as_float32(x, "x", "Tanh"))
+        y = tanh(_args.as_float32(x, "x", "Tanh"))
         self._keep(_YCache(y))
         return y
 
     def backward(self, grad_out):
-        y = self._take().y
-        return _args.as_float32(grad_out, "grad_out", "Tanh") * (np.float32(1) - y * y)
+        return tanh_backward(_args.as_float32(grad_out, "grad_out", "Tanh"), self._take().y)
 
 
 class Sigmoid(Module):
     def forward(self, x):
-        x = _args.as_float32(x, "x", "Sigmoid")
-        y = np.empty_like(x)
-        # Split by sign so that exp never overflows.
-        pos = x >= 0
-        y[pos] = 1 / (1 + np.exp(-x[pos]))
-        ex = np.exp(x[~pos])
-        y[~pos] = ex / (1 + ex)
+        y = sigmoid(_args.as_float32(x, "x", "Sigmoid"))
         self._keep(_YCache(y))
         return y
 
     def backward(self, grad_out):
-        y = self._take().y
-        return _args.as_float32(grad_out, "grad_out", "Sigmoid") * y * (np.float32(1) - y)
+        return sigmoid_backward(_args.as_float32(grad_out, "grad_out", "Sigmoid"),
+                                self._take().y)
 
 
 class Dropout(Module):

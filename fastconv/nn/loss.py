@@ -5,6 +5,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fastconv.functional._args import as_float32
+from fastconv.functional.loss import softmax_cross_entropy, softmax_cross_entropy_backward
 
 __all__ = ["CrossEntropyLoss", "MSELoss"]
 
@@ -52,6 +53,9 @@ class CrossEntropyLoss(_Loss):
         if t.size and (t.min() < 0 or t.max() >= K):
             raise ValueError(f"CrossEntropyLoss: target values must be in [0, {K}), got "
                              f"min {t.min()}, max {t.max()}")
+        if z.ndim == 2:   # (N, K): the fused C kernel (softmax, log and the pick in one pass)
+            loss, self._cache = softmax_cross_entropy(z, t, self.reduction)
+            return loss
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         s = e.sum(axis=1, keepdims=True)
@@ -65,6 +69,8 @@ class CrossEntropyLoss(_Loss):
 
     def backward(self, grad=1.0):
         c = self._take()
+        if not isinstance(c, _CECache):
+            return softmax_cross_entropy_backward(float(grad), c)
         g = c.probs.copy()
         if g.size == 0:
             return g
