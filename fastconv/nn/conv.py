@@ -47,9 +47,9 @@ class _ConvLayer(Module):
     def backward(self, grad_out):
         c = self._take()
         gx, gw, gb = self._op_backward(grad_out, c.x, self.weight.data, **self._kw())
-        self.weight.accumulate(gw)
+        self.weight.accumulate(gw, owned=True)
         if self.bias is not None:
-            self.bias.accumulate(gb)
+            self.bias.accumulate(gb, owned=True)
         return gx
 
 

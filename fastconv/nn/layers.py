@@ -5,8 +5,9 @@ from typing import NamedTuple
 import numpy as np
 
 from fastconv.functional import _args
-from fastconv.functional.eltwise import (add_relu, relu, relu_backward, sigmoid,
-                                         sigmoid_backward, tanh, tanh_backward)
+from fastconv.functional.eltwise import (add_relu, dropout, dropout_backward, relu,
+                                         relu_backward, sigmoid, sigmoid_backward, tanh,
+                                         tanh_backward)
 from fastconv.functional.gemm import matmul
 from fastconv.functional.norm import batch_norm2d, batch_norm2d_backward
 from fastconv.nn import init
@@ -55,9 +56,9 @@ class Linear(Module):
     def backward(self, grad_out):
         x2 = self._take().x
         g = _args.as_float32(grad_out, "grad_out", "Linear").reshape(-1, self.out_features)
-        self.weight.accumulate(matmul(g.T, x2))
+        self.weight.accumulate(matmul(g.T, x2), owned=True)
         if self.bias is not None:
-            self.bias.accumulate(g.sum(axis=0, dtype=np.float32))
+            self.bias.accumulate(g.sum(axis=0, dtype=np.float32), owned=True)
         gx = matmul(g, self.weight.data)
         return gx.reshape(np.shape(grad_out)[:-1] + (self.in_features,))
 
@@ -128,8 +129,9 @@ class Sigmoid(Module):
 
 class Dropout(Module):
     """Zeroes each element with probability p in training and scales the rest by
-    1 / (1 - p) (inverted dropout, as PyTorch); identity in eval mode. Masks come
-    from fastconv.nn.init's generator (seed it with fastconv.nn.init.manual_seed)."""
+    1 / (1 - p) (inverted dropout, as PyTorch); identity in eval mode. On the C kernel:
+    the mask is kept as bits, a function of a per-call seed drawn from
+    fastconv.nn.init's generator (seed it with fastconv.nn.init.manual_seed)."""
 
     def __init__(self, p=0.5):
         super().__init__()
@@ -145,18 +147,15 @@ class Dropout(Module):
         if self.p == 0.0:
             self._keep(_MaskCache(None))
             return x
-        if self.p == 1.0:
-            scale = np.zeros(x.shape, np.float32)
-        else:
-            keep = init.generator().random(x.shape, dtype=np.float32) >= np.float32(self.p)
-            scale = keep.astype(np.float32) * np.float32(1.0 / (1.0 - self.p))
-        self._keep(_MaskCache(scale))
-        return x * scale
+        seed = int(init.generator().integers(0, 2**63))
+        y, mask = dropout(x, self.p, seed)
+        self._keep(_MaskCache(mask))
+        return y
 
     def backward(self, grad_out):
-        scale = self._take().mask
+        mask = self._take().mask
         g = _args.as_float32(grad_out, "grad_out", "Dropout")
-        return g if scale is None else g * scale
+        return g if mask is None else dropout_backward(g, mask, self.p)
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -287,14 +286,14 @@ class BatchNorm2d(Module):
         N, C, H, W = g.shape
         if N * H * W == 0:
             if self.affine:
-                self.weight.accumulate(np.zeros(C, np.float32))
-                self.bias.accumulate(np.zeros(C, np.float32))
+                self.weight.accumulate(np.zeros(C, np.float32), owned=True)
+                self.bias.accumulate(np.zeros(C, np.float32), owned=True)
             return np.zeros(g.shape, np.float32)
         gamma = self.weight.data if self.affine else None
         gx, ggamma, gbeta = batch_norm2d_backward(g, c.x, gamma, c.mean, c.invstd)
         if self.affine:
-            self.weight.accumulate(ggamma)
-            self.bias.accumulate(gbeta)
+            self.weight.accumulate(ggamma, owned=True)
+            self.bias.accumulate(gbeta, owned=True)
         return gx
 
     def extra_repr(self):
