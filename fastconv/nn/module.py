@@ -43,7 +43,7 @@ class Parameter:
         classifier: 58M floats a step)."""
         g = as_float32(g, "grad", "Parameter.accumulate").reshape(self.data.shape)
         if self.grad is None:
-            fresh = owned and g.flags.c_contiguous and g.flags.writeable and g.base is None
+            fresh = owned and g.flags.c_contiguous and g.flags.writeable
             self.grad = g if fresh else np.array(g, dtype=np.float32, copy=True)
         else:
             self.grad += g
