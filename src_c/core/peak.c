@@ -50,6 +50,8 @@ fc_status fc_measure_fma_gflops(int threads, double seconds, double *gflops) {
 #ifndef _OPENMP
     threads = 1; /* a serial build has one thread to measure */
 #endif
+    /* a child forked after the pool started has no pool: a team would wait forever */
+    if (fc_forked_single_thread()) threads = 1;
     fc_peak_fma_fn fn = fc_kernels_active()->peak.fma;
     int lanes = fc_kernels_active()->peak.lanes;
     volatile double sink = 0.0;
