@@ -6,28 +6,16 @@ import numpy as np
 import pytest
 
 import fastconv
+from reference_transpose import tconv_backward_ref, tconv_ref
 
 
-def _tconv_torch_free_ref(x, w, stride, padding, output_padding, groups, dilation):
-    """Scatter form of the transposed convolution, float64, straight from its definition."""
-    N, C, H, W = x.shape
-    Kg, R, S = w.shape[1:]
-    K = Kg * groups
-    Cg = C // groups
-    OH = (H - 1) * stride - 2 * padding + dilation * (R - 1) + output_padding + 1
-    OW = (W - 1) * stride - 2 * padding + dilation * (S - 1) + output_padding + 1
-    full = np.zeros((N, K, (H - 1) * stride + dilation * (R - 1) + 1 + output_padding,
-                     (W - 1) * stride + dilation * (S - 1) + 1 + output_padding))
-    x64, w64 = x.astype(np.float64), w.astype(np.float64)
-    for g in range(groups):
-        for r in range(R):
-            for s in range(S):
-                # (N, Cg, H, W) x (Cg, Kg) -> (N, Kg, H, W)
-                contrib = np.einsum("nchw,ck->nkhw", x64[:, g * Cg:(g + 1) * Cg],
-                                    w64[g * Cg:(g + 1) * Cg, :, r, s])
-                full[:, g * Kg:(g + 1) * Kg, r * dilation:r * dilation + (H - 1) * stride + 1:stride,
-                     s * dilation:s * dilation + (W - 1) * stride + 1:stride] += contrib
-    return full[:, :, padding:padding + OH, padding:padding + OW]
+def _ref(x, w, stride, padding, output_padding, groups, dilation, backward_gy=None):
+    """The float64 transposed-conv reference of the op tests, with square arguments."""
+    args = dict(stride=(stride,) * 2, padding=(padding,) * 2,
+                output_padding=(output_padding,) * 2, dilation=(dilation,) * 2, groups=groups)
+    if backward_gy is None:
+        return tconv_ref(x, w, **args)
+    return tconv_backward_ref(backward_gy, x, w, **args)
 
 
 # groups == C (the depthwise kernels) with output_padding >= stride (legal once
@@ -47,7 +35,7 @@ def test_depthwise_transposed_conv_with_crop(case, isa, rng):
     N, C, H, W, m, R, S, stride, padding, output_padding, dilation = case
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     w = rng.standard_normal((C, m, R, S)).astype(np.float32)
-    ref = _tconv_torch_free_ref(x, w, stride, padding, output_padding, C, dilation)
+    ref = _ref(x, w, stride, padding, output_padding, C, dilation)
     for _ in range(3):  # the damage showed on later calls too
         y = fastconv.conv_transpose2d(x, w, stride=stride, padding=padding,
                                       output_padding=output_padding, groups=C, dilation=dilation)
@@ -67,9 +55,12 @@ def test_depthwise_transposed_conv_with_crop(case, isa, rng):
         for idx in [(0, 0, 0, 0), (C - 1, m - 1, R - 1, S - 1)]:
             e = np.zeros_like(w)
             e[idx] = 1
-            want = float(np.sum(_tconv_torch_free_ref(x, e, stride, padding, output_padding, C,
-                                                     dilation) * gy))
+            want = float(np.sum(_ref(x, e, stride, padding, output_padding, C, dilation) * gy))
             assert abs(gw[idx] - want) <= 1e-4 * (1 + abs(want))
+        rgx, rgw, rgb = _ref(x, w, stride, padding, output_padding, C, dilation, gy)
+        np.testing.assert_allclose(gx, rgx, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(gw, rgw, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(gb, rgb, rtol=1e-4, atol=1e-4)
 
 
 def test_auto_weighs_memory():
