@@ -90,23 +90,24 @@ static int im2col_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
  * faster choice stands while it needs at most FC_AUTO_WORKSPACE_FREE bytes or 8x
  * what im2col needs. */
 #define FC_AUTO_WORKSPACE_FREE ((size_t)64 << 20)
-static int memory_prefers_im2col(const fc_conv2d_desc *d, fc_conv_algorithm algo,
-                                 fc_conv_pass pass) {
-    size_t fast = algo_workspace(d, algo, pass);
-    if (fast != SIZE_MAX && fast <= FC_AUTO_WORKSPACE_FREE) return 0;
-    size_t im2col = fc_conv_im2col_workspace(d, pass);
-    if (im2col == SIZE_MAX) return 0;
-    return fast == SIZE_MAX || fast / 8 > im2col;
-}
 
-/* AUTO's choice for a checked descriptor. */
-static fc_conv_algorithm select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass) {
+/* AUTO's choice for a checked descriptor, and its workspace (*bytes, SIZE_MAX on
+ * overflow), sized once here for the plan. */
+static fc_conv_algorithm select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
+                                          size_t *bytes) {
     fc_conv_algorithm wg = winograd_preferred(d, pass), algo;
     /* Depthwise: the dedicated kernels beat grouped GEMM 3-100x (measured). */
     if (depthwise_shaped(d)) algo = FC_CONV_DEPTHWISE;
     else if (wg != FC_CONV_AUTO) algo = wg;
     else algo = im2col_preferred(d, pass) ? FC_CONV_IM2COL : FC_CONV_DIRECT;
-    if (algo != FC_CONV_IM2COL && memory_prefers_im2col(d, algo, pass)) algo = FC_CONV_IM2COL;
+    *bytes = algo_workspace(d, algo, pass);
+    if (algo == FC_CONV_IM2COL || (*bytes != SIZE_MAX && *bytes <= FC_AUTO_WORKSPACE_FREE))
+        return algo;
+    size_t im2col = fc_conv_im2col_workspace(d, pass);
+    if (im2col != SIZE_MAX && (*bytes == SIZE_MAX || *bytes / 8 > im2col)) {
+        *bytes = im2col;
+        return FC_CONV_IM2COL;
+    }
     return algo;
 }
 
@@ -120,12 +121,15 @@ fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
     fc_status st = fc_conv2d_check(d, &p->OH, &p->OW); /* the one check of d */
     if (st != FC_SUCCESS) return st;
     if (!algo_known(algo) || !pass_known(pass)) return FC_INVALID_ARGUMENT;
-    if (algo == FC_CONV_AUTO) algo = select_algorithm(d, pass);
-    if (!algo_serves(d, algo)) return FC_UNSUPPORTED_ALGORITHM;
+    if (algo == FC_CONV_AUTO) {
+        algo = select_algorithm(d, pass, &p->workspace);
+    } else {
+        if (!algo_serves(d, algo)) return FC_UNSUPPORTED_ALGORITHM;
+        p->workspace = algo_workspace(d, algo, pass);
+    }
     p->d = d;
     p->pass = pass;
     p->algo = algo;
-    p->workspace = algo_workspace(d, algo, pass);
     return p->workspace == SIZE_MAX ? FC_SIZE_OVERFLOW : FC_SUCCESS;
 }
 
