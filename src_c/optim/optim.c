@@ -32,20 +32,27 @@ static fc_status check_lists(int64_t count, const int64_t *sizes, const void *co
     return FC_SUCCESS;
 }
 
-/* Threads for `total` elements, and thread t's range [lo, hi). */
+/* Threads for `total` elements. */
 static int threads_for(int64_t total) {
     int64_t t = fc_min64(fc_threads(), fc_ceil_div(total, FC_OPTIM_GRAIN));
     return t < 1 ? 1 : (int)t;
 }
-static void range_of(int64_t total, int nt, int t, int64_t *lo, int64_t *hi) {
-    /* multiples of 16 floats (a 64-byte line) so threads never share a vector */
-    int64_t per = fc_ceil_div(fc_ceil_div(total, nt), 16) * 16;
+
+/* The calling OpenMP thread's share [lo, hi) of `total` elements, in multiples of 16
+ * floats (a 64-byte line) so that threads never share a vector. */
+static void my_range(int64_t total, int64_t *lo, int64_t *hi) {
+    int t = 0, nth = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    nth = omp_get_num_threads();
+#endif
+    int64_t per = fc_ceil_div(fc_ceil_div(total, nth), 16) * 16;
     *lo = fc_min64(total, per * t);
     *hi = fc_min64(total, *lo + per);
 }
 
-/* Calls visit(i, off, n, ctx) for each piece [off, off + n) of tensor i inside the
- * global range [lo, hi). */
+/* Runs BODY (with i, off, n in scope) for each piece [off, off + n) of tensor i
+ * inside the global range [lo, hi). */
 #define FOR_PIECES(count, sizes, lo, hi, BODY)                                     \
     do {                                                                           \
         int64_t base_ = 0;                                                         \
@@ -80,13 +87,8 @@ fc_status fc_sgd_update(int64_t count, float *const *params, const float *const 
     int nt = threads_for(total);
     #pragma omp parallel num_threads(nt)
     {
-        int t = 0, nth = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        nth = omp_get_num_threads();
-#endif
         int64_t lo, hi;
-        range_of(total, nth, t, &lo, &hi);
+        my_range(total, &lo, &hi);
         FOR_PIECES(count, sizes, lo, hi, {
             fc_sgd_args a = proto;
             a.p = params[i] + off;
@@ -130,13 +132,8 @@ fc_status fc_adam_update(int64_t count, float *const *params, const float *const
     int nt = threads_for(total);
     #pragma omp parallel num_threads(nt)
     {
-        int t = 0, nth = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        nth = omp_get_num_threads();
-#endif
         int64_t lo, hi;
-        range_of(total, nth, t, &lo, &hi);
+        my_range(total, &lo, &hi);
         FOR_PIECES(count, sizes, lo, hi, {
             fc_adam_args a = proto;
             a.p = params[i] + off;
