@@ -93,13 +93,15 @@ static fc_status plan(const fc_conv_transpose2d_desc *d, int pass, tc_plan *p) {
 
 static int64_t crop_floats(const tc_plan *p) { return p->cd.N * p->cd.C * p->OHc * p->OWc; }
 
+/* The dual conv's own workspace (0 when no conv runs). */
+static size_t conv_bytes(const tc_plan *p) { return p->empty ? 0 : p->conv.workspace; }
+
 /* Total workspace: the cropped copy (when needed) and the dual conv's own. */
-static fc_status sizes(const tc_plan *p, size_t *conv_bytes, size_t *total) {
-    *conv_bytes = *total = 0;
+static fc_status sizes(const tc_plan *p, size_t *total) {
+    *total = 0;
     if (p->empty) return FC_SUCCESS;
-    *conv_bytes = p->conv.workspace;
     if (p->crop && !fc_ws_add(total, crop_floats(p), sizeof(float))) return FC_SIZE_OVERFLOW;
-    if (__builtin_add_overflow(*total, *conv_bytes, total)) return FC_SIZE_OVERFLOW;
+    if (__builtin_add_overflow(*total, conv_bytes(p), total)) return FC_SIZE_OVERFLOW;
     return FC_SUCCESS;
 }
 
@@ -123,8 +125,7 @@ fc_status fc_conv_transpose2d_workspace_size(const fc_conv_transpose2d_desc *d,
     tc_plan p;
     fc_status st = plan(d, (int)pass, &p);
     if (st != FC_SUCCESS) return st;
-    size_t conv_bytes;
-    return sizes(&p, &conv_bytes, bytes);
+    return sizes(&p, bytes);
 }
 
 /* Plans, opens the workspace, and carves the crop buffer; the rest goes to the conv. */
@@ -143,8 +144,8 @@ static fc_status start(const fc_conv_transpose2d_desc *d, fc_conv_pass pass, voi
                        size_t workspace_size, tc_run *r) {
     fc_status st = plan(d, (int)pass, &r->p);
     if (st != FC_SUCCESS) return st;
-    size_t conv_bytes, total;
-    st = sizes(&r->p, &conv_bytes, &total);
+    size_t total;
+    st = sizes(&r->p, &total);
     if (st != FC_SUCCESS) return st;
     st = fc_workspace_open(workspace, workspace_size, total, &r->arena);
     if (st != FC_SUCCESS) return st;
@@ -155,9 +156,9 @@ static fc_status start(const fc_conv_transpose2d_desc *d, fc_conv_pass pass, voi
     }
     /* The conv gets the remainder of the arena as its caller-provided workspace
      * (NULL if it needs none: it then never touches it). */
-    r->conv_size = r->arena.size - r->arena.used;
-    r->conv_ws = conv_bytes ? (void *)(r->arena.base + r->arena.used) : NULL;
-    if (!conv_bytes) r->conv_size = 0;
+    int conv_ws = conv_bytes(&r->p) != 0;
+    r->conv_size = conv_ws ? r->arena.size - r->arena.used : 0;
+    r->conv_ws = conv_ws ? (void *)(r->arena.base + r->arena.used) : NULL;
     return FC_SUCCESS;
 }
 
