@@ -74,13 +74,28 @@ static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pas
     return t2 >= 2 * ch && ch >= 128 ? FC_CONV_WINOGRAD_F23 : FC_CONV_AUTO;
 }
 
-/* im2col + GEMM beats direct (measured on the bench shapes, 2 threads) everywhere
- * except where the per-group GEMM is too small to fill its tiles: few output channels
- * per group (depthwise, LeNet's first layers) for forward and backward-data, a tiny
- * weight gradient per group for backward-weights. */
+/* im2col + GEMM against direct, measured on the bench shapes plus LeNet, CIFAR- and
+ * MobileNet-sized layers (2 threads, medians of alternating runs):
+ * - forward: im2col except where the per-group GEMM is too small to fill its tiles
+ *   (fewer than 8 output channels per group).
+ * - backward-data: im2col everywhere it was measured (LeNet C1 1.7 against 3.9 ms,
+ *   strided and 3-channel layers 10-60x), so always.
+ * - backward-weights: the columns im2col writes cost one pass over C*R*S*OH*OW per
+ *   image, which only a wide weight gradient amortises. With at most 32 output channels
+ *   per group and a spatial kernel, direct wins 1.2-5x (LeNet C1 1.4 against 6.9 ms,
+ *   CIFAR 3x3 32->32 56 against 98 ms); 1x1 kernels (no column expansion), tiny output
+ *   maps (LeNet C5's 1x1) and a tiny weight gradient stay with im2col. */
 static int im2col_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
     int64_t Kg = d->K / d->groups, crs = d->C / d->groups * d->R * d->S;
-    if (pass == FC_PASS_BACKWARD_WEIGHTS) return Kg * crs >= 64;
+    if (pass == FC_PASS_BACKWARD_DATA) return 1;
+    if (pass == FC_PASS_BACKWARD_WEIGHTS) {
+        int64_t OH = fc_conv_out_size(d->H, d->pad_top, d->pad_bottom, d->R, d->dilation_h,
+                                      d->stride_h),
+                OW = fc_conv_out_size(d->W, d->pad_left, d->pad_right, d->S, d->dilation_w,
+                                      d->stride_w);
+        int spatial = d->R * d->S > 1 && OH * OW >= 16;
+        return Kg * crs >= 64 && !(Kg <= 32 && spatial);
+    }
     return Kg >= 8;
 }
 

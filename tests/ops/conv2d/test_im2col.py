@@ -73,7 +73,10 @@ def test_im2col_workspace_is_reported(pass_):
     ((16, 256, 14, 14), 256, 3, 1, ("winograd_f23", "winograd_f23", "im2col")),
     ((16, 64, 56, 56), 128, 1, 1, ("im2col", "im2col", "im2col")),  # 1x1: no Winograd
     ((16, 32, 112, 112), 32, 3, 32, ("depthwise", "depthwise", "depthwise")),  # depthwise
-    ((64, 1, 32, 32), 6, 5, 1, ("direct", "direct", "im2col")),      # LeNet C1: K=6
+    ((64, 1, 32, 32), 6, 5, 1, ("direct", "im2col", "direct")),      # LeNet C1: K=6
+    ((32, 32, 32, 32), 32, 1, 1, ("im2col", "im2col", "im2col")),    # 1x1: no expansion
+    ((32, 32, 32, 32), 32, 3, 1, ("winograd_f43", "winograd_f43", "direct")),  # CIFAR 3x3
+    ((64, 16, 5, 5), 120, 5, 1, ("im2col", "im2col", "im2col")),     # tiny output map
 ])
 @pytest.mark.parametrize("pass_", PASSES)
 def test_auto_choice(xs, K, R, groups, want, pass_):
