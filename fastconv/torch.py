@@ -61,8 +61,9 @@ def _weighted_op(name, fwd, bwd):
         @once_differentiable
         def backward(ctx, gy):
             x, w = ctx.saved_tensors
+            need = ctx.needs_input_grad   # skip the passes autograd does not want
             gx, gw, gb = bwd(_arr(gy, "grad", name), x.detach().numpy(), w.detach().numpy(),
-                             *ctx.args)
+                             *ctx.args, input_grad=need[0], weight_grad=need[1] or need[2])
             return _grads(ctx, gx, gw, gb) + (None, None)
 
     Op.__name__ = Op.__qualname__ = f"_{name}"

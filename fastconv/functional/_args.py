@@ -215,13 +215,22 @@ def weighted_forward(fn, x, weight, bias, n_bias, out_shape, kernel):
     return y
 
 
-def gradient_buffers(x_shape, w_shape, nbias, fn):
-    """(grad_x, grad_weight, grad_bias) to be filled by C; with an empty batch there is
-    nothing to run, and the weight and bias gradients are already their zeros."""
+def grad_flags(input_grad, weight_grad, fn):
+    """The checked (input_grad, weight_grad) switches of a backward op."""
+    for v, name in ((input_grad, "input_grad"), (weight_grad, "weight_grad")):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{fn}: {name} must be True or False, got {v!r}")
+    return bool(input_grad), bool(weight_grad)
+
+
+def gradient_buffers(x_shape, w_shape, nbias, fn, input_grad=True, weight_grad=True):
+    """(grad_x, grad_weight, grad_bias) to be filled by C, None where not wanted; with
+    an empty batch there is nothing to run, and the weight and bias gradients are
+    already their zeros."""
     zeros = x_shape[0] == 0
-    gx = empty(x_shape, "grad_x", fn)
-    gw = empty(w_shape, "grad_weight", fn, zeros=zeros)
-    gb = empty((nbias,), "grad_bias", fn, zeros=zeros)
+    gx = empty(x_shape, "grad_x", fn) if input_grad else None
+    gw = empty(w_shape, "grad_weight", fn, zeros=zeros) if weight_grad else None
+    gb = empty((nbias,), "grad_bias", fn, zeros=zeros) if weight_grad else None
     return gx, gw, gb
 
 

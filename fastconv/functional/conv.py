@@ -147,25 +147,32 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
-                    algorithm="auto"):
+                    algorithm="auto", *, input_grad=True, weight_grad=True):
     """Gradients of conv2d: returns (grad_x, grad_weight, grad_bias) with the shapes
-    of x, weight and (K,), for grad_out of the shape conv2d(x, weight, ...) returns."""
+    of x, weight and (K,), for grad_out of the shape conv2d(x, weight, ...) returns.
+    input_grad=False skips the backward-data pass (grad_x is None: a network's input
+    needs no gradient); weight_grad=False skips the backward-weights pass (grad_weight
+    and grad_bias are None: a frozen layer)."""
     fn = "conv2d_backward"
     x, weight = _inputs(fn, x, weight)
     grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, K, OH, OW)")
     p = ConvParams(fn, x.shape, weight.shape, stride, padding, dilation, groups)
     _args.check_grad_out(grad_out, p.out_shape, fn, "conv2d")
     algo = _algorithm(algorithm, fn, p)
-    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0], fn)
+    input_grad, weight_grad = _args.grad_flags(input_grad, weight_grad, fn)
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0], fn,
+                                        input_grad, weight_grad)
     if x.shape[0] == 0:
         return gx, gw, gb
     grad_out, x, weight = _args.to_float32s(fn, grad_out=grad_out, x=x, weight=weight)
-    a = _tuned(algo, "backward_data", p,
-               lambda a: _C.conv2d_backward_data(grad_out, weight, gx, *p.c_args(), a))
-    _C.conv2d_backward_data(grad_out, weight, gx, *p.c_args(), a)
-    a = _tuned(algo, "backward_weights", p,
-               lambda a: _C.conv2d_backward_weights(grad_out, x, gw, gb, *p.c_args(), a))
-    _C.conv2d_backward_weights(grad_out, x, gw, gb, *p.c_args(), a)
+    if input_grad:
+        a = _tuned(algo, "backward_data", p,
+                   lambda a: _C.conv2d_backward_data(grad_out, weight, gx, *p.c_args(), a))
+        _C.conv2d_backward_data(grad_out, weight, gx, *p.c_args(), a)
+    if weight_grad:
+        a = _tuned(algo, "backward_weights", p,
+                   lambda a: _C.conv2d_backward_weights(grad_out, x, gw, gb, *p.c_args(), a))
+        _C.conv2d_backward_weights(grad_out, x, gw, gb, *p.c_args(), a)
     return gx, gw, gb
 
 

@@ -61,22 +61,28 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
         lambda x, w, b, y: _C.depthwise_conv2d_forward(x, w, b, y, *p.c_args()))
 
 
-def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1):
+def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, *,
+                              input_grad=True, weight_grad=True):
     """Gradients of depthwise_conv2d: (grad_x, grad_weight, grad_bias) with the shapes
-    of x, weight and (C*m,)."""
+    of x, weight and (C*m,); input_grad / weight_grad False skip a pass as in
+    conv2d_backward (None in its place)."""
     fn = "depthwise_conv2d_backward"
     x, weight = _inputs(fn, x, weight)
     grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, C*multiplier, OH, OW)")
     p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
     _args.check_grad_out(grad_out, p.out_shape, fn, "depthwise_conv2d")
-    return _backward(fn, grad_out, x, weight, p.c_args())
+    return _backward(fn, grad_out, x, weight, p.c_args(), input_grad, weight_grad)
 
 
-def _backward(fn, grad_out, x, weight, c_args):
-    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0], fn)
+def _backward(fn, grad_out, x, weight, c_args, input_grad=True, weight_grad=True):
+    input_grad, weight_grad = _args.grad_flags(input_grad, weight_grad, fn)
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, weight.shape[0], fn,
+                                        input_grad, weight_grad)
     if x.shape[0] == 0:
         return gx, gw, gb
     grad_out, x, weight = _args.to_float32s(fn, grad_out=grad_out, x=x, weight=weight)
-    _C.depthwise_conv2d_backward_data(grad_out, weight, gx, *c_args)
-    _C.depthwise_conv2d_backward_weights(grad_out, x, gw, gb, *c_args)
+    if input_grad:
+        _C.depthwise_conv2d_backward_data(grad_out, weight, gx, *c_args)
+    if weight_grad:
+        _C.depthwise_conv2d_backward_weights(grad_out, x, gw, gb, *c_args)
     return gx, gw, gb

@@ -84,19 +84,24 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
 
 def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_padding=0,
-                              groups=1, dilation=1):
+                              groups=1, dilation=1, *, input_grad=True, weight_grad=True):
     """Gradients of conv_transpose2d: (grad_x, grad_weight, grad_bias) with the shapes
-    of x, weight and (K,)."""
+    of x, weight and (K,); input_grad / weight_grad False skip a pass as in
+    conv2d_backward (None in its place)."""
     fn = "conv_transpose2d_backward"
     x, weight = _inputs(fn, x, weight)
     grad_out = _args.as_array(grad_out, "grad_out", fn, 4, "(N, K, OH, OW)")
     p = TransposeParams(fn, x.shape, weight.shape, stride, padding, output_padding, dilation,
                         groups)
     _args.check_grad_out(grad_out, p.out_shape, fn, "conv_transpose2d")
-    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, p.out_shape[1], fn)
+    input_grad, weight_grad = _args.grad_flags(input_grad, weight_grad, fn)
+    gx, gw, gb = _args.gradient_buffers(x.shape, weight.shape, p.out_shape[1], fn,
+                                        input_grad, weight_grad)
     if x.shape[0] == 0:
         return gx, gw, gb
     grad_out, x, weight = _args.to_float32s(fn, grad_out=grad_out, x=x, weight=weight)
-    _C.conv_transpose2d_backward_data(grad_out, weight, gx, *p.c_args())
-    _C.conv_transpose2d_backward_weights(grad_out, x, gw, gb, *p.c_args())
+    if input_grad:
+        _C.conv_transpose2d_backward_data(grad_out, weight, gx, *p.c_args())
+    if weight_grad:
+        _C.conv_transpose2d_backward_weights(grad_out, x, gw, gb, *p.c_args())
     return gx, gw, gb
