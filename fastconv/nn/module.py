@@ -20,13 +20,32 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 class Parameter:
     """A trainable float32 array (`.data`) and its accumulated gradient (`.grad`, None
-    until a backward pass or after zero_grad())."""
+    until a backward pass or after zero_grad()).
 
-    __slots__ = ("data", "grad")
+    requires_grad=False freezes it, as in torch: optimizers leave it unchanged, layers
+    skip the work of its gradient where they can, and .grad stays None."""
 
-    def __init__(self, data):
+    __slots__ = ("data", "grad", "_requires_grad")
+
+    def __init__(self, data, requires_grad=True):
         self.data = as_float32(data, "data", "Parameter")
         self.grad = None
+        self.requires_grad = requires_grad
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"Parameter: requires_grad must be a bool, got {value!r}")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        """Sets requires_grad and returns the parameter (torch's in-place form)."""
+        self.requires_grad = requires_grad
+        return self
 
     @property
     def shape(self):
@@ -40,7 +59,9 @@ class Parameter:
         """Adds g to .grad (gradients of several backward passes sum, as in PyTorch).
         owned=True: g is a fresh array nobody else holds (a layer's own gradient
         result), so the first gradient is kept as it is instead of copied (AlexNet's
-        classifier: 58M floats a step)."""
+        classifier: 58M floats a step). A frozen parameter keeps .grad None."""
+        if not self._requires_grad:
+            return
         g = as_float32(g, "grad", "Parameter.accumulate").reshape(self.data.shape)
         if self.grad is None:
             fresh = owned and g.flags.c_contiguous and g.flags.writeable
@@ -49,7 +70,8 @@ class Parameter:
             self.grad += g
 
     def __repr__(self):
-        return f"Parameter(shape={self.data.shape})"
+        frozen = "" if self._requires_grad else ", requires_grad=False"
+        return f"Parameter(shape={self.data.shape}{frozen})"
 
 
 class Module:
@@ -158,6 +180,13 @@ class Module:
         """Clears every Parameter.grad (to None, as PyTorch's default)."""
         for p in self.parameters():
             p.grad = None
+
+    def requires_grad_(self, requires_grad=True):
+        """Sets requires_grad on every parameter (False freezes the module); returns
+        the module."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
 
     # -- state --------------------------------------------------------------------
     def state_dict(self):
