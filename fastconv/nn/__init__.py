@@ -11,7 +11,8 @@ from fastconv.nn.conv import (Conv2d, ConvTranspose2d, DepthwiseConv2d,
 from fastconv.nn.layers import (BatchNorm2d, Dropout, Flatten, Identity, Linear,
                                 ReLU, Sigmoid, Tanh)
 from fastconv.nn.loss import CrossEntropyLoss, MSELoss
-from fastconv.nn.module import Module, Parameter, load, save
+from fastconv.nn.checkpoint import load, save
+from fastconv.nn.module import Module, Parameter
 from fastconv.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [

@@ -5,15 +5,13 @@ named cache object (`self._cache`); backward(grad_out) consumes it, accumulates 
 parameter gradients into each Parameter.grad and returns the gradient of the input.
 In eval mode forward() stores nothing, so inference holds only live activations.
 """
-import zipfile
-import zlib
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from fastconv.functional._args import as_array, as_float32
 
-__all__ = ["Module", "Parameter", "save", "load"]
+__all__ = ["Module", "Parameter"]
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -238,9 +236,13 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path):
+        """fastconv.save(self, path): the state dict as an .npz file."""
+        from fastconv.nn.checkpoint import save   # late: checkpoint imports Module
         save(self, path)
 
     def load(self, path, strict=True):
+        """fastconv.load(path, self): loads an .npz state dict; returns self."""
+        from fastconv.nn.checkpoint import load
         load(path, self, strict=strict)
         return self
 
@@ -285,77 +287,3 @@ def _state_array(key, value, shape, dtype):
                              f"buffer counts), got {value.ravel()[~ok.ravel()][:3]}")
     return np.array(value, dtype=dtype, order="C", copy=True)
 
-
-def save(model, path):
-    """Writes model.state_dict() to an .npz file (plain NumPy, keys as in PyTorch) at
-    exactly `path` (np.savez would append ".npz" to a name without it, and
-    load(path) would then miss the file)."""
-    with open(path, "wb") as f:
-        np.savez(f, **model.state_dict())
-
-
-def load(path, model=None, strict=True):
-    """Reads an .npz state dict (what save writes: a zip of .npy arrays of real numbers).
-    With `model`, loads it into the model and returns the model; without, returns the
-    state dict (an OrderedDict of arrays).
-
-    A file that is not such an archive (random bytes, text, an empty file, a plain .npy,
-    another zip, arrays of objects) is a ValueError naming the path; nothing is ever
-    unpickled. A path that does not exist is a FileNotFoundError."""
-    with open(path, "rb") as f:
-        state = _read_archive(f, path)
-    if model is None:
-        return state
-    model.load_state_dict(state, strict=strict)
-    return model
-
-
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty zip's end
-
-
-class _NotArchive(ValueError):
-    pass
-
-
-def _read_archive(f, path):
-    def bad(why):
-        return _NotArchive(f"load: {path} is not a fastconv archive (an .npz of numeric "
-                           f"arrays, as fastconv.save writes): {why}")
-    magic = f.read(4)
-    if magic not in _ZIP_MAGIC:
-        raise bad("the file is empty" if not magic else "it is not a zip file")
-    f.seek(0)
-    fmt = np.lib.format
-    state = OrderedDict()
-    try:
-        with zipfile.ZipFile(f) as z:
-            for info in z.infolist():
-                name = info.filename
-                if info.is_dir() or not name.endswith(".npy"):
-                    raise bad(f"its member {name!r} is not a .npy array")
-                with z.open(info) as m:
-                    version = fmt.read_magic(m)
-                    if version == (1, 0):
-                        shape, _, dtype = fmt.read_array_header_1_0(m)
-                    elif version == (2, 0):
-                        shape, _, dtype = fmt.read_array_header_2_0(m)
-                    else:
-                        raise bad(f"its member {name!r} has .npy format {version}")
-                    header = m.tell()
-                if dtype.hasobject or dtype.kind not in "biuf":
-                    raise bad(f"its member {name!r} holds {dtype}, not real numbers")
-                nbytes = dtype.itemsize
-                for d in shape:
-                    nbytes *= d
-                if header + nbytes != info.file_size:
-                    raise bad(f"its member {name!r} of shape {shape} and dtype {dtype} "
-                              f"needs {nbytes} bytes of data, the archive holds "
-                              f"{info.file_size - header}")
-                with z.open(info) as m:
-                    state[name[:-4]] = fmt.read_array(m, allow_pickle=False)
-    except _NotArchive:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError,
-            NotImplementedError, RuntimeError) as e:
-        raise bad(f"{type(e).__name__}: {e}") from None
-    return state
