@@ -56,8 +56,9 @@ class Linear(Module):
     def backward(self, grad_out):
         x2 = self._take().x
         g = _args.as_float32(grad_out, "grad_out", "Linear").reshape(-1, self.out_features)
-        self.weight.accumulate(matmul(g.T, x2), owned=True)
-        if self.bias is not None:
+        if self.weight.requires_grad:    # a frozen weight: no weight GEMM
+            self.weight.accumulate(matmul(g.T, x2), owned=True)
+        if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(g.sum(axis=0, dtype=np.float32), owned=True)
         gx = matmul(g, self.weight.data)
         return gx.reshape(np.shape(grad_out)[:-1] + (self.in_features,))
