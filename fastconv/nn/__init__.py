@@ -21,3 +21,11 @@ __all__ = [
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "SeparableConv2d", "Sequential",
     "Sigmoid", "Tanh", "init", "load", "save",
 ]
+
+# The training API of issue 18 (appended: more layers, losses and checkpoints).
+from fastconv.nn.activation import GELU, LeakyReLU, LogSoftmax, Softmax  # noqa: E402
+from fastconv.nn.layers import BatchNorm1d  # noqa: E402
+from fastconv.nn.loss import BCEWithLogitsLoss, NLLLoss  # noqa: E402
+
+__all__ += ["BCEWithLogitsLoss", "BatchNorm1d", "GELU", "LeakyReLU", "LogSoftmax",
+            "NLLLoss", "Softmax"]
