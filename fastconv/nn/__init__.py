@@ -11,7 +11,8 @@ from fastconv.nn.conv import (Conv2d, ConvTranspose2d, DepthwiseConv2d,
 from fastconv.nn.layers import (BatchNorm2d, Dropout, Flatten, Identity, Linear,
                                 ReLU, Sigmoid, Tanh)
 from fastconv.nn.loss import CrossEntropyLoss, MSELoss
-from fastconv.nn.module import Module, Parameter, load, save
+from fastconv.nn.checkpoint import load, save
+from fastconv.nn.module import Module, Parameter
 from fastconv.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
@@ -20,3 +21,11 @@ __all__ = [
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "SeparableConv2d", "Sequential",
     "Sigmoid", "Tanh", "init", "load", "save",
 ]
+
+# The training API of issue 18 (appended: more layers, losses and checkpoints).
+from fastconv.nn.activation import GELU, LeakyReLU, LogSoftmax, Softmax  # noqa: E402
+from fastconv.nn.layers import BatchNorm1d  # noqa: E402
+from fastconv.nn.loss import BCEWithLogitsLoss, NLLLoss  # noqa: E402
+
+__all__ += ["BCEWithLogitsLoss", "BatchNorm1d", "GELU", "LeakyReLU", "LogSoftmax",
+            "NLLLoss", "Softmax"]

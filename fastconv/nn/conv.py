@@ -5,6 +5,7 @@ import numpy as np
 
 from fastconv.functional import _args
 from fastconv.functional.conv import conv2d, conv2d_backward
+from fastconv.functional.eltwise import bias_add_backward
 from fastconv.functional.depthwise import depthwise_conv2d, depthwise_conv2d_backward
 from fastconv.functional.transpose import conv_transpose2d, conv_transpose2d_backward
 from fastconv.nn import init
@@ -46,11 +47,22 @@ class _ConvLayer(Module):
 
     def backward(self, grad_out):
         c = self._take()
+        if not self.weight.requires_grad:
+            gx = self._input_grad(grad_out, c.x)
+            if gx is not None:           # the weight pass skipped: a frozen weight
+                if self.bias is not None and self.bias.requires_grad:
+                    self.bias.accumulate(bias_add_backward(grad_out), owned=True)
+                return gx
         gx, gw, gb = self._op_backward(grad_out, c.x, self.weight.data, **self._kw())
         self.weight.accumulate(gw, owned=True)
         if self.bias is not None:
             self.bias.accumulate(gb, owned=True)
         return gx
+
+    def _input_grad(self, grad_out, x):
+        """The input gradient alone (no weight pass), or None where the layer has no
+        such path (then the whole backward runs and the weight gradient is dropped)."""
+        return None
 
 
 def _channels(fn, in_channels, out_channels, groups):
@@ -98,6 +110,22 @@ class Conv2d(_ConvLayer):
     def _forward_kw(self):
         return dict(self._kw(), algorithm=self.algorithm)
 
+    def _input_grad(self, grad_out, x):
+        # conv2d's input gradient is its adjoint, conv_transpose2d, with the
+        # output_padding that gives back x's size; it takes symmetric padding only.
+        fn = "Conv2d"
+        g = np.asarray(grad_out)
+        stride, dilation, (t, b, l, r), out_hw = _args.conv_geometry(
+            fn, x.shape[2:], self.kernel_size, self.stride, self.padding, self.dilation)
+        if (t, l) != (b, r) or x.shape[0] == 0 or g.shape != (
+                x.shape[0], self.out_channels) + tuple(out_hw):
+            return None
+        R, S = self.kernel_size
+        op = tuple((n + 2 * p - d * (k - 1) - 1) % s for n, p, d, k, s in zip(
+            x.shape[2:], (t, l), dilation, (R, S), stride))
+        return conv_transpose2d(g, self.weight.data, None, stride=stride, padding=(t, l),
+                                output_padding=op, groups=self.groups, dilation=dilation)
+
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}, "
@@ -130,6 +158,17 @@ class ConvTranspose2d(_ConvLayer):
         return dict(stride=self.stride, padding=self.padding,
                     output_padding=self.output_padding, groups=self.groups,
                     dilation=self.dilation)
+
+    def _input_grad(self, grad_out, x):
+        # the adjoint of a transposed convolution is conv2d with the same arguments
+        # (its output is x's size when output_padding < stride)
+        g = np.asarray(grad_out)
+        if x.shape[0] == 0 or g.ndim != 4 or g.shape[:2] != (x.shape[0], self.out_channels) \
+                or any(o >= s for o, s in zip(self.output_padding, self.stride)):
+            return None
+        gx = conv2d(g, self.weight.data, None, stride=self.stride, padding=self.padding,
+                    dilation=self.dilation, groups=self.groups)
+        return gx if gx.shape == x.shape else None
 
 
     def extra_repr(self):

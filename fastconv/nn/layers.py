@@ -1,4 +1,4 @@
-"""Linear, activations, Dropout, Flatten, Identity, BatchNorm2d."""
+"""Linear, activations, Dropout, Flatten, Identity, BatchNorm2d, BatchNorm1d."""
 import math
 from typing import NamedTuple
 
@@ -14,7 +14,7 @@ from fastconv.nn import init
 from fastconv.nn.module import Module, Parameter
 
 __all__ = ["Linear", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "Identity",
-           "BatchNorm2d"]
+           "BatchNorm2d", "BatchNorm1d"]
 
 
 class _XCache(NamedTuple):
@@ -56,8 +56,9 @@ class Linear(Module):
     def backward(self, grad_out):
         x2 = self._take().x
         g = _args.as_float32(grad_out, "grad_out", "Linear").reshape(-1, self.out_features)
-        self.weight.accumulate(matmul(g.T, x2), owned=True)
-        if self.bias is not None:
+        if self.weight.requires_grad:    # a frozen weight: no weight GEMM
+            self.weight.accumulate(matmul(g.T, x2), owned=True)
+        if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(g.sum(axis=0, dtype=np.float32), owned=True)
         gx = matmul(g, self.weight.data)
         return gx.reshape(np.shape(grad_out)[:-1] + (self.in_features,))
@@ -298,3 +299,27 @@ class BatchNorm2d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(BatchNorm2d):
+    """As torch.nn.BatchNorm1d, on x (N, C) or (N, C, L): statistics over N (and L)
+    per channel; the same kernel as BatchNorm2d, on a (N, C, L, 1) view."""
+
+    def _check1d(self, x):
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: expected x of shape (N, {self.num_features}) or "
+                             f"(N, {self.num_features}, L), got {x.shape}")
+
+    def forward(self, x):
+        x = _args.as_float32(x, "x", "BatchNorm1d")
+        self._check1d(x)
+        y = super().forward(_as4d(x))
+        return y.reshape(x.shape)
+
+    def backward(self, grad_out):
+        g = _args.as_float32(grad_out, "grad_out", "BatchNorm1d")
+        return super().backward(_as4d(g)).reshape(g.shape)
+
+
+def _as4d(x):
+    return x.reshape(x.shape + (1,) * (4 - x.ndim))

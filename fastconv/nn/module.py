@@ -5,28 +5,45 @@ named cache object (`self._cache`); backward(grad_out) consumes it, accumulates 
 parameter gradients into each Parameter.grad and returns the gradient of the input.
 In eval mode forward() stores nothing, so inference holds only live activations.
 """
-import zipfile
-import zlib
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from fastconv.functional._args import as_array, as_float32
 
-__all__ = ["Module", "Parameter", "save", "load"]
+__all__ = ["Module", "Parameter"]
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Parameter:
     """A trainable float32 array (`.data`) and its accumulated gradient (`.grad`, None
-    until a backward pass or after zero_grad())."""
+    until a backward pass or after zero_grad()).
 
-    __slots__ = ("data", "grad")
+    requires_grad=False freezes it, as in torch: optimizers leave it unchanged, layers
+    skip the work of its gradient where they can, and .grad stays None."""
 
-    def __init__(self, data):
+    __slots__ = ("data", "grad", "_requires_grad")
+
+    def __init__(self, data, requires_grad=True):
         self.data = as_float32(data, "data", "Parameter")
         self.grad = None
+        self.requires_grad = requires_grad
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"Parameter: requires_grad must be a bool, got {value!r}")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        """Sets requires_grad and returns the parameter (torch's in-place form)."""
+        self.requires_grad = requires_grad
+        return self
 
     @property
     def shape(self):
@@ -40,7 +57,9 @@ class Parameter:
         """Adds g to .grad (gradients of several backward passes sum, as in PyTorch).
         owned=True: g is a fresh array nobody else holds (a layer's own gradient
         result), so the first gradient is kept as it is instead of copied (AlexNet's
-        classifier: 58M floats a step)."""
+        classifier: 58M floats a step). A frozen parameter keeps .grad None."""
+        if not self._requires_grad:
+            return
         g = as_float32(g, "grad", "Parameter.accumulate").reshape(self.data.shape)
         if self.grad is None:
             fresh = owned and g.flags.c_contiguous and g.flags.writeable
@@ -49,7 +68,8 @@ class Parameter:
             self.grad += g
 
     def __repr__(self):
-        return f"Parameter(shape={self.data.shape})"
+        frozen = "" if self._requires_grad else ", requires_grad=False"
+        return f"Parameter(shape={self.data.shape}{frozen})"
 
 
 class Module:
@@ -159,6 +179,13 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def requires_grad_(self, requires_grad=True):
+        """Sets requires_grad on every parameter (False freezes the module); returns
+        the module."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
     # -- state --------------------------------------------------------------------
     def state_dict(self):
         """Ordered dict of copies: each module's parameters, then its buffers, then its
@@ -209,9 +236,13 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path):
+        """fastconv.save(self, path): the state dict as an .npz file."""
+        from fastconv.nn.checkpoint import save   # late: checkpoint imports Module
         save(self, path)
 
     def load(self, path, strict=True):
+        """fastconv.load(path, self): loads an .npz state dict; returns self."""
+        from fastconv.nn.checkpoint import load
         load(path, self, strict=strict)
         return self
 
@@ -256,77 +287,3 @@ def _state_array(key, value, shape, dtype):
                              f"buffer counts), got {value.ravel()[~ok.ravel()][:3]}")
     return np.array(value, dtype=dtype, order="C", copy=True)
 
-
-def save(model, path):
-    """Writes model.state_dict() to an .npz file (plain NumPy, keys as in PyTorch) at
-    exactly `path` (np.savez would append ".npz" to a name without it, and
-    load(path) would then miss the file)."""
-    with open(path, "wb") as f:
-        np.savez(f, **model.state_dict())
-
-
-def load(path, model=None, strict=True):
-    """Reads an .npz state dict (what save writes: a zip of .npy arrays of real numbers).
-    With `model`, loads it into the model and returns the model; without, returns the
-    state dict (an OrderedDict of arrays).
-
-    A file that is not such an archive (random bytes, text, an empty file, a plain .npy,
-    another zip, arrays of objects) is a ValueError naming the path; nothing is ever
-    unpickled. A path that does not exist is a FileNotFoundError."""
-    with open(path, "rb") as f:
-        state = _read_archive(f, path)
-    if model is None:
-        return state
-    model.load_state_dict(state, strict=strict)
-    return model
-
-
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty zip's end
-
-
-class _NotArchive(ValueError):
-    pass
-
-
-def _read_archive(f, path):
-    def bad(why):
-        return _NotArchive(f"load: {path} is not a fastconv archive (an .npz of numeric "
-                           f"arrays, as fastconv.save writes): {why}")
-    magic = f.read(4)
-    if magic not in _ZIP_MAGIC:
-        raise bad("the file is empty" if not magic else "it is not a zip file")
-    f.seek(0)
-    fmt = np.lib.format
-    state = OrderedDict()
-    try:
-        with zipfile.ZipFile(f) as z:
-            for info in z.infolist():
-                name = info.filename
-                if info.is_dir() or not name.endswith(".npy"):
-                    raise bad(f"its member {name!r} is not a .npy array")
-                with z.open(info) as m:
-                    version = fmt.read_magic(m)
-                    if version == (1, 0):
-                        shape, _, dtype = fmt.read_array_header_1_0(m)
-                    elif version == (2, 0):
-                        shape, _, dtype = fmt.read_array_header_2_0(m)
-                    else:
-                        raise bad(f"its member {name!r} has .npy format {version}")
-                    header = m.tell()
-                if dtype.hasobject or dtype.kind not in "biuf":
-                    raise bad(f"its member {name!r} holds {dtype}, not real numbers")
-                nbytes = dtype.itemsize
-                for d in shape:
-                    nbytes *= d
-                if header + nbytes != info.file_size:
-                    raise bad(f"its member {name!r} of shape {shape} and dtype {dtype} "
-                              f"needs {nbytes} bytes of data, the archive holds "
-                              f"{info.file_size - header}")
-                with z.open(info) as m:
-                    state[name[:-4]] = fmt.read_array(m, allow_pickle=False)
-    except _NotArchive:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError,
-            NotImplementedError, RuntimeError) as e:
-        raise bad(f"{type(e).__name__}: {e}") from None
-    return state
