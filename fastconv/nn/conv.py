@@ -16,6 +16,13 @@ __all__ = ["Conv2d", "ConvTranspose2d", "DepthwiseConv2d", "SeparableConv2d"]
 
 class _XCache(NamedTuple):
     x: np.ndarray
+    first: bool = False      # x is the model's input
+
+
+def no_input_grad(x):
+    """What a layer returns in place of a skipped input gradient: zeros without memory
+    (a container may still add it to another branch's gradient)."""
+    return np.broadcast_to(np.float32(0), np.shape(x))
 
 
 def _padding_arg(padding, name):
@@ -40,29 +47,23 @@ class _ConvLayer(Module):
         return self._kw()
 
     def forward(self, x):
+        first = self._is_model_input(x)
         x = _args.as_float32(x, "x", type(self).__name__)
-        self._keep(_XCache(x))
+        self._keep(_XCache(x, first))
         b = None if self.bias is None else self.bias.data
         return self._op(x, self.weight.data, b, **self._forward_kw())
 
     def backward(self, grad_out):
         c = self._take()
-        if not self.weight.requires_grad:
-            gx = self._input_grad(grad_out, c.x)
-            if gx is not None:           # the weight pass skipped: a frozen weight
-                if self.bias is not None and self.bias.requires_grad:
-                    self.bias.accumulate(bias_add_backward(grad_out), owned=True)
-                return gx
-        gx, gw, gb = self._op_backward(grad_out, c.x, self.weight.data, **self._kw())
-        self.weight.accumulate(gw, owned=True)
-        if self.bias is not None:
-            self.bias.accumulate(gb, owned=True)
-        return gx
-
-    def _input_grad(self, grad_out, x):
-        """The input gradient alone (no weight pass), or None where the layer has no
-        such path (then the whole backward runs and the weight gradient is dropped)."""
-        return None
+        wg = self.weight.requires_grad      # frozen: no weight pass
+        gx, gw, gb = self._op_backward(grad_out, c.x, self.weight.data, **self._kw(),
+                                       input_grad=not self._input_grad_skipped(c.first),
+                                       weight_grad=wg)
+        if wg:
+            self.weight.accumulate(gw, owned=True)
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.accumulate(gb if wg else bias_add_backward(grad_out), owned=True)
+        return no_input_grad(c.x) if gx is None else gx
 
 
 def _channels(fn, in_channels, out_channels, groups):
@@ -110,22 +111,6 @@ class Conv2d(_ConvLayer):
     def _forward_kw(self):
         return dict(self._kw(), algorithm=self.algorithm)
 
-    def _input_grad(self, grad_out, x):
-        # conv2d's input gradient is its adjoint, conv_transpose2d, with the
-        # output_padding that gives back x's size; it takes symmetric padding only.
-        fn = "Conv2d"
-        g = np.asarray(grad_out)
-        stride, dilation, (t, b, l, r), out_hw = _args.conv_geometry(
-            fn, x.shape[2:], self.kernel_size, self.stride, self.padding, self.dilation)
-        if (t, l) != (b, r) or x.shape[0] == 0 or g.shape != (
-                x.shape[0], self.out_channels) + tuple(out_hw):
-            return None
-        R, S = self.kernel_size
-        op = tuple((n + 2 * p - d * (k - 1) - 1) % s for n, p, d, k, s in zip(
-            x.shape[2:], (t, l), dilation, (R, S), stride))
-        return conv_transpose2d(g, self.weight.data, None, stride=stride, padding=(t, l),
-                                output_padding=op, groups=self.groups, dilation=dilation)
-
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}, "
@@ -158,18 +143,6 @@ class ConvTranspose2d(_ConvLayer):
         return dict(stride=self.stride, padding=self.padding,
                     output_padding=self.output_padding, groups=self.groups,
                     dilation=self.dilation)
-
-    def _input_grad(self, grad_out, x):
-        # the adjoint of a transposed convolution is conv2d with the same arguments
-        # (its output is x's size when output_padding < stride)
-        g = np.asarray(grad_out)
-        if x.shape[0] == 0 or g.ndim != 4 or g.shape[:2] != (x.shape[0], self.out_channels) \
-                or any(o >= s for o, s in zip(self.output_padding, self.stride)):
-            return None
-        gx = conv2d(g, self.weight.data, None, stride=self.stride, padding=self.padding,
-                    dilation=self.dilation, groups=self.groups)
-        return gx if gx.shape == x.shape else None
-
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

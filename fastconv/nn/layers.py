@@ -19,6 +19,7 @@ __all__ = ["Linear", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "Identity"
 
 class _XCache(NamedTuple):
     x: np.ndarray
+    first: bool = False      # x is the model's input
 
 
 class _YCache(NamedTuple):
@@ -42,26 +43,30 @@ class Linear(Module):
         self.bias = Parameter(init.uniform((self.out_features,), bound)) if bias else None
 
     def forward(self, x):
+        first = self._is_model_input(x)
         x = _args.as_float32(x, "x", "Linear")
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected x of shape (..., {self.in_features}), got "
                              f"{x.shape}")
         x2 = x.reshape(-1, self.in_features)
-        self._keep(_XCache(x2))
+        self._keep(_XCache(x2, first))
         y = matmul(x2, self.weight.data.T)   # W.T is an F-contiguous view: no copy
         if self.bias is not None:
             y += self.bias.data
         return y.reshape(x.shape[:-1] + (self.out_features,))
 
     def backward(self, grad_out):
-        x2 = self._take().x
+        c = self._take()
+        x2 = c.x
         g = _args.as_float32(grad_out, "grad_out", "Linear").reshape(-1, self.out_features)
         if self.weight.requires_grad:    # a frozen weight: no weight GEMM
             self.weight.accumulate(matmul(g.T, x2), owned=True)
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(g.sum(axis=0, dtype=np.float32), owned=True)
-        gx = matmul(g, self.weight.data)
-        return gx.reshape(np.shape(grad_out)[:-1] + (self.in_features,))
+        shape = np.shape(grad_out)[:-1] + (self.in_features,)
+        if self._input_grad_skipped(c.first):
+            return np.broadcast_to(np.float32(0), shape)
+        return matmul(g, self.weight.data).reshape(shape)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

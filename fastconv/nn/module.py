@@ -5,6 +5,8 @@ named cache object (`self._cache`); backward(grad_out) consumes it, accumulates 
 parameter gradients into each Parameter.grad and returns the gradient of the input.
 In eval mode forward() stores nothing, so inference holds only live activations.
 """
+import functools
+import threading
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -14,6 +16,32 @@ from fastconv.functional._args import as_array, as_float32
 __all__ = ["Module", "Parameter"]
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+# Per thread: the input of the outermost module call in progress, and whether the
+# outermost backward in progress wants the gradient of that input.
+_pass = threading.local()
+
+
+def _outermost_backward(fn):
+    """Gives a Module subclass's backward the keyword input_grad of the outermost call:
+    input_grad=False skips the input-gradient work of the layers that consume the
+    model's input directly and returns None (as torch does for an input that does not
+    require grad). Nested backward calls run as written."""
+    @functools.wraps(fn)
+    def backward(self, grad_out, *, input_grad=True):
+        if getattr(_pass, "backward_depth", 0):
+            return fn(self, grad_out)
+        if not isinstance(input_grad, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}.backward: input_grad must be True or "
+                            f"False, got {input_grad!r}")
+        _pass.backward_depth, _pass.input_grad = 1, bool(input_grad)
+        try:
+            g = fn(self, grad_out)
+        finally:
+            _pass.backward_depth, _pass.input_grad = 0, True
+        return g if input_grad else None
+    backward.outermost = True
+    return backward
 
 
 class Parameter:
@@ -114,8 +142,32 @@ class Module:
     def backward(self, grad_out):
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        bw = cls.__dict__.get("backward")
+        if bw is not None and not getattr(bw, "outermost", False):
+            cls.backward = _outermost_backward(bw)
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if getattr(_pass, "forward_depth", 0):
+            return self.forward(*args, **kwargs)
+        _pass.forward_depth, _pass.input = 1, (args[0] if args else None)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _pass.forward_depth, _pass.input = 0, None
+
+    @staticmethod
+    def _is_model_input(x):
+        """Whether x is the input of the outermost module call in progress (its
+        gradient is skipped by backward(..., input_grad=False))."""
+        return x is getattr(_pass, "input", None)
+
+    @staticmethod
+    def _input_grad_skipped(first):
+        """Whether a layer whose forward got the model input (first) may skip its input
+        gradient in the backward in progress."""
+        return first and not getattr(_pass, "input_grad", True)
 
     def _keep(self, cache):
         """Stores cache for backward in train mode; in eval mode keeps nothing."""
