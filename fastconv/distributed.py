@@ -17,15 +17,19 @@ import os
 import socket
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
 from fastconv import runtime
+from fastconv.functional import _args
+from fastconv.functional.norm import batch_norm2d
+from fastconv.nn.layers import BatchNorm2d
 from fastconv.nn.module import Module
 
 __all__ = [
     "init_process_group", "destroy_process_group", "is_initialized", "get_rank",
-    "get_world_size", "DistributedDataParallel", "DistributedSampler",
+    "get_world_size", "DistributedDataParallel", "DistributedSampler", "SyncBatchNorm",
 ]
 
 
@@ -451,3 +455,106 @@ class DistributedSampler:
 
     def __len__(self):
         return self.num_samples
+
+
+# ------------------------------------------------------------------ SyncBatchNorm
+
+class _SyncCache(NamedTuple):
+    x: np.ndarray
+    mean: np.ndarray
+    invstd: np.ndarray
+    count: float            # values per channel over all processes
+
+
+class SyncBatchNorm(BatchNorm2d):
+    """BatchNorm2d whose training statistics are the global batch's: the forward
+    all-reduces each channel's count, sum and sum of squares (float64), the backward the
+    sums of grad and grad * x_hat, so that the processes together compute exactly one
+    BatchNorm2d over the global batch (running statistics included, alike on every
+    rank). Two small all-reduces per layer and pass; the arithmetic around them is NumPy,
+    not fastconv's fused kernels (the normalization itself is). Without a process group,
+    or in eval mode, it is BatchNorm2d. convert_sync_batchnorm(model) swaps a model's
+    BatchNorm2d layers for it (sharing their parameters and buffers)."""
+
+    def forward(self, x):
+        if not self.training or get_world_size() == 1:
+            return super().forward(x)
+        x = _args.as_float32(x, "x", "SyncBatchNorm")
+        self._check(x)
+        C = self.num_features
+        stats = np.empty(2 * C + 1, np.float64)
+        stats[:C] = x.sum(axis=(0, 2, 3), dtype=np.float64)
+        stats[C:2 * C] = np.einsum("nchw,nchw->c", x, x, dtype=np.float64)
+        stats[2 * C] = x.shape[0] * x.shape[2] * x.shape[3]
+        _all_reduce(stats)
+        m = stats[2 * C]
+        if m <= 1:
+            raise ValueError(f"SyncBatchNorm: training needs more than one value per channel "
+                             f"over all processes, got {int(m)}")
+        mean = stats[:C] / m
+        var = np.maximum(stats[C:2 * C] / m - mean * mean, 0.0)
+        invstd = (1.0 / np.sqrt(var + self.eps)).astype(np.float32)
+        if self.track_running_stats:
+            self.num_batches_tracked = self.num_batches_tracked + 1
+            mom = (1.0 / float(self.num_batches_tracked) if self.momentum is None
+                   else float(self.momentum))
+            self.running_mean = ((1 - mom) * self.running_mean + mom * mean).astype(np.float32)
+            self.running_var = ((1 - mom) * self.running_var
+                                + mom * var * (m / (m - 1))).astype(np.float32)
+        mean32 = mean.astype(np.float32)
+        gamma = self.weight.data if self.affine else None
+        beta = self.bias.data if self.affine else None
+        if x.size == 0:
+            y = x.copy()
+        else:                        # the kernel, normalizing by the global statistics
+            y = batch_norm2d(x, gamma, beta, mean32, var.astype(np.float32), training=False,
+                             eps=self.eps).y
+        self._keep(_SyncCache(x, mean32, invstd, m))
+        return y
+
+    def backward(self, grad_out):
+        cache = self._take()
+        if not isinstance(cache, _SyncCache):          # a world of one: BatchNorm2d's
+            object.__setattr__(self, "_cache", cache)
+            return super().backward(grad_out)
+        x, mean, invstd, m = cache
+        g = _args.as_float32(grad_out, "grad_out", "SyncBatchNorm")
+        C = self.num_features
+        shape = (1, C, 1, 1)
+        xhat = (x - mean.reshape(shape)) * invstd.reshape(shape)
+        local = np.empty(2 * C, np.float64)
+        local[:C] = g.sum(axis=(0, 2, 3), dtype=np.float64)
+        local[C:] = np.einsum("nchw,nchw->c", g, xhat, dtype=np.float64)
+        sums = local.copy()
+        _all_reduce(sums)
+        gamma = self.weight.data if self.affine else np.ones(C, np.float32)
+        mdy = (sums[:C] / m).astype(np.float32).reshape(shape)
+        mdyx = (sums[C:] / m).astype(np.float32).reshape(shape)
+        gx = (gamma * invstd).reshape(shape) * (g - mdy - xhat * mdyx)
+        if self.affine:           # this shard's part; DistributedDataParallel averages
+            self.weight.accumulate(local[C:].astype(np.float32), owned=True)
+            self.bias.accumulate(local[:C].astype(np.float32), owned=True)
+        return gx.astype(np.float32, copy=False)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module):
+        """Replaces every BatchNorm2d of module (at any depth; module itself too) by a
+        SyncBatchNorm holding the same Parameters and buffers; returns the module."""
+        if type(module) is BatchNorm2d:
+            new = cls(module.num_features, module.eps, module.momentum, module.affine,
+                      module.track_running_stats)
+            if module.affine:
+                new.weight, new.bias = module.weight, module.bias
+            for name, value in module._buffer_items():
+                setattr(new, name, value)
+            new.train(module.training)
+            return new
+        for name, child in list(module._modules.items()):
+            setattr(module, name, cls.convert_sync_batchnorm(child))
+        return module
+
+
+def _all_reduce(a):
+    """Sums a float64 array over the processes, in place."""
+    torch, dist = _dist()
+    dist.all_reduce(torch.from_numpy(a))

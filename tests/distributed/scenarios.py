@@ -40,7 +40,13 @@ def bn_net(seed):
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 5))
 
 
-NATIVE = {"lenet": (lenet, (1, 32, 32), 10), "bn": (bn_net, (3, 12, 12), 5)}
+def sync_bn_net(seed):
+    from fastconv.distributed import SyncBatchNorm
+    return SyncBatchNorm.convert_sync_batchnorm(bn_net(seed))
+
+
+NATIVE = {"lenet": (lenet, (1, 32, 32), 10), "bn": (bn_net, (3, 12, 12), 5),
+          "syncbn": (sync_bn_net, (3, 12, 12), 5)}
 
 
 def train_native(model, steps_data, rank, world, ddp=None):

@@ -178,3 +178,44 @@ def test_threads_set_by_the_user_are_kept(monkeypatch, threads_restored):
                           world_size=1, rank=0, num_threads=5)
     fd.destroy_process_group()
     assert fc.get_num_threads() == 5
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3, 5, 7), (1, 9, 2, 1), (2, 8, 1, 3)])
+def test_sync_batchnorm_math_equals_batchnorm(group, monkeypatch, rng, affine, shape):
+    """The synchronized path (forced on in a world of one, where the all-reduces are the
+    identity) computes what BatchNorm2d computes: output, input and parameter gradients,
+    running statistics."""
+    monkeypatch.setattr(fd, "get_world_size", lambda: 2)
+    C = shape[1]
+    ref, sync = nn.BatchNorm2d(C, affine=affine), fd.SyncBatchNorm(C, affine=affine)
+    if affine:
+        for m in (ref, sync):
+            m.weight.data[:] = np.linspace(0.5, 2, C)
+            m.bias.data[:] = np.linspace(-1, 1, C)
+    for _ in range(2):
+        x = (3 * rng.standard_normal(shape) + 1).astype(np.float32)
+        g = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(sync(x), ref(x), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(sync.backward(g), ref.backward(g), rtol=1e-4, atol=1e-4)
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(sync.state_dict()[k], v, rtol=1e-5, atol=1e-6, err_msg=k)
+    if affine:
+        np.testing.assert_allclose(sync.weight.grad, ref.weight.grad, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(sync.bias.grad, ref.bias.grad, rtol=1e-4, atol=1e-4)
+    sync.eval()
+    ref.eval()
+    np.testing.assert_allclose(sync(x), ref(x), rtol=1e-5, atol=1e-6)
+
+
+def test_convert_sync_batchnorm_shares_the_parameters():
+    model = fc.models.resnet18(num_classes=10)
+    params = model.parameters()
+    bns = [m for m in model.modules() if type(m) is nn.BatchNorm2d]
+    out = fd.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert out is model
+    syncs = [m for m in model.modules() if isinstance(m, fd.SyncBatchNorm)]
+    assert len(syncs) == len(bns) == 20
+    assert all(a is b for a, b in zip(model.parameters(), params))
+    assert [m.running_mean is b.running_mean for m, b in zip(syncs, bns)] == [True] * 20
+    assert not any(type(m) is nn.BatchNorm2d for m in model.modules())

@@ -73,6 +73,14 @@ def test_batchnorm_net_equals_per_shard_batches_averaged(results):
     assert not np.allclose(a["1.running_mean"], b["1.running_mean"])
 
 
+def test_sync_batchnorm_net_equals_one_process_on_the_global_batch(results):
+    """SyncBatchNorm: one batch norm over the global batch, running statistics included
+    (the reference is plain BatchNorm2d in one process)."""
+    ref = sc.train_native(sc.bn_net(sc.INIT_SEED), sc.batches((3, 12, 12), 5), 0, 1)
+    for rank in range(WORLD):
+        _close(results("syncbn", rank), ref.state_dict(), f"syncbn rank {rank}")
+
+
 def test_torch_ddp_on_a_converted_model(results):
     import torch
     torch.set_num_threads(1)
