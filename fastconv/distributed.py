@@ -164,7 +164,7 @@ class _Bucket:
             if as_view:
                 p.grad = v
             elif (isinstance(g, np.ndarray) and g.shape == v.shape and g.dtype == np.float32
-                  and g.flags.writeable and not np.shares_memory(g, self.flat)):
+                  and g.flags.writeable and not np.may_share_memory(g, self.flat)):
                 np.copyto(g, v)
             else:
                 p.grad = v.copy()
@@ -197,7 +197,8 @@ class DistributedDataParallel:
     BatchNorm: each process normalizes with its own shard's statistics and keeps its own
     running_mean / running_var (they are broadcast from rank 0 only at construction);
     training equals one process running each shard as a separate batch and averaging
-    the gradients. Save the model from rank 0.
+    the gradients (SyncBatchNorm normalizes over the global batch instead). Save the
+    model from rank 0.
 
     After each backward, last_stats holds {"buckets", "overlapped" (buckets sent before
     the backward returned), "wait_s" (time spent waiting for all-reduces after it)}."""
