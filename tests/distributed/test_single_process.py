@@ -11,7 +11,7 @@ import pytest
 import fastconv as fc
 import fastconv.distributed as fd
 from fastconv import nn, runtime
-from tests.distributed.launch import free_port
+from .launch import free_port
 
 
 def test_importing_fastconv_does_not_import_torch():

@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("torch.distributed")
 
 import fastconv as fc  # noqa: E402
-from tests.distributed import scenarios as sc  # noqa: E402
-from tests.distributed.launch import launch  # noqa: E402
+from . import scenarios as sc  # noqa: E402
+from .launch import launch  # noqa: E402
 
 WORLD = 2
 RTOL, ATOL = 2e-4, 2e-5     # float32: the sums of the halves round differently
