@@ -5,6 +5,10 @@ from fastconv import _C
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
+# Whether the user chose the thread count (set_num_threads): fastconv.distributed then
+# leaves it alone instead of giving each process its share of the cores.
+_threads_explicit = False
+
 
 def set_num_threads(n):
     """Threads every fastconv kernel uses (one OpenMP pool); takes effect on the next call."""
@@ -13,6 +17,8 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got n={n}")
     _C.set_num_threads(n)
+    global _threads_explicit
+    _threads_explicit = True
 
 
 def get_num_threads():
