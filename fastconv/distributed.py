@@ -284,7 +284,9 @@ class DistributedDataParallel:
         return out
 
     # -- backward: all-reduce each bucket as soon as it is complete -------------------
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
+        """The model's backward (input_grad as in Module.backward) with the gradients
+        averaged across processes."""
         uses, self._uses = self._uses or {}, None
         buckets = self._buckets
         missing = [len(b.params) for b in buckets]   # gradients not yet complete
@@ -321,7 +323,7 @@ class DistributedDataParallel:
         try:
             with _Patched([m for m in self._owners.values() if uses.get(id(m))],
                           "backward", watching):
-                gx = self.module.backward(grad_out)
+                gx = self.module.backward(grad_out, input_grad=input_grad)
             overlapped = state["overlapped"]
             for b in buckets[state["next"]:]:
                 self._launch(b)
