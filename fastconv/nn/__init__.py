@@ -20,3 +20,7 @@ __all__ = [
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "SeparableConv2d", "Sequential",
     "Sigmoid", "Tanh", "init", "load", "save",
 ]
+
+from fastconv.nn.inference import InferencePlan, inference  # noqa: E402
+
+__all__ += ["InferencePlan", "inference"]
