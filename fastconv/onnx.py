@@ -756,7 +756,10 @@ def _plan_graph(g, consts, nodes, input_name, output_name):
         if op in ("Identity", "Dropout"):
             if len(out) > 1 and out[1]:
                 raise _NotPlanned(op)
-            val[out[0]] = value(ins[0])
+            if ins[0] in consts:              # torch shares equal initializers this way
+                consts[out[0]] = consts[ins[0]]
+            else:
+                val[out[0]] = value(ins[0])
             continue
         if op == "Conv":
             w = const(ins[1], 4)
