@@ -146,6 +146,17 @@ def test_unfused_steps_and_unknown_modules():
     assert rel_err(plan(x), model(x)) <= 1e-5
 
 
+def test_depthwise_and_separable_layers():
+    model = _randomize_bn(nn.Sequential(
+        nn.SeparableConv2d(4, 6, 3, padding="same", depth_multiplier=2), nn.BatchNorm2d(6),
+        nn.ReLU(), nn.DepthwiseConv2d(6, 3, stride=2, padding=1), nn.ReLU()), 3)
+    x = np.random.default_rng(0).standard_normal((2, 4, 9, 7)).astype(np.float32)
+    plan = nn.inference(model)
+    assert [s.op for s in plan.steps()] == ["conv"] * 3
+    assert rel_err(plan(x), model(x)) <= 1e-5
+    assert plan.algorithms()[0] == "depthwise"
+
+
 def test_winograd_layers_use_pretransformed_weights():
     model = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1, algorithm="winograd_f23"), nn.ReLU(),
                           nn.Conv2d(16, 8, 3, padding=1, algorithm="winograd_f43"))
