@@ -1,7 +1,9 @@
 """fastconv.nn.inference: the fused, arena-planned plan against the unfused model in
 eval mode and against the torch twins (float64), with non-trivial BatchNorm
 statistics; what the rewrites leave; memory figures; weights snapshot."""
+import importlib
 import importlib.util
+import inspect
 import os
 
 import numpy as np
@@ -217,3 +219,46 @@ def test_plan_on_every_isa(isa):
 def test_exported_from_fastconv_nn():
     assert fc.nn.inference is nn.inference
     assert "inference" in nn.__all__
+
+
+@pytest.mark.parametrize("takes_out", [True, False])
+def test_fused_conv2d_api_is_called_when_present(monkeypatch, built, takes_out):
+    """Once conv2d takes residual= and relu= (and maybe out=), the plan hands it the
+    epilogue instead of running it after; a stand-in with that signature checks the
+    arguments the plan passes."""
+    inf = importlib.import_module("fastconv.nn.inference")   # the module, not the function
+    calls = []
+
+    def fused(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+              algorithm="auto", *, scale=None, residual=None, relu=False, out=None):
+        calls.append((residual is not None, relu))
+        y = fc.conv2d(x, weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
+        if residual is not None:
+            y += residual
+        if relu:
+            np.maximum(y, 0, out=y)
+        if out is None:
+            return y
+        out[...] = y
+        return out
+
+    if not takes_out:
+        def fused_no_out(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+                         algorithm="auto", *, scale=None, residual=None, relu=False):
+            return fused(x, weight, bias, stride, padding, dilation, groups, algorithm,
+                         residual=residual, relu=relu)
+        stand_in = fused_no_out
+    else:
+        stand_in = fused
+    monkeypatch.setattr(inf, "conv2d", stand_in)
+    monkeypatch.setattr(inf, "_CONV2D_KW", set(inspect.signature(stand_in).parameters))
+    monkeypatch.setattr(inf, "_CONV2D_FUSES", True)
+    fc.set_precision("highest")          # no Winograd: every layer goes through conv2d
+    try:
+        model = built["resnet18"]
+        x = np.random.default_rng(7).standard_normal((1, 3, 32, 32)).astype(np.float32)
+        y = nn.inference(model)(x)
+    finally:
+        fc.set_precision("high")
+    assert (True, True) in calls and (False, True) in calls
+    assert rel_err(y, model(x)) <= 1e-4
