@@ -728,6 +728,11 @@ def _pair2(a, key, default):
     return tuple(int(i) for i in v)
 
 
+def _owned(a):
+    """A float32 copy of a weight: aligned, writable, not a view into the protobuf."""
+    return np.array(a, dtype=np.float32, order="C", copy=True)
+
+
 def _plan_graph(g, consts, nodes, input_name, output_name):
     """The plan graph of an ONNX graph's nodes (in run order), or _NotPlanned."""
     from fastconv.nn._plan_graph import Graph, optimize
@@ -764,7 +769,7 @@ def _plan_graph(g, consts, nodes, input_name, output_name):
         if op == "Conv":
             w = const(ins[1], 4)
             b = const(ins[2], 1) if len(ins) > 2 and ins[2] else None
-            v = pg.add("conv", [value(ins[0])], w=np.ascontiguousarray(w, np.float32),
+            v = pg.add("conv", [value(ins[0])], w=_owned(w),
                        b=None if b is None else b.astype(np.float32),
                        stride=_pair2(a, "strides", 1), padding=_plan_pads(a, op),
                        dilation=_pair2(a, "dilations", 1), groups=int(a.get("group", 1)),
@@ -806,7 +811,7 @@ def _plan_graph(g, consts, nodes, input_name, output_name):
                 if c.size != w.shape[0] or (c.ndim == 2 and c.shape[0] != 1):
                     raise _NotPlanned("Gemm C")
                 c = c.reshape(-1).astype(np.float32)
-            v = pg.add("linear", [value(ins[0])], w=np.ascontiguousarray(w, np.float32),
+            v = pg.add("linear", [value(ins[0])], w=_owned(w),
                        b=c, relu=False)
         elif op == "Concat" and a.get("axis") == 1:
             v = pg.add("concat", [value(i) for i in ins], axis=1)
