@@ -399,7 +399,10 @@ class _Compiled:
 
 
 class InferencePlan:
-    """A model compiled for inference (see fastconv.nn.inference). plan(x) -> output."""
+    """A model compiled for inference (see fastconv.nn.inference). plan(x) -> output.
+    A program (with its arena) is kept for each of the last MAX_PROGRAMS input shapes."""
+
+    MAX_PROGRAMS = 8
 
     def __init__(self, graph, name="model"):
         self.graph = graph
@@ -409,9 +412,12 @@ class InferencePlan:
 
     def _program(self, shape):
         shape = tuple(int(d) for d in shape)
-        p = self._programs.get(shape)
+        p = self._programs.pop(shape, None)
         if p is None:
-            p = self._programs[shape] = _Compiled(self.graph, shape)
+            if len(self._programs) >= self.MAX_PROGRAMS:    # drop the least recently used
+                self._programs.pop(next(iter(self._programs)))
+            p = _Compiled(self.graph, shape)
+        self._programs[shape] = p                            # most recently used last
         self._last = p
         return p
 

@@ -181,10 +181,14 @@ def test_plan_is_a_snapshot_of_the_weights():
 
 def test_new_input_shape_compiles_a_new_program(built):
     plan = nn.inference(built["resnet18"])
+    plan.MAX_PROGRAMS = 2
     model = built["resnet18"]
-    for shape in [(1, 3, 32, 32), (2, 3, 48, 40), (1, 3, 32, 32)]:
+    for shape in [(1, 3, 32, 32), (2, 3, 48, 40), (1, 3, 32, 32), (1, 3, 36, 36),
+                  (2, 3, 48, 40)]:
         x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
         assert rel_err(plan(x), model(x)) <= 1e-4
+        assert len(plan._programs) <= 2
+    assert list(plan._programs) == [(1, 3, 36, 36), (2, 3, 48, 40)]
 
 
 def test_memory_figures(built):
