@@ -132,3 +132,16 @@ def test_get_inputs_outputs_as_onnxruntime(dynamic):
                  (ours.get_outputs(), theirs.get_outputs())):
         assert [(n.name, n.shape, n.type) for n in a] == [(n.name, n.shape, n.type) for n in b]
     assert ours.get_inputs()[0].type == "tensor(float)"
+
+
+def test_tanh_planned_and_interpreted():
+    from onnx import TensorProto, helper
+    g = helper.make_graph([helper.make_node("Tanh", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4, 5])])
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32) * 3
+    sess = fo.InferenceSession(helper.make_model(g))
+    assert sess.planned
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], np.tanh(x), rtol=1e-6, atol=1e-6)
+    sess._plan = None
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], np.tanh(x), rtol=1e-6, atol=1e-6)
