@@ -7,7 +7,7 @@ input shape by fastconv.nn.inference.InferencePlan.
 Value 0 is the plan's input. A step reads `ins` (value ids) and defines `out`.
 Ops and their attributes (a dict):
   conv     w, b, stride, padding, dilation, groups, algorithm, relu, residual (a value
-           id read by the epilogue, appended to ins), scale-free: BN is folded into w, b
+           id the epilogue adds, also appended to ins); a BatchNorm is folded into w, b
   affine   scale, shift              y = x * scale[c] + shift[c] (an unfolded BatchNorm)
   act      kind ("relu", "tanh", "sigmoid")
   add      relu                      y = a + b (then max(., 0))
@@ -136,7 +136,8 @@ def _fuse_relu(g):
 
 def optimize(g):
     """The rewrites in the order that lets each see the previous one's result: BN into
-    conv, then the residual add into conv, then the remaining ReLUs."""
+    conv; a ReLU after an add onto the add; the add (with its ReLU) into the conv that
+    produces one of its operands; then the remaining ReLUs into conv / linear / add."""
     _fold_affine(g)
     _fuse_relu_of_add_first(g)
     _fuse_add(g)
