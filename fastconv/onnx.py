@@ -9,9 +9,17 @@ and 2-D, with ONNX's auto_pad, asymmetric pads, ceil_mode, count_include_pad,
 dilations and group) and Gemm/MatMul run on fastconv's C kernels; Relu,
 BatchNormalization (inference), Flatten, Reshape, Add, Concat, Softmax and a few
 glue ops (Constant, Identity, Dropout, Shape, Gather, Unsqueeze, Squeeze, Mul, Sub,
-Div, Sigmoid, Clip, Transpose) in NumPy. Anything else raises
+Div, Sigmoid, Tanh, Clip, Transpose) in NumPy. Anything else raises
 fastconv.UnsupportedError when the session is created, naming the op. Needs the
 `onnx` package (pip install "fastconv[onnx]"); importing fastconv does not import it.
+
+A float32 graph of one input and one output made of Conv, BatchNormalization, Relu,
+Sigmoid, Tanh, Add, MaxPool, AveragePool, GlobalAveragePool, Flatten, Gemm/MatMul
+(constant weights), Concat, Identity and Dropout (a CNN as torch.onnx.export writes
+it) runs on the inference plan of fastconv.nn.inference: BatchNormalization folded
+into the convolution, Add and Relu fused into its epilogue, activations in one
+planned arena (`session.planned` tells). Other graphs run node by node.
+get_inputs() / get_outputs() describe the graph as onnxruntime's do.
 
 The session checks what onnxruntime checks: the graph when it is created (every
 tensor defined once, no cycles, required inputs and attributes present; nodes out of
@@ -34,7 +42,7 @@ from fastconv.functional import (avg_pool2d, conv2d, conv_transpose2d, depthwise
                                  global_avg_pool2d, global_max_pool2d, matmul, max_pool2d)
 from fastconv.errors import UnsupportedError
 
-__all__ = ["InferenceSession", "run", "SUPPORTED_OPS"]
+__all__ = ["InferenceSession", "NodeArg", "run", "SUPPORTED_OPS"]
 
 
 def _attrs(node):
@@ -374,6 +382,7 @@ _OPS = {
     "Transpose": lambda ins, a, node: [np.transpose(ins[0], a.get("perm"))],
     "Sigmoid": lambda ins, a, node: [(1 / (1 + np.exp(-ins[0]))).astype(ins[0].dtype)],
     "Clip": _clip,
+    "Tanh": lambda ins, a, node: [np.tanh(ins[0]).astype(ins[0].dtype, copy=False)],
 }
 SUPPORTED_OPS = frozenset(_OPS)
 
@@ -687,6 +696,170 @@ def _shape_text(dims):
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 
+# ------------------------------------------------- the graph as an inference plan
+# A float32 CNN graph (one input, one output, weights constant) runs on the same plan
+# as fastconv.nn.inference: Conv + BatchNormalization folded, Add and Relu fused into
+# the convolution, activations in one planned arena. Anything the plan does not
+# cover keeps the node-by-node interpreter below.
+
+class _NotPlanned(Exception):
+    pass
+
+
+def _plan_pads(a, op):
+    mode = _decode(a.get("auto_pad", "NOTSET"))
+    if mode == "VALID":
+        return 0
+    if mode == "SAME_UPPER" and op == "Conv":
+        return "same"                      # the odd pixel at the end: ONNX's SAME_UPPER
+    if mode != "NOTSET":
+        raise _NotPlanned(mode)
+    p = list(a.get("pads") or [0, 0, 0, 0])
+    if len(p) != 4 or min(p) < 0:
+        raise _NotPlanned("pads")
+    return ((p[0], p[2]), (p[1], p[3]))
+
+
+def _pair2(a, key, default):
+    v = a.get(key)
+    v = [default, default] if v is None or len(v) == 0 else list(v)
+    if len(v) != 2:
+        raise _NotPlanned(key)
+    return tuple(int(i) for i in v)
+
+
+def _owned(a):
+    """A float32 copy of a weight: aligned, writable, not a view into the protobuf."""
+    return np.array(a, dtype=np.float32, order="C", copy=True)
+
+
+def _plan_graph(g, consts, nodes, input_name, output_name):
+    """The plan graph of an ONNX graph's nodes (in run order), or _NotPlanned."""
+    from fastconv.nn._plan_graph import Graph, optimize
+    consts = dict(consts)
+    pg = Graph()
+    val = {input_name: 0}
+
+    def value(name):
+        if name not in val:
+            raise _NotPlanned(name)
+        return val[name]
+
+    def const(name, ndim=None):
+        if name not in consts:
+            raise _NotPlanned(name)
+        c = consts[name]
+        if c.dtype.kind != "f" or (ndim is not None and c.ndim != ndim):
+            raise _NotPlanned(name)
+        return c
+
+    for node, _, a in nodes:
+        op, ins, out = node.op_type, [i for i in node.input], node.output
+        if op == "Constant":
+            consts[out[0]] = _constant([], a, node)[0]
+            continue
+        if op in ("Identity", "Dropout"):
+            if len(out) > 1 and out[1]:
+                raise _NotPlanned(op)
+            if ins[0] in consts:              # torch shares equal initializers this way
+                consts[out[0]] = consts[ins[0]]
+            else:
+                val[out[0]] = value(ins[0])
+            continue
+        if op == "Conv":
+            w = const(ins[1], 4)
+            b = const(ins[2], 1) if len(ins) > 2 and ins[2] else None
+            v = pg.add("conv", [value(ins[0])], w=_owned(w),
+                       b=None if b is None else b.astype(np.float32),
+                       stride=_pair2(a, "strides", 1), padding=_plan_pads(a, op),
+                       dilation=_pair2(a, "dilations", 1), groups=int(a.get("group", 1)),
+                       algorithm="auto", relu=False, residual=None)
+        elif op == "BatchNormalization":
+            if a.get("training_mode", 0) or len([o for o in out if o]) > 1:
+                raise _NotPlanned(op)
+            scale, bias, mean, var = (const(n, 1).astype(np.float64) for n in ins[1:5])
+            s = scale / np.sqrt(var + float(a.get("epsilon", 1e-5)))
+            v = pg.add("affine", [value(ins[0])], scale=s, shift=bias - mean * s)
+        elif op in ("Relu", "Sigmoid", "Tanh"):
+            v = pg.add("act", [value(ins[0])], kind=op.lower())
+        elif op == "Add":
+            v = pg.add("add", [value(ins[0]), value(ins[1])], relu=False)
+        elif op in ("MaxPool", "AveragePool"):
+            if len(out) > 1 and out[1]:
+                raise _NotPlanned(op)
+            kw = dict(kernel=_pair2(a, "kernel_shape", None), stride=_pair2(a, "strides", 1),
+                      padding=_plan_pads(a, op), ceil_mode=bool(a.get("ceil_mode", 0)))
+            if op == "MaxPool":
+                v = pg.add("maxpool", [value(ins[0])], dilation=_pair2(a, "dilations", 1), **kw)
+            else:
+                if _pair2(a, "dilations", 1) != (1, 1):
+                    raise _NotPlanned("dilated AveragePool")
+                v = pg.add("avgpool", [value(ins[0])],
+                           count_include_pad=bool(a.get("count_include_pad", 0)), **kw)
+        elif op == "GlobalAveragePool":
+            v = pg.add("adaptive", [value(ins[0])], output_size=(1, 1))
+        elif op == "Flatten" and a.get("axis", 1) == 1:
+            v = pg.add("flatten", [value(ins[0])], start_dim=1)
+        elif op in ("Gemm", "MatMul"):
+            if op == "Gemm" and (a.get("transA", 0) or a.get("alpha", 1.0) != 1.0
+                                 or a.get("beta", 1.0) != 1.0):
+                raise _NotPlanned(op)
+            B = const(ins[1], 2)
+            w = B if op == "Gemm" and a.get("transB", 0) else B.T
+            c = const(ins[2]) if op == "Gemm" and len(ins) > 2 and ins[2] else None
+            if c is not None:
+                if c.size != w.shape[0] or (c.ndim == 2 and c.shape[0] != 1):
+                    raise _NotPlanned("Gemm C")
+                c = c.reshape(-1).astype(np.float32)
+            v = pg.add("linear", [value(ins[0])], w=_owned(w),
+                       b=c, relu=False)
+        elif op == "Concat" and a.get("axis") == 1:
+            v = pg.add("concat", [value(i) for i in ins], axis=1)
+        else:
+            raise _NotPlanned(op)
+        val[out[0]] = v
+    pg.output = value(output_name)
+    return optimize(pg)
+
+
+def _session_plan(g, consts, nodes):
+    """An InferencePlan for the graph, or None where it does not fit the plan."""
+    from fastconv.nn.inference import InferencePlan
+    inputs = [i for i in g.input if i.name not in consts]
+    if len(inputs) != 1 or len(g.output) != 1:
+        return None
+    for vi in (inputs[0], g.output[0]):
+        dtype, dims = _input_spec(vi)
+        if dtype != np.float32:
+            return None
+    try:
+        graph = _plan_graph(g, consts, nodes, inputs[0].name, g.output[0].name)
+    except _NotPlanned:
+        return None
+    return InferencePlan(graph, g.name or "onnx")
+
+
+class NodeArg:
+    """A graph input or output as onnxruntime describes it: name, shape (ints, the
+    symbolic names of symbolic dimensions, None for unknown ones) and type (e.g.
+    'tensor(float)')."""
+
+    __slots__ = ("name", "shape", "type")
+
+    def __init__(self, value_info):
+        self.name = value_info.name
+        self.shape, self.type = [], None
+        if value_info.type.WhichOneof("value") == "tensor_type":
+            tt = value_info.type.tensor_type
+            self.type = f"tensor({TensorProto.DataType.Name(tt.elem_type).lower()})"
+            self.shape = [d.dim_value if d.HasField("dim_value")
+                          else (d.dim_param if d.HasField("dim_param") else None)
+                          for d in tt.shape.dim]
+
+    def __repr__(self):
+        return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape!r})"
+
+
 class InferenceSession:
     """An ONNX model (path, serialized bytes, binary file object or onnx.ModelProto)
     ready to run on fastconv. run(output_names, feeds) mirrors
@@ -725,6 +898,20 @@ class InferenceSession:
         self._input_specs = {i.name: _input_spec(i) for i in g.input}
         self._tensors = (set(self._input_specs) | set(self._consts)
                          | {o for n in g.node for o in n.output if o})
+        self._plan = _session_plan(g, self._consts, self._nodes)
+
+    def get_inputs(self):
+        """The inputs to feed (initializers excluded), as onnxruntime's get_inputs()."""
+        return [NodeArg(i) for i in self.model.graph.input if i.name not in self._consts]
+
+    def get_outputs(self):
+        return [NodeArg(o) for o in self.model.graph.output]
+
+    @property
+    def planned(self):
+        """Whether run() executes the graph as a fastconv inference plan (folded,
+        fused, arena-planned) rather than node by node."""
+        return self._plan is not None
 
     def run(self, output_names, feeds):
         """Runs the graph on feeds {input name: array}; returns the outputs named (all
@@ -745,6 +932,9 @@ class InferenceSession:
         for name, v in feeds.items():
             env[name] = np.asarray(v)
             _check_feed(name, env[name], self._input_specs[name])
+        if (self._plan is not None and list(feeds) == self.input_names
+                and list(output_names or self.output_names) == self.output_names):
+            return [self._plan(env[self.input_names[0]])]
         for node, f, a in self._nodes:
             ins = [env[i] if i else None for i in node.input]
             while ins and ins[-1] is None:

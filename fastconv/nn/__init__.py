@@ -29,3 +29,8 @@ from fastconv.nn.loss import BCEWithLogitsLoss, NLLLoss  # noqa: E402
 
 __all__ += ["BCEWithLogitsLoss", "BatchNorm1d", "GELU", "LeakyReLU", "LogSoftmax",
             "NLLLoss", "Softmax"]
+
+# The inference plan of issue 17.
+from fastconv.nn.inference import InferencePlan, inference  # noqa: E402
+
+__all__ += ["InferencePlan", "inference"]

@@ -1,0 +1,475 @@
+"""Inference plans: a model turned into a flat list of fused steps over one arena.
+
+    plan = fastconv.nn.inference(model)      # puts model in eval mode
+    logits = plan(x)                         # == model(x) within float32 rounding
+
+Building the plan walks the module tree (Sequential, the fastconv.models networks,
+residual blocks) into steps, folds each eval-mode BatchNorm2d into the convolution
+before it, and fuses bias, ReLU and the residual add into the convolution's epilogue.
+The first call with an input shape compiles the steps for it, once: each
+convolution's algorithm is chosen (fastconv's "auto" heuristic, or the autotuner
+when fastconv.autotune(True)), Winograd weights are transformed, and every
+activation gets a place in one preallocated arena in which a buffer is reused as
+soon as its last reader has run. Later calls with that shape only run kernels.
+
+The plan is a snapshot of the weights (and BatchNorm statistics) when it was built:
+after changing them, build a new plan. plan(x) returns a fresh array (a copy of the
+arena's result buffer). A plan runs one call at a time (its arena is shared).
+"""
+import inspect
+
+import numpy as np
+
+from fastconv import _C
+from fastconv.functional import _args, conv as _conv, tuning
+from fastconv.functional.conv import conv2d
+from fastconv.functional.pool import PoolParams
+from fastconv.nn import _plan_arena
+from fastconv.nn._plan_graph import Graph, optimize
+from fastconv.nn.container import Concat, Sequential
+from fastconv.nn.conv import Conv2d, DepthwiseConv2d, SeparableConv2d
+from fastconv.nn.layers import (BatchNorm2d, Dropout, Flatten, Identity, Linear, ReLU,
+                                Sigmoid, Tanh)
+from fastconv.nn.module import Module
+from fastconv.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+
+__all__ = ["inference", "InferencePlan"]
+
+_FN = "inference"
+
+# ------------------------------------------------------------ the fused convolution
+# conv2d(..., residual=, relu=) fuses the epilogue into the kernels once it exists;
+# until then the epilogue runs in place on the convolution's output (no allocation).
+_CONV2D_KW = set(inspect.signature(conv2d).parameters)
+_CONV2D_FUSES = {"residual", "relu"} <= _CONV2D_KW
+
+
+def _accepts(f, names):
+    try:
+        return set(names) <= set(inspect.signature(f).parameters)
+    except (TypeError, ValueError):      # a C function without a signature
+        return False
+
+
+_WINOGRAD_FUSES = _accepts(_C.conv2d_winograd_pretransformed, ("residual", "relu"))
+
+
+def _epilogue(y, residual, relu):
+    if residual is not None:
+        _C.add(y, residual, y, relu)
+    elif relu:
+        _C.activation_forward("relu", 0.0, y, y)
+
+
+def _conv_fused(x, w, b, residual, relu, y, p, algo, u=None):
+    """y = relu?(conv(x, w) + b + residual?) for checked ConvParams p and algorithm enum
+    algo; u: pre-transformed Winograd weights (then algo is a Winograd one). Returns y
+    (a new array when the fused conv2d does not take out=)."""
+    if u is not None:
+        if _WINOGRAD_FUSES:
+            _C.conv2d_winograd_pretransformed(0, x, u, b, y, p.x_shape, p.w_shape, p.pads,
+                                              p.groups, algo, residual=residual, relu=relu)
+            return y
+        _C.conv2d_winograd_pretransformed(0, x, u, b, y, p.x_shape, p.w_shape, p.pads,
+                                          p.groups, algo)
+        _epilogue(y, residual, relu)
+        return y
+    if _CONV2D_FUSES:
+        t, bo, l, r = p.pads
+        kw = dict(residual=residual, relu=relu, algorithm=_C.ALGORITHM_NAMES[algo])
+        if "out" in _CONV2D_KW:
+            kw["out"] = y
+        return conv2d(x, w, b, p.stride, ((t, bo), (l, r)), p.dilation, p.groups, **kw)
+    _C.conv2d_forward(x, w, b, y, *p.c_args(), algo)
+    _epilogue(y, residual, relu)
+    return y
+
+
+# ------------------------------------------------------------------ model -> graph
+
+def _f32(a):
+    return None if a is None else np.array(a, dtype=np.float32, copy=True)
+
+
+def _bias(m):
+    return None if m.bias is None else _f32(m.bias.data)
+
+
+def _lower(m, g, v):
+    """Appends m's steps reading value v to g; returns the value m's output is."""
+    from fastconv.models.resnet import ResNet, _Residual
+    from fastconv.models.alexnet import AlexNet
+    from fastconv.models.lenet import LeNet5
+
+    if isinstance(m, Sequential):
+        for c in m:
+            v = _lower(c, g, v)
+        return v
+    if isinstance(m, ResNet):
+        return _chain(m._stages(), g, v)
+    if isinstance(m, AlexNet):
+        return _chain((m.features, m.avgpool, m.flatten, m.classifier), g, v)
+    if isinstance(m, LeNet5):
+        return _chain((m.features, m.flatten, m.classifier), g, v)
+    if isinstance(m, _Residual):
+        # The shortcut first: its value then exists before the body's last convolution,
+        # which can add it in its epilogue.
+        idt = v if m.downsample is None else _lower(m.downsample, g, v)
+        out = _chain(m._body(), g, v)
+        return g.add("add", [out, idt], relu=True)
+    if isinstance(m, Conv2d):
+        return g.add("conv", [v], w=_f32(m.weight.data), b=_bias(m),
+                     stride=m.stride, padding=m.padding, dilation=m.dilation,
+                     groups=m.groups, algorithm=m.algorithm, relu=False, residual=None)
+    if isinstance(m, DepthwiseConv2d):
+        return g.add("conv", [v], w=_f32(m.weight.data), b=_bias(m),
+                     stride=m.stride, padding=m.padding, dilation=m.dilation,
+                     groups=m.in_channels, algorithm="auto", relu=False, residual=None)
+    if isinstance(m, SeparableConv2d):
+        return _chain((m.depthwise, m.pointwise), g, v)
+    if isinstance(m, BatchNorm2d) and m.track_running_stats:
+        inv = 1.0 / np.sqrt(np.asarray(m.running_var, np.float64) + m.eps)
+        gamma = np.ones(m.num_features) if not m.affine else m.weight.data.astype(np.float64)
+        beta = np.zeros(m.num_features) if not m.affine else m.bias.data.astype(np.float64)
+        scale = gamma * inv
+        shift = beta - np.asarray(m.running_mean, np.float64) * scale
+        return g.add("affine", [v], scale=scale, shift=shift)
+    if isinstance(m, (ReLU, Tanh, Sigmoid)):
+        kind = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}[type(m)]
+        return g.add("act", [v], kind=kind)
+    if isinstance(m, (Dropout, Identity)):
+        return v
+    if isinstance(m, Flatten):
+        return g.add("flatten", [v], start_dim=m.start_dim)
+    if isinstance(m, MaxPool2d):
+        return g.add("maxpool", [v], kernel=m.kernel_size, stride=m.stride,
+                     padding=m.padding, dilation=m.dilation, ceil_mode=m.ceil_mode)
+    if isinstance(m, AvgPool2d):
+        return g.add("avgpool", [v], kernel=m.kernel_size, stride=m.stride,
+                     padding=m.padding, ceil_mode=m.ceil_mode,
+                     count_include_pad=m.count_include_pad)
+    if isinstance(m, AdaptiveAvgPool2d):
+        return g.add("adaptive", [v], output_size=m.output_size)
+    if isinstance(m, Linear):
+        return g.add("linear", [v], w=_f32(m.weight.data), b=_bias(m),
+                     relu=False)
+    if isinstance(m, Concat) and m.dim == 1:
+        outs = [_lower(b, g, v) for b in m.children()]
+        return g.add("concat", outs, axis=1)
+    return g.add("module", [v], module=m)      # anything else runs as it is
+
+
+def _chain(mods, g, v):
+    for c in mods:
+        v = _lower(c, g, v)
+    return v
+
+
+def graph_of(model):
+    """The optimized step graph of a fastconv.nn model (in eval mode)."""
+    g = Graph()
+    g.output = _lower(model, g, 0)
+    return optimize(g)
+
+
+# --------------------------------------------------------------- graph -> program
+
+def _prod(shape):
+    return int(np.prod(shape, dtype=np.int64))
+
+
+class _Compiled:
+    """One input shape's program: per-step closures, value shapes, the arena."""
+
+    def __init__(self, graph, x_shape):
+        self.shapes = {0: tuple(x_shape)}
+        self.runs = []
+        self.external = set()          # values that live outside the arena
+        self.aliases = {}              # value -> the value whose buffer it shares
+        self.nbytes_of = {}
+        g = graph
+        for s in g.steps:
+            self.runs.append(self._compile(s))
+        self._plan_memory(g)
+
+    # -- shapes and kernels ---------------------------------------------------------
+    def _compile(self, s):
+        a, o = s.a, s.out
+        xs = self.shapes[s.ins[0]]
+        op = s.op
+        if op == "conv":
+            return self._conv(s, xs)
+        if op == "affine":
+            self.shapes[o] = xs
+            sc = a["scale"].astype(np.float32)[:, None, None]
+            sh = a["shift"].astype(np.float32)[:, None, None]
+
+            def run(env, i=s.ins[0]):
+                np.multiply(env[i], sc, out=env[o])
+                np.add(env[o], sh, out=env[o])
+            return run
+        if op == "act":
+            self.shapes[o] = xs
+            kind = a["kind"]
+            return lambda env, i=s.ins[0]: _C.activation_forward(kind, 0.0, env[i], env[o])
+        if op == "add":
+            if self.shapes[s.ins[1]] != xs:
+                raise ValueError(f"{_FN}: add of shapes {xs} and {self.shapes[s.ins[1]]}")
+            self.shapes[o] = xs
+            relu = a["relu"]
+            i, j = s.ins
+            return lambda env: _C.add(env[i], env[j], env[o], relu)
+        if op == "flatten":
+            lead = xs[:a["start_dim"]]
+            shape = lead + (_prod(xs[len(lead):]),)
+            self.shapes[o] = shape
+            self.aliases[o] = s.ins[0]
+
+            def run(env, i=s.ins[0]):
+                env[o] = env[i].reshape(shape)
+            return run
+        if op in ("maxpool", "avgpool"):
+            if len(xs) != 4:
+                raise ValueError(f"{_FN}: expected x of shape (N, C, H, W) for pooling, "
+                                 f"got {xs}")
+            dil = a.get("dilation", 1)
+            p = PoolParams(_FN, xs, a["kernel"], a["stride"], a["padding"], dil,
+                           a["ceil_mode"])
+            self.shapes[o] = p.out_shape
+            if op == "maxpool":
+                c = p.c_args()
+                return lambda env, i=s.ins[0]: _C.max_pool2d_forward(env[i], env[o], None, *c)
+            cip = a["count_include_pad"]
+            return lambda env, i=s.ins[0]: _C.avg_pool2d_forward(
+                env[i], env[o], p.kernel, p.stride, p.pads, p.ceil_mode, cip)
+        if op == "adaptive":
+            return self._adaptive(s, xs)
+        if op == "linear":
+            return self._linear(s, xs)
+        if op == "concat":
+            shapes = [self.shapes[v] for v in s.ins]
+            self.shapes[o] = xs[:1] + (sum(sh[1] for sh in shapes),) + xs[2:]
+            ins = list(s.ins)
+            return lambda env: np.concatenate([env[v] for v in ins], axis=1, out=env[o])
+        if op == "module":
+            m = a["module"]
+            y = _args.as_float32(m(np.zeros(xs, np.float32)), "output", _FN)
+            self.shapes[o] = y.shape
+            self.external.add(o)
+
+            def run(env, i=s.ins[0]):
+                env[o] = _args.as_float32(m(env[i]), "output", _FN)
+            return run
+        raise AssertionError(op)
+
+    def _conv(self, s, xs):
+        a, o = s.a, s.out
+        if len(xs) != 4:
+            raise ValueError(f"{_FN}: expected x of shape (N, C, H, W) for a convolution, "
+                             f"got {xs}")
+        w, b = a["w"], a["b"]
+        p = _conv.ConvParams(_FN, xs, w.shape, a["stride"], a["padding"], a["dilation"],
+                             a["groups"])
+        self.shapes[o] = p.out_shape
+        algo = _conv._algorithm(a["algorithm"], _FN, p)
+        if algo == _C.ALGORITHMS["auto"]:
+            if tuning.autotune_enabled():
+                xz, yz = np.zeros(xs, np.float32), np.empty(p.out_shape, np.float32)
+                algo = _conv._tuned(algo, "forward", p, lambda e: _C.conv2d_forward(
+                    xz, w, b, yz, *p.c_args(), e))
+            else:
+                algo = _C.ALGORITHMS[_C.conv2d_select_algorithm(
+                    p.x_shape, *p.w_shape[0:1], *p.w_shape[2:], p.stride, p.pads, p.dilation,
+                    p.groups, 0)]
+        name = _C.ALGORITHM_NAMES[algo]
+        u = None
+        if name.startswith("winograd"):
+            u = _C.conv2d_winograd_transform_weights(p.x_shape, w, p.pads, p.groups, algo, 0)
+        i = s.ins[0]
+        r = a["residual"]
+        relu = a["relu"]
+        self.algorithms = getattr(self, "algorithms", []) + [name]
+
+        def run(env):
+            env[o] = _conv_fused(env[i], w, b, None if r is None else env[r], relu, env[o],
+                                 p, algo, u)
+        return run
+
+    def _adaptive(self, s, xs):
+        o, i = s.out, s.ins[0]
+        N, C, H, W = xs
+        oh, ow = s.a["output_size"]
+        self.shapes[o] = (N, C, oh, ow)
+        if (oh, ow) == (H, W):
+            self.aliases[o] = i
+
+            def run(env):
+                env[o] = env[i]
+            return run
+        if (oh, ow) == (1, 1):
+            return lambda env: _C.global_pool2d_forward("avg", env[i], env[o])
+        if H % oh == 0 and W % ow == 0:
+            k = (H // oh, W // ow)
+            return lambda env: _C.avg_pool2d_forward(env[i], env[o], k, k, (0, 0, 0, 0),
+                                                     False, True)
+        from fastconv.nn.pooling import _adaptive_bounds
+        rows, cols = _adaptive_bounds(H, oh), _adaptive_bounds(W, ow)
+
+        def run(env):
+            x, y = env[i], env[o]
+            for a, (h0, h1) in enumerate(rows):
+                for b, (w0, w1) in enumerate(cols):
+                    y[:, :, a, b] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3), dtype=np.float32)
+        return run
+
+    def _linear(self, s, xs):
+        o, i = s.out, s.ins[0]
+        w, b, relu = s.a["w"], s.a["b"], s.a["relu"]
+        n_out, k = w.shape
+        if xs[-1] != k:
+            raise ValueError(f"{_FN}: Linear expects x of shape (..., {k}), got {xs}")
+        M = _prod(xs[:-1])
+        self.shapes[o] = xs[:-1] + (n_out,)
+        flat = (M, k)
+
+        def run(env):
+            x, y = env[i].reshape(flat), env[o]
+            if M == 0:
+                return
+            _C.sgemm(False, True, M, n_out, k, 1.0, x, k, w, k, 0.0, y, n_out)
+            if b is not None:
+                _C.bias_add(M, n_out, 1, b, y)
+            if relu:
+                _C.activation_forward("relu", 0.0, y, y)
+        return run
+
+    # -- memory -----------------------------------------------------------------------
+    def _root(self, v):
+        while v in self.aliases:
+            v = self.aliases[v]
+        return v
+
+    def _plan_memory(self, g):
+        n = len(g.steps)
+        first, last = {}, {}
+        for t, s in enumerate(g.steps):
+            first.setdefault(self._root(s.out), t)
+            for v in s.ins:
+                last[self._root(v)] = t
+        last[self._root(g.output)] = n           # read when the result is copied out
+        buffers = {}
+        for v, t0 in first.items():
+            if v == 0 or v in self.external:
+                continue
+            nbytes = 4 * _prod(self.shapes[v])
+            buffers[v] = (nbytes, t0, max(last.get(v, t0), t0))
+            self.nbytes_of[v] = nbytes
+        self.lifetimes = buffers
+        offsets, total = _plan_arena.assign_offsets(buffers)
+        self.arena = _plan_arena.Arena(total)
+        self.env = [None] * g.n_values
+        for v, off in offsets.items():
+            self.env[v] = self.arena.view(off, self.shapes[v])
+        self.output = g.output
+        self.nbytes_in = 4 * _prod(self.shapes[0])
+        self.bound = self._bound(g)
+
+    def _bound(self, g):
+        """The two-consecutive-layer bound: the largest, over steps, of the bytes of the
+        step's inputs and output plus those of values saved across it (a residual's
+        input), none shared: what any schedule of these steps must hold at once."""
+        def nb(v):
+            return 4 * _prod(self.shapes[v])
+        alive = {}
+        for v, (nbytes, t0, t1) in self.lifetimes.items():
+            alive[v] = (t0, t1)
+        best = 0
+        for t, s in enumerate(g.steps):
+            live = {self._root(v) for v in s.ins} | {self._root(s.out)}
+            saved = {v for v, (t0, t1) in alive.items() if t0 < t < t1}
+            best = max(best, sum(nb(v) for v in live | saved))
+        return best
+
+    def run(self, x):
+        env = list(self.env)
+        env[0] = x
+        for f in self.runs:
+            f(env)
+        return np.array(env[self.output], copy=True)
+
+
+class InferencePlan:
+    """A model compiled for inference (see fastconv.nn.inference). plan(x) -> output.
+    A program (with its arena) is kept for each of the last MAX_PROGRAMS input shapes."""
+
+    MAX_PROGRAMS = 8
+
+    def __init__(self, graph, name="model"):
+        self.graph = graph
+        self.name = name
+        self._programs = {}
+        self._last = None
+
+    def _program(self, shape):
+        shape = tuple(int(d) for d in shape)
+        p = self._programs.pop(shape, None)
+        if p is None:
+            if len(self._programs) >= self.MAX_PROGRAMS:    # drop the least recently used
+                self._programs.pop(next(iter(self._programs)))
+            p = _Compiled(self.graph, shape)
+        self._programs[shape] = p                            # most recently used last
+        self._last = p
+        return p
+
+    def __call__(self, x):
+        x = _args.as_float32(x, "x", _FN)
+        return self._program(x.shape).run(x)
+
+    def steps(self):
+        """The plan's steps (op name, reads, writes, attributes without arrays)."""
+        return list(self.graph.steps)
+
+    def _for(self, x_shape):
+        if x_shape is None:
+            if self._last is None:
+                raise ValueError(f"{_FN}: give x_shape (the plan has not run yet)")
+            return self._last
+        return self._program(x_shape)
+
+    def algorithms(self, x_shape=None):
+        """The convolution algorithm chosen for each convolution step, in order."""
+        return list(getattr(self._for(x_shape), "algorithms", []))
+
+    def memory_bound_bytes(self, x_shape=None):
+        """The two-consecutive-layer bound of activation memory for input x_shape (default:
+        the last call's): the most, over steps, of its input + output bytes plus any
+        value saved across it (a residual block's input)."""
+        return self._for(x_shape).bound
+
+    def peak_bytes(self, x_shape=None):
+        """Activation bytes a call holds at most for input x_shape: the plan's arena plus
+        the input (the caller's array, alive through the call); the returned copy and
+        the convolutions' scratch memory (the C library's cache,
+        fastconv.workspace_cache_bytes()) not included."""
+        p = self._for(x_shape)
+        return p.arena.nbytes + p.nbytes_in
+
+    def __repr__(self):
+        lines = [f"InferencePlan({self.name}, {len(self.graph.steps)} steps)"]
+        lines += [f"  {s!r}" for s in self.graph.steps]
+        return "\n".join(lines)
+
+
+def inference(model):
+    """An inference plan of `model` (a fastconv.nn.Module), which is put in eval mode.
+
+    plan(x) equals model(x) in eval mode within float32 rounding: BatchNorm2d folded
+    into the convolution before it (eval: running statistics), bias + ReLU + residual
+    add fused into the convolution, each layer's algorithm chosen and Winograd weights
+    transformed once per input shape, activations in one arena reused across calls.
+    The plan copies the weights when it is built: rebuild it after changing them."""
+    if not isinstance(model, Module):
+        raise TypeError(f"{_FN}: model must be a fastconv.nn.Module, got "
+                        f"{type(model).__name__}")
+    model.eval()
+    return InferencePlan(graph_of(model), type(model).__name__)

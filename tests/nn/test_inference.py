@@ -1,0 +1,268 @@
+"""fastconv.nn.inference: the fused, arena-planned plan against the unfused model in
+eval mode and against the torch twins (float64), with non-trivial BatchNorm
+statistics; what the rewrites leave; memory figures; weights snapshot."""
+import importlib
+import importlib.util
+import inspect
+import os
+
+import numpy as np
+import pytest
+
+import fastconv as fc
+from fastconv import models, nn
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max()) / max(float(np.abs(b).max()), 1e-12)
+
+
+def _randomize_bn(model, seed=0):
+    """BatchNorm with statistics and affine far from the identity, so that a wrong fold
+    shows."""
+    rng = np.random.default_rng(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            C = m.num_features
+            m.weight.data = rng.uniform(0.5, 1.5, C).astype(np.float32)
+            m.bias.data = rng.normal(0, 0.2, C).astype(np.float32)
+            m.running_mean = rng.normal(0, 0.5, C).astype(np.float32)
+            m.running_var = rng.uniform(0.3, 2.0, C).astype(np.float32)
+    return model
+
+
+def _torch_twins():
+    path = os.path.join(os.path.dirname(__file__), "..", "models", "torch_twins.py")
+    spec = importlib.util.spec_from_file_location("torch_twins", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+CASES = [   # (name, builder, input shape without the batch, tolerance)
+    ("lenet5", lambda: models.lenet5(), (1, 32, 32), 1e-5),
+    ("alexnet", lambda: models.alexnet(num_classes=10), (3, 99, 99), 1e-4),
+    ("resnet18", lambda: models.resnet18(num_classes=10), (3, 40, 40), 1e-4),
+    ("resnet50", lambda: models.resnet50(num_classes=10), (3, 32, 32), 1e-4),
+]
+
+
+@pytest.fixture(scope="module")
+def built():
+    nn.init.manual_seed(0)
+    out = {}
+    for name, make, shape, tol in CASES:
+        out[name] = _randomize_bn(make(), seed=len(name))
+    return out
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("name,make,shape,tol", CASES, ids=[c[0] for c in CASES])
+def test_plan_equals_eval_model(built, name, make, shape, tol, batch):
+    model = built[name]
+    x = np.random.default_rng(batch).standard_normal((batch,) + shape).astype(np.float32)
+    plan = nn.inference(model)
+    assert not model.training
+    ref = model(x)
+    y = plan(x)
+    assert y.shape == ref.shape and y.dtype == np.float32
+    assert rel_err(y, ref) <= tol
+    y2 = plan(x)                      # the second call reuses the compiled program
+    np.testing.assert_array_equal(y, y2)
+    assert y is not y2
+
+
+@pytest.mark.parametrize("name,make,shape,tol", CASES, ids=[c[0] for c in CASES])
+def test_plan_equals_torch_twin(built, name, make, shape, tol):
+    torch = pytest.importorskip("torch")
+    tw = _torch_twins()
+    twin = {"lenet5": lambda: tw.LeNet5(), "alexnet": lambda: tw.AlexNet(num_classes=10),
+            "resnet18": lambda: tw.resnet(18, 10), "resnet50": lambda: tw.resnet(50, 10)}[name]()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in twin.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5, generator=g)
+                m.bias.normal_(0, 0.2, generator=g)
+                m.running_mean.normal_(0, 0.5, generator=g)
+                m.running_var.uniform_(0.3, 2.0, generator=g)
+    model = make()
+    model.load_state_dict(twin.state_dict())
+    twin = twin.double().eval()
+    x = np.random.default_rng(3).standard_normal((2,) + shape).astype(np.float32)
+    with torch.no_grad():
+        ref = twin(torch.tensor(x, dtype=torch.float64)).numpy()
+    assert rel_err(nn.inference(model)(x), ref) <= tol
+
+
+def test_resnet_steps_are_fused(built):
+    plan = nn.inference(built["resnet18"])
+    ops = [s.op for s in plan.steps()]
+    # conv1 maxpool, 8 blocks of 2 convs + 3 downsample convs, avgpool, flatten, fc
+    assert ops.count("conv") == 1 + 16 + 3
+    assert ops.count("affine") == ops.count("act") == ops.count("add") == 0
+    convs = [s for s in plan.steps() if s.op == "conv"]
+    assert sum(s.a["residual"] is not None for s in convs) == 8   # every block's join
+    assert all(s.a["relu"] for s in convs if s.a["residual"] is not None)
+    assert all(s.a["b"] is not None for s in convs)                # BN's shift
+
+
+def test_bn_fold_is_exact_in_float64():
+    """The folded convolution of conv -> BN equals the two in float64."""
+    rng = np.random.default_rng(5)
+    conv = nn.Conv2d(5, 7, 3, padding=1, bias=True)
+    bn = _randomize_bn(nn.Sequential(conv, nn.BatchNorm2d(7)), 9)
+    plan = nn.inference(bn)
+    assert [s.op for s in plan.steps()] == ["conv"]
+    x = rng.standard_normal((2, 5, 9, 11)).astype(np.float32)
+    b = bn[1]
+    w64, x64 = conv.weight.data.astype(np.float64), x.astype(np.float64)
+    y = np.zeros((2, 7, 9, 11))
+    xp = np.pad(x64, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    for r in range(3):
+        for s in range(3):
+            y += np.einsum("nchw,kc->nkhw", xp[:, :, r:r + 9, s:s + 11], w64[:, :, r, s])
+    y += conv.bias.data[None, :, None, None]
+    inv = 1 / np.sqrt(b.running_var.astype(np.float64) + b.eps)
+    ref = ((y - b.running_mean[None, :, None, None]) * (b.weight.data * inv)[None, :, None, None]
+           + b.bias.data[None, :, None, None])
+    assert rel_err(plan(x), ref) <= 1e-5
+
+
+def test_unfused_steps_and_unknown_modules():
+    """BN after a non-conv, a ReLU whose input is read twice, Tanh, an unknown module and
+    Concat run unfused and still agree."""
+    class Double(nn.Module):
+        def forward(self, x):
+            return 2 * x
+
+    model = _randomize_bn(nn.Sequential(
+        nn.MaxPool2d(2), nn.BatchNorm2d(3), nn.Conv2d(3, 4, 3, padding=1), nn.Tanh(),
+        nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.ReLU(), Double())),
+        nn.Dropout(0.3), nn.Flatten(), nn.Linear(6 * 4 * 4, 5), nn.ReLU(), nn.Linear(5, 3)), 2)
+    x = np.random.default_rng(0).standard_normal((3, 3, 8, 8)).astype(np.float32)
+    plan = nn.inference(model)
+    ops = [s.op for s in plan.steps()]
+    assert "affine" in ops and "module" in ops and "concat" in ops
+    assert rel_err(plan(x), model(x)) <= 1e-5
+
+
+def test_depthwise_and_separable_layers():
+    model = _randomize_bn(nn.Sequential(
+        nn.SeparableConv2d(4, 6, 3, padding="same", depth_multiplier=2), nn.BatchNorm2d(6),
+        nn.ReLU(), nn.DepthwiseConv2d(6, 3, stride=2, padding=1), nn.ReLU()), 3)
+    x = np.random.default_rng(0).standard_normal((2, 4, 9, 7)).astype(np.float32)
+    plan = nn.inference(model)
+    assert [s.op for s in plan.steps()] == ["conv"] * 3
+    assert rel_err(plan(x), model(x)) <= 1e-5
+    assert plan.algorithms()[0] == "depthwise"
+
+
+def test_winograd_layers_use_pretransformed_weights():
+    model = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1, algorithm="winograd_f23"), nn.ReLU(),
+                          nn.Conv2d(16, 8, 3, padding=1, algorithm="winograd_f43"))
+    x = np.random.default_rng(0).standard_normal((2, 8, 12, 10)).astype(np.float32)
+    plan = nn.inference(model)
+    y = plan(x)
+    assert plan.algorithms() == ["winograd_f23", "winograd_f43"]
+    assert rel_err(y, model(x)) <= 1e-4
+
+
+def test_plan_is_a_snapshot_of_the_weights():
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU())
+    x = np.ones((1, 2, 5, 5), np.float32)
+    plan = nn.inference(model)
+    before = plan(x)
+    model[0].weight.data *= 2
+    np.testing.assert_array_equal(plan(x), before)
+    assert rel_err(nn.inference(model)(x), model(x)) <= 1e-6
+
+
+def test_new_input_shape_compiles_a_new_program(built):
+    plan = nn.inference(built["resnet18"])
+    plan.MAX_PROGRAMS = 2
+    model = built["resnet18"]
+    for shape in [(1, 3, 32, 32), (2, 3, 48, 40), (1, 3, 32, 32), (1, 3, 36, 36),
+                  (2, 3, 48, 40)]:
+        x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+        assert rel_err(plan(x), model(x)) <= 1e-4
+        assert len(plan._programs) <= 2
+    assert list(plan._programs) == [(1, 3, 36, 36), (2, 3, 48, 40)]
+
+
+def test_memory_figures(built):
+    plan = nn.inference(built["resnet18"])
+    shape = (2, 3, 64, 64)
+    bound, peak = plan.memory_bound_bytes(shape), plan.peak_bytes(shape)
+    # The bound: conv1's input + output, or maxpool's input + output with ... at least
+    # the largest activation (conv1's output) plus the input.
+    conv1 = 2 * 64 * 32 * 32 * 4
+    assert bound >= conv1 + 2 * 3 * 64 * 64 * 4
+    assert bound <= peak <= 1.25 * bound
+    with pytest.raises(ValueError, match="x_shape"):
+        nn.inference(built["lenet5"]).peak_bytes()
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="model"):
+        nn.inference(lambda x: x)
+    plan = nn.inference(models.lenet5())
+    with pytest.raises(ValueError):
+        plan(np.zeros((1, 1, 32), np.float32))
+    with pytest.raises(ValueError, match="channels|C="):
+        plan(np.zeros((1, 2, 32, 32), np.float32))
+
+
+def test_plan_on_every_isa(isa):
+    model = _randomize_bn(models.resnet18(num_classes=4), 4)
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    assert rel_err(nn.inference(model)(x), model(x)) <= 1e-4
+
+
+def test_exported_from_fastconv_nn():
+    assert fc.nn.inference is nn.inference
+    assert "inference" in nn.__all__
+
+
+@pytest.mark.parametrize("takes_out", [True, False])
+def test_fused_conv2d_api_is_called_when_present(monkeypatch, built, takes_out):
+    """Once conv2d takes residual= and relu= (and maybe out=), the plan hands it the
+    epilogue instead of running it after; a stand-in with that signature checks the
+    arguments the plan passes."""
+    inf = importlib.import_module("fastconv.nn.inference")   # the module, not the function
+    calls = []
+
+    def fused(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+              algorithm="auto", *, scale=None, residual=None, relu=False, out=None):
+        calls.append((residual is not None, relu))
+        y = fc.conv2d(x, weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
+        if residual is not None:
+            y += residual
+        if relu:
+            np.maximum(y, 0, out=y)
+        if out is None:
+            return y
+        out[...] = y
+        return out
+
+    if not takes_out:
+        def fused_no_out(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+                         algorithm="auto", *, scale=None, residual=None, relu=False):
+            return fused(x, weight, bias, stride, padding, dilation, groups, algorithm,
+                         residual=residual, relu=relu)
+        stand_in = fused_no_out
+    else:
+        stand_in = fused
+    monkeypatch.setattr(inf, "conv2d", stand_in)
+    monkeypatch.setattr(inf, "_CONV2D_KW", set(inspect.signature(stand_in).parameters))
+    monkeypatch.setattr(inf, "_CONV2D_FUSES", True)
+    fc.set_precision("highest")          # no Winograd: every layer goes through conv2d
+    try:
+        model = built["resnet18"]
+        x = np.random.default_rng(7).standard_normal((1, 3, 32, 32)).astype(np.float32)
+        y = nn.inference(model)(x)
+    finally:
+        fc.set_precision("high")
+    assert (True, True) in calls and (False, True) in calls
+    assert rel_err(y, model(x)) <= 1e-4
