@@ -36,7 +36,9 @@ def add_arguments(p):
                    help="seconds of timing per case (default 1.0, 0.25 with --quick)")
     p.add_argument("--max-time", type=float, default=None, metavar="S",
                    help="skip the remaining cases after S seconds")
-    p.add_argument("--shapes", metavar="FILE", help="another shape set (bench_shapes.json format)")
+    p.add_argument("--shapes", metavar="FILE", action="append",
+                   help="another shape set (bench_shapes.json format) instead of the default "
+                        "bench_shapes.json + bench_shapes_categories.json; repeatable")
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--breakdown", metavar="MODEL",

@@ -9,6 +9,12 @@ class PlotUnavailable(RuntimeError):
 SERIES = (("vs_torch", "x PyTorch"), ("vs_numpy", "x NumPy"), ("vs_onnxruntime", "x onnxruntime"))
 
 
+def series_of(results):
+    """The (ratio key, label) pairs some ok result has, in SERIES order."""
+    return [(key, label) for key, label in SERIES
+            if any(r["status"] == "ok" and r.get(key) is not None for r in results)]
+
+
 def plot(results, path):
     try:
         import matplotlib
@@ -21,7 +27,7 @@ def plot(results, path):
           any(r.get(key) is not None for key, _ in SERIES)]
     if not ok:
         raise PlotUnavailable("nothing to plot: no case has a ratio to a peer")
-    series = [(key, label) for key, label in SERIES if any(r.get(key) is not None for r in ok)]
+    series = series_of(ok)
     names = [r["name"] for r in ok]
     fig, ax = plt.subplots(figsize=(9, 0.28 * len(ok) + 1.5))
     ys = range(len(ok))
