@@ -529,7 +529,7 @@ def _onnx_peers(torch, tm, x):
     try:
         import fastconv.onnx as fc_onnx
     except ImportError as e:
-        fc_onnx = Absent(f"fastconv.onnx: {e}")
+        fc_onnx = Absent(str(e))
     if ort is None and isinstance(fc_onnx, Absent):
         return {"onnxruntime": Absent("onnxruntime is not installed"), "fastconv.onnx": fc_onnx}
     tm.eval()
@@ -561,10 +561,9 @@ def _onnx_peers(torch, tm, x):
             try:
                 fsess = fc_onnx.InferenceSession(path)
             except (fastconv.UnsupportedError, NotImplementedError) as e:
-                msg = str(e).split("; supported:")[0]  # the op it lacks, not the whole list
-                if not msg.startswith("fastconv.onnx"):
-                    msg = f"fastconv.onnx: {msg}"
-                out["fastconv.onnx"] = Absent(msg)
+                # The op it lacks, not the whole list; the report names the peer itself.
+                msg = str(e).split("; supported:")[0]
+                out["fastconv.onnx"] = Absent(msg.removeprefix("fastconv.onnx: "))
             else:
                 out["fastconv.onnx"] = lambda: fsess.run(None, {"input": x})
     return out

@@ -94,9 +94,7 @@ def head(machine, versions, threads, torch_present, peers=None, cache_marked=Fal
     ratios = [f"x {p} = {p} time / fastconv time" for p in ("torch", "numpy") if p in peers]
     if "onnxruntime" in peers:
         ratios.append("x ort = onnxruntime time / fastconv time")
-    if "fastconv.onnx" in peers:
-        ratios.append("fc.onnx = fastconv.onnx.InferenceSession on the same ONNX file as "
-                      "ort (fc.onnx x ort = ort time / its time)")
+
     lines = [
         f"machine: {m.get('cpu')}, {m.get('cores')} cores, ISA {m.get('isa')}"
         + (f", last-level cache {llc / (1 << 20):.0f} MiB" if llc else ""),
@@ -111,6 +109,9 @@ def head(machine, versions, threads, torch_present, peers=None, cache_marked=Fal
     ]
     if ratios:
         lines.append("; ".join(ratios) + " (> 1: fastconv faster)")
+    if "fastconv.onnx" in peers:
+        lines.append("fc.onnx = fastconv.onnx.InferenceSession on the same ONNX file as ort; "
+                     "fc.onnx x ort = ort time / fc.onnx time")
     lines.append("% peak = rate / measured FMA peak (GFLOP/s) or copy bandwidth (GB/s)")
     if cache_marked:
         lines.append(f"% peak{CACHE_MARK}: the case's bytes fit in the last-level cache, so "

@@ -131,7 +131,7 @@ def test_an_op_fastconv_onnx_lacks_leaves_only_its_column_absent(monkeypatch):
         raise fastconv.UnsupportedError("op Frob is not supported")
     monkeypatch.setattr(fc_onnx, "InferenceSession", refuse)
     peers = ops._onnx_peers(torch, torch_models.lenet5(), np.zeros((1, 1, 32, 32), np.float32))
-    assert peers["fastconv.onnx"].reason == "fastconv.onnx: op Frob is not supported"
+    assert peers["fastconv.onnx"].reason == "op Frob is not supported"
 
 
 def test_without_torch_every_peer_is_absent_and_the_row_still_runs(monkeypatch):
