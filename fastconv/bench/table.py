@@ -83,7 +83,8 @@ def peers_measured(results):
     return [p for p in ("torch", "numpy", "onnxruntime", "fastconv.onnx") if p in seen]
 
 
-def head(machine, versions, threads, torch_present, peers=None, cache_marked=False):
+def head(machine, versions, threads, torch_present, peers=None, cache_marked=False,
+         peak_shown=True):
     """The lines above the tables. peers: the peers measured (default: torch when
     torch_present, and NumPy); no line names a peer that is not among them."""
     if peers is None:
@@ -112,7 +113,8 @@ def head(machine, versions, threads, torch_present, peers=None, cache_marked=Fal
     if "fastconv.onnx" in peers:
         lines.append("fc.onnx = fastconv.onnx.InferenceSession on the same ONNX file as ort; "
                      "fc.onnx x ort = ort time / fc.onnx time")
-    lines.append("% peak = rate / measured FMA peak (GFLOP/s) or copy bandwidth (GB/s)")
+    if peak_shown:
+        lines.append("% peak = rate / measured FMA peak (GFLOP/s) or copy bandwidth (GB/s)")
     if cache_marked:
         lines.append(f"% peak{CACHE_MARK}: the case's bytes fit in the last-level cache, so "
                      "its rate is a cache rate and can pass 100% of the DRAM copy bandwidth")
@@ -141,7 +143,8 @@ def format_results(results, machine=None, versions=None, threads=None, torch_pre
     if torch_present is False:
         peers = [p for p in peers if p != "torch"]
     marked = any(r.get("cache_resident") and r.get("pct_peak") is not None for r in ok)
-    lines = head(machine, versions or {}, threads, torch_present, peers, marked) \
+    shown = any(r.get("pct_peak") is not None for r in ok)
+    lines = head(machine, versions or {}, threads, torch_present, peers, marked, shown) \
         if machine else []
     ops = list(_OPS) + sorted({r["op"] for r in ok} - set(_OPS))
     for op in ops:
