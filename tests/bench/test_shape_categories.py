@@ -70,3 +70,14 @@ def test_a_name_in_both_files_is_refused(tmp_path):
     p.write_text(json.dumps({"shapes": [first]}))
     with pytest.raises(ValueError, match="appears twice"):
         shapes.load_shapes([shapes.DEFAULT_PATH, str(p)])
+
+
+def test_cli_shapes_replace_the_default_set(tmp_path, capsys):
+    from fastconv.bench.cli import main as bench_main
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    conv = dict(op="conv2d", N=1, C=2, H=5, W=5, K=3, R=3, S=3, stride=1, padding=1, groups=1)
+    a.write_text(json.dumps({"shapes": [dict(conv, name="mine_a")]}))
+    b.write_text(json.dumps({"shapes": [dict(conv, name="mine_b")]}))
+    assert bench_main(["--list", "--ops", "conv2d/", "--shapes", str(a), "--shapes", str(b)]) == 0
+    names = capsys.readouterr().out.split()
+    assert {n.split("/")[1] for n in names} == {"mine_a", "mine_b"}
