@@ -1,8 +1,9 @@
 """Where a training step's time goes: `python -m fastconv bench --breakdown resnet18`.
 
 Times the whole step (forward, cross-entropy, backward, SGD with momentum, as the model
-rows) and, inside it, every Conv2d forward and backward call: each Conv2d instance gets
-a timing wrapper as an instance attribute for the duration (fastconv.nn is unchanged).
+rows; fastconv's and the torch twin's steps alternate) and, inside it, every Conv2d
+forward and backward call: each Conv2d instance gets a timing wrapper as an instance
+attribute for the duration (fastconv.nn is unchanged).
 "Other" is the step minus the convolutions: batch norm, ReLU, pooling, the linear
 layer, the loss, the optimizer and Python. The PyTorch twin is split the same way
 where torch is installed (module hooks around its Conv2d forwards, hooks on their
@@ -128,29 +129,28 @@ def timed_torch_convs(torch, model, timer):
             h.remove()
 
 
-def _measure(step, timer, steps):
-    """Medians over `steps` steps of the step time and its parts; per-shape sums of the
-    median step (one step's calls)."""
-    rows = []
-    shapes = []
-    for _ in range(steps):
-        timer.reset()
-        t0 = timer.clock()
-        step()
-        total = timer.clock() - t0
-        rows.append((total, timer.total["conv fwd"], timer.total["conv bwd"]))
-        shapes.append(dict(timer.by_shape))
-    order = sorted(range(steps), key=lambda i: rows[i][0])
-    mid = order[len(order) // 2]
+def _one_step(step, timer):
+    timer.reset()
+    t0 = timer.clock()
+    step()
+    total = timer.clock() - t0
+    return total, timer.total["conv fwd"], timer.total["conv bwd"], dict(timer.by_shape)
+
+
+def _summary(rows):
+    """Medians of the step time and its parts; per-shape sums of the median step."""
+    order = sorted(range(len(rows)), key=lambda i: rows[i][0])
     total = statistics.median(r[0] for r in rows)
     fwd = statistics.median(r[1] for r in rows)
     bwd = statistics.median(r[2] for r in rows)
     return {"step_s": total, "conv fwd": fwd, "conv bwd": bwd,
-            "other": max(total - fwd - bwd, 0.0), "by_shape": shapes[mid], "steps": steps}
+            "other": max(total - fwd - bwd, 0.0), "by_shape": rows[order[len(order) // 2]][3],
+            "steps": len(rows)}
 
 
 def breakdown(name="resnet18", batch=None, steps=5, warmup=1, with_torch=True):
-    """{"fastconv": parts, "torch": parts or None, ...}; parts as _measure returns."""
+    """{"fastconv": parts, "torch": parts or None, ...}; parts as _summary returns. The
+    fastconv and torch steps alternate, so load from other processes hits both alike."""
     batch = batch or train_batch(name)
     factory, chw, classes = ops.MODELS[name]
     rng = np.random.default_rng(0)
@@ -158,22 +158,25 @@ def breakdown(name="resnet18", batch=None, steps=5, warmup=1, with_torch=True):
     labels = rng.integers(0, classes, batch)
     out = {"model": name, "batch": batch, "fastconv": None, "torch": None}
     model = ops._fc_model(factory)
-    step = ops._fc_model_step(model, x, labels, "train")
-    timer = _ConvTimer()
-    with timed_fastconv_convs(model, timer) as n:
-        for _ in range(warmup):
-            step()
-        out["fastconv"] = _measure(step, timer, steps)
-        out["convs"] = n
+    runs = {"fastconv": (ops._fc_model_step(model, x, labels, "train"), _ConvTimer())}
     torch = ops.torch_or_none() if with_torch else None
-    if torch is not None:
-        tm = ops._torch_model(name)
-        tstep = ops._torch_model_step(torch, tm, x, labels, "train")
-        ttimer = _ConvTimer()
-        with timed_torch_convs(torch, tm, ttimer):
+    with contextlib.ExitStack() as stack:
+        out["convs"] = stack.enter_context(timed_fastconv_convs(model, runs["fastconv"][1]))
+        if torch is not None:
+            tm = ops._torch_model(name)
+            runs["torch"] = (ops._torch_model_step(torch, tm, x, labels, "train"), _ConvTimer())
+            stack.enter_context(timed_torch_convs(torch, tm, runs["torch"][1]))
+        for step, _ in runs.values():
             for _ in range(warmup):
-                tstep()
-            out["torch"] = _measure(tstep, ttimer, steps)
+                step()
+        rows = {k: [] for k in runs}
+        names = list(runs)
+        for i in range(steps):
+            k = i % len(names)
+            for who in names[k:] + names[:k]:
+                rows[who].append(_one_step(*runs[who]))
+    for who, rs in rows.items():
+        out[who] = _summary(rs)
     return out
 
 
@@ -181,7 +184,8 @@ def format_breakdown(res, top=8):
     peers = [k for k in ("fastconv", "torch") if res.get(k)]
     lines = [f"training step of {res['model']}, batch {res['batch']} ({res['convs']} Conv2d "
              f"layers): medians of {res['fastconv']['steps']} steps, each part timed inside "
-             "the step"]
+             "the step" + (", fastconv's and torch's steps alternating" if res.get("torch")
+                           else "")]
     head = ["part"] + [f"{p} ms" for p in peers] + [f"{p} %" for p in peers]
     if "torch" in peers:
         head.append("torch / fastconv")
