@@ -67,6 +67,8 @@ def run_benchmark(benchmark, case, contender):
     fn = _build(case).get(contender)
     if fn is None:
         pytest.skip(f"no {contender} contender for {case.name}")
+    if isinstance(fn, ops.Absent):
+        pytest.skip(f"{contender}: {fn.reason}")
     benchmark.group = case.name
     benchmark.extra_info.update(unit=case.unit, work=case.work, contender=contender)
     benchmark(fn)

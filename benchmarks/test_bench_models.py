@@ -1,4 +1,5 @@
-"""End to end: LeNet-5, AlexNet and ResNet-18 inference and training steps."""
+"""End to end: LeNet-5, AlexNet, ResNet-18 and ResNet-50 inference and training steps
+(inference also on onnxruntime and fastconv.onnx where installed)."""
 import pytest
 
 from conftest import params, run_benchmark

@@ -4,12 +4,27 @@ import sys
 import time
 
 
+EPILOG = """\
+case names: <group>/<shape>/<pass>[/<algorithm>], e.g. conv2d/resnet_56_n1/bwd_data/im2col;
+_nB in a shape name is its batch. Whole-model rows: model/<net>/<infer|train>/n<batch>
+(LeNet-5 b64; ResNet-18 inference b1 and b16, training b16; ResNet-50 b8; AlexNet inference
+b1 and b16, training b16). --quick keeps of them the LeNet-5 rows and ResNet-18 b1 inference;
+`--ops model/` runs just the model rows (several minutes on two cores). Inference rows also
+time onnxruntime and fastconv.onnx on the torch twin's ONNX export where installed.
+--breakdown splits a training step into conv forward, conv backward and the rest."""
+
+
 def add_arguments(p):
+    # Set here, not at the parser's creation, so `python -m fastconv bench -h` has it too.
+    p.epilog = EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--quick", action="store_true",
-                   help="a small subset (about two minutes on two cores)")
+                   help="a small subset (a few minutes on two cores; of the whole-model "
+                        "rows the LeNet-5 ones and ResNet-18 batch-1 inference)")
     p.add_argument("--ops", action="append", default=[], metavar="FILTER",
                    help="run only cases whose name contains FILTER (e.g. conv2d, pool, "
-                        "resnet_56, bwd_data, winograd); repeatable or comma-separated")
+                        "resnet_56, bwd_data, winograd, model/); repeatable or "
+                        "comma-separated")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads for fastconv, torch and NumPy's BLAS (default: fastconv's)")
     p.add_argument("--json", metavar="FILE", help="write every figure and the machine to FILE")
@@ -21,9 +36,39 @@ def add_arguments(p):
                    help="seconds of timing per case (default 1.0, 0.25 with --quick)")
     p.add_argument("--max-time", type=float, default=None, metavar="S",
                    help="skip the remaining cases after S seconds")
-    p.add_argument("--shapes", metavar="FILE", help="another shape set (bench_shapes.json format)")
+    p.add_argument("--shapes", metavar="FILE", action="append",
+                   help="another shape set (bench_shapes.json format) instead of the default "
+                        "bench_shapes.json + bench_shapes_categories.json; repeatable")
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--breakdown", metavar="MODEL",
+                   help="instead of the cases: time MODEL's training step (resnet18: batch "
+                        "16) and split it into conv forward, conv backward and the rest, "
+                        "fastconv and the torch twin")
+    p.add_argument("--steps", type=int, default=5, metavar="N",
+                   help="training steps --breakdown times (median; default 5)")
+
+
+def run_breakdown(args, threads, out, err):
+    from fastconv.bench import breakdown, ops
+    from fastconv.bench.runner import fixed_threads
+
+    if args.breakdown not in ops.MODELS:
+        print(f"bench: --breakdown: unknown model {args.breakdown!r}; expected one of "
+              f"{sorted(ops.MODELS)}", file=err)
+        return 2
+    if args.steps < 1:
+        print(f"bench: --steps must be >= 1, got {args.steps}", file=err)
+        return 2
+    with fixed_threads(threads):
+        try:
+            res = breakdown.breakdown(args.breakdown, steps=args.steps)
+        except ops.NotServed as e:
+            print(f"bench: --breakdown: {e}", file=err)
+            return 1
+    print(f"threads: {threads}", file=out)
+    print(breakdown.format_breakdown(res), file=out)
+    return 0
 
 
 def run(args, out=None):
@@ -40,6 +85,8 @@ def run(args, out=None):
     if threads < 1:
         print(f"bench: --threads must be >= 1, got {threads}", file=err)
         return 2
+    if args.breakdown:
+        return run_breakdown(args, threads, out, err)
     old = None
     if args.compare:
         try:

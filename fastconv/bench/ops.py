@@ -21,7 +21,8 @@ CONV_PASSES = ("fwd", "bwd_data", "bwd_weights")
 QUICK_SHAPES = {
     "lenet_c3", "alexnet_c5", "resnet_56_n1", "resnet_7_n1", "dw_14_n16", "tconv_2x2_n16",
     "maxpool_alexnet_n16", "avgpool_lenet_n64", "gap_resnet_n16", "gemm_1024",
-    "gemm_resnet_56_n1", "model/lenet5/infer", "model/lenet5/train", "model/resnet18/infer",
+    "gemm_resnet_56_n1", "model/lenet5/infer/n64", "model/lenet5/train/n64",
+    "model/resnet18/infer/n1",
 }
 
 
@@ -389,70 +390,92 @@ def _gemm_case(name, M, N, K):
 
 # -------------------------------------------------------------------- models
 
-MODELS = {  # name: (fastconv.models factory, batch, input shape, classes)
-    "lenet5": ("lenet5", 64, (1, 32, 32), 10),
-    "alexnet": ("alexnet", 2, (3, 227, 227), 1000),
-    "resnet18": ("resnet18", 2, (3, 224, 224), 1000),
+MODELS = {  # name: (fastconv.models factory, input shape, classes)
+    "lenet5": ("lenet5", (1, 32, 32), 10),
+    "alexnet": ("alexnet", (3, 227, 227), 1000),
+    "resnet18": ("resnet18", (3, 224, 224), 1000),
+    "resnet50": ("resnet50", (3, 224, 224), 1000),
 }
+
+# The whole-model rows (name, pass, batch) at the batch sizes of issues 15 and 17. A
+# training step is forward, cross-entropy, backward and SGD with momentum 0.9.
+MODEL_ROWS = (
+    ("lenet5", "infer", 64), ("lenet5", "train", 64),
+    ("resnet18", "infer", 1), ("resnet18", "infer", 16), ("resnet18", "train", 16),
+    ("resnet50", "infer", 8), ("resnet50", "train", 8),
+    ("alexnet", "infer", 1), ("alexnet", "infer", 16), ("alexnet", "train", 16),
+)
+LR, MOMENTUM = 1e-3, 0.9
+
+
+class Absent:
+    """A peer column a case cannot fill on this installation; the reason is reported."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __repr__(self):
+        return f"Absent({self.reason!r})"
 
 
 def _torch_model(name):
     from fastconv.bench import torch_models
-    return getattr(torch_models, name)()
+    return getattr(torch_models, name)(MODELS[name][2])
 
 
-def _model_case(name, pass_):
-    factory, batch, chw, classes = MODELS[name]
+def _fc_model(factory):
+    models = getattr(fastconv, "models", None)
+    if models is None:
+        try:
+            import fastconv.models as models
+        except ImportError:
+            raise NotServed("fastconv.models does not exist in this build") from None
+    make = getattr(models, factory, None)
+    if make is None:
+        raise NotServed(f"fastconv.models.{factory} does not exist in this build")
+    return make()
+
+
+def _model_case(name, pass_, batch):
+    factory, chw, classes = MODELS[name]
 
     def build():
-        models = getattr(fastconv, "models", None)
-        if models is None:
-            try:
-                import fastconv.models as models
-            except ImportError:
-                raise NotServed("fastconv.models does not exist in this build") from None
-        make = getattr(models, factory, None)
-        if make is None:
-            raise NotServed(f"fastconv.models.{factory} does not exist in this build")
+        model = _fc_model(factory)
         rng = np.random.default_rng(0)
         x = _rand(rng, (batch,) + chw)
         labels = rng.integers(0, classes, batch)
-        model = make()
-        fc = _fc_model_step(model, x, labels, pass_)
+        out = {"fastconv": _probe(_fc_model_step(model, x, labels, pass_),
+                                  f"models.{factory} {pass_}")}
         torch = torch_or_none()
-        tf = None
-        if torch:
-            tm = _torch_model(name)
-            tx = torch.from_numpy(x)
-            if pass_ == "infer":
-                tm.eval()
+        if torch is None:
+            out["torch"] = Absent("torch is not installed")
+            if pass_ == "infer":  # the ONNX file is the torch twin's export
+                out["onnxruntime"] = out["fastconv.onnx"] = Absent(
+                    "torch is not installed (the ONNX file is exported from torch)")
+            return out
+        tm = _torch_model(name)
+        out["torch"] = _torch_model_step(torch, tm, x, labels, pass_)
+        if pass_ == "infer":
+            out.update(_onnx_peers(torch, tm, x))
+        return out
 
-                def tf():
-                    with torch.no_grad():
-                        return tm(tx)
-            else:
-                tm.train()
-                opt = torch.optim.SGD(tm.parameters(), lr=1e-3)
-                tl = torch.from_numpy(labels)
-
-                def tf():
-                    opt.zero_grad(set_to_none=False)
-                    torch.nn.functional.cross_entropy(tm(tx), tl).backward()
-                    opt.step()
-        return {"fastconv": _probe(fc, f"models.{factory} {pass_}"), "torch": tf, "numpy": None}
-
-    return Case(f"model/{name}/{pass_}", "model", name, pass_, "", "img", float(batch), build,
-                params={"batch": batch, "input": chw})
+    return Case(f"model/{name}/{pass_}/n{batch}", "model", name, pass_, "", "img",
+                float(batch), build, params={"batch": batch, "input": chw})
 
 
 def _fc_model_step(model, x, labels, pass_):
-    """Inference: model(x). Training: forward, cross-entropy loss, backward and an SGD
-    step, through fastconv.nn's explicit-backward API (as torch's step below)."""
+    """Inference: fastconv.nn.inference(model)'s plan where fastconv.nn has it, else
+    model(x) in eval mode. Training: forward, cross-entropy loss, backward and an SGD
+    step with momentum, through fastconv.nn's explicit-backward API (as torch's step)."""
+    nn = getattr(fastconv, "nn", None)
     if pass_ == "infer":
+        plan_of = getattr(nn, "inference", None)
+        if plan_of is not None:
+            plan = plan_of(model)
+            return lambda: plan(x)
         if hasattr(model, "eval"):
             model.eval()
         return lambda: model(x)
-    nn = getattr(fastconv, "nn", None)
     optim = getattr(fastconv, "optim", None)
     loss_cls = getattr(nn, "CrossEntropyLoss", None)
     sgd = getattr(optim, "SGD", None)
@@ -461,7 +484,7 @@ def _fc_model_step(model, x, labels, pass_):
                         "fastconv.optim.SGD")
     model.train()
     loss_fn = loss_cls()
-    opt = sgd(model.parameters(), lr=1e-3)
+    opt = sgd(model.parameters(), lr=LR, momentum=MOMENTUM)
 
     def step():
         loss_fn(model(x), labels)
@@ -469,6 +492,81 @@ def _fc_model_step(model, x, labels, pass_):
         model.backward(loss_fn.backward())
         opt.step()
     return step
+
+
+def _torch_model_step(torch, tm, x, labels, pass_):
+    tx = torch.from_numpy(x)
+    if pass_ == "infer":
+        tm.eval()
+
+        def infer():
+            with torch.inference_mode():
+                return tm(tx)
+        return infer
+    tm.train()
+    opt = torch.optim.SGD(tm.parameters(), lr=LR, momentum=MOMENTUM)
+    tl = torch.from_numpy(labels)
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        torch.nn.functional.cross_entropy(tm(tx), tl).backward()
+        opt.step()
+    return step
+
+
+def _onnx_peers(torch, tm, x):
+    """onnxruntime (CPU EP) and fastconv.onnx sessions on the torch twin exported to
+    ONNX (TorchScript exporter, fixed batch), each an Absent with the reason where it
+    cannot run here."""
+    import os
+    import tempfile
+    import warnings
+
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        ort = None
+    try:
+        import fastconv.onnx as fc_onnx
+    except ImportError as e:
+        fc_onnx = Absent(str(e))
+    if ort is None and isinstance(fc_onnx, Absent):
+        return {"onnxruntime": Absent("onnxruntime is not installed"), "fastconv.onnx": fc_onnx}
+    tm.eval()
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="fastconv-bench-") as d:
+        path = os.path.join(d, "model.onnx")
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation
+                torch.onnx.export(tm, (torch.from_numpy(x),), path, dynamo=False,
+                                  input_names=["input"], output_names=["logits"])
+        except Exception as e:  # an exporter missing or failing costs only these columns
+            why = f"torch.onnx.export failed: {type(e).__name__}: {e}".splitlines()[0]
+            return {"onnxruntime": Absent(why), "fastconv.onnx": Absent(why)}
+        if ort is None:
+            out["onnxruntime"] = Absent("onnxruntime is not installed")
+        else:
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = fastconv.get_num_threads()  # the bench thread count
+            so.inter_op_num_threads = 1
+            # Idle ORT threads must not spin through the other contenders' turns.
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+            sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+            out["onnxruntime"] = lambda: sess.run(None, {"input": x})
+        if isinstance(fc_onnx, Absent):
+            out["fastconv.onnx"] = fc_onnx
+        else:
+            try:
+                fsess = fc_onnx.InferenceSession(path)
+            except (fastconv.UnsupportedError, NotImplementedError) as e:
+                # The op it lacks, not the whole list; the report names the peer itself.
+                msg = str(e).split("; supported:")[0]
+                out["fastconv.onnx"] = Absent(msg.removeprefix("fastconv.onnx: "))
+            else:
+                out["fastconv.onnx"] = lambda: fsess.run(None, {"input": x})
+    return out
 
 
 # ------------------------------------------------------------------ registry
@@ -493,8 +591,7 @@ def cases(shape_set=None):
         if s["op"] in ("max_pool2d", "avg_pool2d", "global_avg_pool2d"):
             out += [_pool_case(s, p) for p in ("fwd", "bwd")]
     out += [_gemm_case(*g) for g in gemm_shapes(shape_set)]
-    for name in MODELS:
-        out += [_model_case(name, p) for p in ("infer", "train")]
+    out += [_model_case(*row) for row in MODEL_ROWS]
     for c in out:
         c.quick = c.shape in QUICK_SHAPES or c.name in QUICK_SHAPES
     return out

@@ -20,6 +20,37 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+def llc_bytes():
+    """Size of the last-level data cache of CPU 0 (Linux sysfs), or None if unknown."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    best = (0, None)
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return None
+    for e in entries:
+        if not e.startswith("index"):
+            continue
+        try:
+            with open(os.path.join(base, e, "type")) as f:
+                if f.read().strip() == "Instruction":
+                    continue
+            with open(os.path.join(base, e, "level")) as f:
+                level = int(f.read())
+            with open(os.path.join(base, e, "size")) as f:
+                size = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(size[-1:].upper(), 1)
+        try:
+            nbytes = int(size.rstrip("KMGkmg")) * mult
+        except ValueError:
+            continue
+        if level >= best[0]:
+            best = (level, nbytes)
+    return best[1]
+
+
 @functools.lru_cache(maxsize=None)
 def fma_gflops(threads, seconds=0.2):
     """GFLOP/s of the library's FMA loop on `threads` threads, ISA path in use (the C
@@ -55,4 +86,5 @@ def machine(threads):
         "peak_gflops_1t": fma_gflops(1),
         "peak_gflops": fma_gflops(threads),
         "copy_gbps": copy_gbps(),
+        "llc_bytes": llc_bytes(),
     }

@@ -5,10 +5,12 @@ import sys
 import time
 import traceback
 
-from fastconv.bench.ops import NotServed, torch_or_none
+from fastconv.bench.ops import Absent, NotServed, torch_or_none
 from fastconv.bench.timing import summarize, time_alternating
 
-CONTENDERS = ("fastconv", "torch", "numpy")
+CONTENDERS = ("fastconv", "torch", "numpy", "onnxruntime", "fastconv.onnx")
+# Peers fastconv's time is divided by: vs_<peer> = peer time / fastconv time.
+PEERS = ("torch", "numpy", "onnxruntime")
 
 
 @contextlib.contextmanager
@@ -57,7 +59,10 @@ def run_case(case, budget, machine):
         res.update(status="error", reason=f"{type(e).__name__}: {e}",
                    traceback=traceback.format_exc())
         return res
-    fns = {k: v for k, v in fns.items() if v is not None}
+    absent = {k: v.reason for k, v in fns.items() if isinstance(v, Absent)}
+    if absent:
+        res["absent"] = absent
+    fns = {k: v for k, v in fns.items() if v is not None and not isinstance(v, Absent)}
     try:
         # The probe called fastconv once; call the others once too before timing.
         for k, f in fns.items():
@@ -73,13 +78,21 @@ def run_case(case, budget, machine):
         r["rate"] = rate(case.unit, case.work, r["median_s"])
         res["results"][k] = r
     fc = res["results"]["fastconv"]
-    for k in ("torch", "numpy"):
+    for k in PEERS:
         if k in res["results"]:
             # > 1: fastconv is faster.
             res[f"vs_{k}"] = res["results"][k]["median_s"] / fc["median_s"]
+    if "fastconv.onnx" in res["results"] and "onnxruntime" in res["results"]:
+        res["onnx_vs_onnxruntime"] = (res["results"]["onnxruntime"]["median_s"]
+                                      / res["results"]["fastconv.onnx"]["median_s"])
     peak = {"flop": machine.get("peak_gflops"), "byte": machine.get("copy_gbps")}.get(case.unit)
     if peak:
         res["pct_peak"] = 100.0 * fc["rate"] / peak
+        llc = machine.get("llc_bytes")
+        if case.unit == "byte" and llc and case.work <= llc:
+            # Every byte fits in the last-level cache: the rate is a cache rate, and
+            # its % of the DRAM copy bandwidth can pass 100.
+            res["cache_resident"] = True
     return res
 
 

@@ -1,11 +1,16 @@
-"""The benchmark shape set (bench_shapes.json): LeNet, AlexNet, ResNet and MobileNet layers."""
+"""The benchmark shape set: bench_shapes.json (LeNet, AlexNet, ResNet and MobileNet
+layers; the shared v1 set, kept as specified) followed by bench_shapes_categories.json
+(the layer categories of issue 16: 3-channel input, dense 5x5, Inception 35x35, VGG 3x3,
+pointwise 1x1, depthwise 5x5)."""
 import json
 import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-# The package carries a copy so installed users have it; benchmarks/bench_shapes.json in
-# the source tree is the same file (tests/bench/test_bench.py checks they agree).
+# The package carries copies so installed users have them; benchmarks/ in the source
+# tree holds the same files (tests/bench/test_bench.py checks they agree).
 DEFAULT_PATH = os.path.join(_HERE, "bench_shapes.json")
+CATEGORIES_PATH = os.path.join(_HERE, "bench_shapes_categories.json")
+DEFAULT_PATHS = (DEFAULT_PATH, CATEGORIES_PATH)
 
 _REQUIRED = {
     "conv2d": ("N", "C", "H", "W", "K", "R", "S", "stride", "padding", "groups"),
@@ -17,12 +22,19 @@ _REQUIRED = {
 
 
 def load_shapes(path=None):
-    """The list of shape dicts, each with "op" and "name"; checked for the keys its op needs."""
-    path = path or DEFAULT_PATH
+    """The list of shape dicts, each with "op" and "name"; checked for the keys its op
+    needs. path: one file, a list of files (concatenated), or None for DEFAULT_PATHS."""
+    paths = DEFAULT_PATHS if path is None else [path] if isinstance(path, str) else path
+    shapes, names = [], set()
+    for p in paths:
+        shapes += _load_one(p, names)
+    return shapes
+
+
+def _load_one(path, names):
     with open(path) as f:
         doc = json.load(f)
     shapes = doc["shapes"] if isinstance(doc, dict) else doc
-    names = set()
     for s in shapes:
         op, name = s.get("op"), s.get("name")
         if op not in _REQUIRED:
@@ -32,7 +44,7 @@ def load_shapes(path=None):
         if missing:
             raise ValueError(f"{path}: shape {name!r} ({op}) lacks {missing}")
         if name in names:
-            raise ValueError(f"{path}: shape name {name!r} appears twice")
+            raise ValueError(f"{path}: shape name {name!r} appears twice in the shape set")
         names.add(name)
     return shapes
 

@@ -1,5 +1,6 @@
 """PyTorch twins of fastconv.models for the end-to-end benchmarks, built inline with
-torch.nn (no torchvision): LeNet-5, AlexNet (the paper's channels) and ResNet-18."""
+torch.nn (no torchvision): LeNet-5, AlexNet (the paper's channels), ResNet-18 and
+ResNet-50 (v1.5: the stride on the bottleneck's 3x3, as fastconv.models.resnet50)."""
 import torch
 from torch import nn
 
@@ -45,13 +46,40 @@ class _Basic(nn.Module):
         return torch.relu(y + (x if self.down is None else self.down(x)))
 
 
-def resnet18(classes=1000, widths=(64, 128, 256, 512)):
-    """ResNet-18's layout (two basic blocks per stage); narrower widths for tests."""
+class _Bottleneck(nn.Module):
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        cout = 4 * planes
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, planes, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(),
+            nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes),
+            nn.ReLU(), nn.Conv2d(planes, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                      nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
+
+
+def _resnet(stage, blocks, expansion, classes, widths):
     layers = [nn.Conv2d(3, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]),
               nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
     cin = widths[0]
-    for i, cout in enumerate(widths):
-        layers += [_Basic(cin, cout, 1 if i == 0 else 2), _Basic(cout, cout, 1)]
-        cin = cout
+    for i, (planes, n) in enumerate(zip(widths, blocks)):
+        for j in range(n):
+            layers.append(stage(cin, planes, 2 if i > 0 and j == 0 else 1))
+            cin = planes * expansion
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
     return nn.Sequential(*layers)
+
+
+def resnet18(classes=1000, widths=(64, 128, 256, 512)):
+    """ResNet-18's layout (two basic blocks per stage); narrower widths for tests."""
+    return _resnet(_Basic, (2, 2, 2, 2), 1, classes, widths)
+
+
+def resnet50(classes=1000, widths=(64, 128, 256, 512)):
+    """ResNet-50's layout (3, 4, 6, 3 bottleneck blocks, 4x expansion)."""
+    return _resnet(_Bottleneck, (3, 4, 6, 3), 4, classes, widths)

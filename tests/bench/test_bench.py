@@ -41,10 +41,11 @@ def test_info_reports_peak_and_bandwidth():
 
 # ----------------------------------------------------------------- shape set
 
-def test_packaged_shapes_match_benchmarks_copy():
-    with open(os.path.join(ROOT, "benchmarks", "bench_shapes.json")) as f:
+@pytest.mark.parametrize("path", shapes.DEFAULT_PATHS)
+def test_packaged_shapes_match_benchmarks_copy(path):
+    with open(os.path.join(ROOT, "benchmarks", os.path.basename(path))) as f:
         repo = json.load(f)
-    with open(shapes.DEFAULT_PATH) as f:
+    with open(path) as f:
         packaged = json.load(f)
     assert repo == packaged
 
@@ -70,7 +71,7 @@ def test_registry_names_unique_and_complete():
             for p in ops.CONV_PASSES:
                 for a in ops.CONV_ALGORITHMS:
                     assert f"conv2d/{s['name']}/{p}/{a}" in names
-    assert "gemm/gemm_1024" in names and "model/resnet18/train" in names
+    assert "gemm/gemm_1024" in names and "model/resnet18/train/n16" in names
     assert any(c.quick for c in cs) and not all(c.quick for c in cs)
 
 
@@ -245,15 +246,16 @@ def test_table_has_columns_and_sections():
             "reason": "conv2d algorithm='im2col': cannot serve", "results": {}},
            {"name": "gemm/g", "op": "gemm", "status": "error", "reason": "RuntimeError: boom",
             "results": {}}]
-    text = table.format_results(res, MACHINE, {"fastconv": "0.1.0", "torch": None}, 2,
-                                torch_present=False)
-    for col in table.COLUMNS:
+    text = table.format_results(res, MACHINE, {"fastconv": "0.1.0", "torch": "2.0"}, 2,
+                                torch_present=True)
+    for col in ("case", "fastconv ms", "+-", "rate", "% peak", "torch ms", "x torch"):
         assert col in text
+    assert "numpy ms" not in text  # no row has a NumPy time
     assert "== conv2d" in text and "== pool" in text
     assert "a/fwd/direct" in text and "2.000" in text and "2.00x" in text
     assert "GB/s" in text and "GFLOP/s" in text and "12%" in text
     assert "200 GFLOP/s on 2 threads" in text and "30.0 GB/s" in text
-    assert "PyTorch is not installed" in text
+    assert "x torch = torch time / fastconv time" in text
     assert "1 x conv2d algorithm='im2col'" in text
     assert "ERRORS in 1 cases" in text and "gemm/g: RuntimeError: boom" in text
 
@@ -322,7 +324,12 @@ def test_cli_without_torch(monkeypatch, capsys):
                      "--no-progress"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "PyTorch is not installed" in text and "lenet_c1/fwd/direct" in text
+    head, rest = text.split("\n== ", 1)
+    assert "torch" not in head.lower()  # no torch wording where torch is absent
+    table_part = rest.split("\nnot measured:")[0]
+    assert "torch" not in table_part and "lenet_c1/fwd/direct" in table_part
+    assert "x numpy = numpy time / fastconv time" in head
+    assert "torch: not installed" in rest
 
 
 def test_cli_plot_without_matplotlib(monkeypatch, tmp_path, capsys):
@@ -392,8 +399,8 @@ class _FakeLoss:
 
 
 class _FakeSGD:
-    def __init__(self, params, lr):
-        pass
+    def __init__(self, params, lr, momentum=0.0):
+        assert momentum == ops.MOMENTUM
 
     def step(self):
         pass
@@ -431,8 +438,8 @@ def _install_stand_ins(monkeypatch):
 
 def test_every_case_builder_runs_with_stand_ins(monkeypatch):
     _install_stand_ins(monkeypatch)
-    monkeypatch.setitem(ops.MODELS, "lenet5", ("lenet5", 2, (1, 32, 32), 10))
-    cs = [c for c in ops.cases(TINY_SHAPES) if c.op != "model" or c.shape == "lenet5"]
+    monkeypatch.setattr(ops, "MODEL_ROWS", (("lenet5", "infer", 2), ("lenet5", "train", 2)))
+    cs = ops.cases(TINY_SHAPES)
     ops_seen = {c.op for c in cs}
     assert ops_seen == {"conv2d", "depthwise", "conv_transpose2d", "pool", "gemm", "model"}
     cs = [c for c in cs if c.op != "gemm"] + [ops._gemm_case("g", 8, 8, 8)]
@@ -444,7 +451,8 @@ def test_every_case_builder_runs_with_stand_ins(monkeypatch):
     for name in ("depthwise/t_dw/fwd", "depthwise/t_dw/bwd", "conv_transpose2d/t_tconv/fwd",
                  "conv_transpose2d/t_tconv/bwd", "pool/t_max/fwd", "pool/t_max/bwd",
                  "pool/t_avg/bwd", "pool/t_gap/fwd", "pool/t_gap/bwd", "gemm/g",
-                 "model/lenet5/infer", "model/lenet5/train", "conv2d/t_dw/bwd_weights/direct"):
+                 "model/lenet5/infer/n2", "model/lenet5/train/n2",
+                 "conv2d/t_dw/bwd_weights/direct"):
         assert name in ok, name
     by = {r["name"]: r for r in res}
     assert "numpy" in by["pool/t_avg/bwd"]["results"]
