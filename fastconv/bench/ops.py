@@ -489,7 +489,8 @@ def _fc_model_step(model, x, labels, pass_):
     def step():
         loss_fn(model(x), labels)
         model.zero_grad()
-        model.backward(loss_fn.backward())
+        # the image needs no gradient (as in the torch step, where x does not require it)
+        model.backward(loss_fn.backward(), input_grad=False)
         opt.step()
     return step
 
