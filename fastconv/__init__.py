@@ -27,6 +27,7 @@ from fastconv.runtime import (available_isas, get_include, get_isa, get_library_
 
 from fastconv import nn, optim, models  # noqa: E402,F401  (after the ops they compose)
 from fastconv.nn import save, load  # noqa: E402,F401
+from fastconv import data, train  # noqa: E402,F401  (DataLoader and fit)
 
 __version__ = _C.version()
 
