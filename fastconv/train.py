@@ -21,15 +21,16 @@ __all__ = ["fit", "evaluate", "save_checkpoint", "load_checkpoint"]
 _PER_BATCH = ("OneCycleLR", "CyclicLR")
 
 
-def _progress(iterable, total, desc, enabled):
+def _progress(total, desc, enabled):
+    """A tqdm bar updated by hand (wrapping the loader would let tqdm call iter() on it
+    more than once: tqdm.auto does, which would start a DataLoader's epoch twice)."""
     if not enabled:
-        return None, iterable
+        return None
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
     except ImportError:
-        return None, iterable
-    bar = tqdm(iterable, total=total, desc=desc, unit="batch", leave=False)
-    return bar, bar
+        return None
+    return tqdm(total=total, desc=desc, unit="batch", leave=False)
 
 
 def _split(batch):
@@ -210,9 +211,9 @@ def fit(model, loss, optimizer, train_loader, val_loader=None, epochs=1, schedul
         meter = _Meter()
         lr = _lr(optimizer)
         t0 = time.perf_counter()
-        bar, batches = _progress(train_loader, total, f"epoch {epoch + 1}/{epochs}", progress)
+        bar = _progress(total, f"epoch {epoch + 1}/{epochs}", progress)
         try:
-            for batch in batches:
+            for batch in train_loader:
                 x, y = _split(batch)
                 out = np.asarray(model(x))
                 value = loss(out, y)
@@ -223,7 +224,8 @@ def fit(model, loss, optimizer, train_loader, val_loader=None, epochs=1, schedul
                     scheduler.step()
                 meter.add(value, out, y)
                 if bar is not None:
-                    bar.set_postfix(loss=f"{meter.loss / meter.seen:.4f}")
+                    bar.set_postfix(loss=f"{meter.loss / meter.seen:.4f}", refresh=False)
+                    bar.update()
         finally:
             if bar is not None:
                 bar.close()
