@@ -8,6 +8,8 @@ def _info(args):
     import fastconv
 
     d = fastconv.info()
+    d["pkgconfig_dir"] = fastconv.get_pkgconfig_dir()   # fastconv.pc
+    d["cmake_dir"] = fastconv.get_cmake_dir()           # fastconvConfig.cmake
     width = max(map(len, d))
     for k, v in d.items():
         print(f"{k:>{width}}: {v}")
