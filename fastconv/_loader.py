@@ -232,10 +232,9 @@ class _WorkerError:
 def _worker_loop(dataset, collate_fn, batched, index_q, result_q, worker_id, num_workers,
                  seed, init_fn):
     global _worker_info
-    result_q.cancel_join_thread()      # exit without waiting for unread results to drain
     try:
-        import fastconv
-        fastconv.set_num_threads(1)
+        from fastconv.runtime import set_num_threads
+        set_num_threads(1)
         random.seed(seed)
         np.random.seed(seed % 2**32)
         _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
@@ -248,6 +247,8 @@ def _worker_loop(dataset, collate_fn, batched, index_q, result_q, worker_id, num
         while True:
             job = index_q.get()
             if job is None:
+                # shut down: results the main process abandoned need not drain first
+                result_q.cancel_join_thread()
                 return
             i, indices = job
             try:
@@ -326,6 +327,10 @@ class _WorkerIterator:
             waited += self._POLL_S
             dead = [p for p in self._workers if not p.is_alive()]
             if dead:
+                try:                           # what it sent before it ended comes first
+                    return self._result_q.get(timeout=self._POLL_S)
+                except queue.Empty:
+                    pass
                 p = dead[0]
                 self._shutdown()
                 raise RuntimeError(f"DataLoader worker (pid {p.pid}) exited unexpectedly "

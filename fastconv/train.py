@@ -99,10 +99,10 @@ def save_checkpoint(obj, path):
     """Writes a nested checkpoint ({"model": state dict, "optimizer": ..., "epoch": 3}):
     with fastconv.save where it stores nested dicts, else in fastconv's own safe
     .npz + JSON format (fastconv/_checkpoint.py). Never pickled."""
-    import fastconv
+    from fastconv import nn      # fastconv.save is fastconv.nn.save
 
     try:
-        fastconv.save(obj, path)
+        nn.save(obj, path)
         return
     except (AttributeError, TypeError):   # a fastconv.save that takes only a Module
         pass
@@ -113,9 +113,9 @@ def load_checkpoint(path):
     """Reads what save_checkpoint wrote, as a nested dict."""
     if _checkpoint.is_checkpoint(path):
         return _checkpoint.load_checkpoint(path)
-    import fastconv
+    from fastconv import nn
 
-    obj = fastconv.load(path)
+    obj = nn.load(path)
     if not isinstance(obj, dict) or not isinstance(obj.get("model"), dict):
         raise ValueError(f"load_checkpoint: {path} is a model's weights, not a training "
                          f"checkpoint (no 'model' entry)")
