@@ -11,8 +11,6 @@ a folder of images, or anything with `__len__` and `__getitem__`) as torch's doe
 optional worker processes (fastconv/_loader.py holds the loader, fastconv/_datasets.py
 the datasets).
 """
-import math
-
 import numpy as np
 
 from fastconv._datasets import IMG_EXTENSIONS, ArrayDataset, ImageFolder, to_array
