@@ -21,6 +21,8 @@ import textwrap
 
 import pytest
 
+import fastconv
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 README = os.path.join(ROOT, "README.md")
 
@@ -96,7 +98,11 @@ def test_readme_python_blocks_run(tmp_path):
 
     (tmp_path / "blocks.json").write_text(json.dumps(runnable))
     (tmp_path / "driver.py").write_text(DRIVER)
-    env = dict(os.environ, MPLBACKEND="Agg")
+    # the fastconv under test, wherever the interpreter would otherwise find one
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    env = dict(os.environ, MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([package_parent] + [p for p in os.environ.get(
+                   "PYTHONPATH", "").split(os.pathsep) if p]))
     try:
         r = subprocess.run([sys.executable, str(tmp_path / "driver.py"),
                             str(tmp_path / "blocks.json")], cwd=tmp_path, env=env,

@@ -82,7 +82,8 @@ class CountingScheduler:
     def step(self, metric=None):
         self.calls += 1
         self.metrics.append(metric)
-        self.opt.lr *= self.factor
+        for group in getattr(self.opt, "param_groups", None) or [self.opt.__dict__]:
+            group["lr"] *= self.factor
 
     def state_dict(self):
         return {"calls": self.calls}
