@@ -43,6 +43,35 @@ OPENMP = os.environ.get("FASTCONV_NO_OPENMP", "") != "1" and _compiler_has("-fop
 OMP_FLAGS = ["-fopenmp"] if OPENMP else []
 
 
+def _c_version():
+    with open(os.path.join(HERE, "src_c", "include", "fastconv.h")) as f:
+        for line in f:
+            if line.startswith("#define FASTCONV_VERSION "):
+                return line.split('"')[1]
+    raise RuntimeError("setup.py: no FASTCONV_VERSION in src_c/include/fastconv.h")
+
+
+# For C and C++ users: pkg-config and CMake package files beside libfastconv.so
+# (lib/pkgconfig/fastconv.pc, lib/cmake/fastconv/), from the templates in packaging/.
+C_PACKAGE_FILES = {"fastconv.pc.in": "pkgconfig",
+                   "fastconvConfig.cmake.in": os.path.join("cmake", "fastconv"),
+                   "fastconvConfigVersion.cmake.in": os.path.join("cmake", "fastconv")}
+
+
+def _write_c_package_files(libdir):
+    version = _c_version()
+    major, minor = version.split(".")[:2]
+    for template, sub in C_PACKAGE_FILES.items():
+        with open(os.path.join(HERE, "packaging", template)) as f:
+            text = f.read()
+        text = text.replace("@VERSION@", version).replace("@MAJOR@", major)
+        text = text.replace("@MINOR@", minor)
+        outdir = os.path.join(libdir, sub)
+        os.makedirs(outdir, exist_ok=True)
+        with open(os.path.join(outdir, template[:-3]), "w") as f:
+            f.write(text)
+
+
 class BuildExt(build_ext):
     def get_ext_filename(self, fullname):
         # A plain C library, not a Python module: no ABI tag. distutils asks with
@@ -84,6 +113,7 @@ class BuildExt(build_ext):
                 incdir = os.path.join(pkg, "include")
                 os.makedirs(incdir, exist_ok=True)
                 shutil.copy(os.path.join(HERE, "src_c", "include", "fastconv.h"), incdir)
+                _write_c_package_files(os.path.join(pkg, "lib"))
 
 
 lib = Extension(
@@ -92,7 +122,8 @@ lib = Extension(
     depends=DEPENDS,
     include_dirs=INCLUDE,
     extra_compile_args=CFLAGS + OMP_FLAGS,
-    extra_link_args=OMP_FLAGS + ["-Wl,-soname,libfastconv.so", "-lpthread"],
+    # -lm: the library records its own need of libm, so programs link with -lfastconv alone
+    extra_link_args=OMP_FLAGS + ["-Wl,-soname,libfastconv.so", "-lpthread", "-lm"],
 )
 
 crossing = Extension(

@@ -27,6 +27,8 @@ from fastconv.runtime import (available_isas, get_include, get_isa, get_library_
 
 from fastconv import nn, optim, models  # noqa: E402,F401  (after the ops they compose)
 from fastconv.nn import save, load  # noqa: E402,F401
+from fastconv import data, train  # noqa: E402,F401  (DataLoader and fit)
+from fastconv._cpackage import get_cmake_dir, get_pkgconfig_dir  # noqa: E402
 
 __version__ = _C.version()
 
@@ -35,4 +37,5 @@ __all__ = list(_ops) + [
     "get_num_threads", "get_precision", "get_workspace_cache_limit", "info",
     "release_workspace", "set_isa", "set_num_threads", "set_precision",
     "set_workspace_cache_limit", "workspace_cache_bytes",
+    "get_cmake_dir", "get_pkgconfig_dir",
 ]

@@ -8,6 +8,8 @@ def _info(args):
     import fastconv
 
     d = fastconv.info()
+    d["pkgconfig_dir"] = fastconv.get_pkgconfig_dir()   # fastconv.pc
+    d["cmake_dir"] = fastconv.get_cmake_dir()           # fastconvConfig.cmake
     width = max(map(len, d))
     for k, v in d.items():
         print(f"{k:>{width}}: {v}")
@@ -48,7 +50,7 @@ def _bench(args):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["train"]:  # its own options: python -m fastconv train lenet5 --epochs 3
+    if argv[:1] == ["train"]:  # its own parser: python -m fastconv train lenet5 --epochs 3
         from fastconv.models.train import main as train_main
         return train_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m fastconv")
@@ -58,7 +60,9 @@ def main(argv=None):
     bench = sub.add_parser("bench", help="benchmark suite: fastconv against PyTorch and NumPy")
     _bench_arguments(bench)
     bench.set_defaults(func=_bench)
-    sub.add_parser("train", help="train a model: python -m fastconv train lenet5 [--epochs N]")
+    sub.add_parser("train", help="train a network of fastconv.models (lenet5 on the digits, "
+                   "any on an image folder or synthetic data): python -m fastconv train "
+                   "--help")
     args = parser.parse_args(argv)
     return args.func(args)
 

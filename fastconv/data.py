@@ -5,15 +5,22 @@
 upsampled to 32x32 for LeNet-5. The transforms are the lecture's augmentation (random
 shifts, small rotations, zoom, horizontal flip where it makes sense), each a callable
 `t(images, rng) -> images` on (N, C, H, W) float32 batches, composable with Compose.
-"""
-import math
 
+`DataLoader` batches any dataset (`ArrayDataset(*arrays)` over arrays, `ImageFolder` over
+a folder of images, or anything with `__len__` and `__getitem__`) as torch's does, with
+optional worker processes (fastconv/_loader.py holds the loader, fastconv/_datasets.py
+the datasets).
+"""
 import numpy as np
 
+from fastconv._datasets import IMG_EXTENSIONS, ArrayDataset, ImageFolder, to_array
+from fastconv._loader import DataLoader, default_collate, get_worker_info
 from fastconv.functional._args import as_float32
 
 __all__ = ["load_digits", "resize", "batches", "Compose", "RandomShift", "RandomRotation",
-           "RandomZoom", "RandomHorizontalFlip", "RandomAffine", "affine"]
+           "RandomZoom", "RandomHorizontalFlip", "RandomAffine", "affine",
+           "ArrayDataset", "ImageFolder", "IMG_EXTENSIONS", "to_array", "DataLoader", "default_collate",
+           "get_worker_info"]
 
 
 def _linear_weights(size_in, size_out):

@@ -185,6 +185,9 @@ FC_API fc_status fc_conv2d_workspace_size(const fc_conv2d_desc *d, fc_conv_algor
 /* The algorithm FC_CONV_AUTO runs for this descriptor and pass. */
 FC_API fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
                                             fc_conv_algorithm *algo);
+/* "auto", "direct", "im2col", "winograd_f23", "winograd_f43", "depthwise" (Python's
+ * algorithm= spelling); "unknown" for any other value. Never NULL; static storage. */
+FC_API const char *fc_conv_algorithm_name(fc_conv_algorithm algo);
 
 /* y = conv(x, w) + bias; bias[K] may be NULL. */
 FC_API fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
