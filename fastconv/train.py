@@ -5,6 +5,7 @@ checkpoints epoch by epoch, and resumes from its own checkpoint.
     history = fit(model, fc.nn.CrossEntropyLoss(), opt, train_loader, val_loader,
                   epochs=10, scheduler=sched, checkpoint="run.npz")
 """
+import inspect
 import math
 import os
 import sys
@@ -154,6 +155,18 @@ def _format(h, epochs):
     return "  ".join(parts)
 
 
+def _input_free_backward(model):
+    """model.backward without the input gradient where the model's backward offers
+    that (fastconv.nn modules, DistributedDataParallel), else the plain call."""
+    try:
+        params = inspect.signature(model.backward).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "input_grad" in params:
+        return lambda g: model.backward(g, input_grad=False)
+    return model.backward
+
+
 def fit(model, loss, optimizer, train_loader, val_loader=None, epochs=1, scheduler=None,
         checkpoint=None, progress=True, scheduler_step=None):
     """Trains `model` for `epochs` epochs and returns the history: one dict per epoch
@@ -164,7 +177,9 @@ def fit(model, loss, optimizer, train_loader, val_loader=None, epochs=1, schedul
     tqdm progress bar over the batches when tqdm is installed.
 
     One step: `out = model(x)`, `l = loss(out, y)`, `model.zero_grad()`,
-    `model.backward(loss.backward())`, `optimizer.step()`. Loaders yield (x, y) pairs
+    `model.backward(loss.backward(), input_grad=False)` (the inputs need no gradient;
+    a model whose backward has no input_grad argument gets the plain call),
+    `optimizer.step()`. Loaders yield (x, y) pairs
     and are iterated once per epoch (a fastconv.data.DataLoader, or any re-iterable
     such as a list of batches); a loader with set_epoch(e) is told the epoch first, so
     a shuffled DataLoader gives each epoch its own order, the same on a resumed run.
@@ -197,6 +212,7 @@ def fit(model, loss, optimizer, train_loader, val_loader=None, epochs=1, schedul
     log = print if progress else (lambda *a: None)
     per_batch = (scheduler_step == "batch" if scheduler_step else
                  type(scheduler).__name__ in _PER_BATCH)
+    backward = _input_free_backward(model)
     start, history = 0, []
     if checkpoint is not None and os.path.exists(checkpoint):
         start, history = _resume(checkpoint, model, optimizer, scheduler, log)
@@ -218,7 +234,7 @@ def fit(model, loss, optimizer, train_loader, val_loader=None, epochs=1, schedul
                 out = np.asarray(model(x))
                 value = loss(out, y)
                 model.zero_grad()
-                model.backward(loss.backward())
+                backward(loss.backward())
                 optimizer.step()
                 if scheduler is not None and per_batch:
                     scheduler.step()

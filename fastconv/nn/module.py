@@ -6,6 +6,7 @@ parameter gradients into each Parameter.grad and returns the gradient of the inp
 In eval mode forward() stores nothing, so inference holds only live activations.
 """
 import functools
+import inspect
 import threading
 from collections import OrderedDict, namedtuple
 
@@ -41,6 +42,12 @@ def _outermost_backward(fn):
             _pass.backward_depth, _pass.input_grad = 0, True
         return g if input_grad else None
     backward.outermost = True
+    sig = inspect.signature(fn)      # what help() and inspect show: input_grad too
+    extra = inspect.Parameter("input_grad", inspect.Parameter.KEYWORD_ONLY, default=True)
+    try:
+        backward.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])
+    except ValueError:               # e.g. a backward taking **kwargs: shown as written
+        pass
     return backward
 
 

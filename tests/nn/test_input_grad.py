@@ -89,3 +89,13 @@ def test_input_grad_must_be_bool():
     y = model(np.ones((1, 2), np.float32))
     with pytest.raises(TypeError, match="input_grad"):
         model.backward(np.ones_like(y), input_grad="no")
+
+
+def test_signature_shows_input_grad():
+    import inspect
+    from fastconv.train import _input_free_backward
+    model = models.lenet5()
+    assert "input_grad" in inspect.signature(model.backward).parameters
+    x = np.zeros((2, 1, 32, 32), np.float32)
+    y = model(x)
+    assert _input_free_backward(model)(np.ones_like(y)) is None    # fit asks for none
