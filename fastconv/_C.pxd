@@ -236,3 +236,20 @@ cdef extern from "fastconv.h" nogil:
                                  float *y, uint8_t *mask_bits)
     fc_status fc_dropout_backward(int64_t n, double p, const uint8_t *mask_bits,
                                   const float *grad_y, float *grad_x)
+
+# Convolution forward epilogue (fastconv.h: fc_epilogue).
+cdef extern from "fastconv.h" nogil:
+    ctypedef struct fc_epilogue:
+        const float *scale
+        const float *bias
+        const float *residual
+        int relu
+    fc_status fc_conv2d_forward_ex(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                   const float *x, const float *w, const fc_epilogue *ep,
+                                   float *y, void *workspace, size_t workspace_size)
+    fc_status fc_conv2d_winograd_forward_pretransformed_ex(const fc_conv2d_desc *d,
+                                                           fc_conv_algorithm algo,
+                                                           const float *x, const float *u,
+                                                           const fc_epilogue *ep, float *y,
+                                                           void *workspace,
+                                                           size_t workspace_size)

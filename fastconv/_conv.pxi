@@ -132,3 +132,53 @@ def conv2d_winograd_pretransformed(int pass_, inp, u, bias, out, tuple x_shape, 
             st = fc_conv2d_winograd_backward_data_pretransformed(&d, <fc_conv_algorithm>algo,
                                                                  pi, pu, po, NULL, 0)
     _check(st, "conv2d_winograd")
+
+
+# Forward with the fused epilogue (C API fc_conv2d_forward_ex, fc_epilogue).
+
+cdef fc_epilogue _epilogue(scale, bias, residual, bint relu, int64_t K, int64_t n_out) except *:
+    cdef fc_epilogue ep
+    ep.scale = _fptr_opt(scale, K, "scale")
+    ep.bias = _fptr_opt(bias, K, "bias")
+    ep.residual = _fptr_opt(residual, n_out, "residual")
+    ep.relu = relu
+    return ep
+
+
+def conv2d_forward_ex(x, w, scale, bias, residual, bint relu, y, tuple stride, tuple pads,
+                      tuple dilation, int64_t groups, int algo):
+    """y = act(scale * conv(x, w) + bias + residual); residual may be y itself."""
+    cdef fc_conv2d_desc d = _conv_desc(x.shape, w.shape[0], w.shape[2], w.shape[3], stride,
+                                       pads, dilation, groups)
+    cdef int64_t OH = 0, OW = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d")
+    cdef const float *px = _fptr(x, d.N * d.C * d.H * d.W, "x")
+    cdef const float *pw = _fptr(w, d.K * (d.C // d.groups) * d.R * d.S, "weight")
+    cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * d.K * OH * OW)
+    cdef float *py = _fptr(y, d.N * d.K * OH * OW, "out", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_forward_ex(&d, <fc_conv_algorithm>algo, px, pw, &ep, py, NULL, 0)
+    _check(st, "conv2d")
+
+
+def conv2d_winograd_forward_pretransformed_ex(x, u, scale, bias, residual, bint relu, y,
+                                              tuple w_shape, tuple pads, int64_t groups,
+                                              int algo):
+    """The Winograd forward from pre-transformed weights u, with the epilogue."""
+    cdef fc_conv2d_desc d = _conv_desc(x.shape, w_shape[0], w_shape[2], w_shape[3], (1, 1),
+                                       pads, (1, 1), groups)
+    cdef int64_t OH = 0, OW = 0
+    cdef size_t n = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d_winograd")
+    _check(fc_conv2d_winograd_weights_size(&d, <fc_conv_algorithm>algo, FC_PASS_FORWARD, &n),
+           "conv2d_winograd")
+    cdef const float *px = _fptr(x, d.N * d.C * d.H * d.W, "x")
+    cdef const float *pu = _fptr(u, n, "u")
+    cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * d.K * OH * OW)
+    cdef float *py = _fptr(y, d.N * d.K * OH * OW, "out", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_winograd_forward_pretransformed_ex(&d, <fc_conv_algorithm>algo, px, pu,
+                                                          &ep, py, NULL, 0)
+    _check(st, "conv2d_winograd")

@@ -1,5 +1,7 @@
 """Convolution: validation, shape math and algorithm choice for fastconv.conv2d."""
 
+import numpy as np
+
 from fastconv import _C
 from fastconv.errors import UnsupportedError
 from fastconv.functional import _args, tuning
@@ -101,9 +103,45 @@ def _inputs(fn, x, weight):
     return x, weight
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm="auto"):
+def epilogue_args(fn, scale, residual, relu, K, out_shape):
+    """The fused epilogue's arguments checked (shapes, types), not yet converted:
+    (scale, residual, relu, fused) with fused False when there is nothing beyond a bias."""
+    if not isinstance(relu, (bool, np.bool_)):
+        raise TypeError(f"{fn}: relu must be True or False, got relu={relu!r}")
+    if scale is not None:
+        scale = _args.as_array(scale, "scale", fn)
+        if scale.shape != (K,):
+            raise ValueError(f"{fn}: expected scale of shape ({K},) (one per output channel), "
+                             f"got {tuple(scale.shape)}")
+    if residual is not None:
+        residual = _args.as_array(residual, "residual", fn)
+        if residual.shape != tuple(out_shape):
+            raise ValueError(f"{fn}: expected residual of the output's shape "
+                             f"{tuple(out_shape)}, got {tuple(residual.shape)}")
+    relu = bool(relu)
+    return scale, residual, relu, scale is not None or residual is not None or relu
+
+
+def epilogue_float32(fn, scale, residual):
+    """scale and residual (checked by epilogue_args) as C-contiguous float32 (copies only
+    when needed)."""
+    if scale is not None:
+        scale = _args.to_float32(scale, "scale", fn)
+    if residual is not None:
+        residual = _args.to_float32(residual, "residual", fn)
+    return scale, residual
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm="auto",
+           *, scale=None, residual=None, relu=False):
     """2-D convolution (cross-correlation, as in PyTorch) of x (N, C, H, W) with weight
     (K, C/groups, R, S), plus bias (K,). Returns (N, K, OH, OW) float32.
+
+    Fused epilogue (keyword-only), applied to each output tile while it is in cache:
+        y = act(scale[k] * conv(x, weight)[n, k] + bias[k] + residual[n, k])
+    scale: (K,) or None (1); residual: an array of the output's shape or None; relu:
+    act = max(., 0) (NaN stays NaN) when True. Every algorithm applies it; it costs
+    less than conv2d followed by add_relu (no extra pass over the output).
 
     padding: int, (ph, pw), ((top, bottom), (left, right)), "valid", or "same" (Keras:
     output = ceil(input / stride), the odd pixel padded at the bottom/right).
@@ -136,13 +174,21 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     p = ConvParams(fn, x.shape, weight.shape, stride, padding, dilation, groups)
     algo = _algorithm(algorithm, fn, p)
     bias = _args.bias_vector(bias, p.w_shape[0], fn)
+    scale, residual, relu, fused = epilogue_args(fn, scale, residual, relu, p.w_shape[0],
+                                                 p.out_shape)
     y = _args.empty(p.out_shape, "output", fn)
     if y.size == 0:
         return y
     x, weight = _args.to_float32s(fn, x=x, weight=weight)
-    algo = _tuned(algo, "forward", p,
-                  lambda a: _C.conv2d_forward(x, weight, bias, y, *p.c_args(), a))
-    _C.conv2d_forward(x, weight, bias, y, *p.c_args(), algo)
+    if fused:
+        scale, residual = epilogue_float32(fn, scale, residual)
+
+        def run(a):
+            _C.conv2d_forward_ex(x, weight, scale, bias, residual, relu, y, *p.c_args(), a)
+    else:
+        def run(a):
+            _C.conv2d_forward(x, weight, bias, y, *p.c_args(), a)
+    run(_tuned(algo, "forward", p, run))
     return y
 
 

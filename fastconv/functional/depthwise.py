@@ -8,6 +8,7 @@ dispatches such calls here).
 
 from fastconv import _C
 from fastconv.functional import _args
+from fastconv.functional.conv import epilogue_args, epilogue_float32
 
 
 class DepthwiseParams:
@@ -48,14 +49,31 @@ def _inputs(fn, x, weight):
     return x, weight
 
 
-def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, scale=None,
+                     residual=None, relu=False):
     """Depthwise 2-D convolution of x (N, C, H, W) with weight (C*m, 1, R, S), plus bias
     (C*m,). Returns (N, C*m, OH, OW) float32; equals conv2d(x, weight, bias, stride,
     padding, dilation, groups=C). padding as in conv2d (int, pair,
-    ((top, bottom), (left, right)), "same", "valid")."""
+    ((top, bottom), (left, right)), "same", "valid"). scale, residual and relu: the
+    fused epilogue, as in conv2d."""
     fn = "depthwise_conv2d"
     x, weight = _inputs(fn, x, weight)
     p = DepthwiseParams(fn, x.shape, weight.shape, stride, padding, dilation)
+    K = p.w_shape[0]
+    scale, residual, relu, fused = epilogue_args(fn, scale, residual, relu, K, p.out_shape)
+    if fused:
+        # conv2d's depthwise algorithm runs the same kernels, with the epilogue
+        bias = _args.bias_vector(bias, K, fn)
+        y = _args.empty(p.out_shape, "output", fn)
+        if y.size == 0:
+            return y
+        x, weight = _args.to_float32s(fn, x=x, weight=weight)
+        scale, residual = epilogue_float32(fn, scale, residual)
+        C = p.x_shape[1]
+        algo = _C.ALGORITHMS["depthwise" if C > 1 else "direct"]
+        _C.conv2d_forward_ex(x, weight, scale, bias, residual, relu, y, p.stride, p.pads,
+                             p.dilation, C, algo)
+        return y
     return _args.weighted_forward(
         fn, x, weight, bias, p.w_shape[0], p.out_shape,
         lambda x, w, b, y: _C.depthwise_conv2d_forward(x, w, b, y, *p.c_args()))

@@ -2,6 +2,7 @@
 #include "conv_desc.h"
 #include "depthwise.h"
 #include "direct.h"
+#include "epilogue.h"
 #include "im2col.h"
 #include "winograd.h"
 
@@ -149,11 +150,12 @@ fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
 }
 
 static fc_status run_depthwise(const fc_conv_plan *p, const float *in, const float *wt,
-                               float *bias, float *out, void *ws, size_t ws_size) {
+                               const fc_epilogue *ep, float *bias, float *out, void *ws,
+                               size_t ws_size) {
     fc_depthwise_conv2d_desc dd = depthwise_desc(p->d);
     switch (p->pass) {
     case FC_PASS_FORWARD:
-        return fc_depthwise_run_forward(&dd, p->OH, p->OW, in, wt, bias, out, ws, ws_size);
+        return fc_depthwise_run_forward(&dd, p->OH, p->OW, in, wt, ep, out, ws, ws_size);
     case FC_PASS_BACKWARD_DATA:
         return fc_depthwise_run_backward_data(&dd, p->OH, p->OW, in, wt, out, ws, ws_size);
     case FC_PASS_BACKWARD_WEIGHTS: /* sums grad_bias in the same pass */
@@ -164,13 +166,13 @@ static fc_status run_depthwise(const fc_conv_plan *p, const float *in, const flo
 }
 
 static fc_status run_forward(const fc_conv_plan *p, const float *x, const float *w,
-                             const float *bias, float *y, fc_arena *ws) {
+                             const fc_epilogue *ep, float *y, fc_arena *ws) {
     const fc_conv2d_desc *d = p->d;
     switch (p->algo) {
-    case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, bias, y, ws);
-    case FC_CONV_IM2COL: return fc_conv_im2col_forward(d, x, w, bias, y, ws);
+    case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, ep, y, ws);
+    case FC_CONV_IM2COL: return fc_conv_im2col_forward(d, x, w, ep, y, ws);
     case FC_CONV_WINOGRAD_F23:
-    case FC_CONV_WINOGRAD_F43: return fc_winograd_forward(d, p->algo, x, w, bias, y, ws);
+    case FC_CONV_WINOGRAD_F43: return fc_winograd_forward(d, p->algo, x, w, ep, y, ws);
     default: return FC_UNSUPPORTED_ALGORITHM; /* unreachable: the plan resolved it */
     }
 }
@@ -202,16 +204,31 @@ static fc_status run_backward_weights(const fc_conv_plan *p, const float *gy, co
     return st;
 }
 
+fc_status fc_conv_plan_forward(const fc_conv_plan *p, const float *x, const float *w,
+                               const fc_epilogue *ep, float *y, void *workspace,
+                               size_t workspace_size) {
+    if (p->algo == FC_CONV_DEPTHWISE)
+        return run_depthwise(p, x, w, ep, NULL, y, workspace, workspace_size);
+    FC_ARENA(ws);
+    fc_status st = fc_workspace_open(workspace, workspace_size, p->workspace, &ws);
+    if (st != FC_SUCCESS) return st;
+    return run_forward(p, x, w, ep, y, &ws);
+}
+
 fc_status fc_conv_plan_run(const fc_conv_plan *p, const float *in, const float *wt, float *bias,
                            float *out, void *workspace, size_t workspace_size) {
+    if (p->pass == FC_PASS_FORWARD) {
+        const fc_epilogue ep = {NULL, bias, NULL, 0};
+        return fc_conv_plan_forward(p, in, wt, &ep, out, workspace, workspace_size);
+    }
     /* depthwise opens the workspace itself (it has a public form of its own) */
     if (p->algo == FC_CONV_DEPTHWISE)
-        return run_depthwise(p, in, wt, bias, out, workspace, workspace_size);
+        return run_depthwise(p, in, wt, NULL, bias, out, workspace, workspace_size);
     FC_ARENA(ws);
     fc_status st = fc_workspace_open(workspace, workspace_size, p->workspace, &ws);
     if (st != FC_SUCCESS) return st;
     switch (p->pass) {
-    case FC_PASS_FORWARD: return run_forward(p, in, wt, bias, out, &ws);
+    case FC_PASS_FORWARD: return FC_INVALID_ARGUMENT; /* handled above */
     case FC_PASS_BACKWARD_DATA: return run_backward_data(p, in, wt, out, &ws);
     case FC_PASS_BACKWARD_WEIGHTS: return run_backward_weights(p, in, wt, out, bias, &ws);
     }
@@ -245,15 +262,26 @@ fc_status fc_conv2d_workspace_size(const fc_conv2d_desc *d, fc_conv_algorithm al
     return st;
 }
 
-fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, const float *x,
-                            const float *w, const float *bias, float *y, void *workspace,
-                            size_t workspace_size) {
+fc_status fc_conv2d_forward_ex(const fc_conv2d_desc *d, fc_conv_algorithm algo, const float *x,
+                               const float *w, const fc_epilogue *ep, float *y, void *workspace,
+                               size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!x || !w || !y) return FC_INVALID_ARGUMENT;
     fc_conv_plan p;
     fc_status st = fc_conv_plan_make(d, algo, FC_PASS_FORWARD, &p);
     if (st != FC_SUCCESS) return st;
-    return fc_conv_plan_run(&p, x, w, (float *)bias, y, workspace, workspace_size);
+    const fc_epilogue none = {NULL, NULL, NULL, 0};
+    if (!ep) ep = &none;
+    st = fc_epilogue_check(ep, y, d->N * d->K * p.OH * p.OW);
+    if (st != FC_SUCCESS) return st;
+    return fc_conv_plan_forward(&p, x, w, ep, y, workspace, workspace_size);
+}
+
+fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, const float *x,
+                            const float *w, const float *bias, float *y, void *workspace,
+                            size_t workspace_size) {
+    const fc_epilogue ep = {NULL, bias, NULL, 0};
+    return fc_conv2d_forward_ex(d, algo, x, w, &ep, y, workspace, workspace_size);
 }
 
 fc_status fc_conv2d_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,

@@ -30,6 +30,11 @@ fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
 fc_status fc_conv_plan_run(const fc_conv_plan *p, const float *in, const float *wt,
                            float *bias, float *out, void *workspace, size_t workspace_size);
 
+/* Runs a forward plan with an epilogue (conv/epilogue.h; never NULL, checked). */
+fc_status fc_conv_plan_forward(const fc_conv_plan *p, const float *x, const float *w,
+                               const fc_epilogue *ep, float *y, void *workspace,
+                               size_t workspace_size);
+
 /* grad_bias[k] = sum of grad_y over images and positions. */
 void fc_conv2d_bias_grad(int64_t N, int64_t K, int64_t plane, const float *gy, float *gb);
 

@@ -10,6 +10,7 @@
 
 #include "conv_desc.h"
 #include "depthwise.h"
+#include "epilogue.h"
 #include "plane.h"
 #include "core/registry.h"
 
@@ -124,6 +125,8 @@ size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pa
     } else {
         floats = forward_geom(d, OH, OW).plane;
         extra = 0;
+        /* forward: a plane of output per thread for an epilogue (see run_forward) */
+        if (pass == FC_PASS_FORWARD && !fc_prod4(OH, OW, nt, 1, &extra)) return SIZE_MAX;
         if (pass == FC_PASS_BACKWARD_WEIGHTS &&
             (!fc_mul_ok(K, RS + 1, &extra) || !fc_mul_ok(extra, nt, &extra)))
             return SIZE_MAX;
@@ -135,33 +138,41 @@ static void fill_soff(int64_t *soff, int64_t S, int64_t dil_w, int64_t nph, int6
     for (int64_t s = 0; s < S; s++) soff[s] = ((s * dil_w) % nph) * phase + (s * dil_w) / nph;
 }
 
+/* An epilogue beyond a bias: the kernel writes each output plane to the thread's plane
+ * buffer (still in cache), the epilogue writes it to y (so the residual may be y). */
 fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW,
-                                   const float *x, const float *w, const float *bias, float *y,
+                                   const float *x, const float *w, const fc_epilogue *ep, float *y,
                                    void *workspace, size_t workspace_size) {
     fc_status st;
     const int64_t N = d->N, C = d->C, m = d->multiplier, RS = d->R * d->S;
     fc_plane_geom g = forward_geom(d, OH, OW);
     int nt = fc_threads();
     DW_WS(ws);
-    float *unused;
-    st = open_ws(nt, g.plane, d->S, 0, workspace, workspace_size, &ws, &unused);
+    float *planes;
+    int64_t pfl;
+    if (!fc_prod4(OH, OW, nt, 1, &pfl)) return FC_SIZE_OVERFLOW;
+    st = open_ws(nt, g.plane, d->S, pfl, workspace, workspace_size, &ws, &planes);
     if (st != FC_SUCCESS) return st;
+    const float *bias = ep->bias;
+    int fused = !fc_epilogue_bias_only(ep);
     fill_soff(ws.soff, d->S, d->dilation_w, g.nph, g.phase);
     fc_depthwise_rows_fn kern = fc_kernels_active()->depthwise.forward;
     #pragma omp parallel num_threads(nt)
     {
         float *buf = ws.bufs + thread_id() * ws.buf_stride;
+        float *out = planes + thread_id() * OH * OW;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < N * C; t++) {
             int64_t n = t / C, c = t % C;
             fc_plane_pack(&g, x + t * d->H * d->W, buf);
             for (int64_t j = 0; j < m; j++) {
-                int64_t k = c * m + j;
+                int64_t k = c * m + j, at = (n * C * m + k) * OH * OW;
                 fc_depthwise_rows a = {buf, 1, g.plane, g.row, g.phase, w + k * RS, d->R, d->S,
                                 d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
-                                ws.soff, OH, OW, bias ? bias[k] : 0.0f,
-                                y + (n * C * m + k) * OH * OW};
+                                ws.soff, OH, OW, bias && !fused ? bias[k] : 0.0f,
+                                fused ? out : y + at};
                 kern(&a);
+                if (fused) fc_epilogue_row(ep, k, out, y, at, OH * OW);
             }
         }
     }
@@ -280,7 +291,8 @@ fc_status fc_depthwise_conv2d_forward_ws(const fc_depthwise_conv2d_desc *d, cons
     if (!x || !w || !y) return FC_INVALID_ARGUMENT;
     fc_status st = dw_check(d, &OH, &OW);
     if (st != FC_SUCCESS) return st;
-    return fc_depthwise_run_forward(d, OH, OW, x, w, bias, y, workspace, workspace_size);
+    const fc_epilogue ep = {NULL, bias, NULL, 0};
+    return fc_depthwise_run_forward(d, OH, OW, x, w, &ep, y, workspace, workspace_size);
 }
 
 fc_status fc_depthwise_conv2d_backward_data_ws(const fc_depthwise_conv2d_desc *d,

@@ -39,8 +39,9 @@ typedef struct fc_depthwise_bwd_weights {
 
 /* The three passes on a checked descriptor with its output size (the public entry
  * points check, convolution's plan hands its own checked descriptor over). */
+/* forward: y = the epilogue (conv/epilogue.h; never NULL) of the convolution. */
 fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW,
-                                   const float *x, const float *w, const float *bias, float *y,
+                                   const float *x, const float *w, const fc_epilogue *ep, float *y,
                                    void *workspace, size_t workspace_size);
 fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int64_t OH,
                                          int64_t OW, const float *gy, const float *w, float *gx,

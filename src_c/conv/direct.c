@@ -139,7 +139,7 @@ static void pack_planes(const fc_plane_geom *g, const float *src, int64_t planes
 
 /* Runs the rows kernel over every (image, group, channel block, row chunk). */
 static fc_status run_rows(const fc_plane_geom *g, const float *xq, int64_t N, int64_t G, int64_t cin,
-                          int64_t outg, const float *wp, const float *bias, float *y, int64_t OH,
+                          int64_t outg, const float *wp, const fc_epilogue *ep, float *y, int64_t OH,
                           int64_t OW, const fc_conv2d_desc *d, int64_t sh, int64_t sw,
                           fc_arena *ws) {
     fc_direct_rows_fn kern = fc_kernels_active()->conv_direct.forward;
@@ -180,16 +180,20 @@ static fc_status run_rows(const fc_plane_geom *g, const float *xq, int64_t N, in
         a.wp = wp + (gi * nb + b) * blk;
         a.kb = fc_min64(FC_DIRECT_KB, outg - b * FC_DIRECT_KB);
         int64_t o0 = gi * outg + b * FC_DIRECT_KB;
-        a.bias = bias ? bias + o0 : NULL;
-        a.y = y + (n * G * outg + o0) * OH * OW;
+        int64_t at = (n * G * outg + o0) * OH * OW;
+        a.bias = ep->bias ? ep->bias + o0 : NULL;
+        a.y = y + at;
         a.y_plane = OH * OW;
+        a.scale = ep->scale ? ep->scale + o0 : NULL;
+        a.res = ep->residual ? ep->residual + at : NULL;
+        a.relu = ep->relu;
         kern(&a, ch * chunk, fc_min64(OH, (ch + 1) * chunk));
     }
     return FC_SUCCESS;
 }
 
 fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const float *w,
-                                 const float *bias, float *y, fc_arena *ws) {
+                                 const fc_epilogue *ep, float *y, fc_arena *ws) {
     int64_t OH, OW;
     fc_conv2d_out_shape(d, &OH, &OW);
     int64_t G = d->groups, Kg = d->K / G, Cg = d->C / G;
@@ -199,7 +203,7 @@ fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const 
     if (!xq || !wp) return FC_INVALID_WORKSPACE;
     pack_planes(&g, x, d->N * d->C, xq);
     pack_weights(d, w, wp, 0);
-    return run_rows(&g, xq, d->N, G, Cg, Kg, wp, bias, y, OH, OW, d, d->stride_h, d->stride_w, ws);
+    return run_rows(&g, xq, d->N, G, Cg, Kg, wp, ep, y, OH, OW, d, d->stride_h, d->stride_w, ws);
 }
 
 fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
@@ -213,7 +217,8 @@ fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
     if (!uq || !wp) return FC_INVALID_WORKSPACE;
     pack_planes(&g, gy, d->N * d->K, uq);
     pack_weights(d, w, wp, 1);
-    return run_rows(&g, uq, d->N, G, Kg, Cg, wp, NULL, gx, d->H, d->W, d, 1, 1, ws);
+    const fc_epilogue none = {NULL, NULL, NULL, 0};
+    return run_rows(&g, uq, d->N, G, Kg, Cg, wp, &none, gx, d->H, d->W, d, 1, 1, ws);
 }
 
 /* Copies grad_y planes into the bwd_weights_geom layout, zeros in the padding. */

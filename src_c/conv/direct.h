@@ -25,6 +25,12 @@ typedef struct fc_direct_rows {
     const float *bias;        /* kb values, or NULL */
     float *y;                 /* first output plane of the block */
     int64_t y_plane;
+    /* The forward epilogue (conv/epilogue.h), applied in registers before each store:
+     * y = act(scale * conv + bias + res); scale (kb values) and res (laid out as y,
+     * may be y itself) NULL when absent. */
+    const float *scale;
+    const float *res;
+    int relu;
 } fc_direct_rows;
 
 /* y rows [oh0, oh1) for the block's channels. */
@@ -53,8 +59,9 @@ typedef struct fc_direct_bwd_weights {
 typedef void (*fc_direct_bwd_weights_fn)(const fc_direct_bwd_weights *a);
 
 size_t fc_conv_direct_workspace(const fc_conv2d_desc *d, fc_conv_pass pass);
+/* y = the epilogue (conv/epilogue.h; never NULL) of conv(x, w). */
 fc_status fc_conv_direct_forward(const fc_conv2d_desc *d, const float *x, const float *w,
-                                 const float *bias, float *y, fc_arena *ws);
+                                 const fc_epilogue *ep, float *y, fc_arena *ws);
 fc_status fc_conv_direct_backward_data(const fc_conv2d_desc *d, const float *gy,
                                        const float *w, float *gx, fc_arena *ws);
 fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *gy,

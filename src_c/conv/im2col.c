@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "conv_desc.h"
+#include "epilogue.h"
 #include "im2col.h"
 #include "gemm/gemm.h"
 
@@ -30,6 +31,11 @@
  * images to a block; large ones are cut into blocks of output rows. */
 #define FC_IM2COL_BLOCK_FLOATS (256 * 1024)
 #define FC_IM2COL_MIN_COLS 512
+/* A forward epilogue runs on GEMM output blocks of about this many floats (1x1 convs,
+ * whose blocks are whole images, are cut into column chunks of at least
+ * FC_IM2COL_EPI_MIN_COLS), so that it reads them back from L2. */
+#define FC_IM2COL_EPI_FLOATS (64 * 1024)
+#define FC_IM2COL_EPI_MIN_COLS 256
 
 typedef struct plan {
     const fc_conv2d_desc *d;
@@ -41,7 +47,9 @@ typedef struct plan {
     int across;             /* 1: items across threads, serial GEMMs; 0: threaded GEMM */
     int64_t cols;           /* most columns in a block */
     int64_t col_floats;     /* per worker: the column matrix of a block */
-    int64_t stage_floats;   /* per worker: K_g x cols staging for multi-image blocks */
+    int64_t stage_floats;   /* per worker: K_g x cols staging for multi-image blocks, and
+                               for a forward epilogue whose residual is y */
+    int64_t epi_cols;       /* forward epilogue: columns per GEMM (a chunk of a block) */
     size_t gemm_bytes;      /* per worker */
     int64_t gw_floats;      /* per-thread partial weight gradient (backward-weights) */
     int64_t wp_group;       /* packed weights per group (forward, backward-data), shared */
@@ -97,6 +105,12 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     }
     p->stage_floats = 0;
     if (p->nimg > 1 && !fc_mul_ok(p->Kg, p->cols, &p->stage_floats)) p->stage_floats = -1;
+    /* Packed B panels cannot be cut into column chunks; x as the column matrix can. */
+    p->epi_cols = p->direct ? fc_min64(p->cols, fc_max64(FC_IM2COL_EPI_MIN_COLS,
+                                                         FC_IM2COL_EPI_FLOATS / p->Kg))
+                            : p->cols;
+    if (pass == FC_PASS_FORWARD && !fc_mul_ok(p->Kg, p->epi_cols, &p->stage_floats))
+        p->stage_floats = -1;
     switch (pass) {
     case FC_PASS_FORWARD:
         p->gemm_bytes = fc_gemm_workspace(p->Kg, p->cols, p->CRS, gt);
@@ -367,9 +381,42 @@ static fc_status run_items(const plan *p, const void *ctx, int64_t items, worker
 /* ------------------------------------------------------------------ forward */
 
 typedef struct fwd_ctx {
-    const float *x, *wp, *bias;
+    const float *x, *wp;
+    const fc_epilogue *ep;
     float *y;
 } fwd_ctx;
+
+/* Block `b` of group g with an epilogue: each GEMM output chunk (all K_g rows, jn
+ * columns) goes to y, or to the stage when it holds several images or the residual is
+ * y itself, and the epilogue runs on it before the next chunk. */
+static fc_status fwd_item_epilogue(const plan *p, const fwd_ctx *c, int64_t g, const block *b,
+                                   const float *Bp, worker *wk, int gt) {
+    const fc_conv2d_desc *d = p->d;
+    const fc_epilogue *ep = c->ep;
+    int staged = b->nn > 1 || ep->residual == c->y;
+    int64_t yat = (b->n0 * d->K + g * p->Kg) * p->P + b->oh0 * p->OW;
+    fc_status st = FC_SUCCESS;
+    for (int64_t j0 = 0; j0 < b->cols && st == FC_SUCCESS; j0 += p->epi_cols) {
+        int64_t jn = fc_min64(p->epi_cols, b->cols - j0);
+        const float *B = NULL;
+        if (p->direct) B = c->x + (b->n0 * d->C + g * p->Cg) * p->P + b->oh0 * p->OW + j0;
+        float *out = staged ? wk->stage : c->y + yat + j0;
+        int64_t ldc = staged ? jn : p->P;
+        fc_gemm_args ga = {0, 0, p->Kg, jn, p->CRS, 1.0f, NULL, p->CRS, B, p->P, 0.0f, out, ldc,
+                           c->wp + g * p->wp_group, Bp};
+        wk->gemm.used = 0;
+        st = fc_gemm_run(&ga, gt, &wk->gemm);
+        /* image i of a multi-image block: columns [i*P, (i+1)*P) of the chunk (j0 == 0) */
+        int64_t per = b->nn > 1 ? p->P : jn;
+        #pragma omp parallel for num_threads(p->threads) schedule(static) if (gt > 1)
+        for (int64_t t = 0; t < b->nn * p->Kg; t++) {
+            int64_t i = t / p->Kg, k = t % p->Kg;
+            int64_t at = ((b->n0 + i) * d->K + g * p->Kg + k) * p->P + b->oh0 * p->OW + j0;
+            fc_epilogue_row(ep, g * p->Kg + k, out + k * ldc + i * per, c->y, at, per);
+        }
+    }
+    return st;
+}
 
 /* item = (image block, row block, group) */
 static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker *wk, int gt) {
@@ -391,6 +438,8 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
         B = NULL;
         ldb = b.cols;
     }
+    if (!fc_epilogue_bias_only(c->ep)) return fwd_item_epilogue(p, c, g, &b, Bp, wk, gt);
+    const float *bias = c->ep->bias;
     float *out = c->y + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
     int64_t ldc = p->P;
     if (b.nn > 1) {
@@ -398,9 +447,9 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
         ldc = b.cols;
     }
     float beta = 0.0f;
-    if (c->bias && b.nn == 1) { /* bias first, then C += W.col */
+    if (bias && b.nn == 1) { /* bias first, then C += W.col */
         for (int64_t k = 0; k < p->Kg; k++) {
-            float v = c->bias[g * p->Kg + k], *row = out + k * ldc;
+            float v = bias[g * p->Kg + k], *row = out + k * ldc;
             for (int64_t j = 0; j < b.cols; j++) row[j] = v;
         }
         beta = 1.0f;
@@ -414,14 +463,14 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
             for (int64_t k = 0; k < p->Kg; k++) {
                 const float *src = wk->stage + k * b.cols + i * p->P;
                 float *dst = c->y + ((b.n0 + i) * d->K + g * p->Kg + k) * p->P;
-                float v = c->bias ? c->bias[g * p->Kg + k] : 0.0f;
+                float v = bias ? bias[g * p->Kg + k] : 0.0f;
                 for (int64_t j = 0; j < p->P; j++) dst[j] = src[j] + v;
             }
     return st;
 }
 
 fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const float *w,
-                                 const float *bias, float *y, fc_arena *ws) {
+                                 const fc_epilogue *ep, float *y, fc_arena *ws) {
     plan p;
     make_plan(d, FC_PASS_FORWARD, &p);
     worker wk[64];
@@ -433,7 +482,7 @@ fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const 
     for (int64_t g = 0; g < p.G; g++)
         fc_gemm_pack_a(0, p.Kg, p.CRS, w + g * p.Kg * p.CRS, p.CRS, wp + g * p.wp_group,
                        p.threads);
-    fwd_ctx c = {x, wp, bias, y};
+    fwd_ctx c = {x, wp, ep, y};
     return run_items(&p, &c, p.nib * p.nrb * p.G, wk, fwd_item);
 }
 

@@ -6,8 +6,9 @@
 
 /* Workspace bytes of a pass for the current thread count (SIZE_MAX on overflow). */
 size_t fc_conv_im2col_workspace(const fc_conv2d_desc *d, fc_conv_pass pass);
+/* y = the epilogue (conv/epilogue.h; never NULL) of conv(x, w). */
 fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const float *w,
-                                 const float *bias, float *y, fc_arena *ws);
+                                 const fc_epilogue *ep, float *y, fc_arena *ws);
 fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
                                        const float *w, float *gx, fc_arena *ws);
 fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *gy,

@@ -46,8 +46,9 @@ int fc_winograd_serves(const fc_conv2d_desc *d);
 /* Output tile size m (2 or 4) of a Winograd algorithm, 0 for any other. */
 int fc_winograd_tile(fc_conv_algorithm algo);
 size_t fc_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass);
+/* y = the epilogue (conv/epilogue.h; never NULL) of conv(x, w). */
 fc_status fc_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, const float *x,
-                              const float *w, const float *bias, float *y, fc_arena *ws);
+                              const float *w, const fc_epilogue *ep, float *y, fc_arena *ws);
 fc_status fc_winograd_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                     const float *gy, const float *w, float *gx, fc_arena *ws);
 fc_status fc_winograd_backward_weights(const fc_conv2d_desc *d, const float *gy,

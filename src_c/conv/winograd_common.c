@@ -13,13 +13,19 @@
  * holding a non-finite value (one vector add per stored vector), and only those rows
  * are re-scanned, each non-finite output recomputed directly (double accumulation)
  * from the input and the pass's 3x3 filter. The result has exactly the direct
- * algorithm's (and torch's) set of non-finite outputs. */
+ * algorithm's (and torch's) set of non-finite outputs.
+ *
+ * A forward epilogue (conv/epilogue.h) beyond a bias: the output transform writes a
+ * tile row of plain convolution values into a per-thread buffer of m output rows, the
+ * fix-up repairs them there, and the epilogue writes them to y (so that the residual
+ * may be y: each element is read before it is written). */
 #include <math.h>
 #include <string.h>
 
 #include "conv_desc.h"
 #include "plane.h"
 #include "direct.h"
+#include "epilogue.h"
 #include "im2col.h"
 #include "winograd.h"
 #include "gemm/gemm.h"
@@ -103,6 +109,9 @@ static size_t run_workspace(const wg_geom *g) {
     if (!fc_ws_add(&total, xq + WG_SLACK, sizeof(float)) || !fc_ws_add(&total, v, sizeof(float)) ||
         !fc_ws_add(&total, mm + WG_SLACK, sizeof(float)) ||
         !fc_ws_add(&total, g->rows_per_block * g->K, 1))
+        return SIZE_MAX;
+    int64_t rowbuf; /* per thread: one tile row of output for the epilogue */
+    if (!fc_prod4(g->m, g->OW, fc_threads(), 1, &rowbuf) || !fc_ws_add(&total, rowbuf, sizeof(float)))
         return SIZE_MAX;
     /* Each thread's GEMM packs into its own slice of this workspace (the per-thread
      * cache is already holding this workspace, so fc_sgemm must not reopen it). */
@@ -223,14 +232,14 @@ static float direct_output(const wg_geom *g, const float *x, const wg_filter *wf
     return (float)acc;
 }
 
-/* Recomputes every non-finite output of tile row th of plane (n, o). */
-static void fix_row(const wg_geom *g, const float *x, const wg_filter *wf, float bias, float *y,
+/* Recomputes every non-finite output of tile row th of plane (n, o), whose first
+ * output row is at `rows` (in y, or an epilogue's row buffer). */
+static void fix_row(const wg_geom *g, const float *x, const wg_filter *wf, float bias, float *rows,
                     int64_t n, int64_t o, int64_t th) {
-    float *plane = y + (n * g->K + o) * g->OH * g->OW;
     int64_t oh1 = fc_min64(g->OH, (th + 1) * g->m);
     for (int64_t oh = th * g->m; oh < oh1; oh++)
         for (int64_t ow = 0; ow < g->OW; ow++) {
-            float *v = plane + oh * g->OW + ow;
+            float *v = rows + (oh - th * g->m) * g->OW + ow;
             if (!isfinite(*v)) *v = direct_output(g, x, wf, bias, n, o, oh, ow);
         }
 }
@@ -250,8 +259,49 @@ static int64_t wp_floats(const wg_geom *g) { return g->K * g->Cg * 9; }
 
 /* wf->w NULL: the filters for the rare fix-up are recovered from U, into a buffer of
  * wp_floats() the caller's workspace holds beyond run_workspace(). */
+/* The fix-up's filters: the caller's, or those recovered from U on first need (once,
+ * by whichever thread gets there first). */
+static const float *fixup_filters(const wg_geom *g, const float *U, const float **w, float *wp) {
+    const float *f = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+    if (f) return f;
+    #pragma omp critical(fc_winograd_recover)
+    {
+        if (!__atomic_load_n(w, __ATOMIC_ACQUIRE)) {
+            recover_filters(g, U, wp);
+            __atomic_store_n(w, (const float *)wp, __ATOMIC_RELEASE);
+        }
+    }
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
+/* The output transforms of a block with an epilogue (see the top of this file). */
+static void output_epilogue(const wg_geom *g, const float *x, const float *U, wg_filter *wf,
+                            float *wp, const fc_epilogue *ep, const float *M, int64_t gr0,
+                            int64_t nr, float *rowbufs, float *y, fc_winograd_output_fn kout) {
+    int64_t K = g->K, TW = g->TW, TH = g->TH, TB = nr * TW, m = g->m;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t t = 0; t < nr * K; t++) {
+        int64_t r = t / K, k = t % K, gr = gr0 + r, n = gr / TH, th = gr % TH;
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *rb = rowbufs + (int64_t)tid * m * g->OW;
+        int64_t rows = fc_min64(m, g->OH - th * m);
+        /* th 0 of a plane `rows` high: the kernel writes rows [0, rows) of rb */
+        fc_winograd_output a = {M + k * TB + r * TW, K * TB, 0, TW, rows, g->OW, 0.0f, rb};
+        if (kout(&a)) {
+            wg_filter f = {fixup_filters(g, U, &wf->w, wp), wf->backward};
+            fix_row(g, x, &f, 0.0f, rb, n, k, th);
+        }
+        for (int64_t q = 0; q < rows; q++)
+            fc_epilogue_row(ep, k, rb + q * g->OW, y, ((n * K + k) * g->OH + th * m + q) * g->OW,
+                            g->OW);
+    }
+}
+
 static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_filter wf,
-                        const float *bias, float *y, fc_arena *ws) {
+                        const fc_epilogue *ep, float *y, fc_arena *ws) {
     int64_t C = g->C, K = g->K, TW = g->TW, TH = g->TH, a2 = g->a2;
     float *xq = fc_arena_alloc(ws, (size_t)(g->N * C * g->qplane + WG_SLACK) * sizeof(float));
     float *V = fc_arena_alloc(ws, (size_t)(a2 * C * g->tb_max) * sizeof(float));
@@ -261,7 +311,10 @@ static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_fil
     size_t gw = fc_gemm_workspace(g->Kg, g->tb_max, g->Cg, 1);
     char *gbuf = fc_arena_alloc(ws, gw * (size_t)nt);
     float *wp = wf.w ? NULL : fc_arena_alloc(ws, (size_t)wp_floats(g) * sizeof(float));
-    if (!xq || !V || !M || !rowbad || !gbuf || (!wf.w && !wp)) return FC_INVALID_WORKSPACE;
+    float *rowbufs = fc_arena_alloc(ws, (size_t)(g->m * g->OW * nt) * sizeof(float));
+    if (!xq || !V || !M || !rowbad || !gbuf || (!wf.w && !wp) || !rowbufs)
+        return FC_INVALID_WORKSPACE;
+    const float *bias = ep->bias;
     const fc_kernels *kt = fc_kernels_active();
     fc_winograd_input_fn kin = g->m == 2 ? kt->winograd.input_2x2 : kt->winograd.input_4x4;
     fc_winograd_output_fn kout = g->m == 2 ? kt->winograd.output_2x2 : kt->winograd.output_4x4;
@@ -295,6 +348,10 @@ static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_fil
                     V + (xi * C + gi * g->Cg) * TB, M + (xi * K + gi * g->Kg) * TB, &mine);
         }
 
+        if (!fc_epilogue_bias_only(ep)) {
+            output_epilogue(g, x, U, &wf, wp, ep, M, gr0, nr, rowbufs, y, kout);
+            continue;
+        }
         int any = 0;
         #pragma omp parallel for num_threads(nt) schedule(static) reduction(|:any)
         for (int64_t t = 0; t < nr * K; t++) {
@@ -313,7 +370,9 @@ static fc_status wg_run(const wg_geom *g, const float *x, const float *U, wg_fil
         for (int64_t t = 0; t < nr * K; t++) {
             if (!rowbad[t]) continue;
             int64_t gr = gr0 + t / K, k = t % K;
-            fix_row(g, x, &wf, bias ? bias[k] : 0.0f, y, gr / TH, k, gr % TH);
+            fix_row(g, x, &wf, bias ? bias[k] : 0.0f,
+                    y + ((gr / TH) * K + k) * g->OH * g->OW + (gr % TH) * g->m * g->OW, gr / TH,
+                    k, gr % TH);
         }
     }
     return FC_SUCCESS;
@@ -337,14 +396,14 @@ size_t fc_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc
 }
 
 fc_status fc_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, const float *x,
-                              const float *w, const float *bias, float *y, fc_arena *ws) {
+                              const float *w, const fc_epilogue *ep, float *y, fc_arena *ws) {
     wg_geom g;
     int m = fc_winograd_tile(algo);
     if (!m || !forward_geom(d, m, &g)) return FC_SIZE_OVERFLOW;
     float *U = fc_arena_alloc(ws, (size_t)u_floats(&g) * sizeof(float));
     if (!U) return FC_INVALID_WORKSPACE;
     transform_weights(d, m, 0, w, U);
-    return wg_run(&g, x, U, (wg_filter){w, 0}, bias, y, ws);
+    return wg_run(&g, x, U, (wg_filter){w, 0}, ep, y, ws);
 }
 
 fc_status fc_winograd_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
@@ -355,7 +414,8 @@ fc_status fc_winograd_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm a
     float *U = fc_arena_alloc(ws, (size_t)u_floats(&g) * sizeof(float));
     if (!U) return FC_INVALID_WORKSPACE;
     transform_weights(d, m, 1, w, U);
-    return wg_run(&g, gy, U, (wg_filter){w, 1}, NULL, gx, ws);
+    const fc_epilogue none = {NULL, NULL, NULL, 0};
+    return wg_run(&g, gy, U, (wg_filter){w, 1}, &none, gx, ws);
 }
 
 /* The weight gradient is a 3x3 correlation of x with grad_y summed over images; by
@@ -406,13 +466,15 @@ fc_status fc_conv2d_winograd_transform_weights(const fc_conv2d_desc *d, fc_conv_
 }
 
 static fc_status run_public(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_conv_pass pass,
-                            const float *in, const float *u, const float *bias, float *out,
+                            const float *in, const float *u, const fc_epilogue *ep, float *out,
                             void *workspace, size_t workspace_size) {
     if (!in || !u || !out) return FC_INVALID_ARGUMENT;
     fc_status st = check_public(d, algo, pass);
     if (st != FC_SUCCESS) return st;
     wg_geom g;
     if (!pass_geom(d, fc_winograd_tile(algo), pass, &g)) return FC_SIZE_OVERFLOW;
+    st = fc_epilogue_check(ep, out, g.N * g.K * g.OH * g.OW);
+    if (st != FC_SUCCESS) return st;
     /* run_workspace + the recovered filters: within fc_winograd_workspace (U's a^2 >= 16
      * floats per filter against 9) */
     size_t need = run_workspace(&g);
@@ -420,7 +482,7 @@ static fc_status run_public(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
     FC_ARENA(ws);
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;
-    return wg_run(&g, in, u, (wg_filter){NULL, 0}, bias, out, &ws);
+    return wg_run(&g, in, u, (wg_filter){NULL, 0}, ep, out, &ws);
 }
 
 fc_status fc_conv2d_winograd_forward_pretransformed(const fc_conv2d_desc *d, fc_conv_algorithm algo,
@@ -428,7 +490,19 @@ fc_status fc_conv2d_winograd_forward_pretransformed(const fc_conv2d_desc *d, fc_
                                                    const float *bias, float *y, void *workspace,
                                                    size_t workspace_size) {
     FC_CALL_SCOPE();
-    return run_public(d, algo, FC_PASS_FORWARD, x, u, bias, y, workspace, workspace_size);
+    const fc_epilogue ep = {NULL, bias, NULL, 0};
+    return run_public(d, algo, FC_PASS_FORWARD, x, u, &ep, y, workspace, workspace_size);
+}
+
+fc_status fc_conv2d_winograd_forward_pretransformed_ex(const fc_conv2d_desc *d,
+                                                      fc_conv_algorithm algo, const float *x,
+                                                      const float *u, const fc_epilogue *ep,
+                                                      float *y, void *workspace,
+                                                      size_t workspace_size) {
+    FC_CALL_SCOPE();
+    const fc_epilogue none = {NULL, NULL, NULL, 0};
+    return run_public(d, algo, FC_PASS_FORWARD, x, u, ep ? ep : &none, y, workspace,
+                      workspace_size);
 }
 
 fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d_desc *d,
@@ -437,6 +511,7 @@ fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d_desc *
                                                          float *grad_x, void *workspace,
                                                          size_t workspace_size) {
     FC_CALL_SCOPE();
-    return run_public(d, algo, FC_PASS_BACKWARD_DATA, grad_y, u, NULL, grad_x, workspace,
+    const fc_epilogue none = {NULL, NULL, NULL, 0};
+    return run_public(d, algo, FC_PASS_BACKWARD_DATA, grad_y, u, &none, grad_x, workspace,
                       workspace_size);
 }

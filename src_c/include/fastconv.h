@@ -203,6 +203,25 @@ FC_API fc_status fc_conv2d_backward_weights(const fc_conv2d_desc *d, fc_conv_alg
                                             float *grad_w, float *grad_bias,
                                             void *workspace, size_t workspace_size);
 
+/* A forward epilogue fused into every algorithm, applied to each output tile while it
+ * is in cache (ResNet's conv -> batch norm (folded) -> + identity -> ReLU in one pass):
+ *   y[n][k][.][.] = act(scale[k] * conv(x, w)[n][k][.][.] + bias[k] + residual[n][k][.][.])
+ * scale and bias are [K] (NULL: 1 and 0), residual has y's shape (NULL: none), act is
+ * max(., 0) with NaN kept when relu != 0, else the identity. residual may be y itself
+ * (updated in place); any other overlap of residual and y is FC_INVALID_ARGUMENT. An
+ * epilogue needs no more workspace than fc_conv2d_workspace_size reports. */
+typedef struct fc_epilogue {
+    const float *scale;
+    const float *bias;
+    const float *residual;
+    int relu;
+} fc_epilogue;
+
+/* fc_conv2d_forward with an epilogue (ep NULL: none, plain y = conv(x, w)). */
+FC_API fc_status fc_conv2d_forward_ex(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                      const float *x, const float *w, const fc_epilogue *ep,
+                                      float *y, void *workspace, size_t workspace_size);
+
 /* ------------------------------- Winograd with pre-transformed weights */
 
 /* For layers run many times with the same weights: transform them once, then run
@@ -222,6 +241,13 @@ FC_API fc_status fc_conv2d_winograd_forward_pretransformed(const fc_conv2d_desc 
                                                            const float *x, const float *u,
                                                            const float *bias, float *y,
                                                            void *workspace, size_t workspace_size);
+/* The pre-transformed forward with an epilogue (see fc_epilogue; ep NULL: none). */
+FC_API fc_status fc_conv2d_winograd_forward_pretransformed_ex(const fc_conv2d_desc *d,
+                                                              fc_conv_algorithm algo,
+                                                              const float *x, const float *u,
+                                                              const fc_epilogue *ep, float *y,
+                                                              void *workspace,
+                                                              size_t workspace_size);
 FC_API fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d_desc *d,
                                                                  fc_conv_algorithm algo,
                                                                  const float *grad_y,
