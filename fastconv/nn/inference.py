@@ -16,13 +16,11 @@ The plan is a snapshot of the weights (and BatchNorm statistics) when it was bui
 after changing them, build a new plan. plan(x) returns a fresh array (a copy of the
 arena's result buffer). A plan runs one call at a time (its arena is shared).
 """
-import inspect
 
 import numpy as np
 
 from fastconv import _C
 from fastconv.functional import _args, conv as _conv, tuning
-from fastconv.functional.conv import conv2d
 from fastconv.functional.pool import PoolParams
 from fastconv.nn import _plan_arena
 from fastconv.nn._plan_graph import Graph, optimize
@@ -38,50 +36,17 @@ __all__ = ["inference", "InferencePlan"]
 _FN = "inference"
 
 # ------------------------------------------------------------ the fused convolution
-# conv2d(..., residual=, relu=) fuses the epilogue into the kernels once it exists;
-# until then the epilogue runs in place on the convolution's output (no allocation).
-_CONV2D_KW = set(inspect.signature(conv2d).parameters)
-_CONV2D_FUSES = {"residual", "relu"} <= _CONV2D_KW
-
-
-def _accepts(f, names):
-    try:
-        return set(names) <= set(inspect.signature(f).parameters)
-    except (TypeError, ValueError):      # a C function without a signature
-        return False
-
-
-_WINOGRAD_FUSES = _accepts(_C.conv2d_winograd_pretransformed, ("residual", "relu"))
-
-
-def _epilogue(y, residual, relu):
-    if residual is not None:
-        _C.add(y, residual, y, relu)
-    elif relu:
-        _C.activation_forward("relu", 0.0, y, y)
-
 
 def _conv_fused(x, w, b, residual, relu, y, p, algo, u=None):
-    """y = relu?(conv(x, w) + b + residual?) for checked ConvParams p and algorithm enum
-    algo; u: pre-transformed Winograd weights (then algo is a Winograd one). Returns y
-    (a new array when the fused conv2d does not take out=)."""
+    """y = relu?(conv(x, w) + b + residual?) into the arena buffer y, the epilogue
+    applied by the kernels on each output tile (residual may be y); p: checked
+    ConvParams, algo: the algorithm enum, u: pre-transformed Winograd weights (then algo
+    is a Winograd one). Returns y."""
     if u is not None:
-        if _WINOGRAD_FUSES:
-            _C.conv2d_winograd_pretransformed(0, x, u, b, y, p.x_shape, p.w_shape, p.pads,
-                                              p.groups, algo, residual=residual, relu=relu)
-            return y
-        _C.conv2d_winograd_pretransformed(0, x, u, b, y, p.x_shape, p.w_shape, p.pads,
-                                          p.groups, algo)
-        _epilogue(y, residual, relu)
-        return y
-    if _CONV2D_FUSES:
-        t, bo, l, r = p.pads
-        kw = dict(residual=residual, relu=relu, algorithm=_C.ALGORITHM_NAMES[algo])
-        if "out" in _CONV2D_KW:
-            kw["out"] = y
-        return conv2d(x, w, b, p.stride, ((t, bo), (l, r)), p.dilation, p.groups, **kw)
-    _C.conv2d_forward(x, w, b, y, *p.c_args(), algo)
-    _epilogue(y, residual, relu)
+        _C.conv2d_winograd_forward_pretransformed_ex(x, u, None, b, residual, relu, y,
+                                                     p.w_shape, p.pads, p.groups, algo)
+    else:
+        _C.conv2d_forward_ex(x, w, None, b, residual, relu, y, *p.c_args(), algo)
     return y
 
 

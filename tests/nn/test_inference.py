@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastconv as fc
+from fastconv import _C
 from fastconv import models, nn
 
 
@@ -225,44 +226,33 @@ def test_exported_from_fastconv_nn():
     assert "inference" in nn.__all__
 
 
-@pytest.mark.parametrize("takes_out", [True, False])
-def test_fused_conv2d_api_is_called_when_present(monkeypatch, built, takes_out):
-    """Once conv2d takes residual= and relu= (and maybe out=), the plan hands it the
-    epilogue instead of running it after; a stand-in with that signature checks the
-    arguments the plan passes."""
+@pytest.mark.parametrize("precision", ["high", "highest"])   # with and without Winograd
+def test_epilogue_runs_in_the_conv_kernels(monkeypatch, built, precision):
+    """The residual add and ReLU go to the convolution crossings (the kernels apply them
+    to each output tile), not to separate passes."""
     inf = importlib.import_module("fastconv.nn.inference")   # the module, not the function
     calls = []
 
-    def fused(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-              algorithm="auto", *, scale=None, residual=None, relu=False, out=None):
-        calls.append((residual is not None, relu))
-        y = fc.conv2d(x, weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
-        if residual is not None:
-            y += residual
-        if relu:
-            np.maximum(y, 0, out=y)
-        if out is None:
-            return y
-        out[...] = y
-        return out
+    class Spy:
+        def __getattr__(self, name):
+            real = getattr(_C, name)
+            if not name.endswith("_ex"):
+                return real
 
-    if not takes_out:
-        def fused_no_out(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-                         algorithm="auto", *, scale=None, residual=None, relu=False):
-            return fused(x, weight, bias, stride, padding, dilation, groups, algorithm,
-                         residual=residual, relu=relu)
-        stand_in = fused_no_out
-    else:
-        stand_in = fused
-    monkeypatch.setattr(inf, "conv2d", stand_in)
-    monkeypatch.setattr(inf, "_CONV2D_KW", set(inspect.signature(stand_in).parameters))
-    monkeypatch.setattr(inf, "_CONV2D_FUSES", True)
-    fc.set_precision("highest")          # no Winograd: every layer goes through conv2d
+            def call(*a):
+                calls.append((name, a[4] is not None, a[5]))   # residual given, relu
+                return real(*a)
+            return call
+    monkeypatch.setattr(inf, "_C", Spy())
+    old = fc.get_precision()
+    fc.set_precision(precision)
     try:
         model = built["resnet18"]
         x = np.random.default_rng(7).standard_normal((1, 3, 32, 32)).astype(np.float32)
         y = nn.inference(model)(x)
     finally:
-        fc.set_precision("high")
-    assert (True, True) in calls and (False, True) in calls
+        fc.set_precision(old)
+    assert ("conv2d_forward_ex", True, True) in calls or \
+        ("conv2d_winograd_forward_pretransformed_ex", True, True) in calls
+    assert any(relu and not res for _, res, relu in calls)
     assert rel_err(y, model(x)) <= 1e-4
