@@ -88,6 +88,7 @@ typedef struct fc_kernels {
 
     fc_batch_norm_ukernels batch_norm;           /* norm/batch_norm.h */
     fc_eltwise_ukernels eltwise;
+    fc_gemv_ukernels gemv;                       /* unpacked small products (gemm/gemm.h) */
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;
