@@ -60,4 +60,6 @@ void fc_f32_gemv_dot_ukernel_4x2__portable(int64_t K, int64_t m, int64_t n, cons
 void fc_f32_gemv_axpy_ukernel_4__portable(int64_t n, int64_t k, float alpha, const float *a, int64_t as,
      const float *b, int64_t ldb, float *c, int accumulate);
 
+double fc_f32_xent_exp_sum_ukernel__portable(int64_t n, const float *z, float shift, float *e);
+
 #endif
