@@ -24,7 +24,7 @@ static fc_status check(int64_t N, int64_t K, const void *z, const int64_t *label
     return FC_SUCCESS;
 }
 
-static int threads_for(int64_t N, int64_t K) {
+static inline int threads_for(int64_t N, int64_t K) { /* used by the omp pragmas only */
     int64_t t = fc_min64(fc_threads(), fc_ceil_div(N * K, FC_XENT_GRAIN));
     return (int)fc_max64(1, fc_min64(t, N));
 }
