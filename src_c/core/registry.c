@@ -57,6 +57,9 @@ static void init_portable(fc_kernels *t) {
         .sum = fc_f32_sum_ukernel__portable,
         .dropout_forward = fc_f32_dropout_forward_ukernel__portable,
         .dropout_backward = fc_f32_dropout_backward_ukernel__portable};
+    t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__portable,
+                                 .axpy = fc_f32_gemv_axpy_ukernel_4__portable};
+    t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__portable;
 }
 
 /* AVX2 + FMA: extends portable. */
@@ -102,6 +105,9 @@ static void init_avx2(fc_kernels *t) {
         .sum = fc_f32_sum_ukernel__avx2,
         .dropout_forward = fc_f32_dropout_forward_ukernel__avx2,
         .dropout_backward = fc_f32_dropout_backward_ukernel__avx2};
+    t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__avx2,
+                                 .axpy = fc_f32_gemv_axpy_ukernel_4__avx2};
+    t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__avx2;
 }
 
 /* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
@@ -151,6 +157,9 @@ static void init_avx512(fc_kernels *t) {
         .sum = fc_f32_sum_ukernel__avx512,
         .dropout_forward = fc_f32_dropout_forward_ukernel__avx512,
         .dropout_backward = fc_f32_dropout_backward_ukernel__avx512};
+    t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__avx512,
+                                 .axpy = fc_f32_gemv_axpy_ukernel_4__avx512};
+    t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__avx512;
 }
 
 /* Best first: the default is the first the CPU can run. Each table is built after

@@ -27,6 +27,7 @@
 #include "norm/batch_norm.h"
 #include "optim/optim.h"
 #include "eltwise/eltwise.h"
+#include "loss/softmax_xent.h"
 
 /* CPU capabilities, detected once (core/cpu.c). Independent bits, not a ladder: a
  * table names exactly the ones its kernels are compiled for. */
@@ -88,6 +89,8 @@ typedef struct fc_kernels {
 
     fc_batch_norm_ukernels batch_norm;           /* norm/batch_norm.h */
     fc_eltwise_ukernels eltwise;
+    fc_gemv_ukernels gemv;                       /* unpacked small products (gemm/gemm.h) */
+    fc_xent_ukernels xent;                       /* softmax cross-entropy (loss/softmax_xent.h) */
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;

@@ -69,4 +69,29 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws);
 /* The thread count fc_gemm_run would use for this size (1 for small products). */
 int fc_gemm_threads(int64_t M, int64_t N, int64_t K);
 
+/* Unpacked small products (gemm/gemv.c), for shapes where packing costs more than it
+ * saves: a few rows of C against a large B (Linear at small batch) or a short K.
+ * dot: C[i][j] = alpha * sum_p a[i * lda + p] * b[j * ldb + p] + beta * C[i][j] for
+ *   i < m, j < n (rows of A and B contiguous along K; beta == 0: C is not read). Rows of
+ *   A in blocks of 4 against pairs of B rows (each B row is read once per 4 rows of A).
+ * axpy: c[0, n) = (accumulate ? c : 0) + alpha * sum_{p < k} a[p * as] * b[p * ldb + j]
+ *   (rows of B contiguous along N; c is not read unless accumulate). */
+typedef void (*fc_gemv_dot_fn)(int64_t K, int64_t m, int64_t n, const float *a, int64_t lda,
+                               const float *b, int64_t ldb, float *c, int64_t ldc,
+                               float alpha, float beta);
+typedef void (*fc_gemv_axpy_fn)(int64_t n, int64_t k, float alpha, const float *a,
+                                int64_t as, const float *b, int64_t ldb, float *c,
+                                int accumulate);
+typedef struct fc_gemv_ukernels {
+    fc_gemv_dot_fn dot;
+    fc_gemv_axpy_fn axpy;
+} fc_gemv_ukernels;
+
+/* Runs g (checked by fc_sgemm, no packed operands) without packing when its shape is
+ * one gemv.c handles better; returns 0, doing nothing, otherwise. */
+int fc_gemv_try(const fc_gemm_args *g, int threads);
+/* Benchmarks and tests: the largest M taken by fc_gemv_try (0: none; -1: the
+ * default). Not thread-safe, not in fastconv.h. */
+FC_API void fc_gemv_set_max_rows(int64_t m);
+
 #endif

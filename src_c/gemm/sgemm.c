@@ -374,6 +374,7 @@ fc_status fc_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, fl
     fc_gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                       NULL};
     int threads = need_ab ? fc_gemm_threads(M, N, K) : 1;
+    if (need_ab && fc_gemv_try(&g, threads)) return FC_SUCCESS;
     size_t need = need_ab ? fc_gemm_workspace(M, N, K, threads) : 0;
     if (need == SIZE_MAX) return FC_SIZE_OVERFLOW;
     FC_ARENA(ws);

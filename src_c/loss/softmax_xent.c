@@ -1,11 +1,11 @@
 /* Fused softmax cross-entropy over logits z[N][K] and int64 labels, forward and
- * backward. Rows are independent and short (K classes), so the reductions are plain
- * C over one row per iteration, rows split across threads: per row the max, the sum
- * of exp(z - max) in double, and loss = log(sum) - (z[label] - max) in double. Labels
+ * backward. Rows are independent and short (K classes): one row per iteration, rows
+ * split across threads: per row the max and the sum of exp(z - max) (the ISA's vector
+ * kernels through the registry), and loss = log(sum) - (z[label] - max) in double. Labels
  * are checked, all of them, before anything is written. */
 #include <math.h>
 
-#include "core/internal.h"
+#include "core/registry.h"
 
 /* Rows per thread below which a second thread costs more than it saves (rows * K). */
 #define FC_XENT_GRAIN 32768
@@ -24,26 +24,18 @@ static fc_status check(int64_t N, int64_t K, const void *z, const int64_t *label
     return FC_SUCCESS;
 }
 
-static int threads_for(int64_t N, int64_t K) {
+static inline int threads_for(int64_t N, int64_t K) { /* used by the omp pragmas only */
     int64_t t = fc_min64(fc_threads(), fc_ceil_div(N * K, FC_XENT_GRAIN));
     return (int)fc_max64(1, fc_min64(t, N));
 }
 
-static float row_max(const float *z, int64_t K) {
-    float mx = z[0];
-    for (int64_t k = 1; k < K; k++) mx = z[k] > mx || z[k] != z[k] ? z[k] : mx;
-    return mx;
-}
+/* The row's max; NaN if any element is NaN. */
+static float row_max(const float *z, int64_t K) { return fc_kernels_active()->pool.max(z, K); }
 
-/* Sum of exp(z - mx) in double; e (unless NULL) gets each float term. */
+/* Sum of exp(z - mx) in double; e (unless NULL) gets each float term (the ISA's
+ * vector exp: kernels/f32_softmax_xent.inc). */
 static double sum_exp(const float *z, int64_t K, float mx, float *e) {
-    double s = 0.0;
-    if (e) {
-        for (int64_t k = 0; k < K; k++) s += (e[k] = expf(z[k] - mx));
-    } else {
-        for (int64_t k = 0; k < K; k++) s += expf(z[k] - mx);
-    }
-    return s;
+    return fc_kernels_active()->xent.exp_sum(K, z, mx, e);
 }
 
 /* Row i: returns -log softmax(z)[label] in double; p (unless NULL) gets softmax(z). */

@@ -57,4 +57,11 @@ void fc_f32_dropout_forward_ukernel__avx2(int64_t i0, int64_t n, uint32_t thresh
 void fc_f32_dropout_backward_ukernel__avx2(int64_t n, float scale, const uint8_t *mask,
      const float *gy, float *gx);
 
+void fc_f32_gemv_dot_ukernel_4x2__avx2(int64_t K, int64_t m, int64_t n, const float *a, int64_t lda,
+     const float *b, int64_t ldb, float *c, int64_t ldc, float alpha, float beta);
+void fc_f32_gemv_axpy_ukernel_4__avx2(int64_t n, int64_t k, float alpha, const float *a, int64_t as,
+     const float *b, int64_t ldb, float *c, int accumulate);
+
+double fc_f32_xent_exp_sum_ukernel__avx2(int64_t n, const float *z, float shift, float *e);
+
 #endif

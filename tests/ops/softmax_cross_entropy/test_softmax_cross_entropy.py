@@ -1,5 +1,6 @@
 """Fused softmax cross-entropy vs a float64 NumPy reference and torch, forward and
-backward, every reduction, on every ISA path (the op itself is plain C)."""
+backward, every reduction, on every ISA path (the row max and exp sum are per-ISA
+vector kernels)."""
 import numpy as np
 import pytest
 
@@ -10,7 +11,8 @@ try:
 except ImportError:
     torch = None
 
-SHAPES = [(1, 1), (1, 10), (3, 7), (17, 33), (128, 10), (5, 1000), (64, 257), (0, 4)]
+SHAPES = [(1, 1), (1, 10), (3, 7), (17, 33), (128, 10), (5, 1000), (64, 257), (0, 4),
+          (16, 1000), (3, 1003), (2, 15), (2, 17)]
 REDUCTIONS = ["mean", "sum", "none"]
 
 
@@ -134,3 +136,35 @@ def test_threads_agree(rng):
         fastconv.set_num_threads(before)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ca.probs, cb.probs)
+
+
+def test_nan_and_inf_logits(isa):
+    """As the float64 reference: a NaN logit makes its row's loss and softmax NaN; -inf
+    logits get probability 0; other rows are untouched."""
+    z = np.zeros((3, 21), np.float32)
+    z[0, 4] = np.nan
+    z[1, :] = np.linspace(-3, 3, 21)
+    z[1, [2, 19]] = -np.inf
+    z[2, 20] = 5.0
+    t = np.array([0, 7, 20])
+    loss, cache = fastconv.softmax_cross_entropy(z, t, reduction="none")
+    with np.errstate(invalid="ignore"):
+        want, p = _ref(z, t, "none")
+    assert np.isnan(loss[0]) and np.isnan(cache.probs[0]).all()
+    np.testing.assert_allclose(loss[1:], want[1:], rtol=1e-6)
+    np.testing.assert_allclose(cache.probs[1:], p[1:], rtol=1e-6, atol=1e-30)
+    assert (cache.probs[1, [2, 19]] == 0).all()
+
+
+def test_label_term_keeps_precision(isa):
+    """p[label] near 1: the gradient's 1 - p[label] cancels, so the exp sum must be
+    right to well under a float32 ulp: the error left is p[label]'s own float32
+    rounding (K = 1000 and 7, one dominant logit)."""
+    for K in (1000, 7):
+        z = np.full((1, K), -14.0, np.float32)
+        z[0, 3] = 0.0
+        t = np.array([3])
+        _, cache = fastconv.softmax_cross_entropy(z, t, reduction="sum")
+        gz = fastconv.softmax_cross_entropy_backward(1.0, cache)
+        _, p = _ref(z, t, "sum")
+        assert abs(gz[0, 3] - (p[0, 3] - 1.0)) <= 1.2e-7
