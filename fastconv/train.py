@@ -14,7 +14,6 @@ import warnings
 
 import numpy as np
 
-from fastconv import _checkpoint
 
 __all__ = ["fit", "evaluate", "save_checkpoint", "load_checkpoint"]
 
@@ -97,23 +96,15 @@ def evaluate(model, loss, loader):
 
 
 def save_checkpoint(obj, path):
-    """Writes a nested checkpoint ({"model": state dict, "optimizer": ..., "epoch": 3}):
-    with fastconv.save where it stores nested dicts, else in fastconv's own safe
-    .npz + JSON format (fastconv/_checkpoint.py). Never pickled."""
+    """Writes a nested checkpoint ({"model": state dict, "optimizer": ..., "epoch": 3})
+    with fastconv.save: .npz plus a JSON index, never pickled."""
     from fastconv import nn      # fastconv.save is fastconv.nn.save
 
-    try:
-        nn.save(obj, path)
-        return
-    except (AttributeError, TypeError):   # a fastconv.save that takes only a Module
-        pass
-    _checkpoint.save_checkpoint(obj, path)
+    nn.save(obj, path)
 
 
 def load_checkpoint(path):
     """Reads what save_checkpoint wrote, as a nested dict."""
-    if _checkpoint.is_checkpoint(path):
-        return _checkpoint.load_checkpoint(path)
     from fastconv import nn
 
     obj = nn.load(path)
