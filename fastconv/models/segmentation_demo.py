@@ -19,14 +19,14 @@ __all__ = ["CLASSES", "synthetic_shapes", "mean_iou", "train"]
 CLASSES = ("background", "rectangle", "disc")
 
 
-def synthetic_shapes(rng, n, size=64, max_shapes=3):
+def synthetic_shapes(rng, n, size=64, max_shapes=2):
     """n images (n, 3, size, size) float32 and label maps (n, size, size) int64: N(0,
-    0.5) noise with 1..max_shapes rectangles or discs (sides / diameters 1/8 to 3/8 of
+    0.5) noise with 1..max_shapes rectangles or discs (sides / diameters 1/4 to 1/2 of
     the image) painted on top of each other in random colours (each channel +-0.8..1.5)."""
     x = (0.5 * rng.standard_normal((n, 3, size, size))).astype(np.float32)
     y = np.zeros((n, size, size), np.int64)
     rows, cols = np.mgrid[:size, :size]
-    lo, hi = max(2, size // 8), max(3, 3 * size // 8)
+    lo, hi = max(2, size // 4), max(3, size // 2)
     for i in range(n):
         for _ in range(rng.integers(1, max_shapes + 1)):
             cls = int(rng.integers(1, 3))
