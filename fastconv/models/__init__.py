@@ -5,3 +5,10 @@ from fastconv.models.resnet import BasicBlock, Bottleneck, ResNet, resnet18, res
 
 __all__ = ["AlexNet", "BasicBlock", "Bottleneck", "LeNet5", "ResNet", "alexnet", "lenet5",
            "resnet18", "resnet34", "resnet50"]
+
+# The lecture's other networks: GoogLeNet (Inception), Xception, an FCN for segmentation.
+from fastconv.models.fcn import FCN, fcn_resnet18  # noqa: E402
+from fastconv.models.googlenet import GoogLeNet, googlenet  # noqa: E402
+from fastconv.models.xception import Xception, xception  # noqa: E402
+
+__all__ += ["FCN", "GoogLeNet", "Xception", "fcn_resnet18", "googlenet", "xception"]
