@@ -395,6 +395,8 @@ MODELS = {  # name: (fastconv.models factory, input shape, classes)
     "alexnet": ("alexnet", (3, 227, 227), 1000),
     "resnet18": ("resnet18", (3, 224, 224), 1000),
     "resnet50": ("resnet50", (3, 224, 224), 1000),
+    "googlenet": ("googlenet", (3, 224, 224), 1000),
+    "xception": ("xception", (3, 299, 299), 1000),
 }
 
 # The whole-model rows (name, pass, batch) at the batch sizes of issues 15 and 17. A
@@ -404,6 +406,7 @@ MODEL_ROWS = (
     ("resnet18", "infer", 1), ("resnet18", "infer", 16), ("resnet18", "train", 16),
     ("resnet50", "infer", 8), ("resnet50", "train", 8),
     ("alexnet", "infer", 1), ("alexnet", "infer", 16), ("alexnet", "train", 16),
+    ("googlenet", "infer", 1), ("googlenet", "train", 16), ("xception", "infer", 1),
 )
 LR, MOMENTUM = 1e-3, 0.9
 

@@ -29,15 +29,15 @@ def _outermost_backward(fn):
     model's input directly and returns None (as torch does for an input that does not
     require grad). Nested backward calls run as written."""
     @functools.wraps(fn)
-    def backward(self, grad_out, *, input_grad=True):
+    def backward(self, *grads, input_grad=True, **kwargs):
         if getattr(_pass, "backward_depth", 0):
-            return fn(self, grad_out)
+            return fn(self, *grads, **kwargs)
         if not isinstance(input_grad, (bool, np.bool_)):
             raise TypeError(f"{type(self).__name__}.backward: input_grad must be True or "
                             f"False, got {input_grad!r}")
         _pass.backward_depth, _pass.input_grad = 1, bool(input_grad)
         try:
-            g = fn(self, grad_out)
+            g = fn(self, *grads, **kwargs)
         finally:
             _pass.backward_depth, _pass.input_grad = 0, True
         return g if input_grad else None
