@@ -55,4 +55,9 @@ void fc_f32_dropout_forward_ukernel__portable(int64_t i0, int64_t n, uint32_t th
 void fc_f32_dropout_backward_ukernel__portable(int64_t n, float scale, const uint8_t *mask,
      const float *gy, float *gx);
 
+void fc_f32_to_bf16_ukernel__portable(int64_t n, const float *x, uint16_t *y);
+void fc_bf16_to_f32_ukernel__portable(int64_t n, const uint16_t *x, float *y);
+void fc_f32_to_f16_ukernel__portable(int64_t n, const float *x, uint16_t *y);
+void fc_f16_to_f32_ukernel__portable(int64_t n, const uint16_t *x, float *y);
+
 #endif
