@@ -27,6 +27,7 @@ from fastconv.runtime import (available_isas, get_include, get_isa, get_library_
 
 from fastconv import nn, optim, models  # noqa: E402,F401  (after the ops they compose)
 from fastconv.nn import save, load  # noqa: E402,F401
+from fastconv import amp  # noqa: E402,F401  (16-bit floats: autocast)
 
 __version__ = _C.version()
 
