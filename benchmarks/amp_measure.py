@@ -3,10 +3,11 @@ autocast in the same run:
 
     python benchmarks/amp_measure.py [--size 224] [--skip-lenet]
 
-1. ResNet-18 (1000 classes), batch 16: the training step's memory above the model
-   (tracemalloc peak during forward + loss + backward, minus what was traced before:
-   parameters and the gradients of a first step), float32 vs autocast; step seconds of
-   fastconv and torch, float32 and autocast (median of 3).
+1. ResNet-18 (1000 classes), batch 16, 224x224: the training step's memory above the
+   model (tracemalloc peak during forward + loss + backward minus what was traced before:
+   parameters and the gradients of a first step, which the measured step accumulates
+   into), float32 vs autocast. Step seconds of fastconv and torch, float32 and autocast,
+   at --speed-size (torch's bf16 without AVX512_BF16 is slow).
 2. ResNet-18 inference (eval, random weights with randomized BatchNorm statistics, the
    same weights in both libraries): top-1 agreement of bf16 autocast with float32 on a
    batch of smooth random images (low-frequency noise), fastconv and torch.
@@ -38,7 +39,7 @@ def smooth_images(n, size, rng):
     return (x + rng.standard_normal((n, 3, 1, 1)).astype(np.float32) * 0.5).astype(np.float32)
 
 
-def _step(model, loss_fn, x, y, dtype):
+def _step(model, loss_fn, x, y, dtype, zero=True):
     model.train()
     if dtype is None:
         out = model(x)
@@ -46,7 +47,8 @@ def _step(model, loss_fn, x, y, dtype):
         with amp.autocast(dtype):
             out = model(x)
     loss_fn(out, y)
-    model.zero_grad()
+    if zero:
+        model.zero_grad()
     model.backward(loss_fn.backward())
 
 
@@ -57,12 +59,10 @@ def step_memory(model, x, y, dtype):
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     tracemalloc.reset_peak()
-    t = time.perf_counter()
-    _step(model, loss_fn, x, y, dtype)
-    secs = time.perf_counter() - t
+    _step(model, loss_fn, x, y, dtype, zero=False)   # accumulates into them
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    return peak, secs
+    return peak
 
 
 def step_seconds(fn, reps=3):
@@ -95,6 +95,9 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--infer-batch", type=int, default=64)
+    ap.add_argument("--infer-size", type=int, default=96)
+    ap.add_argument("--speed-size", type=int, default=96)
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--skip-lenet", action="store_true")
     args = ap.parse_args(argv)
     import torch
@@ -108,18 +111,16 @@ def main(argv=None):
     model.load_state_dict(tm.state_dict())
     x = smooth_images(args.batch, args.size, rng)
     y = rng.integers(0, 1000, args.batch)
-    m32, s32 = step_memory(model, x, y, None)
-    m16, s16 = step_memory(model, x, y, "bfloat16")
-    # zero_grad drops the gradients and backward allocates them again: model-sized, the
-    # same in both modes, so they are taken out of "above the model"
-    g = sum(p.grad.nbytes for p in model.parameters() if p.grad is not None)
-    print(f"ResNet-18 batch {args.batch} {args.size}x{args.size} training step, memory above "
-          f"the model (parameters and gradients, {g / 2**20:.1f} MiB of gradients taken out): "
-          f"float32 {(m32 - g) / 2**20:.1f} MiB, bf16 autocast {(m16 - g) / 2**20:.1f} MiB, "
-          f"ratio {(m16 - g) / (m32 - g):.3f} (with the gradients: {m16 / m32:.3f})")
+    m32 = step_memory(model, x, y, None)
+    m16 = step_memory(model, x, y, "bfloat16")
+    print(f"ResNet-18 batch {args.batch} {args.size}x{args.size} training step, peak memory "
+          f"above the model (parameters and their gradients): float32 {m32 / 2**20:.1f} MiB, "
+          f"bf16 autocast {m16 / 2**20:.1f} MiB, ratio {m16 / m32:.3f}")
+    # speed at a smaller size: torch's bf16 on a CPU without AVX512_BF16 is slow
+    x = smooth_images(args.batch, args.speed_size, rng)
     loss_fn = nn.CrossEntropyLoss()
-    f32 = step_seconds(lambda: _step(model, loss_fn, x, y, None))
-    f16 = step_seconds(lambda: _step(model, loss_fn, x, y, "bfloat16"))
+    f32 = step_seconds(lambda: _step(model, loss_fn, x, y, None), args.reps)
+    f16 = step_seconds(lambda: _step(model, loss_fn, x, y, "bfloat16"), args.reps)
     tx, ty = torch.tensor(x), torch.tensor(y)
     tm.train()
 
@@ -128,9 +129,9 @@ def main(argv=None):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             loss = torch.nn.functional.cross_entropy(tm(tx), ty)
         loss.backward()
-    t32 = step_seconds(lambda: torch_step(False))
-    t16 = step_seconds(lambda: torch_step(True))
-    print(f"  step seconds (median of 3): fastconv float32 {f32:.2f}, autocast {f16:.2f}; "
+    t32 = step_seconds(lambda: torch_step(False), args.reps)
+    t16 = step_seconds(lambda: torch_step(True), args.reps)
+    print(f"  {args.speed_size}x{args.speed_size} step seconds (median of {args.reps}): fastconv float32 {f32:.2f}, autocast {f16:.2f}; "
           f"torch float32 {t32:.2f}, autocast {t16:.2f}")
 
     # 2. inference agreement. A random network gives every image nearly the same logits
@@ -138,11 +139,11 @@ def main(argv=None):
     # centred on a separate calibration batch, so that top-1 depends on the image.
     tm.eval()
     with torch.no_grad():
-        calib = tm(torch.tensor(smooth_images(args.infer_batch, args.size, rng)))
+        calib = tm(torch.tensor(smooth_images(args.infer_batch, args.infer_size, rng)))
         tm.fc.bias -= calib.mean(0)
     model.load_state_dict(tm.state_dict())
     model.eval()
-    xi = smooth_images(args.infer_batch, args.size, rng)
+    xi = smooth_images(args.infer_batch, args.infer_size, rng)
     ref = model(xi)
     with amp.autocast("bfloat16"):
         low = model(xi)
@@ -151,7 +152,7 @@ def main(argv=None):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             tlow = tm(torch.tensor(xi)).float().numpy()
     top = ref.argmax(1)
-    print(f"ResNet-18 inference, {args.infer_batch} smooth random images: top-1 agreement "
+    print(f"ResNet-18 inference, {args.infer_batch} smooth random images {args.infer_size}x{args.infer_size}: top-1 agreement "
           f"with float32: fastconv bf16 {np.mean(low.argmax(1) == top):.3f}, torch bf16 "
           f"{np.mean(tlow.argmax(1) == tref.argmax(1)):.3f}; fastconv vs torch float32 "
           f"{np.mean(tref.argmax(1) == top):.3f}, bf16 {np.mean(tlow.argmax(1) == low.argmax(1)):.3f}; "

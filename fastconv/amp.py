@@ -91,6 +91,16 @@ def _round(a, dtype):
     return lowp.round_to(a, dtype)
 
 
+def _round_own(a, dtype):
+    """_round of an array nobody else holds (an op's fresh result): in place, so that no
+    second float32 copy is allocated."""
+    if (a is None or not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.size == 0
+            or not (a.flags.c_contiguous and a.flags.writeable and a.base is None)):
+        return _round(a, dtype)
+    lowp.to_float32(lowp.from_float32(a, dtype), out=a)
+    return a
+
+
 def cast(*arrays):
     """Under autocast: each float32 array rounded through the 16-bit dtype (float32
     arrays holding 16-bit values; None passes). Off: the arguments unchanged. One array
@@ -116,7 +126,7 @@ def forward(op, x, weight, bias, **kw):
     d = _dtype()
     if d is None:
         return op(x, weight, bias, **kw)
-    return _round(op(_round(x, d), _round(weight, d), _round(bias, d), **kw), d)
+    return _round_own(op(_round(x, d), _round(weight, d), _round(bias, d), **kw), d)
 
 
 def backward(op_backward, grad_out, x, weight, **kw):
@@ -127,7 +137,7 @@ def backward(op_backward, grad_out, x, weight, **kw):
         return op_backward(grad_out, x, weight, **kw)
     grads = op_backward(_round(np.asarray(grad_out, np.float32), d), x, _round(weight, d),
                         **kw)
-    return tuple(_round(g, d) for g in grads)
+    return tuple(_round_own(g, d) for g in grads)
 
 
 def linear(x, weight, bias):

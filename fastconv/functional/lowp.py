@@ -63,10 +63,11 @@ def is_16bit(a):
     return isinstance(a, np.ndarray) and a.dtype in KINDS
 
 
-def to_float32(a):
-    """The float32 values of a 16-bit array (exact), a new C-contiguous array."""
+def to_float32(a, out=None):
+    """The float32 values of a 16-bit array (exact): a new C-contiguous array, or `out`
+    (C-contiguous float32 of a's shape)."""
     a = np.ascontiguousarray(a)
-    y = np.empty(a.shape, np.float32)
+    y = np.empty(a.shape, np.float32) if out is None else out
     _C.convert_from_16(KINDS[a.dtype], a.view(np.uint16), y)
     return y
 
