@@ -70,7 +70,6 @@ class autocast:
 
     def __exit__(self, *exc):
         _state.dtype = self._prev.pop()
-        _state.last = None
         return False
 
     def __call__(self, fn):
@@ -97,8 +96,7 @@ def _round_own(a, dtype):
     if (a is None or not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.size == 0
             or not (a.flags.c_contiguous and a.flags.writeable and a.base is None)):
         return _round(a, dtype)
-    lowp.to_float32(lowp.from_float32(a, dtype), out=a)
-    return a
+    return lowp.round_to(a, dtype, out=a)
 
 
 def cast(*arrays):
@@ -135,9 +133,17 @@ def backward(op_backward, grad_out, x, weight, **kw):
     d = getattr(_state, "taken", None)
     if d is None:
         return op_backward(grad_out, x, weight, **kw)
-    grads = op_backward(_round(np.asarray(grad_out, np.float32), d), x, _round(weight, d),
-                        **kw)
-    return tuple(_round_own(g, d) for g in grads)
+    input_grad, weight_grad = kw.pop("input_grad", True), kw.pop("weight_grad", True)
+    g = _round(np.asarray(grad_out, np.float32), d)
+    gx = gw = gb = None
+    # Two passes: the rounded weight copy (only the input gradient reads the weight) is
+    # freed before the weight gradient is allocated, so the step's peak does not grow.
+    if input_grad:
+        gx = op_backward(g, x, _round(weight, d), input_grad=True, weight_grad=False, **kw)[0]
+    if weight_grad or not input_grad:
+        _, gw, gb = op_backward(g, x, weight, input_grad=False, weight_grad=weight_grad,
+                                **kw)
+    return tuple(_round_own(v, d) for v in (gx, gw, gb))
 
 
 def linear(x, weight, bias):
@@ -166,20 +172,31 @@ def pack(cache):
         return cache
     fields = []
     for v in cache:
-        if _saved_field(v):
-            # The last array saved, saved again at once (a ReLU's output that the next
-            # layer saves as its input): one 16-bit copy. Only the immediately preceding
-            # save is looked at, so no later in-place write can make it stale.
-            last = getattr(_state, "last", None)
-            if last is not None and last[0]() is v and last[1].dtype == d:
-                h = last[1]
-            else:
-                h = lowp.from_float32(v, d)
-                _state.last = (weakref.ref(v), h)
-            fields.append(_Half(h))
-        else:
-            fields.append(v)
+        fields.append(_Half(_store(v, d)) if _saved_field(v) else v)
     return _Saved((type(cache), tuple(fields), d))
+
+
+# Saves of the same array by several layers (a ReLU's output and the next convolution's
+# input; a block's input and its downsampling shortcut) share one 16-bit copy: the
+# recent saves, weakly referenced on both sides so that the memo keeps nothing alive.
+_RECENT = 16
+
+
+def _store(v, d):
+    """The 16-bit copy of v to cache: a recent copy of the same array when it holds the
+    same bits (compared, never assumed: v may have been written in place since)."""
+    h = lowp.from_float32(v, d)
+    recent = getattr(_state, "recent", None)
+    if recent is None:
+        recent = _state.recent = []
+    for ref, href in recent:
+        old = href()
+        if (ref() is v and old is not None and old.dtype == d and old.shape == h.shape
+                and np.array_equal(old.view(np.uint16), h.view(np.uint16))):
+            return old
+    recent.append((weakref.ref(v), weakref.ref(h)))
+    del recent[:-_RECENT]
+    return h
 
 
 class _Half:

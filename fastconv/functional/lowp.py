@@ -86,9 +86,24 @@ def from_float32(a, dtype, out=None):
     return y
 
 
-def round_to(a, dtype):
-    """float32 `a` rounded through the 16-bit dtype, as float32 (a new array)."""
-    return to_float32(from_float32(a, dtype))
+# Elements per step of round_to: its 16-bit intermediate stays this small.
+_ROUND_CHUNK = 1 << 18
+
+
+def round_to(a, dtype, out=None):
+    """float32 `a` rounded through the 16-bit dtype, as float32: a new array, or `out`
+    (C-contiguous float32 of a's shape; it may be `a` itself, rounding in place). Done
+    in chunks, so that the only other memory is a 16-bit chunk."""
+    dtype = dtype_of(dtype)
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    y = np.empty(a.shape, np.float32) if out is None else out
+    src, dst = a.reshape(-1), y.reshape(-1)
+    h = np.empty(min(src.size, _ROUND_CHUNK), dtype)
+    for i in range(0, src.size, _ROUND_CHUNK):
+        n = min(_ROUND_CHUNK, src.size - i)
+        _C.convert_to_16(KINDS[dtype], src[i:i + n], h[:n].view(np.uint16))
+        _C.convert_from_16(KINDS[dtype], h[:n].view(np.uint16), dst[i:i + n])
+    return y
 
 
 def _floating(a):
