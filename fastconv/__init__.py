@@ -29,6 +29,7 @@ from fastconv import nn, optim, models  # noqa: E402,F401  (after the ops they c
 from fastconv.nn import save, load  # noqa: E402,F401
 from fastconv import data, train  # noqa: E402,F401  (DataLoader and fit)
 from fastconv._cpackage import get_cmake_dir, get_pkgconfig_dir  # noqa: E402
+from fastconv import amp  # noqa: E402,F401  (16-bit floats: autocast)
 
 __version__ = _C.version()
 

@@ -31,3 +31,16 @@ __all__ = [
     "gelu_backward", "leaky_relu", "leaky_relu_backward", "relu", "relu_backward", "sigmoid",
     "sigmoid_backward", "tanh", "tanh_backward",
 ]
+
+# bfloat16 / float16 arrays in, the same dtype out, float32 inside (functional/lowp.py):
+# one wrapper over every exported op. Not the optimizer updates: parameters and their
+# state stay float32 (master weights), as under torch's autocast.
+from fastconv.functional import lowp  # noqa: E402
+
+_LOWP_OPS = [n for n in __all__ if n not in (
+    "autotune", "autotune_clear", "autotune_enabled", "autotune_load", "autotune_save",
+    "autotune_table", "BatchNorm2dResult", "conv2d_output_shape", "sgd_update",
+    "adam_update")]
+for _n in _LOWP_OPS:
+    globals()[_n] = lowp.accepts_16bit(globals()[_n])
+del _n

@@ -3,6 +3,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastconv import amp
 from fastconv.functional import _args
 from fastconv.functional.conv import conv2d, conv2d_backward
 from fastconv.functional.eltwise import bias_add_backward
@@ -51,14 +52,15 @@ class _ConvLayer(Module):
         x = _args.as_float32(x, "x", type(self).__name__)
         self._keep(_XCache(x, first))
         b = None if self.bias is None else self.bias.data
-        return self._op(x, self.weight.data, b, **self._forward_kw())
+        return amp.forward(self._op, x, self.weight.data, b, **self._forward_kw())
 
     def backward(self, grad_out):
         c = self._take()
         wg = self.weight.requires_grad      # frozen: no weight pass
-        gx, gw, gb = self._op_backward(grad_out, c.x, self.weight.data, **self._kw(),
-                                       input_grad=not self._input_grad_skipped(c.first),
-                                       weight_grad=wg)
+        gx, gw, gb = amp.backward(self._op_backward, grad_out, c.x, self.weight.data,
+                                  **self._kw(),
+                                  input_grad=not self._input_grad_skipped(c.first),
+                                  weight_grad=wg)
         if wg:
             self.weight.accumulate(gw, owned=True)
         if self.bias is not None and self.bias.requires_grad:

@@ -4,6 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastconv import amp
 from fastconv.functional import _args
 from fastconv.functional.eltwise import (add_relu, dropout, dropout_backward, relu,
                                          relu_backward, sigmoid, sigmoid_backward, tanh,
@@ -50,23 +51,24 @@ class Linear(Module):
                              f"{x.shape}")
         x2 = x.reshape(-1, self.in_features)
         self._keep(_XCache(x2, first))
-        y = matmul(x2, self.weight.data.T)   # W.T is an F-contiguous view: no copy
-        if self.bias is not None:
-            y += self.bias.data
+        # x W^T + b (W.T an F-contiguous view: no copy), 16-bit under fastconv.amp.autocast
+        b = None if self.bias is None else self.bias.data
+        y = amp.forward(amp.linear, x2, self.weight.data, b)
         return y.reshape(x.shape[:-1] + (self.out_features,))
 
     def backward(self, grad_out):
         c = self._take()
         x2 = c.x
         g = _args.as_float32(grad_out, "grad_out", "Linear").reshape(-1, self.out_features)
+        g = amp.cast_taken(g)   # rounded when the forward ran under autocast
         if self.weight.requires_grad:    # a frozen weight: no weight GEMM
-            self.weight.accumulate(matmul(g.T, x2), owned=True)
+            self.weight.accumulate(amp.cast_taken(matmul(g.T, x2)), owned=True)
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(g.sum(axis=0, dtype=np.float32), owned=True)
         shape = np.shape(grad_out)[:-1] + (self.in_features,)
         if self._input_grad_skipped(c.first):
             return np.broadcast_to(np.float32(0), shape)
-        return matmul(g, self.weight.data).reshape(shape)
+        return amp.cast_taken(matmul(g, amp.cast_taken(self.weight.data))).reshape(shape)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from fastconv import amp
 from fastconv.functional._args import as_array, as_float32
 
 __all__ = ["Module", "Parameter"]
@@ -178,7 +179,8 @@ class Module:
 
     def _keep(self, cache):
         """Stores cache for backward in train mode; in eval mode keeps nothing."""
-        object.__setattr__(self, "_cache", cache if self.training else None)
+        # fastconv.amp.autocast stores the activations in 16 bits
+        object.__setattr__(self, "_cache", amp.pack(cache) if self.training else None)
 
     def _take(self):
         """Returns and releases the cache of the last train-mode forward."""
@@ -188,7 +190,7 @@ class Module:
                                f"mode first (eval mode keeps no activations; each forward "
                                f"is consumed by one backward)")
         object.__setattr__(self, "_cache", None)
-        return cache
+        return amp.unpack(cache)
 
     # -- traversal ----------------------------------------------------------------
     def children(self):

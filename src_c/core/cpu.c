@@ -17,6 +17,7 @@ static uint32_t detect_caps(void) {
     if (__builtin_cpu_supports("avx512dq")) caps |= FC_CAP_AVX512DQ;
     if (__builtin_cpu_supports("avx512vl")) caps |= FC_CAP_AVX512VL;
     if (__builtin_cpu_supports("avx512bf16")) caps |= FC_CAP_AVX512_BF16;
+    if (__builtin_cpu_supports("f16c")) caps |= FC_CAP_F16C;
 #elif defined(__aarch64__)
     caps |= FC_CAP_NEON; /* part of ARMv8-A */
 #endif

@@ -60,6 +60,10 @@ static void init_portable(fc_kernels *t) {
     t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__portable,
                                  .axpy = fc_f32_gemv_axpy_ukernel_4__portable};
     t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__portable;
+    t->convert = (fc_convert_ukernels){.f32_to_bf16 = fc_f32_to_bf16_ukernel__portable,
+                                       .bf16_to_f32 = fc_bf16_to_f32_ukernel__portable,
+                                       .f32_to_f16 = fc_f32_to_f16_ukernel__portable,
+                                       .f16_to_f32 = fc_f16_to_f32_ukernel__portable};
 }
 
 /* AVX2 + FMA: extends portable. */
@@ -108,6 +112,12 @@ static void init_avx2(fc_kernels *t) {
     t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__avx2,
                                  .axpy = fc_f32_gemv_axpy_ukernel_4__avx2};
     t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__avx2;
+    /* float16 through F16C (present on every AVX2 CPU; the bit makes it explicit) */
+    t->requires |= FC_CAP_F16C;
+    t->convert = (fc_convert_ukernels){.f32_to_bf16 = fc_f32_to_bf16_ukernel__avx2,
+                                       .bf16_to_f32 = fc_bf16_to_f32_ukernel__avx2,
+                                       .f32_to_f16 = fc_f32_to_f16_ukernel__avx2,
+                                       .f16_to_f32 = fc_f16_to_f32_ukernel__avx2};
 }
 
 /* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
@@ -118,6 +128,7 @@ static void init_avx512(fc_kernels *t) {
     t->isa = FC_ISA_AVX512;
     t->requires = FC_CAP_AVX2 | FC_CAP_FMA | FC_CAP_AVX512F | FC_CAP_AVX512VL |
                   FC_CAP_AVX512BW | FC_CAP_AVX512DQ;
+    t->requires |= FC_CAP_F16C;  /* the inherited avx2 float16 conversions */
     t->gemm.ukernel = fc_f32_gemm_ukernel_8x32__avx512;
     t->gemm.mr = 8;
     t->gemm.nr = 32;

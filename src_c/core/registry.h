@@ -28,6 +28,7 @@
 #include "optim/optim.h"
 #include "eltwise/eltwise.h"
 #include "loss/softmax_xent.h"
+#include "convert/convert.h"
 
 /* CPU capabilities, detected once (core/cpu.c). Independent bits, not a ladder: a
  * table names exactly the ones its kernels are compiled for. */
@@ -40,6 +41,7 @@ enum {
     FC_CAP_AVX512VL = 1u << 5,
     FC_CAP_AVX512_BF16 = 1u << 6,
     FC_CAP_NEON = 1u << 7,
+    FC_CAP_F16C = 1u << 8,
 };
 /* The capabilities of this CPU (and OS: wide registers saved). Exported for the
  * kernel tests (tests/kernels/), not part of fastconv.h. */
@@ -91,6 +93,7 @@ typedef struct fc_kernels {
     fc_eltwise_ukernels eltwise;
     fc_gemv_ukernels gemv;                       /* unpacked small products (gemm/gemm.h) */
     fc_xent_ukernels xent;                       /* softmax cross-entropy (loss/softmax_xent.h) */
+    fc_convert_ukernels convert;                 /* convert/convert.h: 16-bit floats */
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;

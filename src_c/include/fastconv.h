@@ -546,6 +546,23 @@ FC_API fc_status fc_dropout_forward(int64_t n, double p, uint64_t seed, const fl
 FC_API fc_status fc_dropout_backward(int64_t n, double p, const uint8_t *mask_bits,
                                      const float *grad_y, float *grad_x);
 
+/* ------------------------------------------- 16-bit floats: conversions */
+
+/* bfloat16 and IEEE float16 (binary16) travel as their uint16_t bit patterns. The ops
+ * themselves stay float32: a 16-bit caller converts at the edge (fastconv's Python API
+ * does, see docs/c_api.md). n >= 0 elements (n == 0 touches nothing; a NULL pointer with
+ * n > 0, or x and y overlapping, is FC_INVALID_ARGUMENT). The same bits on every ISA
+ * path and thread count:
+ *   float32 -> 16-bit: round to nearest, ties to even; beyond the 16-bit range +-inf
+ *     (float16 from |x| >= 65520); NaN stays NaN: sign and top payload bits kept, quiet
+ *     bit set.
+ *   16-bit -> float32: exact; NaN comes out quiet (sign and payload kept).
+ * Large arrays are split over the library's threads. */
+FC_API fc_status fc_convert_f32_to_bf16(int64_t n, const float *x, uint16_t *y);
+FC_API fc_status fc_convert_bf16_to_f32(int64_t n, const uint16_t *x, float *y);
+FC_API fc_status fc_convert_f32_to_f16(int64_t n, const float *x, uint16_t *y);
+FC_API fc_status fc_convert_f16_to_f32(int64_t n, const uint16_t *x, float *y);
+
 #ifdef __cplusplus
 }
 #endif

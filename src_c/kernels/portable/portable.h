@@ -61,5 +61,9 @@ void fc_f32_gemv_axpy_ukernel_4__portable(int64_t n, int64_t k, float alpha, con
      const float *b, int64_t ldb, float *c, int accumulate);
 
 double fc_f32_xent_exp_sum_ukernel__portable(int64_t n, const float *z, float shift, float *e);
+void fc_f32_to_bf16_ukernel__portable(int64_t n, const float *x, uint16_t *y);
+void fc_bf16_to_f32_ukernel__portable(int64_t n, const uint16_t *x, float *y);
+void fc_f32_to_f16_ukernel__portable(int64_t n, const float *x, uint16_t *y);
+void fc_f16_to_f32_ukernel__portable(int64_t n, const uint16_t *x, float *y);
 
 #endif
