@@ -245,13 +245,20 @@ def fit(model, loss, optimizer, train_loader, val_loader=None, epochs=1, schedul
             _step_epoch(scheduler, h)
         history.append(h)
         log(_format(h, epochs))
-        if checkpoint is not None:
+        if checkpoint is not None and _main_process():
             save_checkpoint({"model": model.state_dict(), "optimizer": _state(optimizer),
                              "scheduler": _state(scheduler), "epoch": epoch + 1,
                              "history": history}, checkpoint)
     if progress:
         sys.stdout.flush()
     return history
+
+
+def _main_process():
+    """Rank 0 of a fastconv.distributed process group (or no group): the one process
+    that writes checkpoints."""
+    from fastconv import distributed    # does not import torch
+    return distributed.get_rank() == 0
 
 
 def _step_epoch(scheduler, h):

@@ -174,13 +174,26 @@ def train(a):
     np.random.seed(a.seed)                      # the augmentation's draws in this process
     model = MODELS[a.model](num_classes=num_classes)
     opt = _optimizer(a, model.parameters())
-    loader = data.DataLoader(train_set, batch_size=a.batch_size, shuffle=True, seed=a.seed,
-                             collate_fn=collate, num_workers=a.workers)
+    run, sampler, main = model, None, True
+    if a.distributed:
+        _require("torch", "--distributed", "torch")
+        from fastconv import distributed
+        distributed.init_process_group(backend="gloo")     # torchrun's environment
+        run = distributed.DistributedDataParallel(model)   # rank 0's weights everywhere
+        sampler = distributed.DistributedSampler(train_set, shuffle=True, seed=a.seed)
+        main = distributed.get_rank() == 0                  # prints and writes files
+    loader = data.DataLoader(train_set, batch_size=a.batch_size, shuffle=sampler is None,
+                             seed=a.seed, sampler=sampler, collate_fn=collate,
+                             num_workers=a.workers)
     val = (data.DataLoader(val_set, batch_size=max(a.batch_size, 64), num_workers=a.workers)
            if val_set is not None else None)
-    history = fit(model, nn.CrossEntropyLoss(), opt, loader, val, epochs=a.epochs,
-                  checkpoint=checkpoint, progress=not a.quiet)
-    if a.out:
+    try:
+        history = fit(run, nn.CrossEntropyLoss(), opt, loader, val, epochs=a.epochs,
+                      checkpoint=checkpoint, progress=main and not a.quiet)
+    finally:
+        if a.distributed:
+            distributed.destroy_process_group()
+    if a.out and main:
         nn.save(model, a.out)
         if not a.quiet:
             print(f"saved {a.out}")
@@ -257,6 +270,11 @@ def build_parser():
                         "synthetic data (default: %(default)s)")
     t.add_argument("--threads", type=int, default=None,
                    help="fastconv (and PyTorch) threads; default: fastconv's")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes torchrun starts (torchrun "
+                        "--nproc_per_node 2 -m fastconv train lenet5 --distributed): gloo, "
+                        "each rank a shard of every epoch, gradients averaged, rank 0 "
+                        "prints and writes the checkpoint (needs torch)")
     o = p.add_argument_group("output")
     o.add_argument("--out", default=None,
                    help="where to save the final weights, an .npz state dict (default: "
