@@ -4,7 +4,7 @@ torchvision GoogLeNet state dict (aux_logits=False) loads directly."""
 import numpy as np
 
 from fastconv import nn
-from fastconv.functional import _args
+from fastconv.models.staged import Staged
 from fastconv.nn import init
 
 __all__ = ["BasicConv2d", "Inception", "GoogLeNet", "googlenet"]
@@ -39,7 +39,7 @@ class Inception(nn.Concat):
         self.dim = 1
 
 
-class GoogLeNet(nn.Module):
+class GoogLeNet(Staged):
     """224x224x3 input; any size >= 31 runs (the head pools globally; below 31 a max
     pool's window would exceed its input, which fastconv's pooling refuses). Strides:
     conv1 2, then four ceil-mode max pools of stride 2: 64x64 reaches inception5b at 2x2.
@@ -83,19 +83,10 @@ class GoogLeNet(nn.Module):
                 self.maxpool4, self.inception5a, self.inception5b, self.avgpool,
                 self.flatten, self.dropout, self.fc)
 
-    def forward(self, x):
-        x = _args.as_float32(x, "x", "GoogLeNet")
+    def _check(self, x):
         if x.ndim != 4 or x.shape[1] != 3 or min(x.shape[2:]) < 31:
             raise ValueError(f"GoogLeNet: expected x of shape (N, 3, H, W) with H, W >= 31, "
                              f"got {x.shape}")
-        for m in self._stages():
-            x = m(x)
-        return x
-
-    def backward(self, grad_out):
-        for m in reversed(self._stages()):
-            grad_out = m.backward(grad_out)
-        return grad_out
 
 
 def googlenet(num_classes=1000, dropout=0.2):

@@ -2,7 +2,7 @@
 (conv1, bn1, layer1..layer4 of blocks, downsample.{0,1}, fc), so that a torchvision
 state dict loads directly. Stride sits on the 3x3 convolution of Bottleneck (v1.5)."""
 from fastconv import nn
-from fastconv.functional import _args
+from fastconv.models.staged import Staged
 from fastconv.nn import init
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50"]
@@ -79,7 +79,7 @@ class Bottleneck(_Residual):
                 self.conv3, self.bn3)
 
 
-class ResNet(nn.Module):
+class ResNet(Staged):
     def __init__(self, block, layers, num_classes=1000):
         super().__init__()
         self.inplanes = 64
@@ -114,18 +114,6 @@ class ResNet(nn.Module):
         return (self.conv1, self.bn1, self.relu, self.maxpool, self.layer1, self.layer2,
                 self.layer3, self.layer4, self.avgpool, self.flatten, self.fc)
 
-    def forward(self, x):
-        x = _args.as_float32(x, "x", "ResNet")
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"ResNet: expected x of shape (N, 3, H, W), got {x.shape}")
-        for m in self._stages():
-            x = m(x)
-        return x
-
-    def backward(self, grad_out):
-        for m in reversed(self._stages()):
-            grad_out = m.backward(grad_out)
-        return grad_out
 
 
 def resnet18(num_classes=1000):

@@ -13,6 +13,7 @@ import numpy as np
 
 from fastconv import nn
 from fastconv.functional import _args
+from fastconv.models.staged import Staged
 from fastconv.functional.pool import max_pool2d, max_pool2d_backward
 from fastconv.nn import init
 
@@ -131,7 +132,7 @@ def _glorot(shape, fan_in, fan_out):
     return init.uniform(shape, np.sqrt(6.0 / (fan_in + fan_out)))
 
 
-class Xception(nn.Module):
+class Xception(Staged):
     """299x299x3 input (Keras's minimum is 71x71; fastconv runs any size >= 7).
     Entry flow: 3x3/2 conv 32 and 3x3 conv 64 ('valid', 299 -> 149 -> 147), then
     blocks 2-4 (128, 256, 728 channels; each halves the size: 74, 37, 19). Middle flow:
@@ -178,19 +179,10 @@ class Xception(nn.Module):
                 m.weight.data = _glorot(m.weight.shape, C, K)
                 m.bias.data = np.zeros(K, np.float32)
 
-    def forward(self, x):
-        x = _args.as_float32(x, "x", "Xception")
+    def _check(self, x):
         if x.ndim != 4 or x.shape[1] != 3 or min(x.shape[2:]) < 7:
             raise ValueError(f"Xception: expected x of shape (N, 3, H, W) with H, W >= 7 "
                              f"(Keras's minimum is 71), got {x.shape}")
-        for m in self.children():
-            x = m(x)
-        return x
-
-    def backward(self, grad_out):
-        for m in reversed(self.children()):
-            grad_out = m.backward(grad_out)
-        return grad_out
 
 
 def xception(num_classes=1000):
