@@ -244,3 +244,31 @@ def googlenet(classes=1000):
 
 def xception(classes=1000):
     return Xception(classes)
+
+
+class _FCN(nn.Module):
+    """fastconv.models.fcn_resnet18's twin for timing: the ResNet-18 stages above, 1x1
+    score convolutions on layer2..4 and transposed-convolution upsampling x2, x2, x8."""
+
+    def __init__(self, classes=21):
+        super().__init__()
+        r = resnet18(classes)
+        self.stem, self.layer2 = r[:6], r[6:8]      # stem + layer1, then layer2
+        self.layer3, self.layer4 = r[8:10], r[10:12]
+        self.score4, self.score3, self.score2 = (nn.Conv2d(c, classes, 1)
+                                                 for c in (512, 256, 128))
+        self.up4 = nn.ConvTranspose2d(classes, classes, 4, 2, 1, bias=False)
+        self.up3 = nn.ConvTranspose2d(classes, classes, 4, 2, 1, bias=False)
+        self.up8 = nn.ConvTranspose2d(classes, classes, 16, 8, 4, bias=False)
+
+    def forward(self, x):
+        H, W = x.shape[2:]
+        c2 = self.layer2(self.stem(x))
+        c3 = self.layer3(c2)
+        f3 = self.up4(self.score4(self.layer4(c3)))[:, :, :c3.shape[2], :c3.shape[3]]
+        f2 = self.up3(f3 + self.score3(c3))[:, :, :c2.shape[2], :c2.shape[3]]
+        return self.up8(f2 + self.score2(c2))[:, :, :H, :W]
+
+
+def fcn_resnet18(classes=21):
+    return _FCN(classes)
