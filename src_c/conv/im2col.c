@@ -98,8 +98,11 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
      * output): -1 makes plan_workspace report SIZE_MAX (FC_SIZE_OVERFLOW). */
     if (p->direct) p->col_floats = 0;
     else if (!fc_mul_ok(p->CRS, p->cols, &p->col_floats)) p->col_floats = -1;
-    if (pass == FC_PASS_FORWARD && !p->direct) /* the B panels */
-        p->col_floats = fc_gemm_packed_b_floats(p->cols, p->CRS);
+    if (pass == FC_PASS_FORWARD && !p->direct) { /* B panels + a row buffer per thread */
+        int64_t panels = fc_gemm_packed_b_floats(p->cols, p->CRS), rowbuf;
+        p->col_floats = panels < 0 || !fc_mul_ok(p->cols, gt, &rowbuf) ||
+                        panels > INT64_MAX - rowbuf ? -1 : panels + rowbuf;
+    }
     p->stage_floats = 0;
     if (p->nimg > 1 && !fc_mul_ok(p->Kg, p->cols, &p->stage_floats)) p->stage_floats = -1;
     /* Packed B panels cannot be cut into column chunks; x as the column matrix can. */
@@ -206,9 +209,8 @@ static void valid_cols(int64_t OW, int64_t W, int64_t sw, int64_t off, int64_t *
     *hi = fc_max64(*lo, fc_min64(b, OW));
 }
 
-/* o[k] = src[k * sw] for k < n. Constant strides let the compiler unroll (and for 1,
- * vectorize) the copy; stride 2 and 4 are the strided first layers (ResNet conv1,
- * AlexNet conv1, downsampling 3x3s). */
+/* o[k] = src[k * sw] for k < n. Constant strides let the compiler unroll the gather;
+ * 2 and 4 are the strided layers (ResNet conv1, AlexNet conv1, downsampling 3x3s). */
 static inline void gather_run(float *restrict o, const float *restrict src, int64_t n,
                               int64_t sw) {
     switch (sw) {
@@ -296,66 +298,69 @@ static void col2im_run(const plan *p, const float *col, int64_t g, const block *
     }
 }
 
-/* A cursor over one row of the packed-B layout: column j lives in panel j / nr
- * (panels `pstride` floats apart) at lane j % nr. */
-typedef struct panel_cursor {
-    float *panel;
-    int64_t lane, nr, pstride;
-} panel_cursor;
-
-/* Appends n values src[k * sw] (zeros when src is NULL) at the cursor, cut at panel
- * ends: each piece is a plain copy of at most nr floats. */
-static inline void panel_put(panel_cursor *cu, const float *src, int64_t sw, int64_t n) {
-    while (n > 0) {
-        int64_t m = fc_min64(cu->nr - cu->lane, n);
-        float *o = cu->panel + cu->lane;
-        if (src) {
-            gather_run(o, src, m, sw);
-            src += m * sw;
-        } else {
-            for (int64_t k = 0; k < m; k++) o[k] = 0.0f;
-        }
-        n -= m;
-        cu->lane += m;
-        if (cu->lane == cu->nr) {
-            cu->lane = 0;
-            cu->panel += cu->pstride;
-        }
+/* rows of the packed-B layout are copied into their NR-wide panels in whole panels of
+ * constant size (inlined vector moves; a library call per 64 bytes costs more than the
+ * copy), the last one padded with zeros. */
+static inline void row_to_panels(float *restrict dst, const float *restrict row, int64_t n,
+                                 int64_t nr, int64_t pstride) {
+    int64_t full = n / nr, jp = 0;
+    if (nr == 16)
+        for (; jp < full; jp++) memcpy(dst + jp * pstride, row + jp * 16, 64);
+    else if (nr == 32)
+        for (; jp < full; jp++) memcpy(dst + jp * pstride, row + jp * 32, 128);
+    else if (nr == 8)
+        for (; jp < full; jp++) memcpy(dst + jp * pstride, row + jp * 8, 32);
+    for (; jp * nr < n; jp++) {
+        float *dp = dst + jp * pstride;
+        int64_t m = fc_min64(nr, n - jp * nr);
+        for (int64_t j = 0; j < m; j++) dp[j] = row[jp * nr + j];
+        for (int64_t j = m; j < nr; j++) dp[j] = 0.0f;
     }
 }
 
 /* The forward block's column matrix for group g written straight into the GEMM's
- * packed-B layout (see gemm.h): each row (c, r, s) is gathered from x directly into its
- * NR-wide panels, run by run (an output row's valid part, its zero padding), saving the
- * write and re-read of a plain column matrix or row buffer. Rows are independent: split
- * over threads in one parallel region when `par`. */
+ * packed-B layout (see gemm.h): each row (c, r, s) is built in a row buffer (cols
+ * floats, stays in L1), then copied into its NR-wide panels, saving the write and
+ * re-read of a plain column matrix. Rows are independent: split over threads in one
+ * parallel region when `par`, thread t using row buffer t. */
 static void im2col_packed_run(const plan *p, const float *x, int64_t g, const block *b,
-                              float *dst, int par) {
+                              float *dst, float *rowbufs, int par) {
     const fc_conv2d_desc *d = p->d;
     const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W, sw = d->stride_w;
     const int64_t nr = fc_gemm_nr(), kstep = fc_gemm_kstep(p->CRS);
     const int64_t np = fc_ceil_div(b->cols, nr), Nr = np * nr;
-    #pragma omp parallel for num_threads(p->threads) schedule(static) if (par)
-    for (int64_t q = 0; q < p->CRS; q++) {
-        int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
-        int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
-        valid_cols(OW, W, sw, off, &lo, &hi);
-        int64_t pc = (q / kstep) * kstep, kc = fc_min64(kstep, p->CRS - pc);
-        panel_cursor cu = {dst + Nr * pc + (q - pc) * nr, 0, nr, nr * kc};
-        for (int64_t i = 0; i < b->nn; i++) {
-            const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
-            for (int64_t oh = b->oh0; oh < b->oh1; oh++) {
-                int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
-                if (ih < 0 || ih >= H || lo >= hi) {
-                    panel_put(&cu, NULL, 0, OW);
-                    continue;
+    #pragma omp parallel num_threads(p->threads) if (par)
+    {
+        float *rw = rowbufs;
+#ifdef _OPENMP
+        if (par) rw += (int64_t)omp_get_thread_num() * p->cols;
+#endif
+        #pragma omp for schedule(static)
+        for (int64_t q = 0; q < p->CRS; q++) {
+            int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
+            int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
+            valid_cols(OW, W, sw, off, &lo, &hi);
+            int64_t pc = (q / kstep) * kstep, kc = fc_min64(kstep, p->CRS - pc);
+            float *o = rw;
+            for (int64_t i = 0; i < b->nn; i++) {
+                const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
+                for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW) {
+                    int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+                    if (ih < 0 || ih >= H || lo >= hi) {
+                        for (int64_t ow = 0; ow < OW; ow++) o[ow] = 0.0f;
+                        continue;
+                    }
+                    const float *src = xc + ih * W + off;
+                    for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0.0f;
+                    if (sw == 1)
+                        memcpy(o + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        gather_run(o + lo, src + lo * sw, hi - lo, sw);
+                    for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0.0f;
                 }
-                panel_put(&cu, NULL, 0, lo);
-                panel_put(&cu, xc + ih * W + off + lo * sw, sw, hi - lo);
-                panel_put(&cu, NULL, 0, OW - hi);
             }
+            row_to_panels(dst + Nr * pc + (q - pc) * nr, rw, b->cols, nr, nr * kc);
         }
-        panel_put(&cu, NULL, 0, Nr - b->cols); /* the last panel's padding lanes */
     }
 }
 
@@ -450,7 +455,8 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
     }
     const float *Bp = NULL;
     if (!p->direct) {
-        im2col_packed_run(p, c->x, g, &b, wk->col, gt > 1);
+        int64_t panels = fc_gemm_packed_b_floats(b.cols, p->CRS);
+        im2col_packed_run(p, c->x, g, &b, wk->col, wk->col + panels, gt > 1);
         Bp = wk->col;
         B = NULL;
         ldb = b.cols;
