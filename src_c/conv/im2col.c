@@ -76,7 +76,16 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
         /* x is used in place, one image at a time */
     } else if (p->P > want) {
         p->rows = fc_max64(1, fc_min64(want / p->OW, p->OH));
-        p->rows = fc_ceil_div(p->OH, fc_ceil_div(p->OH, p->rows)); /* equal blocks */
+        int64_t nrb = fc_ceil_div(p->OH, p->rows), per = d->N * p->G;
+        /* Few items (batch 1: AlexNet conv1's 55 rows in 5 blocks): a count that is a
+         * multiple of the threads keeps them all busy to the end. */
+        if (T > 1 && pass != FC_PASS_BACKWARD_DATA && per * nrb < 8 * T)
+            for (int64_t m = nrb; m <= fc_min64(p->OH, 2 * nrb); m++)
+                if (per * fc_ceil_div(p->OH, fc_ceil_div(p->OH, m)) % T == 0) {
+                    nrb = m;
+                    break;
+                }
+        p->rows = fc_ceil_div(p->OH, nrb); /* equal blocks */
     } else {
         p->nimg = fc_max64(1, fc_min64(d->N, want / p->P));
         int64_t nb = fc_ceil_div(d->N, p->nimg);
@@ -248,6 +257,12 @@ static void im2col_block(const plan *p, const float *x, float *col, int64_t ld, 
             }
 }
 
+/* o[k] += src[k], k < n: the column and gx never overlap (restrict spares the
+ * compiler's overlap check on every short row). */
+static inline void add_run(float *restrict o, const float *restrict src, int64_t n) {
+    for (int64_t k = 0; k < n; k++) o[k] += src[k];
+}
+
 /* The adjoint of im2col_block: gx[c][ih][iw] += col[...] (gx planes pre-zeroed). */
 static void col2im_block(const plan *p, const float *col, int64_t ld, float *gx, int64_t c0,
                          int64_t c1, int64_t oh0, int64_t oh1) {
@@ -264,7 +279,7 @@ static void col2im_block(const plan *p, const float *col, int64_t ld, float *gx,
                     if (ih < 0 || ih >= H) continue;
                     float *dst = gx + (c * H + ih) * W + off;
                     if (d->stride_w == 1)
-                        for (int64_t ow = lo; ow < hi; ow++) dst[ow] += src[ow];
+                        add_run(dst + lo, src + lo, hi - lo);
                     else
                         for (int64_t ow = lo; ow < hi; ow++) dst[ow * d->stride_w] += src[ow];
                 }
