@@ -76,7 +76,16 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
         /* x is used in place, one image at a time */
     } else if (p->P > want) {
         p->rows = fc_max64(1, fc_min64(want / p->OW, p->OH));
-        p->rows = fc_ceil_div(p->OH, fc_ceil_div(p->OH, p->rows)); /* equal blocks */
+        int64_t nrb = fc_ceil_div(p->OH, p->rows), per = d->N * p->G;
+        /* Few items (batch 1: AlexNet conv1's 55 rows in 5 blocks): a count that is a
+         * multiple of the threads keeps them all busy to the end. */
+        if (T > 1 && pass != FC_PASS_BACKWARD_DATA && per * nrb < 8 * T)
+            for (int64_t m = nrb; m <= fc_min64(p->OH, 2 * nrb); m++)
+                if (per * fc_ceil_div(p->OH, fc_ceil_div(p->OH, m)) % T == 0) {
+                    nrb = m;
+                    break;
+                }
+        p->rows = fc_ceil_div(p->OH, nrb); /* equal blocks */
     } else {
         p->nimg = fc_max64(1, fc_min64(d->N, want / p->P));
         int64_t nb = fc_ceil_div(d->N, p->nimg);
@@ -209,6 +218,18 @@ static void valid_cols(int64_t OW, int64_t W, int64_t sw, int64_t off, int64_t *
     *hi = fc_max64(*lo, fc_min64(b, OW));
 }
 
+/* o[k] = src[k * sw] for k < n. Constant strides let the compiler unroll the gather;
+ * 2 and 4 are the strided layers (ResNet conv1, AlexNet conv1, downsampling 3x3s). */
+static inline void gather_run(float *restrict o, const float *restrict src, int64_t n,
+                              int64_t sw) {
+    switch (sw) {
+    case 1: for (int64_t k = 0; k < n; k++) o[k] = src[k]; break;
+    case 2: for (int64_t k = 0; k < n; k++) o[k] = src[2 * k]; break;
+    case 4: for (int64_t k = 0; k < n; k++) o[k] = src[4 * k]; break;
+    default: for (int64_t k = 0; k < n; k++, src += sw) o[k] = *src;
+    }
+}
+
 /* col[(c*R + r)*S + s][(oh - oh0)*OW + ow] (row stride ld) =
  *     x[c][oh*sh - pt + r*dh][ow*sw - pl + s*dw]
  * for channels [c0, c1) of one image's group planes `x`, output rows [oh0, oh1). */
@@ -230,13 +251,16 @@ static void im2col_block(const plan *p, const float *x, float *col, int64_t ld, 
                     }
                     const float *src = x + (c * H + ih) * W + off;
                     for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-                    if (d->stride_w == 1)
-                        memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
-                    else
-                        for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[ow * d->stride_w];
+                    gather_run(dst + lo, src + lo * d->stride_w, hi - lo, d->stride_w);
                     for (int64_t ow = hi; ow < OW; ow++) dst[ow] = 0.0f;
                 }
             }
+}
+
+/* o[k] += src[k], k < n: the column and gx never overlap (restrict spares the
+ * compiler's overlap check on every short row). */
+static inline void add_run(float *restrict o, const float *restrict src, int64_t n) {
+    for (int64_t k = 0; k < n; k++) o[k] += src[k];
 }
 
 /* The adjoint of im2col_block: gx[c][ih][iw] += col[...] (gx planes pre-zeroed). */
@@ -255,7 +279,7 @@ static void col2im_block(const plan *p, const float *col, int64_t ld, float *gx,
                     if (ih < 0 || ih >= H) continue;
                     float *dst = gx + (c * H + ih) * W + off;
                     if (d->stride_w == 1)
-                        for (int64_t ow = lo; ow < hi; ow++) dst[ow] += src[ow];
+                        add_run(dst + lo, src + lo, hi - lo);
                     else
                         for (int64_t ow = lo; ow < hi; ow++) dst[ow * d->stride_w] += src[ow];
                 }
@@ -289,6 +313,26 @@ static void col2im_run(const plan *p, const float *col, int64_t g, const block *
     }
 }
 
+/* rows of the packed-B layout are copied into their NR-wide panels in whole panels of
+ * constant size (inlined vector moves; a library call per 64 bytes costs more than the
+ * copy), the last one padded with zeros. */
+static inline void row_to_panels(float *restrict dst, const float *restrict row, int64_t n,
+                                 int64_t nr, int64_t pstride) {
+    int64_t full = n / nr, jp = 0;
+    if (nr == 16)
+        for (; jp < full; jp++) memcpy(dst + jp * pstride, row + jp * 16, 64);
+    else if (nr == 32)
+        for (; jp < full; jp++) memcpy(dst + jp * pstride, row + jp * 32, 128);
+    else if (nr == 8)
+        for (; jp < full; jp++) memcpy(dst + jp * pstride, row + jp * 8, 32);
+    for (; jp * nr < n; jp++) {
+        float *dp = dst + jp * pstride;
+        int64_t m = fc_min64(nr, n - jp * nr);
+        for (int64_t j = 0; j < m; j++) dp[j] = row[jp * nr + j];
+        for (int64_t j = m; j < nr; j++) dp[j] = 0.0f;
+    }
+}
+
 /* The forward block's column matrix for group g written straight into the GEMM's
  * packed-B layout (see gemm.h): each row (c, r, s) is built in a row buffer (cols
  * floats, stays in L1), then copied into its NR-wide panels, saving the write and
@@ -297,7 +341,7 @@ static void col2im_run(const plan *p, const float *col, int64_t g, const block *
 static void im2col_packed_run(const plan *p, const float *x, int64_t g, const block *b,
                               float *dst, float *rowbufs, int par) {
     const fc_conv2d_desc *d = p->d;
-    const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W;
+    const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W, sw = d->stride_w;
     const int64_t nr = fc_gemm_nr(), kstep = fc_gemm_kstep(p->CRS);
     const int64_t np = fc_ceil_div(b->cols, nr), Nr = np * nr;
     #pragma omp parallel num_threads(p->threads) if (par)
@@ -310,33 +354,27 @@ static void im2col_packed_run(const plan *p, const float *x, int64_t g, const bl
         for (int64_t q = 0; q < p->CRS; q++) {
             int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
             int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
-            valid_cols(OW, W, d->stride_w, off, &lo, &hi);
+            valid_cols(OW, W, sw, off, &lo, &hi);
             int64_t pc = (q / kstep) * kstep, kc = fc_min64(kstep, p->CRS - pc);
-            float *base = dst + Nr * pc + (q - pc) * nr;
+            float *o = rw;
             for (int64_t i = 0; i < b->nn; i++) {
                 const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
-                float *o = rw + i * b->pb;
                 for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW) {
                     int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
                     if (ih < 0 || ih >= H || lo >= hi) {
-                        memset(o, 0, (size_t)OW * sizeof(float));
+                        for (int64_t ow = 0; ow < OW; ow++) o[ow] = 0.0f;
                         continue;
                     }
                     const float *src = xc + ih * W + off;
                     for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0.0f;
-                    if (d->stride_w == 1)
+                    if (sw == 1)
                         memcpy(o + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
                     else
-                        for (int64_t ow = lo; ow < hi; ow++) o[ow] = src[ow * d->stride_w];
+                        gather_run(o + lo, src + lo * sw, hi - lo, sw);
                     for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0.0f;
                 }
             }
-            for (int64_t jp = 0; jp < np; jp++) {
-                int64_t n = fc_min64(nr, b->cols - jp * nr);
-                float *dp = base + jp * nr * kc;
-                memcpy(dp, rw + jp * nr, (size_t)n * sizeof(float));
-                for (int64_t j = n; j < nr; j++) dp[j] = 0.0f;
-            }
+            row_to_panels(dst + Nr * pc + (q - pc) * nr, rw, b->cols, nr, nr * kc);
         }
     }
 }
