@@ -79,40 +79,38 @@ static void dw_pack(const fc_plane_geom *g, const float *restrict src, float *re
     const int64_t nph = g->nph, j0 = fc_max64(0, -g->left), j1 = fc_min64(g->W, g->Wp - g->left);
     if (borders) memset(dst, 0, (size_t)g->plane * sizeof(float));
     if (j0 >= j1) return;
+    /* Phase p slot q holds source column q*nph + p - left, for q in [lo[p], hi[p])
+     * (the same for every row). */
+    int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+    for (int64_t p = 0; p < fc_min64(nph, 2); p++) {
+        lo[p] = fc_ceil_div(fc_max64(0, j0 + g->left - p), nph);
+        hi[p] = fc_min64(g->phase, fc_ceil_div(fc_max64(0, j1 + g->left - p), nph));
+    }
+    const int64_t both_lo = fc_max64(lo[0], lo[1]), both_hi = fc_min64(hi[0], hi[1]);
     for (int64_t pr = fc_max64(0, g->top); pr < fc_min64(g->Hp, g->top + g->H); pr++) {
         float *drow = dst + pr * g->row;
-        const float *srow = src + (pr - g->top) * g->W;
-        int64_t p = 0;
-        if (nph == 2) {
+        const float *srow = src + (pr - g->top) * g->W - g->left;
+        if (nph == 1) {
+            memcpy(drow + lo[0], srow + lo[0], (size_t)(hi[0] - lo[0]) * sizeof(float));
+        } else if (nph == 2) {
             /* both phases in one pass (an even/odd split of the row); the slots either
              * side of the shared range are the phases' single-slot edges */
-            int64_t lo0 = fc_ceil_div(fc_max64(0, j0 + g->left), 2);
-            int64_t lo1 = fc_ceil_div(fc_max64(0, j0 + g->left - 1), 2);
-            int64_t hi0 = fc_min64(g->phase, fc_ceil_div(fc_max64(0, j1 + g->left), 2));
-            int64_t hi1 = fc_min64(g->phase, fc_ceil_div(fc_max64(0, j1 + g->left - 1), 2));
-            int64_t lo = fc_max64(lo0, lo1), hi = fc_min64(hi0, hi1);
             float *d0 = drow, *d1 = drow + g->phase;
-            const float *s0 = srow - g->left;
-            for (int64_t q = lo0; q < fc_min64(lo, hi0); q++) d0[q] = s0[2 * q];
-            for (int64_t q = lo1; q < fc_min64(lo, hi1); q++) d1[q] = s0[2 * q + 1];
-            for (int64_t q = lo; q < hi; q++) {
-                d0[q] = s0[2 * q];
-                d1[q] = s0[2 * q + 1];
+            for (int64_t q = lo[0]; q < fc_min64(both_lo, hi[0]); q++) d0[q] = srow[2 * q];
+            for (int64_t q = lo[1]; q < fc_min64(both_lo, hi[1]); q++) d1[q] = srow[2 * q + 1];
+            for (int64_t q = both_lo; q < both_hi; q++) {
+                d0[q] = srow[2 * q];
+                d1[q] = srow[2 * q + 1];
             }
-            for (int64_t q = fc_max64(hi, lo0); q < hi0; q++) d0[q] = s0[2 * q];
-            for (int64_t q = fc_max64(hi, lo1); q < hi1; q++) d1[q] = s0[2 * q + 1];
-            p = 2;
-        }
-        for (; p < nph; p++) {
-            /* phase p slot q holds source column q*nph + p - left, for q in [qlo, qhi) */
-            int64_t qlo = fc_max64(0, fc_ceil_div(fc_max64(0, j0 + g->left - p), nph));
-            int64_t qhi = fc_min64(g->phase, fc_ceil_div(fc_max64(0, j1 + g->left - p), nph));
-            float *dp = drow + p * g->phase;
-            const float *sp = srow + p - g->left;
-            if (nph == 1)
-                memcpy(dp + qlo, sp + qlo, (size_t)(qhi - qlo) * sizeof(float));
-            else
-                for (int64_t q = qlo; q < qhi; q++) dp[q] = sp[q * nph];
+            for (int64_t q = fc_max64(both_hi, lo[0]); q < hi[0]; q++) d0[q] = srow[2 * q];
+            for (int64_t q = fc_max64(both_hi, lo[1]); q < hi[1]; q++) d1[q] = srow[2 * q + 1];
+        } else {
+            for (int64_t p = 0; p < nph; p++) {
+                int64_t qlo = fc_ceil_div(fc_max64(0, j0 + g->left - p), nph);
+                int64_t qhi = fc_min64(g->phase, fc_ceil_div(fc_max64(0, j1 + g->left - p), nph));
+                float *dp = drow + p * g->phase;
+                for (int64_t q = qlo; q < qhi; q++) dp[q] = srow[q * nph + p];
+            }
         }
     }
 }
