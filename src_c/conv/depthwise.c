@@ -115,6 +115,33 @@ static void dw_pack(const fc_plane_geom *g, const float *restrict src, float *re
     }
 }
 
+/* fc_plane_pack for backward-data's zero-upsampled grad_y plane (one phase), with the
+ * forward packer's rule: the zeros (padding and the stride's holes) stay in the
+ * thread's buffer between tasks, so after the first task only the source values are
+ * scattered (the general packer clears the plane and divides per element). */
+static void dw_pack_sampled(const fc_plane_geom *g, const float *restrict src,
+                            float *restrict dst, int borders) {
+    if (borders) memset(dst, 0, (size_t)g->plane * sizeof(float));
+    const int64_t sh = g->sh, sw = g->sw;
+    /* source (i, j) lands at (top + i*sh, left + j*sw) when inside [0, Hp) x [0, Wp) */
+    int64_t i0 = fc_ceil_div(fc_max64(0, -g->top), sh);
+    int64_t i1 = fc_min64(g->H, fc_ceil_div(fc_max64(0, g->Hp - g->top), sh));
+    int64_t j0 = fc_ceil_div(fc_max64(0, -g->left), sw);
+    int64_t j1 = fc_min64(g->W, fc_ceil_div(fc_max64(0, g->Wp - g->left), sw));
+    for (int64_t i = i0; i < i1; i++) {
+        /* the row's first written slot, then every sw-th */
+        float *drow = dst + (g->top + i * sh) * g->row + g->left + j0 * sw;
+        const float *srow = src + i * g->W + j0;
+        int64_t n = j1 - j0;
+        if (sw == 1)
+            memcpy(drow, srow, (size_t)fc_max64(0, n) * sizeof(float));
+        else if (sw == 2)
+            for (int64_t j = 0; j < n; j++) drow[2 * j] = srow[j];
+        else
+            for (int64_t j = 0; j < n; j++) drow[j * sw] = srow[j];
+    }
+}
+
 /* Per-thread packed buffers of `floats` each plus shared pieces; opens the arena. */
 typedef struct dw_ws {
     fc_arena arena;
@@ -248,11 +275,13 @@ fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int6
     #pragma omp parallel num_threads(nt)
     {
         float *buf = ws.bufs + thread_id() * ws.buf_stride;
+        int fresh = 1;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < N * C; t++) {
             int64_t n = t / C, c = t % C;
             for (int64_t j = 0; j < m; j++)
-                fc_plane_pack(&g, gy + (n * K + c * m + j) * OH * OW, buf + j * g.plane);
+                dw_pack_sampled(&g, gy + (n * K + c * m + j) * OH * OW, buf + j * g.plane, fresh);
+            fresh = 0;
             fc_depthwise_rows a = {buf, m, g.plane, g.row, g.phase, wf + c * m * RS, R, S, 1, 1,
                             d->dilation_h, d->dilation_w, ws.soff, d->H, d->W, 0.0f,
                             gx + t * d->H * d->W};
