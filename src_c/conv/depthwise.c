@@ -68,6 +68,10 @@ static fc_plane_geom forward_geom(const fc_depthwise_conv2d_desc *d, int64_t OH,
                      (OW - 1) * d->stride_w + (d->S - 1) * d->dilation_w + 1, 1, 1, d->stride_w);
 }
 
+/* ceil(a / b) for a >= 0, b >= 1, without fc_ceil_div's a + b - 1 (which overflows
+ * for the hostile strides and pads the descriptor check admits). */
+static inline int64_t dw_ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+
 /* fc_plane_pack for the forward geometry (no source sampling), cheaper on the small
  * and strided planes of depthwise layers, where packing cost as much as the
  * arithmetic: a thread's buffer keeps its padding between tasks (every task writes
@@ -83,8 +87,8 @@ static void dw_pack(const fc_plane_geom *g, const float *restrict src, float *re
      * (the same for every row). */
     int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
     for (int64_t p = 0; p < fc_min64(nph, 2); p++) {
-        lo[p] = fc_ceil_div(fc_max64(0, j0 + g->left - p), nph);
-        hi[p] = fc_min64(g->phase, fc_ceil_div(fc_max64(0, j1 + g->left - p), nph));
+        lo[p] = dw_ceil_div(fc_max64(0, j0 + g->left - p), nph);
+        hi[p] = fc_min64(g->phase, dw_ceil_div(fc_max64(0, j1 + g->left - p), nph));
     }
     const int64_t both_lo = fc_max64(lo[0], lo[1]), both_hi = fc_min64(hi[0], hi[1]);
     for (int64_t pr = fc_max64(0, g->top); pr < fc_min64(g->Hp, g->top + g->H); pr++) {
@@ -106,8 +110,8 @@ static void dw_pack(const fc_plane_geom *g, const float *restrict src, float *re
             for (int64_t q = fc_max64(both_hi, lo[1]); q < hi[1]; q++) d1[q] = srow[2 * q + 1];
         } else {
             for (int64_t p = 0; p < nph; p++) {
-                int64_t qlo = fc_ceil_div(fc_max64(0, j0 + g->left - p), nph);
-                int64_t qhi = fc_min64(g->phase, fc_ceil_div(fc_max64(0, j1 + g->left - p), nph));
+                int64_t qlo = dw_ceil_div(fc_max64(0, j0 + g->left - p), nph);
+                int64_t qhi = fc_min64(g->phase, dw_ceil_div(fc_max64(0, j1 + g->left - p), nph));
                 float *dp = drow + p * g->phase;
                 for (int64_t q = qlo; q < qhi; q++) dp[q] = srow[q * nph + p];
             }
@@ -124,10 +128,10 @@ static void dw_pack_sampled(const fc_plane_geom *g, const float *restrict src,
     if (borders) memset(dst, 0, (size_t)g->plane * sizeof(float));
     const int64_t sh = g->sh, sw = g->sw;
     /* source (i, j) lands at (top + i*sh, left + j*sw) when inside [0, Hp) x [0, Wp) */
-    int64_t i0 = fc_ceil_div(fc_max64(0, -g->top), sh);
-    int64_t i1 = fc_min64(g->H, fc_ceil_div(fc_max64(0, g->Hp - g->top), sh));
-    int64_t j0 = fc_ceil_div(fc_max64(0, -g->left), sw);
-    int64_t j1 = fc_min64(g->W, fc_ceil_div(fc_max64(0, g->Wp - g->left), sw));
+    int64_t i0 = dw_ceil_div(fc_max64(0, -g->top), sh);
+    int64_t i1 = fc_min64(g->H, dw_ceil_div(fc_max64(0, g->Hp - g->top), sh));
+    int64_t j0 = dw_ceil_div(fc_max64(0, -g->left), sw);
+    int64_t j1 = fc_min64(g->W, dw_ceil_div(fc_max64(0, g->Wp - g->left), sw));
     for (int64_t i = i0; i < i1; i++) {
         /* the row's first written slot, then every sw-th */
         float *drow = dst + (g->top + i * sh) * g->row + g->left + j0 * sw;
