@@ -68,6 +68,84 @@ static fc_plane_geom forward_geom(const fc_depthwise_conv2d_desc *d, int64_t OH,
                      (OW - 1) * d->stride_w + (d->S - 1) * d->dilation_w + 1, 1, 1, d->stride_w);
 }
 
+/* ceil(a / b) for a >= 0, b >= 1, without fc_ceil_div's a + b - 1 (which overflows
+ * for the hostile strides and pads the descriptor check admits). */
+static inline int64_t dw_ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+
+/* fc_plane_pack for the forward geometry (no source sampling), cheaper on the small
+ * and strided planes of depthwise layers, where packing cost as much as the
+ * arithmetic: a thread's buffer keeps its padding between tasks (every task writes
+ * the same interior slots), so only the first task (`borders`) writes the zeros; the
+ * interior is a plain copy per phase, stride 2 with a constant step the compiler
+ * vectorizes. */
+static void dw_pack(const fc_plane_geom *g, const float *restrict src, float *restrict dst,
+                    int borders) {
+    const int64_t nph = g->nph, j0 = fc_max64(0, -g->left), j1 = fc_min64(g->W, g->Wp - g->left);
+    if (borders) memset(dst, 0, (size_t)g->plane * sizeof(float));
+    if (j0 >= j1) return;
+    /* Phase p slot q holds source column q*nph + p - left, for q in [lo[p], hi[p])
+     * (the same for every row). */
+    int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+    for (int64_t p = 0; p < fc_min64(nph, 2); p++) {
+        lo[p] = dw_ceil_div(fc_max64(0, j0 + g->left - p), nph);
+        hi[p] = fc_min64(g->phase, dw_ceil_div(fc_max64(0, j1 + g->left - p), nph));
+    }
+    const int64_t both_lo = fc_max64(lo[0], lo[1]), both_hi = fc_min64(hi[0], hi[1]);
+    for (int64_t pr = fc_max64(0, g->top); pr < fc_min64(g->Hp, g->top + g->H); pr++) {
+        float *drow = dst + pr * g->row;
+        const float *srow = src + (pr - g->top) * g->W - g->left;
+        if (nph == 1) {
+            memcpy(drow + lo[0], srow + lo[0], (size_t)(hi[0] - lo[0]) * sizeof(float));
+        } else if (nph == 2) {
+            /* both phases in one pass (an even/odd split of the row); the slots either
+             * side of the shared range are the phases' single-slot edges */
+            float *d0 = drow, *d1 = drow + g->phase;
+            for (int64_t q = lo[0]; q < fc_min64(both_lo, hi[0]); q++) d0[q] = srow[2 * q];
+            for (int64_t q = lo[1]; q < fc_min64(both_lo, hi[1]); q++) d1[q] = srow[2 * q + 1];
+            for (int64_t q = both_lo; q < both_hi; q++) {
+                d0[q] = srow[2 * q];
+                d1[q] = srow[2 * q + 1];
+            }
+            for (int64_t q = fc_max64(both_hi, lo[0]); q < hi[0]; q++) d0[q] = srow[2 * q];
+            for (int64_t q = fc_max64(both_hi, lo[1]); q < hi[1]; q++) d1[q] = srow[2 * q + 1];
+        } else {
+            for (int64_t p = 0; p < nph; p++) {
+                int64_t qlo = dw_ceil_div(fc_max64(0, j0 + g->left - p), nph);
+                int64_t qhi = fc_min64(g->phase, dw_ceil_div(fc_max64(0, j1 + g->left - p), nph));
+                float *dp = drow + p * g->phase;
+                for (int64_t q = qlo; q < qhi; q++) dp[q] = srow[q * nph + p];
+            }
+        }
+    }
+}
+
+/* fc_plane_pack for backward-data's zero-upsampled grad_y plane (one phase), with the
+ * forward packer's rule: the zeros (padding and the stride's holes) stay in the
+ * thread's buffer between tasks, so after the first task only the source values are
+ * scattered (the general packer clears the plane and divides per element). */
+static void dw_pack_sampled(const fc_plane_geom *g, const float *restrict src,
+                            float *restrict dst, int borders) {
+    if (borders) memset(dst, 0, (size_t)g->plane * sizeof(float));
+    const int64_t sh = g->sh, sw = g->sw;
+    /* source (i, j) lands at (top + i*sh, left + j*sw) when inside [0, Hp) x [0, Wp) */
+    int64_t i0 = dw_ceil_div(fc_max64(0, -g->top), sh);
+    int64_t i1 = fc_min64(g->H, dw_ceil_div(fc_max64(0, g->Hp - g->top), sh));
+    int64_t j0 = dw_ceil_div(fc_max64(0, -g->left), sw);
+    int64_t j1 = fc_min64(g->W, dw_ceil_div(fc_max64(0, g->Wp - g->left), sw));
+    for (int64_t i = i0; i < i1; i++) {
+        /* the row's first written slot, then every sw-th */
+        float *drow = dst + (g->top + i * sh) * g->row + g->left + j0 * sw;
+        const float *srow = src + i * g->W + j0;
+        int64_t n = j1 - j0;
+        if (sw == 1)
+            memcpy(drow, srow, (size_t)fc_max64(0, n) * sizeof(float));
+        else if (sw == 2)
+            for (int64_t j = 0; j < n; j++) drow[2 * j] = srow[j];
+        else
+            for (int64_t j = 0; j < n; j++) drow[j * sw] = srow[j];
+    }
+}
+
 /* Per-thread packed buffers of `floats` each plus shared pieces; opens the arena. */
 typedef struct dw_ws {
     fc_arena arena;
@@ -161,10 +239,12 @@ fc_status fc_depthwise_run_forward(const fc_depthwise_conv2d_desc *d, int64_t OH
     {
         float *buf = ws.bufs + thread_id() * ws.buf_stride;
         float *out = planes + thread_id() * OH * OW;
+        int fresh = 1;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < N * C; t++) {
             int64_t n = t / C, c = t % C;
-            fc_plane_pack(&g, x + t * d->H * d->W, buf);
+            dw_pack(&g, x + t * d->H * d->W, buf, fresh);
+            fresh = 0;
             for (int64_t j = 0; j < m; j++) {
                 int64_t k = c * m + j, at = (n * C * m + k) * OH * OW;
                 fc_depthwise_rows a = {buf, 1, g.plane, g.row, g.phase, w + k * RS, d->R, d->S,
@@ -199,11 +279,13 @@ fc_status fc_depthwise_run_backward_data(const fc_depthwise_conv2d_desc *d, int6
     #pragma omp parallel num_threads(nt)
     {
         float *buf = ws.bufs + thread_id() * ws.buf_stride;
+        int fresh = 1;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < N * C; t++) {
             int64_t n = t / C, c = t % C;
             for (int64_t j = 0; j < m; j++)
-                fc_plane_pack(&g, gy + (n * K + c * m + j) * OH * OW, buf + j * g.plane);
+                dw_pack_sampled(&g, gy + (n * K + c * m + j) * OH * OW, buf + j * g.plane, fresh);
+            fresh = 0;
             fc_depthwise_rows a = {buf, m, g.plane, g.row, g.phase, wf + c * m * RS, R, S, 1, 1,
                             d->dilation_h, d->dilation_w, ws.soff, d->H, d->W, 0.0f,
                             gx + t * d->H * d->W};
@@ -236,10 +318,12 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
         float *buf = ws.bufs + tid * ws.buf_stride;
         float *mine = partials + tid * K * part;
         memset(mine, 0, (size_t)(K * part) * sizeof(float));
+        int fresh = 1;
         #pragma omp for schedule(static)
         for (int64_t t = 0; t < N * C; t++) {
             int64_t n = t / C, c = t % C;
-            fc_plane_pack(&g, x + t * d->H * d->W, buf);
+            dw_pack(&g, x + t * d->H * d->W, buf, fresh);
+            fresh = 0;
             for (int64_t j = 0; j < m; j++) {
                 int64_t k = c * m + j;
                 float *pk = mine + k * part;

@@ -41,6 +41,15 @@ CASES = random_dw_cases(24, seed=99) + [
     dict(x_shape=(1, 2, 6, 9), w_shape=(2, 1, 2, 2), stride=(1, 2), pads=(3, 2, 3, 1), dilation=(1, 1)),
     dict(x_shape=(2, 3, 7, 21), w_shape=(6, 1, 1, 1), stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1)),
     dict(x_shape=(1, 1, 9, 40), w_shape=(1, 1, 1, 19), stride=(1, 1), pads=(0, 0, 9, 9), dilation=(1, 1)),
+    # the fixed 5x5 kernel (stride 1 and 2, tails, 7x7 maps) and the even/odd row split
+    # of stride-2 packing with every parity of left pad and width; many (image,
+    # channel) tasks per thread, which reuse their buffer's zero borders
+    dict(x_shape=(2, 9, 7, 7), w_shape=(9, 1, 5, 5), stride=(1, 1), pads=(2, 2, 2, 2), dilation=(1, 1)),
+    dict(x_shape=(2, 5, 13, 37), w_shape=(5, 1, 5, 5), stride=(2, 2), pads=(2, 1, 2, 3), dilation=(1, 1)),
+    dict(x_shape=(3, 7, 11, 30), w_shape=(14, 1, 5, 5), stride=(2, 2), pads=(1, 2, 1, 0), dilation=(1, 1)),
+    dict(x_shape=(2, 6, 9, 19), w_shape=(6, 1, 3, 3), stride=(2, 2), pads=(0, 1, 0, 1), dilation=(1, 1)),
+    dict(x_shape=(1, 4, 6, 8), w_shape=(4, 1, 3, 5), stride=(1, 2), pads=(1, 1, 3, 0), dilation=(1, 2)),
+    dict(x_shape=(2, 3, 10, 25), w_shape=(3, 1, 5, 5), stride=(3, 3), pads=(2, 2, 2, 2), dilation=(1, 1)),
 ]
 
 
