@@ -9,7 +9,6 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
 import sysconfig
 import tempfile
 from concurrent.futures import ThreadPoolExecutor

@@ -15,7 +15,6 @@ members a0, a1, ... and the nesting is a JSON index stored as one more member
 pickle-free .npz.
 """
 import json
-import math
 import numbers
 import zipfile
 import zlib

@@ -1,7 +1,6 @@
 """DistributedSampler against torch.utils.data.DistributedSampler's partition rules."""
 import itertools
 
-import numpy as np
 import pytest
 
 from fastconv.distributed import DistributedSampler

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from torch_batchnorm import randomize_bn
 
 onnx = pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
@@ -25,18 +26,6 @@ def _twins():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def _randomize_bn(tm, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in tm.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5, generator=g)
-                m.bias.normal_(0, 0.2, generator=g)
-                m.running_mean.normal_(0, 0.5, generator=g)
-                m.running_var.uniform_(0.3, 2.0, generator=g)
-    return tm
 
 
 def _export(model, x, dynamic=True, **kw):
@@ -65,7 +54,7 @@ def test_planned_session_matches_onnxruntime(name, folding):
     ort = pytest.importorskip("onnxruntime")
     make, shape = NETS[name]
     torch.manual_seed(0)
-    model = _randomize_bn(make(_twins()), 1).eval()
+    model = randomize_bn(make(_twins()), 1).eval()
     x = np.random.default_rng(0).standard_normal((2,) + shape).astype(np.float32)
     # do_constant_folding=False keeps BatchNormalization nodes for the plan to fold
     blob = _export(model, x, do_constant_folding=folding)
@@ -86,7 +75,7 @@ def test_planned_session_matches_onnxruntime(name, folding):
 
 def test_planned_equals_interpreted():
     make, shape = NETS["resnet18"]
-    model = _randomize_bn(make(_twins()), 2).eval()
+    model = randomize_bn(make(_twins()), 2).eval()
     x = np.random.default_rng(1).standard_normal((1,) + shape).astype(np.float32)
     blob = _export(model, x, do_constant_folding=False)
     planned = fo.InferenceSession(blob)

@@ -115,9 +115,7 @@ class AlexNet(nn.Module):
 
 
 # -- GoogLeNet and Xception: shared with the benchmark's model rows ------------------------
-from fastconv.bench.torch_models import (  # noqa: E402,F401
-    BasicConv2d, GoogLeNet, Inception, SeparableConv2d, Xception, XMiddleBlock, XStridedBlock,
-    max_pool_same)
+from fastconv.bench.torch_models import GoogLeNet, Xception, max_pool_same  # noqa: E402,F401
 
 
 # -- FCN-8s on ResNet-18, named as fastconv.models.fcn names it --------------------------

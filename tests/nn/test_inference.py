@@ -3,11 +3,11 @@ eval mode and against the torch twins (float64), with non-trivial BatchNorm
 statistics; what the rewrites leave; memory figures; weights snapshot."""
 import importlib
 import importlib.util
-import inspect
 import os
 
 import numpy as np
 import pytest
+from torch_batchnorm import randomize_bn
 
 import fastconv as fc
 from fastconv import _C
@@ -80,14 +80,7 @@ def test_plan_equals_torch_twin(built, name, make, shape, tol):
     tw = _torch_twins()
     twin = {"lenet5": lambda: tw.LeNet5(), "alexnet": lambda: tw.AlexNet(num_classes=10),
             "resnet18": lambda: tw.resnet(18, 10), "resnet50": lambda: tw.resnet(50, 10)}[name]()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in twin.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5, generator=g)
-                m.bias.normal_(0, 0.2, generator=g)
-                m.running_mean.normal_(0, 0.5, generator=g)
-                m.running_var.uniform_(0.3, 2.0, generator=g)
+    randomize_bn(twin, 1)
     model = make()
     model.load_state_dict(twin.state_dict())
     twin = twin.double().eval()
