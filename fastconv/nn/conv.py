@@ -20,12 +20,6 @@ class _XCache(NamedTuple):
     first: bool = False      # x is the model's input
 
 
-def no_input_grad(x):
-    """What a layer returns in place of a skipped input gradient: zeros without memory
-    (a container may still add it to another branch's gradient)."""
-    return np.broadcast_to(np.float32(0), np.shape(x))
-
-
 def _padding_arg(padding, name):
     if isinstance(padding, str):
         if padding.lower() not in ("same", "valid"):
@@ -65,7 +59,7 @@ class _ConvLayer(Module):
             self.weight.accumulate(gw, owned=True)
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(gb if wg else bias_add_backward(grad_out), owned=True)
-        return no_input_grad(c.x) if gx is None else gx
+        return self._no_input_grad(np.shape(c.x)) if gx is None else gx
 
 
 def _channels(fn, in_channels, out_channels, groups):

@@ -67,7 +67,7 @@ class Linear(Module):
             self.bias.accumulate(g.sum(axis=0, dtype=np.float32), owned=True)
         shape = np.shape(grad_out)[:-1] + (self.in_features,)
         if self._input_grad_skipped(c.first):
-            return np.broadcast_to(np.float32(0), shape)
+            return self._no_input_grad(shape)
         return amp.cast_taken(matmul(g, amp.cast_taken(self.weight.data))).reshape(shape)
 
     def extra_repr(self):

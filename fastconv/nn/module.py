@@ -172,6 +172,12 @@ class Module:
         return x is getattr(_pass, "input", None)
 
     @staticmethod
+    def _no_input_grad(shape):
+        """What a layer returns in place of a skipped input gradient: zeros of that
+        shape without memory (a container may still add it to another branch's)."""
+        return np.broadcast_to(np.float32(0), shape)
+
+    @staticmethod
     def _input_grad_skipped(first):
         """Whether a layer whose forward got the model input (first) may skip its input
         gradient in the backward in progress."""
