@@ -215,12 +215,16 @@ def weighted_forward(fn, x, weight, bias, n_bias, out_shape, kernel):
     return y
 
 
+def flag(v, name, fn):
+    """A checked bool argument (a NumPy bool too)."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {name} must be a bool, got {name}={v!r}")
+    return bool(v)
+
+
 def grad_flags(input_grad, weight_grad, fn):
     """The checked (input_grad, weight_grad) switches of a backward op."""
-    for v, name in ((input_grad, "input_grad"), (weight_grad, "weight_grad")):
-        if not isinstance(v, (bool, np.bool_)):
-            raise TypeError(f"{fn}: {name} must be True or False, got {v!r}")
-    return bool(input_grad), bool(weight_grad)
+    return flag(input_grad, "input_grad", fn), flag(weight_grad, "weight_grad", fn)
 
 
 def gradient_buffers(x_shape, w_shape, nbias, fn, input_grad=True, weight_grad=True):

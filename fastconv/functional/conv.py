@@ -1,7 +1,5 @@
 """Convolution: validation, shape math and algorithm choice for fastconv.conv2d."""
 
-import numpy as np
-
 from fastconv import _C
 from fastconv.errors import UnsupportedError
 from fastconv.functional import _args, tuning
@@ -106,8 +104,7 @@ def _inputs(fn, x, weight):
 def epilogue_args(fn, scale, residual, relu, K, out_shape):
     """The fused epilogue's arguments checked (shapes, types), not yet converted:
     (scale, residual, relu, fused) with fused False when there is nothing beyond a bias."""
-    if not isinstance(relu, (bool, np.bool_)):
-        raise TypeError(f"{fn}: relu must be True or False, got relu={relu!r}")
+    relu = _args.flag(relu, "relu", fn)
     if scale is not None:
         scale = _args.as_array(scale, "scale", fn)
         if scale.shape != (K,):

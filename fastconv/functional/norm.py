@@ -28,12 +28,6 @@ class BatchNorm2dResult(NamedTuple):
     save_invstd: Optional[np.ndarray]
 
 
-def _flag(v, name, fn):
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{fn}: {name} must be a bool, got {name}={v!r}")
-    return bool(v)
-
-
 def _real(v, name, fn, minimum=None):
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a real number, got {name}={v!r}")
@@ -98,8 +92,8 @@ def batch_norm2d(x, gamma=None, beta=None, running_mean=None, running_var=None,
     fn = "batch_norm2d"
     x = _args.as_array(x, "x", fn, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
-    training = _flag(training, "training", fn)
-    relu = _flag(relu, "relu", fn)
+    training = _args.flag(training, "training", fn)
+    relu = _args.flag(relu, "relu", fn)
     eps = _real(eps, "eps", fn, 0.0)
     momentum = _real(momentum, "momentum", fn)
     gamma = _vector(gamma, "gamma", C, fn)
@@ -146,7 +140,7 @@ def batch_norm2d_backward(grad_out, x, gamma, save_mean, save_invstd, y=None, re
     fn = "batch_norm2d_backward"
     x = _args.as_array(x, "x", fn, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
-    relu = _flag(relu, "relu", fn)
+    relu = _args.flag(relu, "relu", fn)
     grad_out = _args.check_grad_out(_args.as_array(grad_out, "grad_out", fn), x.shape, fn,
                                     "batch_norm2d")
     gamma = _vector(gamma, "gamma", C, fn)

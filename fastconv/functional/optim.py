@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from fastconv import _C
+from fastconv.functional import _args
 
 
 def _tensors(arrays, name, fn, shapes=None, write=True):
@@ -51,12 +52,6 @@ def _real(v, name, fn, lo=None, lo_open=False, hi=None):
     return v
 
 
-def _flag(v, name, fn):
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{fn}: {name} must be a bool, got {name}={v!r}")
-    return bool(v)
-
-
 def sgd_update(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.0,
                weight_decay=0.0, nesterov=False, first_step=False):
     """One torch.optim.SGD step over every parameter, in place:
@@ -72,8 +67,8 @@ def sgd_update(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampen
     momentum = _real(momentum, "momentum", fn, 0.0)
     dampening = _real(dampening, "dampening", fn)
     weight_decay = _real(weight_decay, "weight_decay", fn, 0.0)
-    nesterov = _flag(nesterov, "nesterov", fn)
-    first_step = _flag(first_step, "first_step", fn)
+    nesterov = _args.flag(nesterov, "nesterov", fn)
+    first_step = _args.flag(first_step, "first_step", fn)
     if nesterov and (momentum <= 0.0 or dampening != 0.0):
         raise ValueError(f"{fn}: nesterov needs momentum > 0 and dampening = 0, got "
                          f"momentum={momentum!r}, dampening={dampening!r}")
@@ -110,8 +105,8 @@ def adam_update(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0
     b2 = _real(betas[1], "betas[1]", fn, 0.0, hi=1.0)
     eps = _real(eps, "eps", fn, 0.0)
     weight_decay = _real(weight_decay, "weight_decay", fn, 0.0)
-    decoupled = _flag(decoupled, "decoupled", fn)
-    amsgrad = _flag(amsgrad, "amsgrad", fn)
+    decoupled = _args.flag(decoupled, "decoupled", fn)
+    amsgrad = _args.flag(amsgrad, "amsgrad", fn)
     if amsgrad:
         if max_exp_avg_sqs is None:
             raise ValueError(f"{fn}: amsgrad=True needs max_exp_avg_sqs")

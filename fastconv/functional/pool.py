@@ -28,7 +28,7 @@ class PoolParams:
         self.stride = self.kernel if stride is None else _args.pair(stride, "stride", fn, 1)
         self.dilation = _args.pair(dilation, "dilation", fn, 1)
         self.pads = _pool_padding(padding, fn)
-        self.ceil_mode = _flag(ceil_mode, "ceil_mode", fn)
+        self.ceil_mode = _args.flag(ceil_mode, "ceil_mode", fn)
         t, b, l, r = self.pads
         OH = _out_size(fn, "height", H, t, b, self.kernel[0], self.stride[0],
                        self.dilation[0], self.ceil_mode, padding)
@@ -41,12 +41,6 @@ class PoolParams:
 
     def c_args(self):
         return self.kernel, self.stride, self.pads, self.dilation, self.ceil_mode
-
-
-def _flag(v, name, fn):
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{fn}: {name} must be a bool, got {name}={v!r}")
-    return bool(v)
 
 
 def _pool_padding(padding, fn):
@@ -108,7 +102,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     fn = "max_pool2d"
     x = _input(fn, x)
     p = PoolParams(fn, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return_indices = _flag(return_indices, "return_indices", fn)
+    return_indices = _args.flag(return_indices, "return_indices", fn)
     y = _args.empty(p.out_shape, "output", fn)
     idx = _args.empty(p.out_shape, "indices", fn, np.int64) if return_indices else None
     if y.size:
@@ -150,7 +144,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     fn = "avg_pool2d"
     x = _input(fn, x)
     p = PoolParams(fn, x.shape, kernel_size, stride, padding, 1, ceil_mode)
-    cip = _flag(count_include_pad, "count_include_pad", fn)
+    cip = _args.flag(count_include_pad, "count_include_pad", fn)
     y = _args.empty(p.out_shape, "output", fn)
     if y.size:
         _C.avg_pool2d_forward(_args.to_float32(x, "x", fn), y, p.kernel, p.stride, p.pads, p.ceil_mode, cip)
@@ -164,7 +158,7 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
     fn = "avg_pool2d_backward"
     x = _input(fn, x)
     p = PoolParams(fn, x.shape, kernel_size, stride, padding, 1, ceil_mode)
-    cip = _flag(count_include_pad, "count_include_pad", fn)
+    cip = _args.flag(count_include_pad, "count_include_pad", fn)
     grad_out = _grad(fn, grad_out, p.out_shape, "avg_pool2d")
     gx = _args.empty(x.shape, "grad_x", fn)
     if gx.size:
