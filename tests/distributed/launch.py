@@ -1,25 +1,32 @@
 """Starts the ranks of run_worker.py as local processes on loopback (what torchrun does
-on one host), waits for them and fails with their output when one fails."""
+on one host), waits for them and fails with their output when one fails.
+
+The ranks meet through a file store in the output folder, not a TCP port chosen in
+advance: a port found free here and bound later by rank 0 can be taken in between (by
+rank 1's own connecting socket, among others, which then connects to itself), and the
+tests failed now and then. torchrun's env:// rendezvous is covered by
+test_train_command.py, where torchrun binds its own port."""
 import os
-import socket
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def file_init_method(folder):
+    """A file:// rendezvous in folder; the file must not exist before the group forms."""
+    path = os.path.join(os.path.abspath(folder), "rendezvous")
+    if os.path.exists(path):
+        os.remove(path)
+    return "file://" + path
 
 
 def launch(outdir, world=2, timeout=120, extra_env=None):
-    port = free_port()
+    init = file_init_method(outdir)
     procs = []
     for rank in range(world):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), **(extra_env or {}))
+                   FC_TEST_INIT_METHOD=init, **(extra_env or {}))
         env.pop("LOCAL_WORLD_SIZE", None)   # counted from host names instead
         procs.append(subprocess.Popen(
             [sys.executable, os.path.join(HERE, "run_worker.py"), str(outdir)], env=env,

@@ -1,5 +1,5 @@
-"""One rank of the 2-process tests: python run_worker.py OUTDIR (RANK, WORLD_SIZE,
-MASTER_ADDR, MASTER_PORT in the environment). Trains every scenario of scenarios.py
+"""One rank of the 2-process tests: python run_worker.py OUTDIR (RANK, WORLD_SIZE and
+FC_TEST_INIT_METHOD in the environment). Trains every scenario of scenarios.py
 under data parallelism and writes OUTDIR/<scenario>_rank<r>.npz."""
 import os
 import sys
@@ -14,7 +14,9 @@ import scenarios as sc
 def main(outdir):
     import torch
     torch.set_num_threads(1)
-    fd.init_process_group("gloo", timeout=60)
+    fd.init_process_group("gloo", init_method=os.environ["FC_TEST_INIT_METHOD"],
+                          world_size=int(os.environ["WORLD_SIZE"]),
+                          rank=int(os.environ["RANK"]), timeout=60)
     rank, world = fd.get_rank(), fd.get_world_size()
     info = {"threads": fc.get_num_threads()}
     for name, (build, shape, classes) in sc.NATIVE.items():

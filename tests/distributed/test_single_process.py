@@ -11,7 +11,7 @@ import pytest
 import fastconv as fc
 import fastconv.distributed as fd
 from fastconv import nn, runtime
-from .launch import free_port
+from .launch import file_init_method
 
 
 def test_importing_fastconv_does_not_import_torch():
@@ -35,8 +35,8 @@ pytest.importorskip("torch.distributed")
 
 
 @pytest.fixture
-def group():
-    fd.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}",
+def group(tmp_path):
+    fd.init_process_group("gloo", init_method=file_init_method(tmp_path),
                           world_size=1, rank=0)
     yield
     fd.destroy_process_group()
@@ -157,24 +157,24 @@ def test_no_group_is_an_error():
         fd.init_process_group("gloo", num_threads=0)
 
 
-def test_threads_are_the_local_share_of_the_cores(monkeypatch, threads_restored):
+def test_threads_are_the_local_share_of_the_cores(monkeypatch, threads_restored, tmp_path):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     runtime._threads_explicit = False
     runtime._C.set_num_threads(7)
-    fd.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}",
+    fd.init_process_group("gloo", init_method=file_init_method(tmp_path),
                           world_size=1, rank=0)
     fd.destroy_process_group()
     assert fc.get_num_threads() == max(1, len(os.sched_getaffinity(0)) // 2)
 
 
-def test_threads_set_by_the_user_are_kept(monkeypatch, threads_restored):
+def test_threads_set_by_the_user_are_kept(monkeypatch, threads_restored, tmp_path):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     fc.set_num_threads(3)
-    fd.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}",
+    fd.init_process_group("gloo", init_method=file_init_method(tmp_path),
                           world_size=1, rank=0)
     fd.destroy_process_group()
     assert fc.get_num_threads() == 3
-    fd.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}",
+    fd.init_process_group("gloo", init_method=file_init_method(tmp_path),
                           world_size=1, rank=0, num_threads=5)
     fd.destroy_process_group()
     assert fc.get_num_threads() == 5
