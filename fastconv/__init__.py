@@ -20,10 +20,12 @@ from fastconv import _C  # noqa: E402
 from fastconv.errors import UnsupportedError
 from fastconv.functional import *  # noqa: F401,F403 - the ops are the package's API
 from fastconv.functional import __all__ as _ops
-from fastconv.runtime import (available_isas, get_include, get_isa, get_library_dir,
+from fastconv.runtime import (array_cache_bytes, available_isas, get_array_cache_limit,
+                              get_include, get_isa, get_library_dir,
                               get_num_threads, get_precision, get_workspace_cache_limit,
                               info, release_workspace, set_isa, set_num_threads,
-                              set_precision, set_workspace_cache_limit, workspace_cache_bytes)
+                              set_array_cache_limit, set_precision,
+                              set_workspace_cache_limit, workspace_cache_bytes)
 
 from fastconv import nn, optim, models  # noqa: E402,F401  (after the ops they compose)
 from fastconv.nn import save, load  # noqa: E402,F401
@@ -38,5 +40,6 @@ __all__ = list(_ops) + [
     "get_num_threads", "get_precision", "get_workspace_cache_limit", "info",
     "release_workspace", "set_isa", "set_num_threads", "set_precision",
     "set_workspace_cache_limit", "workspace_cache_bytes",
+    "array_cache_bytes", "get_array_cache_limit", "set_array_cache_limit",
     "get_cmake_dir", "get_pkgconfig_dir",
 ]

@@ -30,7 +30,7 @@ import weakref
 
 import numpy as np
 
-from fastconv.functional import lowp
+from fastconv.functional import _args, lowp
 
 __all__ = ["autocast", "get_autocast_dtype", "is_autocast_enabled"]
 
@@ -94,7 +94,7 @@ def _round_own(a, dtype):
     """_round of an array nobody else holds (an op's fresh result): in place, so that no
     second float32 copy is allocated."""
     if (a is None or not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.size == 0
-            or not (a.flags.c_contiguous and a.flags.writeable and a.base is None)):
+            or not (a.flags.c_contiguous and a.flags.writeable and _args.is_fresh(a))):
         return _round(a, dtype)
     return lowp.round_to(a, dtype, out=a)
 

@@ -28,9 +28,32 @@ def get_num_threads():
 
 
 def release_workspace():
-    """Free the scratch memory fastconv keeps between calls (every thread's cache that
-    no call is using right now). The next call allocates afresh."""
+    """Free the memory fastconv keeps between calls: every thread's scratch cache that
+    no call is using right now, and the array cache (the memory of freed result
+    arrays). The next call allocates afresh."""
     _C.release_workspace()
+    _C.array_cache_release()
+
+
+def set_array_cache_limit(nbytes):
+    """Result arrays of 1 MiB or more are allocated from a cache that keeps the memory
+    of freed ones (up to `nbytes` in all; default 1 GiB; 0: none), so that a training
+    loop, which allocates the same activations and gradients every step, does not map
+    and fault in fresh pages every step."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+        raise TypeError(f"set_array_cache_limit: nbytes must be an int, got {nbytes!r}")
+    if nbytes < 0 or nbytes >= 2**64:
+        raise ValueError(f"set_array_cache_limit: nbytes must be in [0, 2**64), got {nbytes}")
+    _C.set_array_cache_limit(nbytes)
+
+
+def get_array_cache_limit():
+    return _C.get_array_cache_limit()
+
+
+def array_cache_bytes():
+    """Bytes of freed result arrays the array cache holds now."""
+    return _C.array_cache_stats()[0]
 
 
 def set_workspace_cache_limit(nbytes):

@@ -8,6 +8,8 @@ import operator
 
 import numpy as np
 
+from fastconv import _C
+
 # Largest element count fastconv allocates or indexes (int64 bytes, with headroom).
 MAX_ELEMENTS = 2**62 // 8
 
@@ -91,17 +93,24 @@ def as_float32(a, name, fn):
 def empty(shape, name, fn, dtype=np.float32, zeros=False):
     """A new array of `shape` for the op's result `name`: ValueError when it has more
     elements than fastconv indexes, MemoryError naming the size when it cannot be
-    allocated."""
+    allocated. Large ones reuse the memory of freed results (fastconv.runtime, array
+    cache), so that a training loop does not map fresh pages every step."""
     shape = tuple(int(s) for s in shape)
     check_elements(shape, name, fn)
     try:
-        return (np.zeros if zeros else np.empty)(shape, dtype=dtype)
+        return _C.cached_empty(shape, dtype, zeros)
     except MemoryError:
         n = np.dtype(dtype).itemsize
         for s in shape:
             n *= s
         raise MemoryError(f"{fn}: the {name} of shape {shape} needs {_bytes(n)}, which "
                           f"could not be allocated") from None
+
+
+def is_fresh(a):
+    """Whether `a` holds its memory alone: a NumPy array that owns its data, or an op's
+    result from the array cache (whose base is the cache block, not another array)."""
+    return a.base is None or type(a.base) is _C._CachedBlock
 
 
 def check_rank(a, ndim, name, fn, layout):
