@@ -24,9 +24,7 @@ class _Residual(nn.Module):
         raise NotImplementedError
 
     def forward(self, x):
-        out = x
-        for m in self._body():
-            out = m(out)
+        out = nn.run_chain(self._body(), x)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu_out.add_forward(out, identity)   # relu(out + identity), one pass
 

@@ -20,9 +20,7 @@ class Staged(nn.Module):
     def forward(self, x):
         x = _args.as_float32(x, "x", type(self).__name__)
         self._check(x)
-        for m in self._stages():
-            x = m(x)
-        return x
+        return nn.run_chain(self._stages(), x)
 
     def backward(self, grad_out):
         for m in reversed(self._stages()):

@@ -81,12 +81,8 @@ class _Block(nn.Module):
         return [m for n, m in self._modules.items() if n.startswith("residual")]
 
     def forward(self, x):
-        y = x
-        for m in self._body():
-            y = m(y)
-        r = x
-        for m in self._shortcut():
-            r = m(r)
+        y = nn.run_chain(self._body(), x)
+        r = nn.run_chain(self._shortcut(), x)
         return np.add(y, r, out=y)      # y is the last layer's fresh output, cached by none
 
     def backward(self, grad_out):

@@ -9,7 +9,7 @@ from fastconv.nn.container import Concat, Sequential
 from fastconv.nn.conv import (Conv2d, ConvTranspose2d, DepthwiseConv2d,
                               SeparableConv2d)
 from fastconv.nn.layers import (BatchNorm2d, Dropout, Flatten, Identity, Linear,
-                                ReLU, Sigmoid, Tanh)
+                                ReLU, Sigmoid, Tanh, run_chain)
 from fastconv.nn.loss import CrossEntropyLoss, MSELoss
 from fastconv.nn.checkpoint import load, save
 from fastconv.nn.module import Module, Parameter
@@ -19,7 +19,7 @@ __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "Concat", "Conv2d", "ConvTranspose2d",
     "CrossEntropyLoss", "DepthwiseConv2d", "Dropout", "Flatten", "Identity", "Linear",
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "SeparableConv2d", "Sequential",
-    "Sigmoid", "Tanh", "init", "load", "save",
+    "Sigmoid", "Tanh", "init", "load", "run_chain", "save",
 ]
 
 # The training API of issue 18 (appended: more layers, losses and checkpoints).

@@ -5,6 +5,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fastconv.functional._args import as_float32
+from fastconv.nn.layers import run_chain
 from fastconv.nn.module import Module
 
 __all__ = ["Sequential", "Concat"]
@@ -42,9 +43,7 @@ class Sequential(Module):
         return mods[i]
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+        return run_chain(self._modules.values(), x)
 
     def backward(self, grad_out):
         for m in reversed(self._modules.values()):

@@ -110,8 +110,31 @@ class ReLU(Module):
         return "inplace=True" if self.inplace else ""
 
     def backward(self, grad_out):
-        y = self._take().y
-        return relu_backward(_args.as_float32(grad_out, "grad_out", "ReLU"), y)
+        c = self._take()
+        if isinstance(c, _FusedCache):      # the BatchNorm2d before applies the mask
+            return grad_out
+        return relu_backward(_args.as_float32(grad_out, "grad_out", "ReLU"), c.y)
+
+
+def run_chain(modules, x):
+    """Calls each module on the previous one's output (what Sequential and the models'
+    chains do). A BatchNorm2d directly followed by a ReLU runs as one pass over the data
+    (BatchNorm2d.forward_relu), forward and backward; the ReLU then keeps only a marker
+    and its backward passes the gradient on to the BatchNorm2d, which masks it. Their
+    subclasses (SyncBatchNorm, BatchNorm1d) run as written."""
+    mods = list(modules)
+    i = 0
+    while i < len(mods):
+        m = mods[i]
+        if (i + 1 < len(mods) and type(m) is BatchNorm2d and type(mods[i + 1]) is ReLU
+                and isinstance(x, np.ndarray)):
+            x = m.forward_relu(x)
+            mods[i + 1]._keep(_FusedCache())
+            i += 2
+        else:
+            x = m(x)
+            i += 1
+    return x
 
 
 class Tanh(Module):
@@ -207,6 +230,11 @@ class _BNCache(NamedTuple):
     x: np.ndarray
     mean: np.ndarray
     invstd: np.ndarray
+    y: np.ndarray = None     # the output, when the next ReLU ran in this forward
+
+
+class _FusedCache(NamedTuple):
+    """The cache of a ReLU whose forward ran inside the BatchNorm2d before it."""
 
 
 class BatchNorm2d(Module):
@@ -250,6 +278,15 @@ class BatchNorm2d(Module):
                              f" got {x.shape}")
 
     def forward(self, x):
+        return self._forward(x, False)
+
+    def forward_relu(self, x):
+        """max(self(x), 0) in one pass over the data, for a BatchNorm2d followed by a
+        ReLU (nn.run_chain fuses such pairs); this layer's backward then applies the
+        ReLU's mask in the same pass as its own gradient."""
+        return self._forward(x, True)
+
+    def _forward(self, x, relu):
         x = _args.as_float32(x, "x", "BatchNorm2d")
         self._check(x)
         N, C, H, W = x.shape
@@ -259,7 +296,7 @@ class BatchNorm2d(Module):
         if not use_batch:
             self._keep(None)
             return batch_norm2d(x, gamma, beta, self.running_mean, self.running_var,
-                                training=False, eps=self.eps).y
+                                training=False, eps=self.eps, relu=relu).y
         m = N * H * W
         if m == 1 and self.training:
             raise ValueError(f"BatchNorm2d: training needs more than one value per channel, "
@@ -276,8 +313,9 @@ class BatchNorm2d(Module):
             self.running_mean = np.require(self.running_mean, np.float32, ["C", "W", "O"])
             self.running_var = np.require(self.running_var, np.float32, ["C", "W", "O"])
             rm, rv = self.running_mean, self.running_var
-        r = batch_norm2d(x, gamma, beta, rm, rv, training=True, momentum=mom, eps=self.eps)
-        self._keep(_BNCache(x, r.save_mean, r.save_invstd))
+        r = batch_norm2d(x, gamma, beta, rm, rv, training=True, momentum=mom, eps=self.eps,
+                         relu=relu)
+        self._keep(_BNCache(x, r.save_mean, r.save_invstd, r.y if relu else None))
         return r.y
 
     def _forward_empty(self, x):
@@ -298,7 +336,8 @@ class BatchNorm2d(Module):
                 self.bias.accumulate(np.zeros(C, np.float32), owned=True)
             return np.zeros(g.shape, np.float32)
         gamma = self.weight.data if self.affine else None
-        gx, ggamma, gbeta = batch_norm2d_backward(g, c.x, gamma, c.mean, c.invstd)
+        gx, ggamma, gbeta = batch_norm2d_backward(g, c.x, gamma, c.mean, c.invstd, y=c.y,
+                                                  relu=c.y is not None)
         if self.affine:
             self.weight.accumulate(ggamma, owned=True)
             self.bias.accumulate(gbeta, owned=True)

@@ -86,15 +86,16 @@ def test_activations_are_cached_in_16bit_and_shared(rng):
     with amp.autocast("bfloat16"):
         model(x)
     conv1, bn, relu, conv2 = model[0], model[1], model[2], model[3]
-    for m in (conv1, bn, relu, conv2):
+    assert type(relu._cache).__name__ == "_FusedCache"     # ran inside the BatchNorm
+    for m in (conv1, bn, conv2):
         c = m._cache
         halves = [v.a for v in c[1] if isinstance(v, amp._Half)]
         assert halves and all(h.dtype == BF16 for h in halves), type(m).__name__
     # BatchNorm's statistics stay float32 in its cache
     stats = [v for v in bn._cache[1] if isinstance(v, np.ndarray)]
     assert stats and all(s.dtype == np.float32 for s in stats)
-    # the ReLU's output and the next convolution's input: one 16-bit copy
-    assert relu._cache[1][0].a is conv2._cache[1][0].a
+    # the fused BatchNorm-ReLU's output and the next convolution's input: one 16-bit copy
+    assert bn._cache[1][3].a is conv2._cache[1][0].a
     # BatchNorm's input (a rounded convolution output) is stored losslessly
     model.backward(np.ones((2, 4, 10, 10), np.float32))
     assert bn.running_mean.dtype == np.float32
