@@ -2,6 +2,7 @@
 (conv1, bn1, layer1..layer4 of blocks, downsample.{0,1}, fc), so that a torchvision
 state dict loads directly. Stride sits on the 3x3 convolution of Bottleneck (v1.5)."""
 from fastconv import nn
+from fastconv.nn.container import add_grads
 from fastconv.models.staged import Staged
 from fastconv.nn import init
 
@@ -34,7 +35,8 @@ class _Residual(nn.Module):
         for m in reversed(self._body()):
             gx = m.backward(gx)
         g_skip = g if self.downsample is None else self.downsample.backward(g)
-        return gx + g_skip
+        return add_grads(gx, g_skip)
+
 
 
 class BasicBlock(_Residual):

@@ -12,6 +12,7 @@ from collections import OrderedDict
 import numpy as np
 
 from fastconv import nn
+from fastconv.nn.container import add_grads
 from fastconv.functional import _args
 from fastconv.models.staged import Staged
 from fastconv.functional.pool import max_pool2d, max_pool2d_backward
@@ -92,7 +93,7 @@ class _Block(nn.Module):
         gr = grad_out
         for m in reversed(self._shortcut()):
             gr = m.backward(gr)
-        return g + gr
+        return add_grads(g, gr)
 
 
 class _StridedBlock(_Block):

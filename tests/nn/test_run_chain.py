@@ -95,3 +95,20 @@ def test_sequential_uses_it(rng):
     model.backward(np.ones_like(y))
     assert model[0].weight.grad is not None
     fc.release_workspace()
+
+
+def test_add_grads_writes_into_a_fresh_result_only(rng):
+    from fastconv.nn.container import add_grads
+    a = fc.relu(rng.standard_normal((2, 3, 4, 4)).astype(np.float32))   # an op's result
+    b = rng.standard_normal(a.shape).astype(np.float32)
+    want = a.astype(np.float64) + b
+    s = add_grads(a, b)
+    assert s is a
+    np.testing.assert_allclose(s, want, rtol=1e-6)
+    v = a[:1]                                   # a view: a new array instead
+    s2 = add_grads(v, b[:1])
+    assert s2 is not v
+    zeros = np.broadcast_to(np.float32(0), a.shape)   # a skipped input gradient
+    s3 = add_grads(zeros, b)
+    np.testing.assert_array_equal(s3, b)
+    assert add_grads(b, b) is not b             # the same array on both sides
