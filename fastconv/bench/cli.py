@@ -7,8 +7,8 @@ import time
 EPILOG = """\
 case names: <group>/<shape>/<pass>[/<algorithm>], e.g. conv2d/resnet_56_n1/bwd_data/im2col;
 _nB in a shape name is its batch. Whole-model rows: model/<net>/<infer|train>/n<batch>
-(LeNet-5 b64; ResNet-18 inference b1 and b16, training b16; ResNet-50 b8; AlexNet inference
-b1 and b16, training b16; GoogLeNet inference b1, training b16; Xception and FCN-ResNet-18 inference b1).
+(LeNet-5 b64; ResNet-18 inference b1 and b16, training b16; ResNet-50 inference b1, b8
+and b16, training b8; AlexNet inference b1 and b16, training b16; GoogLeNet inference b1, training b16; Xception and FCN-ResNet-18 inference b1).
 --quick keeps of them the LeNet-5 rows and ResNet-18 b1 inference;
 `--ops model/` runs just the model rows (several minutes on two cores). Inference rows also
 time onnxruntime and fastconv.onnx on the torch twin's ONNX export where installed.

@@ -405,7 +405,8 @@ MODELS = {  # name: (fastconv.models factory, input shape, classes)
 MODEL_ROWS = (
     ("lenet5", "infer", 64), ("lenet5", "train", 64),
     ("resnet18", "infer", 1), ("resnet18", "infer", 16), ("resnet18", "train", 16),
-    ("resnet50", "infer", 8), ("resnet50", "train", 8),
+    ("resnet50", "infer", 1), ("resnet50", "infer", 8), ("resnet50", "infer", 16),
+    ("resnet50", "train", 8),
     ("alexnet", "infer", 1), ("alexnet", "infer", 16), ("alexnet", "train", 16),
     ("googlenet", "infer", 1), ("googlenet", "train", 16), ("xception", "infer", 1),
     ("fcn_resnet18", "infer", 1),
