@@ -62,9 +62,13 @@ def _out_size(fn, axis, size, p0, p1, k, s, d, ceil_mode, padding):
         raise ValueError(f"{fn}: padding must be smaller than the effective kernel {axis} "
                          f"{eff} (dilation {d} x (kernel_size {k} - 1) + 1), got "
                          f"padding={padding!r}")
-    if eff > size + p0 + p1:
+    # ceil_mode keeps a last window that runs past the padded input (torch's rule); the
+    # window is then cut at the padded edge. Without it, or when no window starts inside
+    # the input, a kernel larger than the padded input leaves no output.
+    if eff > size + p0 + p1 and (not ceil_mode or size + p0 + p1 - eff + s - 1 < 0):
         raise ValueError(f"{fn}: the kernel's effective {axis} {eff} exceeds the padded "
-                         f"input {axis} {size + p0 + p1}")
+                         f"input {axis} {size + p0 + p1}"
+                         + ("" if ceil_mode else " (ceil_mode=True would keep one window)"))
     if size + p0 + p1 > MAX_PADDED:
         raise ValueError(f"{fn}: the padded input {axis} {size + p0 + p1} exceeds the pooling "
                          f"limit {MAX_PADDED}")

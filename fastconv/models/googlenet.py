@@ -40,8 +40,8 @@ class Inception(nn.Concat):
 
 
 class GoogLeNet(Staged):
-    """224x224x3 input; any size >= 31 runs (the head pools globally; below 31 a max
-    pool's window would exceed its input, which fastconv's pooling refuses). Strides:
+    """224x224x3 input; any size >= 15 runs, as in torchvision (the head pools
+    globally; the ceil-mode max pools keep a window that runs past a small input). Strides:
     conv1 2, then four ceil-mode max pools of stride 2: 64x64 reaches inception5b at 2x2.
     No auxiliary classifiers, no input transform; dropout 0.2 before fc; returns logits.
     6,624,904 parameters at 1000 classes."""
@@ -84,8 +84,8 @@ class GoogLeNet(Staged):
                 self.flatten, self.dropout, self.fc)
 
     def _check(self, x):
-        if x.ndim != 4 or x.shape[1] != 3 or min(x.shape[2:]) < 31:
-            raise ValueError(f"GoogLeNet: expected x of shape (N, 3, H, W) with H, W >= 31, "
+        if x.ndim != 4 or x.shape[1] != 3 or min(x.shape[2:]) < 15:
+            raise ValueError(f"GoogLeNet: expected x of shape (N, 3, H, W) with H, W >= 15, "
                              f"got {x.shape}")
 
 

@@ -11,6 +11,7 @@
 static int64_t out_size(int64_t in, int64_t p0, int64_t p1, int64_t k, int64_t d, int64_t s,
                         int ceil_mode) {
     int64_t span = in + p0 + p1 - (d * (k - 1) + 1);
+    /* span + s - 1 >= 0 here (check_axis), so the division truncates as floor would */
     int64_t o = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
     if (ceil_mode && (o - 1) * s >= in + p0) o--;
     return o;
@@ -28,7 +29,7 @@ static int windows_hit(int64_t in, int64_t p0, int64_t k, int64_t d, int64_t s, 
 }
 
 static fc_status check_axis(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1,
-                            int64_t d) {
+                            int64_t d, int ceil_mode) {
     if (in < 1 || k < 1) return FC_INVALID_SHAPE;
     if (s < 1) return FC_INVALID_STRIDE;
     if (d < 1) return FC_INVALID_DILATION;
@@ -37,7 +38,10 @@ static fc_status check_axis(int64_t in, int64_t k, int64_t s, int64_t p0, int64_
     int64_t eff = d * (k - 1) + 1;
     if (p0 < 0 || p1 < 0 || p0 >= eff || p1 >= eff) return FC_INVALID_PADDING;
     if (in + p0 + p1 > FC_POOL_MAX_PADDED) return FC_SIZE_OVERFLOW;
-    if (eff > in + p0 + p1) return FC_INVALID_SHAPE;
+    /* A kernel larger than the padded input leaves no window, except in ceil mode, where
+     * torch keeps one that starts inside and is cut at the padded edge. */
+    if (eff > in + p0 + p1 && (!ceil_mode || in + p0 + p1 - eff + s - 1 < 0))
+        return FC_INVALID_SHAPE;
     return FC_SUCCESS;
 }
 
@@ -46,10 +50,10 @@ static fc_status check(const fc_pool2d_desc *d, int is_avg, int64_t *OH, int64_t
     if (d->N < 1 || d->C < 1) return FC_INVALID_SHAPE;
     if (is_avg && (d->dilation_h != 1 || d->dilation_w != 1)) return FC_INVALID_DILATION;
     fc_status st = check_axis(d->H, d->kernel_h, d->stride_h, d->pad_top, d->pad_bottom,
-                              d->dilation_h);
+                              d->dilation_h, d->ceil_mode);
     if (st == FC_SUCCESS)
         st = check_axis(d->W, d->kernel_w, d->stride_w, d->pad_left, d->pad_right,
-                        d->dilation_w);
+                        d->dilation_w, d->ceil_mode);
     if (st != FC_SUCCESS) return st;
     int64_t oh = out_size(d->H, d->pad_top, d->pad_bottom, d->kernel_h, d->dilation_h,
                           d->stride_h, d->ceil_mode);

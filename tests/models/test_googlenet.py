@@ -48,8 +48,10 @@ def test_bad_input():
     m = fc.models.googlenet(num_classes=3)
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         m(np.zeros((1, 1, 64, 64), np.float32))
-    with pytest.raises(ValueError, match=">= 31"):
-        m(np.zeros((1, 3, 30, 64), np.float32))
+    with pytest.raises(ValueError, match=">= 15"):
+        m(np.zeros((1, 3, 14, 64), np.float32))
+    m.eval()
+    assert m(np.zeros((1, 3, 15, 15), np.float32)).shape == (1, 3)   # torchvision's least
 
 
 # -- against torch ------------------------------------------------------------------------

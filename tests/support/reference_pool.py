@@ -21,14 +21,17 @@ def taps(o, s, p0, k, d, size):
 
 
 def valid(H, W, kernel, stride, pads, dilation, ceil_mode):
-    """Whether the arguments are legal (pads below the effective kernel, windows fit
-    the padded input and every window holds an input element)."""
+    """Whether the arguments are legal (pads below the effective kernel, at least one
+    window: without ceil_mode the window fits the padded input, with it a window may
+    run past the padded end, as in PyTorch; every window holds an input element)."""
     (kh, kw), (sh, sw), (t, b, l, r), (dh, dw) = kernel, stride, pads, dilation
     for size, p0, p1, k, s, d in ((H, t, b, kh, sh, dh), (W, l, r, kw, sw, dw)):
         eff = d * (k - 1) + 1
-        if max(p0, p1) >= eff or eff > size + p0 + p1:
+        if max(p0, p1) >= eff:
             return False
         o = out_size(size, p0, p1, k, s, d, ceil_mode)
+        if o < 1 or (eff > size + p0 + p1 and not ceil_mode):
+            return False
         if any(not taps(i, s, p0, k, d, size) for i in range(o)):
             return False
     return True

@@ -284,3 +284,31 @@ def test_max_pool_tall_kernel_no_row_ring(isa, rng, pass_):
     gx = fastconv.max_pool2d_backward(gy, x, k, s, padding_arg(pads), d, ceil_mode=True)
     assert_close(gx, max_pool_backward_ref(gy, x.shape, widx),
                  max_pool_backward_ref(np.abs(gy), x.shape, widx), 51)
+
+
+# A kernel larger than the padded input: ceil mode keeps the one window that starts
+# inside (cut at the padded edge), as PyTorch does; without ceil mode it is an error.
+@pytest.mark.parametrize("H, W, k, s, p", [(2, 2, (3, 3), (2, 2), 0), (4, 5, (5, 5), (2, 2), 0),
+                                           (4, 4, (5, 5), (3, 3), 0), (3, 6, (5, 2), (3, 2), 0), (2, 7, (5, 3), (3, 2), 1),
+                                           (1, 3, (2, 3), (2, 2), 0)])
+def test_ceil_mode_keeps_a_window_larger_than_the_input(isa, rng, H, W, k, s, p):
+    x = rng.standard_normal((2, 3, H, W)).astype(np.float32)
+    pads = (p, p, p, p)
+    y = fastconv.max_pool2d(x, k, s, p, ceil_mode=True)
+    ref, idx = max_pool_ref(x, k, s, pads, (1, 1), True)
+    assert y.shape == ref.shape and min(y.shape) >= 1
+    np.testing.assert_array_equal(y, ref.astype(np.float32))
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    gx = fastconv.max_pool2d_backward(gy, x, k, s, p, ceil_mode=True)
+    np.testing.assert_allclose(gx, max_pool_backward_ref(gy, x.shape, idx), rtol=1e-6,
+                               atol=1e-6)
+    for cip in (True, False):
+        ya = fastconv.avg_pool2d(x, k, s, p, ceil_mode=True, count_include_pad=cip)
+        r, ar = avg_pool_ref(x, k, s, pads, True, cip)
+        assert_close(ya, r, ar, k[0] * k[1])
+        ga = fastconv.avg_pool2d_backward(gy, x, k, s, p, ceil_mode=True,
+                                          count_include_pad=cip)
+        rg, arg = avg_pool_backward_ref(gy, x.shape, k, s, pads, True, cip)
+        assert_close(ga, rg, arg, k[0] * k[1])
+    with pytest.raises(ValueError, match="ceil_mode=True would keep one window"):
+        fastconv.max_pool2d(x, k, s, p)
