@@ -253,3 +253,17 @@ cdef extern from "fastconv.h" nogil:
                                                            const fc_epilogue *ep, float *y,
                                                            void *workspace,
                                                            size_t workspace_size)
+
+# Blocked channel layout (NCHW8c) convolution (fastconv.h: fc_conv2d_blocked_*).
+cdef extern from "fastconv.h" nogil:
+    fc_status fc_reorder_nchw_to_nchw8c(int64_t N, int64_t C, int64_t H, int64_t W,
+                                        const float *x, float *xb)
+    fc_status fc_reorder_nchw8c_to_nchw(int64_t N, int64_t C, int64_t H, int64_t W,
+                                        const float *xb, float *x)
+    fc_status fc_conv2d_blocked_weights_size(const fc_conv2d_desc *d, size_t *floats)
+    fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const float *w,
+                                                  float *wb, size_t wb_floats)
+    fc_status fc_conv2d_blocked_workspace_size(const fc_conv2d_desc *d, size_t *nbytes)
+    fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb,
+                                        const float *wb, const fc_epilogue *ep, float *yb,
+                                        void *workspace, size_t workspace_size)

@@ -182,3 +182,68 @@ def conv2d_winograd_forward_pretransformed_ex(x, u, scale, bias, residual, bint 
         st = fc_conv2d_winograd_forward_pretransformed_ex(&d, <fc_conv_algorithm>algo, px, pu,
                                                           &ep, py, NULL, 0)
     _check(st, "conv2d_winograd")
+
+
+# Blocked channel layout NCHW8c (C API fc_reorder_*, fc_conv2d_blocked_*).
+
+def reorder_nchw_to_nchw8c(x, xb):
+    """xb (N, ceil(C/8), H, W, 8) from x (N, C, H, W)."""
+    cdef int64_t N, C, H, W
+    N, C, H, W = x.shape
+    cdef int64_t cp = (C + 7) // 8 * 8
+    cdef const float *px = _fptr(x, N * C * H * W, "x")
+    cdef float *pb = _fptr(xb, N * cp * H * W, "out", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_reorder_nchw_to_nchw8c(N, C, H, W, px, pb)
+    _check(st, "to_nchw8c")
+
+
+def reorder_nchw8c_to_nchw(xb, x):
+    """x (N, C, H, W) from xb (N, ceil(C/8), H, W, 8)."""
+    cdef int64_t N, C, H, W
+    N, C, H, W = x.shape
+    cdef int64_t cp = (C + 7) // 8 * 8
+    cdef const float *pb = _fptr(xb, N * cp * H * W, "x")
+    cdef float *px = _fptr(x, N * C * H * W, "out", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_reorder_nchw8c_to_nchw(N, C, H, W, pb, px)
+    _check(st, "from_nchw8c")
+
+
+def conv2d_blocked_transform_weights(w):
+    """The arranged weights of w (K, C, R, S), a flat float32 array."""
+    cdef fc_conv2d_desc d = _conv_desc((1, w.shape[1], w.shape[2], w.shape[3]), w.shape[0],
+                                       w.shape[2], w.shape[3], (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    cdef size_t n = 0
+    _check(fc_conv2d_blocked_weights_size(&d, &n), "pack_nchw8c_weights")
+    cdef const float *pw = _fptr(w, d.K * d.C * d.R * d.S, "weight")
+    wb = np.empty(n, dtype=np.float32)
+    cdef float *pwb = _fptr(wb, n, "packed", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_blocked_transform_weights(&d, pw, pwb, n)
+    _check(st, "pack_nchw8c_weights")
+    return wb
+
+
+def conv2d_blocked_forward(xb, tuple x_shape, wb, tuple w_shape, scale, bias, residual,
+                           bint relu, yb, tuple stride, tuple pads, tuple dilation):
+    """yb = act(scale * conv(xb, w) + bias + residual) on the NCHW8c layout; x_shape and
+    w_shape are the logical (N, C, H, W) and (K, C, R, S)."""
+    cdef fc_conv2d_desc d = _conv_desc(x_shape, w_shape[0], w_shape[2], w_shape[3], stride,
+                                       pads, dilation, 1)
+    cdef int64_t OH = 0, OW = 0
+    cdef size_t n = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d_nchw8c")
+    _check(fc_conv2d_blocked_weights_size(&d, &n), "conv2d_nchw8c")
+    cdef int64_t cp = (d.C + 7) // 8 * 8, kp = (d.K + 7) // 8 * 8
+    cdef const float *px = _fptr(xb, d.N * cp * d.H * d.W, "x")
+    cdef const float *pw = _fptr(wb, n, "weight")
+    cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * kp * OH * OW)
+    cdef float *py = _fptr(yb, d.N * kp * OH * OW, "out", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_blocked_forward(&d, px, pw, &ep, py, NULL, 0)
+    _check(st, "conv2d_nchw8c")

@@ -29,6 +29,7 @@
 #include "eltwise/eltwise.h"
 #include "loss/softmax_xent.h"
 #include "convert/convert.h"
+#include "conv/blocked.h"
 
 /* CPU capabilities, detected once (core/cpu.c). Independent bits, not a ladder: a
  * table names exactly the ones its kernels are compiled for. */
@@ -94,6 +95,11 @@ typedef struct fc_kernels {
     fc_gemv_ukernels gemv;                       /* unpacked small products (gemm/gemm.h) */
     fc_xent_ukernels xent;                       /* softmax cross-entropy (loss/softmax_xent.h) */
     fc_convert_ukernels convert;                 /* convert/convert.h: 16-bit floats */
+
+    struct {  /* conv/blocked.h: NCHW8c direct convolution */
+        fc_blocked_fn forward;
+        int64_t np;                              /* output pixels per tile, at most */
+    } conv_blocked;
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;

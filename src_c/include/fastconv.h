@@ -563,6 +563,34 @@ FC_API fc_status fc_convert_bf16_to_f32(int64_t n, const uint16_t *x, float *y);
 FC_API fc_status fc_convert_f32_to_f16(int64_t n, const float *x, uint16_t *y);
 FC_API fc_status fc_convert_f16_to_f32(int64_t n, const uint16_t *x, float *y);
 
+/* ------------------------------- blocked channel layout (NCHW8c) convolution */
+
+/* A direct convolution on activations laid out xb[N][ceil(C/8)][H][W][8]: channel c of
+ * pixel (h, w) at xb[n][c/8][h][w][c%8], the channels past C zero. For 3x3 layers at
+ * batch 1 on small maps (ResNet's 14x14 and 7x7), where im2col's GEMM runs on
+ * N = OH*OW columns; a network kept in this layout reorders only at its edges.
+ *
+ * The reorders: x[N][C][H][W] <-> xb; to-blocked writes the padded channels as zeros,
+ * from-blocked ignores them. x and xb must not overlap. */
+FC_API fc_status fc_reorder_nchw_to_nchw8c(int64_t N, int64_t C, int64_t H, int64_t W,
+                                           const float *x, float *xb);
+FC_API fc_status fc_reorder_nchw8c_to_nchw(int64_t N, int64_t C, int64_t H, int64_t W,
+                                           const float *xb, float *x);
+/* Weights w[K][C][R][S] arranged once for fc_conv2d_blocked_forward (layout private to
+ * the library version). Serves groups == 1 (else FC_UNSUPPORTED_ALGORITHM), any kernel
+ * size, stride, padding and dilation; only d's K, C, R, S matter for the arrangement. */
+FC_API fc_status fc_conv2d_blocked_weights_size(const fc_conv2d_desc *d, size_t *floats);
+FC_API fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const float *w,
+                                                     float *wb, size_t wb_floats);
+FC_API fc_status fc_conv2d_blocked_workspace_size(const fc_conv2d_desc *d, size_t *bytes);
+/* yb[N][ceil(K/8)][OH][OW][8] = the epilogue of conv(xb, w) (fc_epilogue: scale and bias
+ * [K]; residual in yb's blocked layout, may be yb itself; ep NULL: none). The padded
+ * output channels are written as zeros. xb's padded channels must be finite (zeros, as
+ * the reorder writes them). workspace NULL: the thread's cache. */
+FC_API fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb,
+                                           const float *wb, const fc_epilogue *ep, float *yb,
+                                           void *workspace, size_t workspace_size);
+
 #ifdef __cplusplus
 }
 #endif

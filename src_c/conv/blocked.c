@@ -1,0 +1,253 @@
+/* Direct convolution on the blocked channel layout NCHW8c: the reorders, the weight
+ * arrangement, and the forward loops (padding, tiling, threading) around the per-ISA
+ * kernel of conv/blocked.h. Meant for layers run many times with the same weights
+ * (arranged once) on small maps, where im2col's N = OH*OW leaves GEMM lanes idle; a
+ * network kept in this layout pays the reorders only at its edges. */
+#include <string.h>
+
+#include "blocked.h"
+#include "conv_desc.h"
+#include "epilogue.h"
+#include "core/registry.h"
+
+#define CB FC_BLOCKED_CB
+
+/* ----------------------------------------------------------------- reorders */
+
+static fc_status check_dims(int64_t N, int64_t C, int64_t H, int64_t W, int64_t *blocked) {
+    if (N < 0 || C < 1 || H < 1 || W < 1) return FC_INVALID_SHAPE;
+    int64_t cp = fc_ceil_div(C, CB) * CB, t;
+    if (!fc_prod4(N, cp, H, W, blocked) || !fc_prod4(N, C, H, W, &t)) return FC_SIZE_OVERFLOW;
+    return FC_SUCCESS;
+}
+
+fc_status fc_reorder_nchw_to_nchw8c(int64_t N, int64_t C, int64_t H, int64_t W, const float *x,
+                                    float *xb) {
+    FC_CALL_SCOPE();
+    int64_t nb;
+    fc_status st = check_dims(N, C, H, W, &nb);
+    if (st != FC_SUCCESS) return st;
+    if (nb == 0) return FC_SUCCESS;
+    if (!x || !xb) return FC_INVALID_ARGUMENT;
+    int64_t KB = fc_ceil_div(C, CB), HW = H * W;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t nc = 0; nc < N * KB; nc++) {
+        int64_t n = nc / KB, c0 = (nc % KB) * CB, cn = fc_min64(CB, C - c0);
+        const float *src = x + (n * C + c0) * HW;
+        float *dst = xb + nc * HW * CB;
+        for (int64_t i = 0; i < HW; i++) {
+            int64_t j = 0;
+            for (; j < cn; j++) dst[i * CB + j] = src[j * HW + i];
+            for (; j < CB; j++) dst[i * CB + j] = 0.0f;
+        }
+    }
+    return FC_SUCCESS;
+}
+
+fc_status fc_reorder_nchw8c_to_nchw(int64_t N, int64_t C, int64_t H, int64_t W, const float *xb,
+                                    float *x) {
+    FC_CALL_SCOPE();
+    int64_t nb;
+    fc_status st = check_dims(N, C, H, W, &nb);
+    if (st != FC_SUCCESS) return st;
+    if (nb == 0) return FC_SUCCESS;
+    if (!x || !xb) return FC_INVALID_ARGUMENT;
+    int64_t KB = fc_ceil_div(C, CB), HW = H * W;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t nc = 0; nc < N * KB; nc++) {
+        int64_t n = nc / KB, c0 = (nc % KB) * CB, cn = fc_min64(CB, C - c0);
+        const float *src = xb + nc * HW * CB;
+        float *dst = x + (n * C + c0) * HW;
+        for (int64_t j = 0; j < cn; j++)
+            for (int64_t i = 0; i < HW; i++) dst[j * HW + i] = src[i * CB + j];
+    }
+    return FC_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ weights */
+
+/* The descriptors the blocked forward serves: any kernel size, stride, padding and
+ * dilation; one group. */
+static fc_status check_desc(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
+    if (!d) return FC_INVALID_ARGUMENT;
+    fc_status st = fc_conv2d_check(d, OH, OW);
+    if (st != FC_SUCCESS) return st;
+    if (d->groups != 1) return FC_UNSUPPORTED_ALGORITHM;
+    return FC_SUCCESS;
+}
+
+fc_status fc_conv2d_blocked_weights_size(const fc_conv2d_desc *d, size_t *floats) {
+    FC_CALL_SCOPE();
+    if (!floats) return FC_INVALID_ARGUMENT;
+    int64_t OH, OW, n;
+    fc_status st = check_desc(d, &OH, &OW);
+    if (st != FC_SUCCESS) return st;
+    if (!fc_prod4(fc_ceil_div(d->K, CB) * CB, fc_ceil_div(d->C, CB) * CB, d->R, d->S, &n))
+        return FC_SIZE_OVERFLOW;
+    *floats = (size_t)n;
+    return FC_SUCCESS;
+}
+
+fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const float *w, float *wb,
+                                              size_t wb_floats) {
+    FC_CALL_SCOPE();
+    if (!w || !wb) return FC_INVALID_ARGUMENT;
+    size_t need;
+    fc_status st = fc_conv2d_blocked_weights_size(d, &need);
+    if (st != FC_SUCCESS) return st;
+    if (wb_floats < need) return FC_INVALID_WORKSPACE;
+    int64_t K = d->K, C = d->C, T = d->R * d->S;
+    int64_t KB = fc_ceil_div(K, CB), CBn = fc_ceil_div(C, CB);
+    /* wb[kb][cb][t][i][j] = w[kb*8 + j][cb*8 + i][t], zero past K or C */
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t kc = 0; kc < KB * CBn; kc++) {
+        int64_t kb = kc / CBn, cb = kc % CBn;
+        float *dst = wb + kc * T * CB * CB;
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t i = 0; i < CB; i++)
+                for (int64_t j = 0; j < CB; j++) {
+                    int64_t k = kb * CB + j, c = cb * CB + i;
+                    *dst++ = k < K && c < C ? w[(k * C + c) * T + t] : 0.0f;
+                }
+    }
+    return FC_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+typedef struct blk_geom {
+    int64_t OH, OW, CBn, KB, Hp, Wp;
+    int64_t x_img, y_img;     /* floats per image: blocked input (unpadded), output */
+    int64_t xp_img;           /* floats per padded image */
+    int padded;               /* 0: the input is read in place */
+} blk_geom;
+
+static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
+    fc_status st = check_desc(d, &g->OH, &g->OW);
+    if (st != FC_SUCCESS) return st;
+    g->CBn = fc_ceil_div(d->C, CB);
+    g->KB = fc_ceil_div(d->K, CB);
+    g->Hp = d->H + d->pad_top + d->pad_bottom;
+    g->Wp = d->W + d->pad_left + d->pad_right;
+    g->padded = d->pad_top || d->pad_bottom || d->pad_left || d->pad_right;
+    if (!fc_prod4(g->CBn, d->H, d->W, CB, &g->x_img) ||
+        !fc_prod4(g->CBn, g->Hp, g->Wp, CB, &g->xp_img) ||
+        !fc_prod4(g->KB, g->OH, g->OW, CB, &g->y_img))
+        return FC_SIZE_OVERFLOW;
+    int64_t t;
+    if (!fc_mul_ok(d->N, g->xp_img, &t) || !fc_mul_ok(d->N, g->y_img, &t) ||
+        !fc_mul_ok(d->N, g->x_img, &t))
+        return FC_SIZE_OVERFLOW;
+    return FC_SUCCESS;
+}
+
+static size_t workspace_bytes(const fc_conv2d_desc *d, const blk_geom *g) {
+    size_t total = 0;
+    if (g->padded && !fc_ws_add(&total, d->N * g->xp_img, sizeof(float))) return SIZE_MAX;
+    if (!fc_ws_add(&total, 2 * g->KB * CB, sizeof(float))) return SIZE_MAX;   /* scale, bias */
+    if (!fc_ws_add(&total, d->R * d->S, sizeof(int64_t))) return SIZE_MAX;    /* tap offsets */
+    return total;
+}
+
+fc_status fc_conv2d_blocked_workspace_size(const fc_conv2d_desc *d, size_t *bytes) {
+    FC_CALL_SCOPE();
+    if (!bytes) return FC_INVALID_ARGUMENT;
+    blk_geom g;
+    fc_status st = make_geom(d, &g);
+    if (st != FC_SUCCESS) return st;
+    size_t b = workspace_bytes(d, &g);
+    if (b == SIZE_MAX) return FC_SIZE_OVERFLOW;
+    *bytes = b;
+    return FC_SUCCESS;
+}
+
+/* Copies the blocked input into planes with zero borders: rows of W*8 floats. */
+static void pad_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x, float *xp) {
+    int64_t rows = d->N * g->CBn * g->Hp, rowlen = g->Wp * CB;
+    int64_t left = d->pad_left * CB, mid = d->W * CB, right = d->pad_right * CB;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t pr = 0; pr < rows; pr++) {
+        int64_t plane = pr / g->Hp, h = pr % g->Hp - d->pad_top;
+        float *dst = xp + pr * rowlen;
+        if (h < 0 || h >= d->H) {
+            memset(dst, 0, (size_t)rowlen * sizeof(float));
+            continue;
+        }
+        memset(dst, 0, (size_t)left * sizeof(float));
+        memcpy(dst + left, x + (plane * d->H + h) * mid, (size_t)mid * sizeof(float));
+        memset(dst + left + mid, 0, (size_t)right * sizeof(float));
+    }
+}
+
+fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, const float *wb,
+                                    const fc_epilogue *ep, float *yb, void *workspace,
+                                    size_t workspace_size) {
+    FC_CALL_SCOPE();
+    if (!xb || !wb || !yb) return FC_INVALID_ARGUMENT;
+    blk_geom g;
+    fc_status st = make_geom(d, &g);
+    if (st != FC_SUCCESS) return st;
+    const fc_epilogue none = {NULL, NULL, NULL, 0};
+    if (!ep) ep = &none;
+    st = fc_epilogue_check(ep, yb, d->N * g.y_img);
+    if (st != FC_SUCCESS) return st;
+    if (d->N == 0) return FC_SUCCESS;
+    size_t need = workspace_bytes(d, &g);
+    if (need == SIZE_MAX) return FC_SIZE_OVERFLOW;
+    FC_ARENA(ws);
+    st = fc_workspace_open(workspace, workspace_size, need, &ws);
+    if (st != FC_SUCCESS) return st;
+
+    const fc_kernels *kt = fc_kernels_active();
+    const float *xp = xb;
+    int64_t Hp = d->H, Wp = d->W, x_img = g.x_img;
+    if (g.padded) {
+        float *buf = fc_arena_alloc(&ws, (size_t)(d->N * g.xp_img) * sizeof(float));
+        if (!buf) return FC_INVALID_WORKSPACE;
+        pad_input(d, &g, xb, buf);
+        xp = buf;
+        Hp = g.Hp;
+        Wp = g.Wp;
+        x_img = g.xp_img;
+    }
+    float *sb = fc_arena_alloc(&ws, (size_t)(2 * g.KB * CB) * sizeof(float));
+    int64_t *toff = fc_arena_alloc(&ws, (size_t)(d->R * d->S) * sizeof(int64_t));
+    if (!sb || !toff) return FC_INVALID_WORKSPACE;
+    /* scale and bias padded to whole blocks (the kernel loads vectors of 8) */
+    float *scale = ep->scale ? sb : NULL, *bias = sb + g.KB * CB;
+    for (int64_t k = 0; k < g.KB * CB; k++) {
+        sb[k] = ep->scale && k < d->K ? ep->scale[k] : 0.0f;
+        bias[k] = ep->bias && k < d->K ? ep->bias[k] : 0.0f;
+    }
+    for (int64_t r = 0; r < d->R; r++)
+        for (int64_t s = 0; s < d->S; s++)
+            toff[r * d->S + s] = (r * d->dilation_h * Wp + s * d->dilation_w) * CB;
+
+    fc_blocked_args base = {
+        .cb = g.CBn, .x_cb = Hp * Wp * CB, .row_step = d->stride_h * Wp * CB,
+        .col_step = d->stride_w * CB, .ntaps = d->R * d->S, .toff = toff, .wb = wb,
+        .w_kb = g.CBn * d->R * d->S * CB * CB, .OW = g.OW, .y_kb = g.OH * g.OW * CB,
+        .K = d->K, .scale = scale, .bias = bias, .relu = ep->relu != 0};
+    /* Work items: (image, pair of output blocks, tile of output pixels), tiles as even
+     * as the kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). A
+     * static split gives each thread a contiguous run of blocks, so it streams only its
+     * share of the weights. */
+    int64_t P = g.OH * g.OW, np = kt->conv_blocked.np;
+    int64_t ntiles = fc_ceil_div(P, np);
+    int64_t npairs = fc_ceil_div(g.KB, FC_BLOCKED_KBLOCKS);
+    int64_t items = d->N * npairs * ntiles;
+    fc_blocked_fn kern = kt->conv_blocked.forward;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t it = 0; it < items; it++) {
+        int64_t tile = it % ntiles, rest = it / ntiles;
+        int64_t pair = rest % npairs, n = rest / npairs;
+        fc_blocked_args a = base;
+        a.xp = xp + n * x_img;
+        a.y = yb + n * g.y_img;
+        a.res = ep->residual ? ep->residual + n * g.y_img : NULL;
+        int64_t q0 = tile * P / ntiles, q1 = (tile + 1) * P / ntiles;
+        int64_t kb = pair * FC_BLOCKED_KBLOCKS;
+        kern(&a, kb, fc_min64(FC_BLOCKED_KBLOCKS, g.KB - kb), q0, q1 - q0);
+    }
+    return FC_SUCCESS;
+}

@@ -1,0 +1,50 @@
+/* Direct convolution on the blocked channel layout NCHW8c (x[N][C/8][H][W][8], channels
+ * padded with zeros to a multiple of 8): the loops (conv/blocked.c) and the contract of
+ * the per-ISA kernels they call through the registry (one body in
+ * kernels/f32_conv_blocked.inc). Each output pixel's 8 channels are one vector, so a
+ * tile of output pixels times output-channel blocks accumulates in registers with one
+ * broadcast input value feeding one FMA per block: no im2col, no lanes wasted on small
+ * maps (oneDNN's and MLAS's NCHWc direct convolution). */
+#ifndef FC_CONV_BLOCKED_H
+#define FC_CONV_BLOCKED_H
+
+#include "../core/internal.h"
+
+/* Channels per block of the layout (one AVX2 vector). */
+#define FC_BLOCKED_CB 8
+/* Output-channel blocks a kernel call computes at once (fewer at the last one). */
+#define FC_BLOCKED_KBLOCKS 2
+
+/* One image of the forward pass. The input is padded (zeros around each plane, so the
+ * kernel needs no boundary logic): xp[CB][Hp][Wp][8]. Weights are
+ * wb[KB][CB][R*S][8 input][8 output] (fc_conv2d_blocked_transform_weights). */
+typedef struct fc_blocked_args {
+    const float *xp;          /* padded input of the image */
+    int64_t cb;               /* input channel blocks */
+    int64_t x_cb;             /* floats between input channel blocks (Hp*Wp*8) */
+    int64_t row_step;         /* floats between the inputs of consecutive output rows (sh*Wp*8) */
+    int64_t col_step;         /* ... of consecutive output columns (sw*8) */
+    int64_t ntaps;            /* R*S */
+    const int64_t *toff;      /* ntaps offsets (floats) of the taps from a pixel's origin */
+    const float *wb;          /* packed weights (all output blocks) */
+    int64_t w_kb;             /* floats between output blocks in wb (CB*R*S*64) */
+    int64_t OW;               /* output columns: pixel q is (q / OW, q % OW) */
+    float *y;                 /* output of the image: y[KB][OH*OW][8] */
+    int64_t y_kb;             /* floats between output blocks in y (OH*OW*8) */
+    int64_t K;                /* real output channels: lanes past K are stored as 0 */
+    /* The forward epilogue, in registers before the store:
+     * y = act(scale * acc + bias + res). scale: KB*8 values or NULL (1); bias: KB*8
+     * values (zeros when absent), never NULL; res laid out as y or NULL (may be y). */
+    const float *scale;
+    const float *bias;
+    const float *res;
+    int relu;
+} fc_blocked_args;
+
+/* Output blocks [kb, kb + min(FC_BLOCKED_KBLOCKS, KB - kb)) for the np (1..the table's
+ * np) consecutive output pixels from q0. Reads xp, wb, scale, bias, res; writes only
+ * those pixels' blocks of y (after reading res at the same place). */
+typedef void (*fc_blocked_fn)(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
+                              int64_t np);
+
+#endif

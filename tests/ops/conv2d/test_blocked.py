@@ -1,0 +1,225 @@
+"""The blocked-layout (NCHW8c) direct convolution (fastconv.functional.blocked) against
+conv2d_ref (float64) on every ISA path: odd shapes, channels not a multiple of 8,
+kernels 1x1 to 5x5, strides 1-3, paddings 0-2, dilation, batch 1 and > 1, every epilogue
+combination, the residual updated in place; the reorders exactly; bad arguments."""
+import itertools
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _C
+from fastconv.functional.blocked import (Nchw8cWeights, conv2d_nchw8c, from_nchw8c,
+                                         pack_nchw8c_weights, to_nchw8c)
+from reference import assert_close, conv2d_ref
+
+COMBOS = list(itertools.product([False, True], repeat=4))   # scale, bias, residual, relu
+
+
+def combo_id(c):
+    return "-".join(n for n, on in zip(("scale", "bias", "res", "relu"), c) if on) or "none"
+
+
+def nchw8c_ref(x):
+    """The blocked layout built with NumPy alone: pad C to a multiple of 8, split it."""
+    N, C, H, W = x.shape
+    B = -(-C // 8)
+    xp = np.zeros((N, B * 8, H, W), x.dtype)
+    xp[:, :C] = x
+    return xp.reshape(N, B, 8, H, W).transpose(0, 1, 3, 4, 2).copy()
+
+
+def _cases(count, seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        N = int(rng.choice([1, 1, 2, 3]))
+        C, K = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        R, S = int(rng.choice([1, 3, 3, 3, 2, 5])), int(rng.choice([1, 3, 3, 3, 4]))
+        stride = (int(rng.choice([1, 1, 2, 3])), int(rng.choice([1, 1, 2])))
+        dilation = (int(rng.choice([1, 1, 1, 2])), int(rng.choice([1, 1, 2])))
+        pads = tuple(int(p) for p in rng.integers(0, 3, size=4))
+        H, W = int(rng.integers(1, 17)), int(rng.integers(1, 17))
+        if (R - 1) * dilation[0] + 1 > H + pads[0] + pads[1]:
+            continue
+        if (S - 1) * dilation[1] + 1 > W + pads[2] + pads[3]:
+            continue
+        cases.append(dict(x_shape=(N, C, H, W), w_shape=(K, C, R, S), stride=stride,
+                          pads=pads, dilation=dilation))
+    return cases
+
+
+# ResNet-like 3x3 layers (scaled down in channels), stride 1 and 2, padding 1: tiles of
+# many pixels, several output-block pairs, an odd block count.
+RESNET_CASES = [dict(x_shape=(1, C, H, H), w_shape=(K, C, 3, 3), stride=(s, s),
+                     pads=(1, 1, 1, 1), dilation=(1, 1))
+                for C, K, H, s in [(16, 16, 28, 1), (24, 40, 14, 1), (32, 32, 7, 1),
+                                   (16, 32, 14, 2), (32, 64, 7, 2), (8, 24, 9, 1)]]
+RANDOM_CASES = _cases(24, seed=1717)
+
+
+def case_id(c):
+    return (f"x{'x'.join(map(str, c['x_shape']))}-w{'x'.join(map(str, c['w_shape']))}"
+            f"-s{c['stride'][0]}{c['stride'][1]}-p{''.join(map(str, c['pads']))}"
+            f"-d{c['dilation'][0]}{c['dilation'][1]}")
+
+
+def _padding(pads):
+    t, b, l, r = pads
+    return ((t, b), (l, r))
+
+
+def run_case(c, combo, rng, in_place=False, packed=True):
+    x = rng.standard_normal(c["x_shape"]).astype(np.float32)
+    w = rng.standard_normal(c["w_shape"]).astype(np.float32)
+    geo = dict(stride=c["stride"], pads=c["pads"], dilation=c["dilation"])
+    conv = conv2d_ref(x, w, **geo)
+    absconv = conv2d_ref(np.abs(x), np.abs(w), **geo)
+    use_scale, use_bias, use_res, relu = combo
+    K = c["w_shape"][0]
+    scale = rng.uniform(-2, 2, K).astype(np.float32) if use_scale else None
+    bias = rng.standard_normal(K).astype(np.float32) if use_bias else None
+    res = rng.standard_normal(conv.shape).astype(np.float32) if use_res else None
+    s = np.ones(K) if scale is None else scale.astype(np.float64)
+    b = np.zeros(K) if bias is None else bias.astype(np.float64)
+    r = 0.0 if res is None else res.astype(np.float64)
+    want = s[None, :, None, None] * conv + b[None, :, None, None] + r
+    mag = np.abs(s)[None, :, None, None] * absconv + np.abs(b)[None, :, None, None] + np.abs(r)
+    if relu:
+        want = np.maximum(want, 0.0)
+    xb = to_nchw8c(x)
+    resb = None if res is None else nchw8c_ref(res)
+    wt = pack_nchw8c_weights(w) if packed else w
+    if in_place:
+        yb = resb
+        _C.conv2d_blocked_forward(xb, c["x_shape"], wt.packed, c["w_shape"], scale, bias, yb,
+                                  relu, yb, c["stride"], c["pads"], c["dilation"])
+    else:
+        yb = conv2d_nchw8c(xb, wt, bias, c["stride"], _padding(c["pads"]), c["dilation"],
+                           scale=scale, residual=resb, relu=relu)
+    N, _, OH, OW = conv.shape
+    assert yb.shape == (N, -(-K // 8), OH, OW, 8)
+    # the padded output channels are zeros
+    assert not yb[:, -1, :, :, K - 8 * (yb.shape[1] - 1):].any()
+    terms = int(np.prod(c["w_shape"][1:])) + 2
+    assert_close(from_nchw8c(yb, K), want, mag, terms, what=f"blocked y {case_id(c)}")
+
+
+@pytest.mark.parametrize("c", RANDOM_CASES + RESNET_CASES, ids=case_id)
+def test_plain_forward(isa, c, rng):
+    run_case(c, (False, False, False, False), rng, packed=False)
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=combo_id)
+def test_every_epilogue(isa, combo, rng):
+    for c in RANDOM_CASES[:6] + RESNET_CASES[:3]:
+        run_case(c, combo, rng)
+
+
+@pytest.mark.parametrize("combo", [c for c in COMBOS if c[2]], ids=combo_id)
+def test_residual_is_y(isa, combo, rng):
+    """yb may be the residual buffer, updated in place (the C API's promise)."""
+    for c in RANDOM_CASES[:3] + RESNET_CASES[3:5]:
+        run_case(c, combo, rng, in_place=True)
+
+
+def test_threads_do_not_change_bits(rng):
+    """Each output is summed by one kernel call in a fixed order, whatever the split."""
+    x = to_nchw8c(rng.standard_normal((2, 20, 11, 13)).astype(np.float32))
+    w = pack_nchw8c_weights(rng.standard_normal((36, 20, 3, 3)).astype(np.float32))
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(1)
+        one = conv2d_nchw8c(x, w, stride=(1, 2), padding=1, relu=True)
+        fastconv.set_num_threads(2)
+        two = conv2d_nchw8c(x, w, stride=(1, 2), padding=1, relu=True)
+    finally:
+        fastconv.set_num_threads(before)
+    assert np.array_equal(one, two)
+
+
+def test_padded_channels_of_inputs_ignored(rng):
+    """Garbage (NaN) in the residual's padded channels does not reach the output, whose
+    padded channels stay zero."""
+    x = rng.standard_normal((1, 5, 6, 7)).astype(np.float32)
+    w = rng.standard_normal((11, 5, 3, 3)).astype(np.float32)
+    res = nchw8c_ref(rng.standard_normal((1, 11, 6, 7)).astype(np.float32))
+    res[:, -1, :, :, 3:] = np.nan
+    yb = conv2d_nchw8c(to_nchw8c(x), w, padding=1, residual=res)
+    assert np.isfinite(yb).all()
+    assert not yb[:, -1, :, :, 3:].any()
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 5, 7), (1, 8, 4, 4), (3, 17, 3, 9),
+                                   (1, 64, 7, 7), (0, 5, 2, 2)])
+def test_reorders_round_trip_exactly(shape, rng):
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.flat[::7] = np.nan   # bits, not values: NaN and signed zeros travel unchanged
+    x.flat[1::11] = -0.0
+    xb = to_nchw8c(x)
+    want = nchw8c_ref(x)
+    assert xb.dtype == np.float32 and xb.shape == want.shape
+    assert np.array_equal(xb.view(np.uint32), want.view(np.uint32))
+    back = from_nchw8c(xb, shape[1])
+    assert np.array_equal(back.view(np.uint32), x.view(np.uint32))
+
+
+def test_from_nchw8c_drops_padded_channels(rng):
+    xb = rng.standard_normal((2, 2, 3, 4, 8)).astype(np.float32)
+    got = from_nchw8c(xb, 13)
+    want = xb.transpose(0, 1, 4, 2, 3).reshape(2, 16, 3, 4)[:, :13]
+    assert np.array_equal(got, want)
+
+
+def test_plain_and_packed_weights_agree(rng):
+    x = to_nchw8c(rng.standard_normal((1, 9, 8, 8)).astype(np.float32))
+    w = rng.standard_normal((10, 9, 3, 3)).astype(np.float32)
+    pw = pack_nchw8c_weights(w)
+    assert isinstance(pw, Nchw8cWeights) and pw.shape == w.shape
+    assert np.array_equal(conv2d_nchw8c(x, w, padding=1), conv2d_nchw8c(x, pw, padding=1))
+
+
+def test_float64_inputs_converted(rng):
+    x = rng.standard_normal((1, 3, 5, 5))
+    w = rng.standard_normal((4, 3, 3, 3))
+    y = from_nchw8c(conv2d_nchw8c(to_nchw8c(x), w), 4)
+    want = conv2d_ref(x.astype(np.float32), w.astype(np.float32))
+    assert_close(y, want, conv2d_ref(np.abs(x), np.abs(w)), 27)
+
+
+def test_empty_batch():
+    yb = conv2d_nchw8c(np.zeros((0, 1, 5, 5, 8), np.float32), np.zeros((3, 2, 3, 3), np.float32))
+    assert yb.shape == (0, 1, 3, 3, 8)
+
+
+XB = np.zeros((1, 1, 6, 6, 8), np.float32)
+WT = np.zeros((4, 5, 3, 3), np.float32)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: conv2d_nchw8c(XB[0], WT), ValueError, r"x to be 5-D"),
+    (lambda: conv2d_nchw8c(np.zeros((1, 2, 6, 6, 8), np.float32), WT), ValueError,
+     r"expects x of shape \(N, 1, H, W, 8\)"),
+    (lambda: conv2d_nchw8c(np.zeros((1, 1, 6, 6, 4), np.float32), WT), ValueError,
+     r"expects x of shape"),
+    (lambda: conv2d_nchw8c(XB, WT[0]), ValueError, r"weight to be 4-D"),
+    (lambda: conv2d_nchw8c(XB, WT, stride=0), ValueError, r"stride must be >= 1"),
+    (lambda: conv2d_nchw8c(XB, WT, padding=-1), ValueError, r"padding"),
+    (lambda: conv2d_nchw8c(XB, np.zeros((4, 5, 9, 9), np.float32)), ValueError, r"height|width"),
+    (lambda: conv2d_nchw8c(XB, WT, np.zeros(3, np.float32)), ValueError, r"bias of shape \(4,\)"),
+    (lambda: conv2d_nchw8c(XB, WT, scale=np.zeros(5, np.float32)), ValueError, r"scale"),
+    (lambda: conv2d_nchw8c(XB, WT, padding=1, residual=np.zeros((1, 4, 6, 6), np.float32)),
+     ValueError, r"residual"),
+    (lambda: conv2d_nchw8c(XB, WT, relu=1), TypeError, r"relu must be a bool"),
+    (lambda: conv2d_nchw8c(XB.astype(complex), WT), TypeError, r"x must hold real numbers"),
+    (lambda: to_nchw8c(np.zeros((2, 3, 4), np.float32)), ValueError, r"x to be 4-D"),
+    (lambda: to_nchw8c(np.zeros((1, 0, 4, 4), np.float32)), ValueError, r"empty dimension"),
+    (lambda: from_nchw8c(XB, 9), ValueError, r"expected x of shape \(N, 2, H, W, 8\)"),
+    (lambda: from_nchw8c(XB, 0), ValueError, r"channels must be >= 1"),
+    (lambda: from_nchw8c(XB, 2.0), TypeError, r"channels must be an int"),
+    (lambda: pack_nchw8c_weights(np.zeros((4, 0, 3, 3), np.float32)), ValueError,
+     r"empty dimension"),
+])
+def test_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
