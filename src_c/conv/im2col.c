@@ -53,6 +53,7 @@ typedef struct plan {
     size_t gemm_bytes;      /* per worker */
     int64_t gw_floats;      /* per-thread partial weight gradient (backward-weights) */
     int64_t wp_group;       /* packed weights per group (forward, backward-data), shared */
+    int prepacked;          /* forward from weights the caller packed: none in the workspace */
 } plan;
 
 static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
@@ -143,7 +144,8 @@ static size_t plan_workspace(const plan *p) {
     int workers = p->across ? p->threads : 1;
     size_t total = 0;
     int64_t wp;
-    if (!fc_mul_ok(p->wp_group, p->G, &wp) || !fc_ws_add(&total, wp, sizeof(float)))
+    if (!fc_mul_ok(p->wp_group, p->G, &wp) ||
+        !fc_ws_add(&total, p->prepacked ? 0 : wp, sizeof(float)))
         return SIZE_MAX;
     for (int t = 0; t < workers; t++) {
         if (!fc_ws_add(&total, p->col_floats, sizeof(float))) return SIZE_MAX;
@@ -168,7 +170,7 @@ typedef struct worker {
 
 static fc_status carve(const plan *p, fc_arena *ws, worker *w, int nw, float **wp) {
     *wp = NULL;
-    if (p->wp_group) {
+    if (p->wp_group && !p->prepacked) {
         *wp = (float *)fc_arena_alloc(ws, (size_t)(p->wp_group * p->G) * sizeof(float));
         if (!*wp) return FC_INVALID_WORKSPACE;
     }
@@ -507,21 +509,60 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
     return st;
 }
 
-fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const float *w,
-                                 const fc_epilogue *ep, float *y, fc_arena *ws) {
+/* Every group's w_g [K_g][CRS] as the GEMM's packed A, group after group. */
+static void pack_forward_weights(const plan *p, const float *w, float *wp) {
+    for (int64_t g = 0; g < p->G; g++)
+        fc_gemm_pack_a(0, p->Kg, p->CRS, w + g * p->Kg * p->CRS, p->CRS, wp + g * p->wp_group,
+                       p->threads);
+}
+
+/* The forward from packed weights: `w` plain (packed here into the workspace) when
+ * wp_given is NULL. */
+static fc_status forward(const fc_conv2d_desc *d, const float *x, const float *w,
+                         const float *wp_given, const fc_epilogue *ep, float *y, fc_arena *ws) {
     plan p;
     make_plan(d, FC_PASS_FORWARD, &p);
+    p.prepacked = wp_given != NULL;
     worker wk[64];
     if ((p.across ? p.threads : 1) > 64) return FC_INVALID_ARGUMENT;
     float *wp;
     fc_status st = carve(&p, ws, wk, p.across ? p.threads : 1, &wp);
     if (st != FC_SUCCESS) return st;
-    /* Weights packed once for every image and block. */
-    for (int64_t g = 0; g < p.G; g++)
-        fc_gemm_pack_a(0, p.Kg, p.CRS, w + g * p.Kg * p.CRS, p.CRS, wp + g * p.wp_group,
-                       p.threads);
+    if (wp_given) wp = (float *)wp_given; /* only read */
+    else pack_forward_weights(&p, w, wp); /* once for every image and block */
     fwd_ctx c = {x, wp, ep, y};
     return run_items(&p, &c, p.nib * p.nrb * p.G, wk, fwd_item);
+}
+
+fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const float *w,
+                                 const fc_epilogue *ep, float *y, fc_arena *ws) {
+    return forward(d, x, w, NULL, ep, y, ws);
+}
+
+int64_t fc_conv_im2col_packed_weights_floats(const fc_conv2d_desc *d) {
+    plan p;
+    make_plan(d, FC_PASS_FORWARD, &p);
+    int64_t n;
+    return p.wp_group >= 0 && fc_mul_ok(p.wp_group, p.G, &n) ? n : -1;
+}
+
+void fc_conv_im2col_pack_weights(const fc_conv2d_desc *d, const float *w, float *wp) {
+    plan p;
+    make_plan(d, FC_PASS_FORWARD, &p);
+    pack_forward_weights(&p, w, wp);
+}
+
+size_t fc_conv_im2col_prepacked_workspace(const fc_conv2d_desc *d) {
+    plan p;
+    make_plan(d, FC_PASS_FORWARD, &p);
+    p.prepacked = 1;
+    return plan_workspace(&p);
+}
+
+fc_status fc_conv_im2col_forward_prepacked(const fc_conv2d_desc *d, const float *x,
+                                           const float *wp, const fc_epilogue *ep, float *y,
+                                           fc_arena *ws) {
+    return forward(d, x, NULL, wp, ep, y, ws);
 }
 
 /* ------------------------------------------------------------ backward-data */

@@ -9,6 +9,15 @@ size_t fc_conv_im2col_workspace(const fc_conv2d_desc *d, fc_conv_pass pass);
 /* y = the epilogue (conv/epilogue.h; never NULL) of conv(x, w). */
 fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const float *w,
                                  const fc_epilogue *ep, float *y, fc_arena *ws);
+/* The forward from weights packed once (conv/prepacked.c keeps them with a header):
+ * their floats (-1 on overflow) and the packing, which depend on the weight's shape
+ * and the active ISA's GEMM blocking only; the workspace without the packed weights. */
+int64_t fc_conv_im2col_packed_weights_floats(const fc_conv2d_desc *d);
+void fc_conv_im2col_pack_weights(const fc_conv2d_desc *d, const float *w, float *wp);
+size_t fc_conv_im2col_prepacked_workspace(const fc_conv2d_desc *d);
+fc_status fc_conv_im2col_forward_prepacked(const fc_conv2d_desc *d, const float *x,
+                                           const float *wp, const fc_epilogue *ep, float *y,
+                                           fc_arena *ws);
 fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
                                        const float *w, float *gx, fc_arena *ws);
 fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *gy,
