@@ -19,21 +19,22 @@
 
 typedef struct header {
     uint32_t magic, version;
-    int32_t isa, layout;      /* layout 0: w_g as the GEMM's packed A, group after group */
+    int32_t isa, layout;      /* FC_IM2COL_WEIGHTS_AS_A or _AS_B (conv/im2col.h) */
     int64_t mr, nr, kc;       /* the GEMM blocking the panels follow */
     int64_t K, Cg, R, S, groups;
     int64_t panel_floats;     /* floats after the header */
 } header;
 _Static_assert(sizeof(header) <= HEADER_FLOATS * sizeof(float), "header too large");
 
-/* The header d's weights get under the call's kernel table; 0 on overflow. */
-static int make_header(const fc_conv2d_desc *d, header *h) {
+/* The header of d's weights packed in `layout` under the call's kernel table; 0 on
+ * overflow. */
+static int make_header(const fc_conv2d_desc *d, int layout, header *h) {
     const fc_kernels *k = fc_kernels_active();
     memset(h, 0, sizeof *h);
     h->magic = PACKED_MAGIC;
     h->version = PACKED_VERSION;
     h->isa = (int32_t)k->isa;
-    h->layout = 0;
+    h->layout = layout;
     h->mr = k->gemm.mr;
     h->nr = k->gemm.nr;
     h->kc = k->gemm.kc;
@@ -42,13 +43,14 @@ static int make_header(const fc_conv2d_desc *d, header *h) {
     h->R = d->R;
     h->S = d->S;
     h->groups = d->groups;
-    h->panel_floats = fc_conv_im2col_packed_weights_floats(d);
+    h->panel_floats = fc_conv_im2col_packed_weights_floats(d, layout);
     return h->panel_floats >= 0 && h->panel_floats <= INT64_MAX - HEADER_FLOATS;
 }
 
-/* d checked; the total floats of its packed weights. */
-static fc_status packed_floats(const fc_conv2d_desc *d, header *h, size_t *floats) {
-    if (!make_header(d, h)) return FC_SIZE_OVERFLOW;
+/* d checked; the total floats of its weights packed in `layout`. */
+static fc_status packed_floats(const fc_conv2d_desc *d, int layout, header *h,
+                               size_t *floats) {
+    if (!make_header(d, layout, h)) return FC_SIZE_OVERFLOW;
     int64_t n = h->panel_floats + HEADER_FLOATS, bytes;
     if (!fc_mul_ok(n, (int64_t)sizeof(float), &bytes) || (uint64_t)bytes > SIZE_MAX)
         return FC_SIZE_OVERFLOW;
@@ -60,18 +62,21 @@ static fc_status packed_floats(const fc_conv2d_desc *d, header *h, size_t *float
 static fc_status check_packed(const fc_conv2d_desc *d, const float *packed, size_t floats) {
     header want, got;
     size_t need;
-    fc_status st = packed_floats(d, &want, &need);
-    if (st != FC_SUCCESS) return st;
     if (floats < HEADER_FLOATS) return FC_INVALID_ARGUMENT;
     memcpy(&got, packed, sizeof got);
-    if (got.magic != PACKED_MAGIC || got.version != PACKED_VERSION) return FC_INVALID_ARGUMENT;
+    if (got.magic != PACKED_MAGIC || got.version != PACKED_VERSION ||
+        (got.layout != FC_IM2COL_WEIGHTS_AS_A && got.layout != FC_IM2COL_WEIGHTS_AS_B))
+        return FC_INVALID_ARGUMENT;
+    /* the layout is the packer's choice (from its descriptor): any serves any input */
+    fc_status st = packed_floats(d, got.layout, &want, &need);
+    if (st != FC_SUCCESS) return st;
     if (got.K != want.K || got.Cg != want.Cg || got.R != want.R || got.S != want.S ||
         got.groups != want.groups)
         return FC_INVALID_SHAPE; /* another convolution's weights */
     if (got.isa != want.isa || got.layout != want.layout || got.mr != want.mr ||
         got.nr != want.nr || got.kc != want.kc)
         return FC_INVALID_ARGUMENT; /* packed under another ISA (fc_set_isa since) */
-    if (got.panel_floats != want.panel_floats || floats != need) return FC_INVALID_SHAPE;
+    if (got.panel_floats != want.panel_floats || floats < need) return FC_INVALID_SHAPE;
     return FC_SUCCESS;
 }
 
@@ -81,7 +86,7 @@ fc_status fc_conv2d_packed_weights_size(const fc_conv2d_desc *d, size_t *floats)
     fc_status st = fc_conv2d_check(d, NULL, NULL);
     if (st != FC_SUCCESS) return st;
     header h;
-    return packed_floats(d, &h, floats);
+    return packed_floats(d, fc_conv_im2col_weights_layout(d), &h, floats);
 }
 
 fc_status fc_conv2d_pack_weights(const fc_conv2d_desc *d, const float *w, float *packed,
@@ -92,12 +97,13 @@ fc_status fc_conv2d_pack_weights(const fc_conv2d_desc *d, const float *w, float 
     if (st != FC_SUCCESS) return st;
     header h;
     size_t need;
-    st = packed_floats(d, &h, &need);
+    int layout = fc_conv_im2col_weights_layout(d);
+    st = packed_floats(d, layout, &h, &need);
     if (st != FC_SUCCESS) return st;
     if (packed_floats_given < need) return FC_INVALID_WORKSPACE;
     memset(packed, 0, HEADER_FLOATS * sizeof(float));
     memcpy(packed, &h, sizeof h);
-    fc_conv_im2col_pack_weights(d, w, packed + HEADER_FLOATS);
+    fc_conv_im2col_pack_weights(d, layout, w, packed + HEADER_FLOATS);
     return FC_SUCCESS;
 }
 
@@ -139,5 +145,7 @@ fc_status fc_conv2d_forward_prepacked_ex(const fc_conv2d_desc *d, const float *x
     FC_ARENA(ws);
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;
-    return fc_conv_im2col_forward_prepacked(d, x, packed + HEADER_FLOATS, ep, y, &ws);
+    header h;
+    memcpy(&h, packed, sizeof h);
+    return fc_conv_im2col_forward_prepacked(d, h.layout, x, packed + HEADER_FLOATS, ep, y, &ws);
 }

@@ -43,6 +43,12 @@ PATH_CASES = [
     _case((1, 20, 15, 15), (26, 20, 3, 3), stride=(2, 2), pads=(1, 1, 1, 1)),
     _case((1, 3, 61, 75), (70, 3, 3, 3), pads=(1, 0, 2, 1)),
     _case((2, 12, 13, 9), (18, 6, 3, 2), pads=(2, 1, 0, 3), dilation=(2, 3), groups=2),
+    # narrow outputs, packed with the weights as the GEMM's B operand (NR along K)
+    _case((1, 20, 7, 7), (48, 20, 3, 3), pads=(1, 1, 1, 1)),
+    _case((1, 19, 7, 7), (45, 19, 1, 1)),
+    _case((1, 24, 5, 5), (32, 12, 3, 3), pads=(1, 1, 1, 1), groups=2),
+    _case((2, 9, 5, 5), (48, 9, 3, 3), pads=(1, 1, 1, 1)),
+    _case((1, 16, 14, 13), (32, 16, 3, 3), stride=(2, 2), pads=(1, 1, 1, 1)),
 ]
 CASES = RANDOM_CASES + PATH_CASES
 
@@ -135,6 +141,23 @@ def test_one_packing_serves_other_inputs_and_threads(isa, rng):
             assert_close(y, want, mag, 21 * 9, what=f"threads={threads} x={x_shape}")
     finally:
         fastconv.set_num_threads(before)
+
+
+def _layout(packed):
+    """White box: the orientation word of the packed buffer's header (src_c/conv/
+    prepacked.c: magic, version, isa, layout as 32-bit words)."""
+    return int(packed[:4].view(np.int32)[3])
+
+
+def test_both_orientations_are_covered(isa, rng):
+    """The cases above run both GEMM orientations: narrow outputs (7x7 and smaller at
+    batch 1) with the weights as B, the others with them as A (on AVX2: 49 columns
+    fill 54 lanes of MR = 6 tiles against 64 of NR = 16 ones)."""
+    layouts = {_layout(_pack(c, np.zeros(c["w_shape"], np.float32))) for c in PATH_CASES}
+    if isa == "portable":   # MR 4, NR 8: less to gain, either may win
+        assert layouts <= {0, 1}
+    else:
+        assert layouts == {0, 1}
 
 
 # ------------------------------------------------------------------------- errors
