@@ -261,14 +261,17 @@ FC_API fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d
  * im2col GEMM's panels, then run the im2col forward from them without the per-call
  * packing. The packed buffer depends only on the weight's shape (K, C/groups, R, S,
  * groups) and the ISA active when it was packed; the other fields of d (N, H, W,
- * strides, paddings, dilations) may differ between packing and running. Its layout is
+ * strides, paddings, dilations) may differ between packing and running (at packing
+ * they choose the GEMM's orientation: a narrow output, 7x7 at batch 1, gets the
+ * output channels along the micro-kernel's wide side). The result is the
+ * FC_CONV_IM2COL forward's, bit for bit. Its layout is
  * private to the library version (a header in front records what it was packed for).
- * Every run checks it: a buffer of another weight shape, or of the wrong size, gives
+ * Every run checks it: a buffer of another weight shape, or of too few floats, gives
  * FC_INVALID_SHAPE; anything but a packed buffer, or one packed under another ISA
  * (fc_set_isa since: pack again), FC_INVALID_ARGUMENT. Any descriptor the im2col
  * algorithm serves is accepted (1x1, grouped, strided, dilated). Workspace:
- * fc_conv2d_prepacked_workspace_size() (at most fc_conv2d_workspace_size() of
- * FC_CONV_IM2COL's forward); NULL uses the thread's cache. */
+ * fc_conv2d_prepacked_workspace_size() (enough for either orientation); NULL uses the
+ * thread's cache. */
 FC_API fc_status fc_conv2d_packed_weights_size(const fc_conv2d_desc *d, size_t *floats);
 FC_API fc_status fc_conv2d_pack_weights(const fc_conv2d_desc *d, const float *w,
                                         float *packed, size_t packed_floats);
