@@ -7,9 +7,10 @@
  *   backward-weights  gw_g[K_g][CRS] += gy[K_g][P_blk] . col^T
  *
  * where CRS = C/groups * R * S and P_blk a block of output positions. The weights
- * are packed for the GEMM once per call, not once per block, and the forward pass
- * writes its column matrix directly in the GEMM's packed-B panels. A 1x1, stride-1,
- * unpadded convolution needs no column matrix: x itself is one.
+ * are packed for the GEMM once per call, not once per block (or once for many calls:
+ * conv/prepacked.c), and the forward pass writes its column matrix directly in the
+ * GEMM's packed-B panels. A 1x1, stride-1, unpadded convolution needs no column
+ * matrix: x itself is one.
  *
  * Threads: when there are enough independent (image block, group[, row block]) items, each
  * thread takes whole items with a serial GEMM and its own slice of the workspace (no
@@ -363,7 +364,8 @@ static inline void row_to_panels(float *restrict dst, const float *restrict row,
  * packed-B layout (see gemm.h): each row (c, r, s) is built in a row buffer (cols
  * floats, stays in L1), then copied into its NR-wide panels, saving the write and
  * re-read of a plain column matrix. Rows are independent: split over threads in one
- * parallel region when `par`, thread t using row buffer t. */
+ * parallel region when `par`, thread t using row buffer t. With nr = MR the same
+ * panels are the packed-A layout of col^T (the AS_B orientation, use_layout). */
 static void im2col_packed_run(const plan *p, const float *x, int64_t g, const block *b,
                               float *dst, float *rowbufs, int par, int64_t nr) {
     const fc_conv2d_desc *d = p->d;
