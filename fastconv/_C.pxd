@@ -267,3 +267,14 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb,
                                         const float *wb, const fc_epilogue *ep, float *yb,
                                         void *workspace, size_t workspace_size)
+# im2col with pre-packed weights (fastconv.h: fc_conv2d_pack_weights).
+cdef extern from "fastconv.h" nogil:
+    fc_status fc_conv2d_packed_weights_size(const fc_conv2d_desc *d, size_t *floats)
+    fc_status fc_conv2d_pack_weights(const fc_conv2d_desc *d, const float *w, float *packed,
+                                     size_t packed_floats)
+    fc_status fc_conv2d_packed_weights_check(const fc_conv2d_desc *d, const float *packed,
+                                             size_t packed_floats)
+    fc_status fc_conv2d_forward_prepacked_ex(const fc_conv2d_desc *d, const float *x,
+                                             const float *packed, size_t packed_floats,
+                                             const fc_epilogue *ep, float *y,
+                                             void *workspace, size_t workspace_size)

@@ -247,3 +247,59 @@ def conv2d_blocked_forward(xb, tuple x_shape, wb, tuple w_shape, scale, bias, re
     with nogil:
         st = fc_conv2d_blocked_forward(&d, px, pw, &ep, py, NULL, 0)
     _check(st, "conv2d_nchw8c")
+# im2col with pre-packed weights (C API fc_conv2d_pack_weights).
+
+def conv2d_pack_weights(tuple xs, w, tuple stride, tuple pads, tuple dilation,
+                        int64_t groups):
+    """w packed once for the im2col forward under the active ISA (a float32 array whose
+    layout is private; it fits any input shape with w's shape and groups)."""
+    cdef fc_conv2d_desc d = _conv_desc(xs, w.shape[0], w.shape[2], w.shape[3], stride, pads,
+                                       dilation, groups)
+    cdef size_t n = 0
+    _check(fc_conv2d_packed_weights_size(&d, &n), "conv2d_pack_weights")
+    cdef const float *pw = _fptr(w, d.K * (d.C // d.groups) * d.R * d.S, "weight")
+    packed = np.empty(n, dtype=np.float32)
+    cdef float *pp = _fptr(packed, n, "packed", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_pack_weights(&d, pw, pp, n)
+    _check(st, "conv2d_pack_weights")
+    return packed
+
+
+cdef int _check_packed(fc_conv2d_desc *d, packed, int64_t n) except -1:
+    """ValueError naming what is wrong with `packed` for descriptor d."""
+    cdef const float *pp = _fptr(packed, n, "packed")
+    cdef fc_status st = fc_conv2d_packed_weights_check(d, pp, n)
+    if st == FC_INVALID_SHAPE:
+        raise ValueError("packed: weights packed for another weight shape than "
+                         f"(K, C/groups, R, S, groups) = ({d.K}, {d.C // d.groups}, {d.R}, "
+                         f"{d.S}, {d.groups})")
+    if st == FC_INVALID_ARGUMENT:
+        raise ValueError("packed: not weights packed by conv2d_pack_weights under the "
+                         f"active ISA ({get_isa()}); pack them again after set_isa")
+    return _check(st, "conv2d_forward_prepacked")
+
+
+def conv2d_forward_prepacked_ex(x, packed, scale, bias, residual, bint relu, y,
+                                tuple w_shape, tuple stride, tuple pads, tuple dilation,
+                                int64_t groups):
+    """The im2col forward from weights packed by conv2d_pack_weights, with the epilogue
+    y = act(scale * conv(x, w) + bias + residual) (residual may be y itself)."""
+    if not isinstance(packed, np.ndarray) or packed.ndim != 1:
+        raise TypeError("packed: expected the 1-D array conv2d_pack_weights returned")
+    cdef fc_conv2d_desc d = _conv_desc(x.shape, w_shape[0], w_shape[2], w_shape[3], stride,
+                                       pads, dilation, groups)
+    cdef int64_t OH = 0, OW = 0
+    _check(fc_conv2d_output_shape(&d, &OH, &OW), "conv2d")
+    cdef int64_t n = packed.shape[0]
+    cdef const float *px = _fptr(x, d.N * d.C * d.H * d.W, "x")
+    cdef const float *pp = _fptr(packed, n, "packed")
+    cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * d.K * OH * OW)
+    cdef float *py = _fptr(y, d.N * d.K * OH * OW, "out", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_conv2d_forward_prepacked_ex(&d, px, pp, n, &ep, py, NULL, 0)
+    if st == FC_INVALID_SHAPE or st == FC_INVALID_ARGUMENT:
+        _check_packed(&d, packed, n)   # names the packed buffer's problem if it has one
+    _check(st, "conv2d")

@@ -8,7 +8,8 @@ residual blocks) into steps, folds each eval-mode BatchNorm2d into the convoluti
 before it, and fuses bias, ReLU and the residual add into the convolution's epilogue.
 The first call with an input shape compiles the steps for it, once: each
 convolution's algorithm is chosen (fastconv's "auto" heuristic, or the autotuner
-when fastconv.autotune(True)), Winograd weights are transformed, and every
+when fastconv.autotune(True)), Winograd weights are transformed, im2col weights are
+packed into the GEMM's panels (C API fc_conv2d_pack_weights), and every
 activation gets a place in one preallocated arena in which a buffer is reused as
 soon as its last reader has run. Later calls with that shape only run kernels.
 
@@ -37,12 +38,39 @@ _FN = "inference"
 
 # ------------------------------------------------------------ the fused convolution
 
+_IM2COL = _C.ALGORITHMS["im2col"]
+
+
+class _Packed:
+    """w packed once for the im2col forward, under the ISA active when packed; packed
+    again if fastconv.set_isa changed it since (the C library refuses panels of another
+    ISA's blocking)."""
+
+    def __init__(self, w, p):
+        self.w, self.p = w, p
+        self._pack()
+
+    def _pack(self):
+        p = self.p
+        self.isa = _C.get_isa()
+        self.array = _C.conv2d_pack_weights(p.x_shape, self.w, p.stride, p.pads, p.dilation,
+                                            p.groups)
+
+    def current(self):
+        if _C.get_isa() != self.isa:
+            self._pack()
+        return self.array
+
+
 def _conv_fused(x, w, b, residual, relu, y, p, algo, u=None):
     """y = relu?(conv(x, w) + b + residual?) into the arena buffer y, the epilogue
     applied by the kernels on each output tile (residual may be y); p: checked
-    ConvParams, algo: the algorithm enum, u: pre-transformed Winograd weights (then algo
-    is a Winograd one). Returns y."""
-    if u is not None:
+    ConvParams, algo: the algorithm enum, u: w prepared once for algo (a _Packed for
+    im2col, pre-transformed weights for a Winograd one), or None. Returns y."""
+    if u is not None and algo == _IM2COL:
+        _C.conv2d_forward_prepacked_ex(x, u.current(), None, b, residual, relu, y, p.w_shape,
+                                       p.stride, p.pads, p.dilation, p.groups)
+    elif u is not None:
         _C.conv2d_winograd_forward_pretransformed_ex(x, u, None, b, residual, relu, y,
                                                      p.w_shape, p.pads, p.groups, algo)
     else:
@@ -250,6 +278,8 @@ class _Compiled:
         u = None
         if name.startswith("winograd"):
             u = _C.conv2d_winograd_transform_weights(p.x_shape, w, p.pads, p.groups, algo, 0)
+        elif algo == _IM2COL:
+            u = _Packed(w, p)       # the GEMM's weight panels, packed once
         i = s.ins[0]
         r = a["residual"]
         relu = a["relu"]
@@ -431,7 +461,7 @@ def inference(model):
     plan(x) equals model(x) in eval mode within float32 rounding: BatchNorm2d folded
     into the convolution before it (eval: running statistics), bias + ReLU + residual
     add fused into the convolution, each layer's algorithm chosen and Winograd weights
-    transformed once per input shape, activations in one arena reused across calls.
+    transformed (im2col weights packed) once per input shape, activations in one arena reused across calls.
     The plan copies the weights when it is built: rebuild it after changing them."""
     if not isinstance(model, Module):
         raise TypeError(f"{_FN}: model must be a fastconv.nn.Module, got "

@@ -47,6 +47,11 @@ typedef struct fc_gemm_args {
  * round_up(N, nr) * pc + q * nr * kc. Producers (im2col) write it directly. */
 int64_t fc_gemm_packed_b_floats(int64_t N, int64_t K);
 int64_t fc_gemm_nr(void);
+int64_t fc_gemm_mr(void);
+/* Packs a whole op(B) (K x N) in that layout (weights packed once as the B operand;
+ * threaded when threads > 1). */
+void fc_gemm_pack_b(int trans_b, int64_t K, int64_t N, const float *B, int64_t ldb,
+                    float *dst, int threads);
 int64_t fc_gemm_kstep(int64_t K);
 
 /* Floats of a whole op(A) (M x K) packed once for reuse across many products with

@@ -179,6 +179,23 @@ void fc_gemm_pack_a(int trans_a, int64_t M, int64_t K, const float *A, int64_t l
     }
 }
 
+int64_t fc_gemm_mr(void) { return gemm_kernel_active()->mr; }
+
+/* The packed-B layout (gemm.h), panel by panel. */
+void fc_gemm_pack_b(int trans_b, int64_t K, int64_t N, const float *B, int64_t ldb,
+                    float *dst, int threads) {
+    const gemm_kernel *k = gemm_kernel_active();
+    int64_t kstep = k_step(k, K), nkb = fc_ceil_div(K, kstep), np = fc_ceil_div(N, k->nr);
+    int64_t Nr = round_up(N, k->nr);
+    #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t t = 0; t < nkb * np; t++) {
+        int64_t pc = (t / np) * kstep, j0 = (t % np) * k->nr;
+        int64_t kc = fc_min64(kstep, K - pc), nc = fc_min64(k->nr, N - j0);
+        const float *src = trans_b ? B + j0 * ldb + pc : B + pc * ldb + j0;
+        pack_b(k, trans_b, src, ldb, kc, nc, dst + Nr * pc + j0 * kc);
+    }
+}
+
 /* One MR x NR tile of C at (i, j), m x n of it valid. */
 static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const float *ap,
                            const float *bp, int64_t kc, int64_t i, int64_t j, int64_t m,

@@ -255,6 +255,37 @@ FC_API fc_status fc_conv2d_winograd_backward_data_pretransformed(const fc_conv2d
                                                                  void *workspace,
                                                                  size_t workspace_size);
 
+/* ------------------------------------------ im2col with pre-packed weights */
+
+/* For layers run many times with the same weights (inference): pack w once into the
+ * im2col GEMM's panels, then run the im2col forward from them without the per-call
+ * packing. The packed buffer depends only on the weight's shape (K, C/groups, R, S,
+ * groups) and the ISA active when it was packed; the other fields of d (N, H, W,
+ * strides, paddings, dilations) may differ between packing and running (at packing
+ * they choose the GEMM's orientation: a narrow output, 7x7 at batch 1, gets the
+ * output channels along the micro-kernel's wide side). The result is the
+ * FC_CONV_IM2COL forward's, bit for bit. Its layout is
+ * private to the library version (a header in front records what it was packed for).
+ * Every run checks it: a buffer of another weight shape, or of too few floats, gives
+ * FC_INVALID_SHAPE; anything but a packed buffer, or one packed under another ISA
+ * (fc_set_isa since: pack again), FC_INVALID_ARGUMENT. Any descriptor the im2col
+ * algorithm serves is accepted (1x1, grouped, strided, dilated). Workspace:
+ * fc_conv2d_prepacked_workspace_size() (enough for either orientation); NULL uses the
+ * thread's cache. */
+FC_API fc_status fc_conv2d_packed_weights_size(const fc_conv2d_desc *d, size_t *floats);
+FC_API fc_status fc_conv2d_pack_weights(const fc_conv2d_desc *d, const float *w,
+                                        float *packed, size_t packed_floats);
+/* FC_SUCCESS when `packed` holds weights of d's shape packed for the active ISA (the
+ * check every run makes; the statuses above). */
+FC_API fc_status fc_conv2d_packed_weights_check(const fc_conv2d_desc *d, const float *packed,
+                                                size_t packed_floats);
+FC_API fc_status fc_conv2d_prepacked_workspace_size(const fc_conv2d_desc *d, size_t *bytes);
+/* y = the epilogue (see fc_epilogue; ep NULL: none) of conv(x, w), w given packed. */
+FC_API fc_status fc_conv2d_forward_prepacked_ex(const fc_conv2d_desc *d, const float *x,
+                                                const float *packed, size_t packed_floats,
+                                                const fc_epilogue *ep, float *y,
+                                                void *workspace, size_t workspace_size);
+
 /* ---------------------------------------------- transposed convolution */
 
 typedef struct fc_conv_transpose2d_desc {
