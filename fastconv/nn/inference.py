@@ -24,7 +24,7 @@ from fastconv import _C
 from fastconv.functional import _args, conv as _conv, tuning
 from fastconv.functional.pool import PoolParams
 from fastconv.nn import _plan_arena
-from fastconv.nn._plan_graph import Graph, optimize
+from fastconv.nn._plan_graph import Graph, Step, optimize
 from fastconv.nn.container import Concat, Sequential
 from fastconv.nn.conv import Conv2d, DepthwiseConv2d, SeparableConv2d
 from fastconv.nn.layers import (BatchNorm2d, Dropout, Flatten, Identity, Linear, ReLU,
@@ -171,19 +171,90 @@ def _prod(shape):
     return int(np.prod(shape, dtype=np.int64))
 
 
+# Batch sizes up to which the plan runs its convolutions on the blocked channel layout
+# (NCHW8c, functional.blocked): at batch 1 the direct blocked kernel beats im2col on
+# every ResNet layer after the first (the GEMM's narrow N of 49-196 outputs wastes tile
+# lanes), while at larger batches im2col and Winograd fill their tiles.
+BLOCKED_MAX_BATCH = 1
+_BLOCKED_MIN_CHANNELS = 16     # below this (a first layer) the lanes would be mostly padding
+
+
 class _Compiled:
-    """One input shape's program: per-step closures, value shapes, the arena."""
+    """One input shape's program: per-step closures, value shapes, the arena.
+
+    Convolutions that run on the blocked layout read and write NCHW8c values; a value
+    is reordered (one step, once) where a step needs the other layout, so that a chain
+    of blocked convolutions (a ResNet from its first block to its last) keeps the layout
+    between them and reorders only at its two ends."""
 
     def __init__(self, graph, x_shape):
         self.shapes = {0: tuple(x_shape)}
         self.runs = []
+        self.steps = []                # what runs, reorders included, in order
         self.external = set()          # values that live outside the arena
         self.aliases = {}              # value -> the value whose buffer it shares
         self.nbytes_of = {}
-        g = graph
-        for s in g.steps:
+        self.n_values = graph.n_values
+        self.blocked = set()           # values stored as NCHW8c
+        self.logical = {}              # such a value -> its (N, C, H, W)
+        self.copies = {}               # (value, "blocked" | "plain") -> its reordered copy
+        for s in graph.steps:
+            s = self._placed(s)
             self.runs.append(self._compile(s))
-        self._plan_memory(g)
+            self.steps.append(s)
+        self.output = self._plain(graph.output)
+        self._plan_memory()
+
+    # -- layouts --------------------------------------------------------------------
+    def _new_value(self):
+        self.n_values += 1
+        return self.n_values - 1
+
+    def _reorder(self, v, to_blocked):
+        key = (v, "blocked" if to_blocked else "plain")
+        if key in self.copies:
+            return self.copies[key]
+        o = self._new_value()
+        s = Step("to_nchw8c" if to_blocked else "from_nchw8c", [v], o, {})
+        if to_blocked:
+            N, C, H, W = self.shapes[v]
+            self.shapes[o] = (N, -(-C // 8), H, W, 8)
+            self.logical[o] = (N, C, H, W)
+            self.blocked.add(o)
+            run = lambda env: _C.reorder_nchw_to_nchw8c(env[v], env[o])  # noqa: E731
+        else:
+            self.shapes[o] = self.logical[v]
+            run = lambda env: _C.reorder_nchw8c_to_nchw(env[v], env[o])  # noqa: E731
+        self.runs.append(run)
+        self.steps.append(s)
+        self.copies[key] = o
+        return o
+
+    def _plain(self, v):
+        return self._reorder(v, False) if v in self.blocked else v
+
+    def _blocked(self, v):
+        return v if v in self.blocked else self._reorder(v, True)
+
+    def _runs_blocked(self, s):
+        if s.op != "conv" or s.a["algorithm"] != "auto" or s.a["groups"] != 1:
+            return False
+        v = s.ins[0]
+        N, C = self.logical[v][:2] if v in self.blocked else self.shapes[v][:2]
+        return 1 <= N <= BLOCKED_MAX_BATCH and C >= _BLOCKED_MIN_CHANNELS \
+            and len(self.logical.get(v, self.shapes[v])) == 4
+
+    def _placed(self, s):
+        """s reading its inputs in the layout it runs on (reorders emitted as needed)."""
+        if self._runs_blocked(s):
+            ins = [self._blocked(v) for v in s.ins]
+            a = dict(s.a, blocked=True)
+        else:
+            ins = [self._plain(v) for v in s.ins]
+            a = s.a
+        if s.op == "conv" and s.a["residual"] is not None:
+            a = dict(a, residual=ins[1])
+        return Step(s.op, ins, s.out, a)
 
     # -- shapes and kernels ---------------------------------------------------------
     def _compile(self, s):
@@ -257,6 +328,8 @@ class _Compiled:
 
     def _conv(self, s, xs):
         a, o = s.a, s.out
+        if a.get("blocked"):
+            return self._conv_blocked(s)
         if len(xs) != 4:
             raise ValueError(f"{_FN}: expected x of shape (N, C, H, W) for a convolution, "
                              f"got {xs}")
@@ -288,6 +361,27 @@ class _Compiled:
         def run(env):
             env[o] = _conv_fused(env[i], w, b, None if r is None else env[r], relu, env[o],
                                  p, algo, u)
+        return run
+
+    def _conv_blocked(self, s):
+        a, o, i = s.a, s.out, s.ins[0]
+        xs = self.logical[i]
+        w, b = a["w"], a["b"]
+        p = _conv.ConvParams(_FN, xs, w.shape, a["stride"], a["padding"], a["dilation"], 1)
+        N, K, OH, OW = p.out_shape
+        self.shapes[o] = (N, -(-K // 8), OH, OW, 8)
+        self.logical[o] = p.out_shape
+        self.blocked.add(o)
+        wb = a.get("_nchw8c_weights")
+        if wb is None:             # arranged once per plan, shared by its input shapes
+            wb = a["_nchw8c_weights"] = _C.conv2d_blocked_transform_weights(w)
+        r, relu = a["residual"], a["relu"]
+        self.algorithms = getattr(self, "algorithms", []) + ["nchw8c"]
+
+        def run(env):
+            _C.conv2d_blocked_forward(env[i], xs, wb, w.shape, None, b,
+                                      None if r is None else env[r], relu, env[o],
+                                      p.stride, p.pads, p.dilation)
         return run
 
     def _adaptive(self, s, xs):
@@ -344,14 +438,14 @@ class _Compiled:
             v = self.aliases[v]
         return v
 
-    def _plan_memory(self, g):
-        n = len(g.steps)
+    def _plan_memory(self):
+        n = len(self.steps)
         first, last = {}, {}
-        for t, s in enumerate(g.steps):
+        for t, s in enumerate(self.steps):
             first.setdefault(self._root(s.out), t)
             for v in s.ins:
                 last[self._root(v)] = t
-        last[self._root(g.output)] = n           # read when the result is copied out
+        last[self._root(self.output)] = n        # read when the result is copied out
         buffers = {}
         for v, t0 in first.items():
             if v == 0 or v in self.external:
@@ -362,14 +456,13 @@ class _Compiled:
         self.lifetimes = buffers
         offsets, total = _plan_arena.assign_offsets(buffers)
         self.arena = _plan_arena.Arena(total)
-        self.env = [None] * g.n_values
+        self.env = [None] * self.n_values
         for v, off in offsets.items():
             self.env[v] = self.arena.view(off, self.shapes[v])
-        self.output = g.output
         self.nbytes_in = 4 * _prod(self.shapes[0])
-        self.bound = self._bound(g)
+        self.bound = self._bound()
 
-    def _bound(self, g):
+    def _bound(self):
         """The two-consecutive-layer bound: the largest, over steps, of the bytes of the
         step's inputs and output plus those of values saved across it (a residual's
         input), none shared: what any schedule of these steps must hold at once."""
@@ -379,7 +472,7 @@ class _Compiled:
         for v, (nbytes, t0, t1) in self.lifetimes.items():
             alive[v] = (t0, t1)
         best = 0
-        for t, s in enumerate(g.steps):
+        for t, s in enumerate(self.steps):
             live = {self._root(v) for v in s.ins} | {self._root(s.out)}
             saved = {v for v, (t0, t1) in alive.items() if t0 < t < t1}
             best = max(best, sum(nb(v) for v in live | saved))

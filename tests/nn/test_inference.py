@@ -229,11 +229,13 @@ def test_epilogue_runs_in_the_conv_kernels(monkeypatch, built, precision):
     class Spy:
         def __getattr__(self, name):
             real = getattr(_C, name)
-            if not name.endswith("_ex"):
+            # where the residual and relu arguments sit
+            at = 6 if name == "conv2d_blocked_forward" else 4 if name.endswith("_ex") else None
+            if at is None:
                 return real
 
             def call(*a):
-                calls.append((name, a[4] is not None, a[5]))   # residual given, relu
+                calls.append((name, a[at] is not None, a[at + 1]))   # residual given, relu
                 return real(*a)
             return call
     monkeypatch.setattr(inf, "_C", Spy())
@@ -247,6 +249,7 @@ def test_epilogue_runs_in_the_conv_kernels(monkeypatch, built, precision):
         fc.set_precision(old)
     assert ("conv2d_forward_ex", True, True) in calls or \
         ("conv2d_forward_prepacked_ex", True, True) in calls or \
-        ("conv2d_winograd_forward_pretransformed_ex", True, True) in calls
+        ("conv2d_winograd_forward_pretransformed_ex", True, True) in calls or \
+        ("conv2d_blocked_forward", True, True) in calls
     assert any(relu and not res for _, res, relu in calls)
     assert rel_err(y, model(x)) <= 1e-4

@@ -1,0 +1,85 @@
+"""The inference plan at batch 1 runs its convolutions on the blocked layout (NCHW8c),
+keeping it between consecutive convolutions and reordering once at each end of a chain."""
+import importlib
+
+import numpy as np
+import pytest
+
+import fastconv as fc
+from fastconv import nn
+
+inf = importlib.import_module("fastconv.nn.inference")
+
+
+def rel_err(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def _randomize(model, seed):
+    r = np.random.default_rng(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            C = m.num_features
+            m.weight.data = r.uniform(0.5, 1.5, C).astype(np.float32)
+            m.bias.data = r.normal(0, 0.1, C).astype(np.float32)
+            m.running_mean = r.normal(0, 0.1, C).astype(np.float32)
+            m.running_var = r.uniform(0.5, 1.5, C).astype(np.float32)
+    return model
+
+
+def test_resnet_keeps_the_layout_between_blocks(isa):
+    model = _randomize(fc.models.resnet18(num_classes=10), 1)
+    model.eval()
+    x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)
+    plan = nn.inference(model)
+    y = plan(x)
+    algos = plan.algorithms()
+    assert algos[0] != "nchw8c" and set(algos[1:]) == {"nchw8c"}   # 3-channel conv1 is not
+    ops = [s.op for s in plan._last.steps]
+    assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
+    assert rel_err(y, model(x)) <= 1e-4
+
+
+def test_equal_to_the_nchw_plan(isa, monkeypatch, rng):
+    model = _randomize(fc.models.resnet18(num_classes=7), 3)
+    model.eval()
+    x = rng.standard_normal((1, 3, 48, 40)).astype(np.float32)
+    blocked = nn.inference(model)(x)
+    monkeypatch.setattr(inf, "BLOCKED_MAX_BATCH", 0)
+    plan = nn.inference(model)
+    plain = plan(x)
+    assert "nchw8c" not in plan.algorithms()
+    assert rel_err(blocked, plain) <= 1e-5
+
+
+def test_layouts_meet_at_other_steps(rng):
+    """A pool between blocked convolutions, a grouped one (plain) and channel counts that
+    are not multiples of 8: each value is reordered where a step needs the other layout."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 20, 3, padding=1), nn.ReLU(),            # 3 channels: plain
+        nn.Conv2d(20, 21, 3, padding=1), nn.BatchNorm2d(21), nn.ReLU(),   # blocked
+        nn.MaxPool2d(2),                                      # plain
+        nn.Conv2d(21, 17, 1), nn.ReLU(),                      # blocked
+        nn.Conv2d(17, 34, 3, padding=1, groups=17),           # grouped: plain
+        nn.Conv2d(34, 19, 3, stride=2, padding=1),            # blocked
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(19, 5))
+    _randomize(model, 4)
+    model.eval()
+    x = rng.standard_normal((1, 3, 13, 11)).astype(np.float32)
+    plan = nn.inference(model)
+    y = plan(x)
+    assert plan.algorithms().count("nchw8c") == 3
+    ops = [s.op for s in plan._last.steps]
+    assert ops.count("to_nchw8c") == 3 and ops.count("from_nchw8c") == 3
+    assert rel_err(y, model(x)) <= 1e-4
+
+
+@pytest.mark.parametrize("batch", [2, 4])
+def test_larger_batches_stay_nchw(batch, rng):
+    model = fc.models.resnet18(num_classes=3)
+    model.eval()
+    x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    plan = nn.inference(model)
+    y = plan(x)
+    assert "nchw8c" not in plan.algorithms()
+    assert rel_err(y, model(x)) <= 1e-4
