@@ -278,3 +278,4 @@ cdef extern from "fastconv.h" nogil:
                                              const float *packed, size_t packed_floats,
                                              const fc_epilogue *ep, float *y,
                                              void *workspace, size_t workspace_size)
+    fc_status fc_conv2d_prepacked_workspace_size(const fc_conv2d_desc *d, size_t *bytes)

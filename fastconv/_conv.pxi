@@ -136,6 +136,18 @@ def conv2d_winograd_pretransformed(int pass_, inp, u, bias, out, tuple x_shape, 
 
 # Forward with the fused epilogue (C API fc_conv2d_forward_ex, fc_epilogue).
 
+cdef void *_workspace(ws, size_t *n) except? NULL:
+    """The data and byte size of a caller workspace (a C-contiguous writeable ndarray),
+    or NULL and 0 for None (the library's per-thread cache)."""
+    n[0] = 0
+    if ws is None:
+        return NULL
+    if not isinstance(ws, np.ndarray) or not ws.flags.c_contiguous or not ws.flags.writeable:
+        raise TypeError("workspace: expected a writeable C-contiguous numpy.ndarray or None")
+    n[0] = ws.nbytes
+    return cnp.PyArray_DATA(<cnp.ndarray>ws) if n[0] else NULL
+
+
 cdef fc_epilogue _epilogue(scale, bias, residual, bint relu, int64_t K, int64_t n_out) except *:
     cdef fc_epilogue ep
     ep.scale = _fptr_opt(scale, K, "scale")
@@ -146,7 +158,7 @@ cdef fc_epilogue _epilogue(scale, bias, residual, bint relu, int64_t K, int64_t 
 
 
 def conv2d_forward_ex(x, w, scale, bias, residual, bint relu, y, tuple stride, tuple pads,
-                      tuple dilation, int64_t groups, int algo):
+                      tuple dilation, int64_t groups, int algo, ws=None):
     """y = act(scale * conv(x, w) + bias + residual); residual may be y itself."""
     cdef fc_conv2d_desc d = _conv_desc(x.shape, w.shape[0], w.shape[2], w.shape[3], stride,
                                        pads, dilation, groups)
@@ -156,15 +168,17 @@ def conv2d_forward_ex(x, w, scale, bias, residual, bint relu, y, tuple stride, t
     cdef const float *pw = _fptr(w, d.K * (d.C // d.groups) * d.R * d.S, "weight")
     cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * d.K * OH * OW)
     cdef float *py = _fptr(y, d.N * d.K * OH * OW, "out", True)
+    cdef size_t nws = 0
+    cdef void *pws = _workspace(ws, &nws)
     cdef fc_status st
     with nogil:
-        st = fc_conv2d_forward_ex(&d, <fc_conv_algorithm>algo, px, pw, &ep, py, NULL, 0)
+        st = fc_conv2d_forward_ex(&d, <fc_conv_algorithm>algo, px, pw, &ep, py, pws, nws)
     _check(st, "conv2d")
 
 
 def conv2d_winograd_forward_pretransformed_ex(x, u, scale, bias, residual, bint relu, y,
                                               tuple w_shape, tuple pads, int64_t groups,
-                                              int algo):
+                                              int algo, ws=None):
     """The Winograd forward from pre-transformed weights u, with the epilogue."""
     cdef fc_conv2d_desc d = _conv_desc(x.shape, w_shape[0], w_shape[2], w_shape[3], (1, 1),
                                        pads, (1, 1), groups)
@@ -177,10 +191,12 @@ def conv2d_winograd_forward_pretransformed_ex(x, u, scale, bias, residual, bint 
     cdef const float *pu = _fptr(u, n, "u")
     cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * d.K * OH * OW)
     cdef float *py = _fptr(y, d.N * d.K * OH * OW, "out", True)
+    cdef size_t nws = 0
+    cdef void *pws = _workspace(ws, &nws)
     cdef fc_status st
     with nogil:
         st = fc_conv2d_winograd_forward_pretransformed_ex(&d, <fc_conv_algorithm>algo, px, pu,
-                                                          &ep, py, NULL, 0)
+                                                          &ep, py, pws, nws)
     _check(st, "conv2d_winograd")
 
 
@@ -229,7 +245,7 @@ def conv2d_blocked_transform_weights(w):
 
 
 def conv2d_blocked_forward(xb, tuple x_shape, wb, tuple w_shape, scale, bias, residual,
-                           bint relu, yb, tuple stride, tuple pads, tuple dilation):
+                           bint relu, yb, tuple stride, tuple pads, tuple dilation, ws=None):
     """yb = act(scale * conv(xb, w) + bias + residual) on the NCHW8c layout; x_shape and
     w_shape are the logical (N, C, H, W) and (K, C, R, S)."""
     cdef fc_conv2d_desc d = _conv_desc(x_shape, w_shape[0], w_shape[2], w_shape[3], stride,
@@ -243,9 +259,11 @@ def conv2d_blocked_forward(xb, tuple x_shape, wb, tuple w_shape, scale, bias, re
     cdef const float *pw = _fptr(wb, n, "weight")
     cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * kp * OH * OW)
     cdef float *py = _fptr(yb, d.N * kp * OH * OW, "out", True)
+    cdef size_t nws = 0
+    cdef void *pws = _workspace(ws, &nws)
     cdef fc_status st
     with nogil:
-        st = fc_conv2d_blocked_forward(&d, px, pw, &ep, py, NULL, 0)
+        st = fc_conv2d_blocked_forward(&d, px, pw, &ep, py, pws, nws)
     _check(st, "conv2d_nchw8c")
 # im2col with pre-packed weights (C API fc_conv2d_pack_weights).
 
@@ -283,7 +301,7 @@ cdef int _check_packed(fc_conv2d_desc *d, packed, int64_t n) except -1:
 
 def conv2d_forward_prepacked_ex(x, packed, scale, bias, residual, bint relu, y,
                                 tuple w_shape, tuple stride, tuple pads, tuple dilation,
-                                int64_t groups):
+                                int64_t groups, ws=None):
     """The im2col forward from weights packed by conv2d_pack_weights, with the epilogue
     y = act(scale * conv(x, w) + bias + residual) (residual may be y itself)."""
     if not isinstance(packed, np.ndarray) or packed.ndim != 1:
@@ -297,9 +315,31 @@ def conv2d_forward_prepacked_ex(x, packed, scale, bias, residual, bint relu, y,
     cdef const float *pp = _fptr(packed, n, "packed")
     cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * d.K * OH * OW)
     cdef float *py = _fptr(y, d.N * d.K * OH * OW, "out", True)
+    cdef size_t nws = 0
+    cdef void *pws = _workspace(ws, &nws)
     cdef fc_status st
     with nogil:
-        st = fc_conv2d_forward_prepacked_ex(&d, px, pp, n, &ep, py, NULL, 0)
+        st = fc_conv2d_forward_prepacked_ex(&d, px, pp, n, &ep, py, pws, nws)
     if st == FC_INVALID_SHAPE or st == FC_INVALID_ARGUMENT:
         _check_packed(&d, packed, n)   # names the packed buffer's problem if it has one
     _check(st, "conv2d")
+
+
+def conv2d_prepacked_workspace_size(tuple xs, tuple w_shape, tuple stride, tuple pads,
+                                    tuple dilation, int64_t groups):
+    """Bytes of workspace conv2d_forward_prepacked_ex needs (either orientation)."""
+    cdef fc_conv2d_desc d = _conv_desc(xs, w_shape[0], w_shape[2], w_shape[3], stride, pads,
+                                       dilation, groups)
+    cdef size_t n = 0
+    _check(fc_conv2d_prepacked_workspace_size(&d, &n), "conv2d")
+    return n
+
+
+def conv2d_blocked_workspace_size(tuple xs, tuple w_shape, tuple stride, tuple pads,
+                                  tuple dilation):
+    """Bytes of workspace conv2d_blocked_forward needs."""
+    cdef fc_conv2d_desc d = _conv_desc(xs, w_shape[0], w_shape[2], w_shape[3], stride, pads,
+                                       dilation, 1)
+    cdef size_t n = 0
+    _check(fc_conv2d_blocked_workspace_size(&d, &n), "conv2d_nchw8c")
+    return n

@@ -62,19 +62,20 @@ class _Packed:
         return self.array
 
 
-def _conv_fused(x, w, b, residual, relu, y, p, algo, u=None):
+def _conv_fused(x, w, b, residual, relu, y, p, algo, u=None, ws=None):
     """y = relu?(conv(x, w) + b + residual?) into the arena buffer y, the epilogue
     applied by the kernels on each output tile (residual may be y); p: checked
     ConvParams, algo: the algorithm enum, u: w prepared once for algo (a _Packed for
-    im2col, pre-transformed weights for a Winograd one), or None. Returns y."""
+    im2col, pre-transformed weights for a Winograd one), or None; ws: the step's scratch
+    in the arena, or None for the library's cache. Returns y."""
     if u is not None and algo == _IM2COL:
         _C.conv2d_forward_prepacked_ex(x, u.current(), None, b, residual, relu, y, p.w_shape,
-                                       p.stride, p.pads, p.dilation, p.groups)
+                                       p.stride, p.pads, p.dilation, p.groups, ws)
     elif u is not None:
         _C.conv2d_winograd_forward_pretransformed_ex(x, u, None, b, residual, relu, y,
-                                                     p.w_shape, p.pads, p.groups, algo)
+                                                     p.w_shape, p.pads, p.groups, algo, ws)
     else:
-        _C.conv2d_forward_ex(x, w, None, b, residual, relu, y, *p.c_args(), algo)
+        _C.conv2d_forward_ex(x, w, None, b, residual, relu, y, *p.c_args(), algo, ws)
     return y
 
 
@@ -198,6 +199,10 @@ class _Compiled:
         self.blocked = set()           # values stored as NCHW8c
         self.logical = {}              # such a value -> its (N, C, H, W)
         self.copies = {}               # (value, "blocked" | "plain") -> its reordered copy
+        self.scratch = {}              # step index -> the value holding its workspace
+        # Workspace sizes hold for the thread count and ISA they were asked under; a call
+        # under others passes None (the library's cache) instead.
+        self.scratch_key = (_C.get_num_threads(), _C.get_isa())
         for s in graph.steps:
             s = self._placed(s)
             self.runs.append(self._compile(s))
@@ -229,6 +234,16 @@ class _Compiled:
         self.steps.append(s)
         self.copies[key] = o
         return o
+
+    def _scratch(self, nbytes):
+        """A value for the workspace of the step being compiled (alive in that step only:
+        the arena reuses the memory of activations dead by then)."""
+        if not nbytes:
+            return None
+        v = self._new_value()
+        self.shapes[v] = (-(-int(nbytes) // 4),)
+        self.scratch[len(self.steps)] = v
+        return v
 
     def _plain(self, v):
         return self._reorder(v, False) if v in self.blocked else v
@@ -357,10 +372,17 @@ class _Compiled:
         r = a["residual"]
         relu = a["relu"]
         self.algorithms = getattr(self, "algorithms", []) + [name]
+        if algo == _IM2COL:
+            need = _C.conv2d_prepacked_workspace_size(p.x_shape, p.w_shape, p.stride, p.pads,
+                                                      p.dilation, p.groups)
+        else:
+            need = _C.conv2d_workspace_size(p.x_shape, *p.w_shape[0:1], *p.w_shape[2:],
+                                            p.stride, p.pads, p.dilation, p.groups, algo, 0)
+        t = self._scratch(need)
 
         def run(env):
             env[o] = _conv_fused(env[i], w, b, None if r is None else env[r], relu, env[o],
-                                 p, algo, u)
+                                 p, algo, u, None if t is None else env[t])
         return run
 
     def _conv_blocked(self, s):
@@ -377,11 +399,14 @@ class _Compiled:
             wb = a["_nchw8c_weights"] = _C.conv2d_blocked_transform_weights(w)
         r, relu = a["residual"], a["relu"]
         self.algorithms = getattr(self, "algorithms", []) + ["nchw8c"]
+        t = self._scratch(_C.conv2d_blocked_workspace_size(xs, w.shape, p.stride, p.pads,
+                                                           p.dilation))
 
         def run(env):
             _C.conv2d_blocked_forward(env[i], xs, wb, w.shape, None, b,
                                       None if r is None else env[r], relu, env[o],
-                                      p.stride, p.pads, p.dilation)
+                                      p.stride, p.pads, p.dilation,
+                                      None if t is None else env[t])
         return run
 
     def _adaptive(self, s, xs):
@@ -453,7 +478,9 @@ class _Compiled:
             nbytes = 4 * _prod(self.shapes[v])
             buffers[v] = (nbytes, t0, max(last.get(v, t0), t0))
             self.nbytes_of[v] = nbytes
-        self.lifetimes = buffers
+        self.lifetimes = dict(buffers)
+        for t, v in self.scratch.items():
+            buffers[v] = (4 * _prod(self.shapes[v]), t, t)
         offsets, total = _plan_arena.assign_offsets(buffers)
         self.arena = _plan_arena.Arena(total)
         self.env = [None] * self.n_values
@@ -481,6 +508,9 @@ class _Compiled:
     def run(self, x):
         env = list(self.env)
         env[0] = x
+        if (_C.get_num_threads(), _C.get_isa()) != self.scratch_key:
+            for v in self.scratch.values():
+                env[v] = None
         for f in self.runs:
             f(env)
         return np.array(env[self.output], copy=True)
@@ -535,10 +565,11 @@ class InferencePlan:
         return self._for(x_shape).bound
 
     def peak_bytes(self, x_shape=None):
-        """Activation bytes a call holds at most for input x_shape: the plan's arena plus
-        the input (the caller's array, alive through the call); the returned copy and
-        the convolutions' scratch memory (the C library's cache,
-        fastconv.workspace_cache_bytes()) not included."""
+        """Bytes a call holds at most for input x_shape: the plan's arena (activations
+        and every convolution's scratch memory, each alive in its own step only) plus the
+        input (the caller's array, alive through the call); the returned copy not
+        included. Under another thread count or ISA than the plan was compiled for, the
+        convolutions take their scratch from the library's cache instead."""
         p = self._for(x_shape)
         return p.arena.nbytes + p.nbytes_in
 
