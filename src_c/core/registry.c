@@ -64,6 +64,7 @@ static void init_portable(fc_kernels *t) {
                                        .bf16_to_f32 = fc_bf16_to_f32_ukernel__portable,
                                        .f32_to_f16 = fc_f32_to_f16_ukernel__portable,
                                        .f16_to_f32 = fc_f16_to_f32_ukernel__portable};
+    t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_4x12__portable;
 }
 
 /* AVX2 + FMA: extends portable. */
@@ -118,6 +119,7 @@ static void init_avx2(fc_kernels *t) {
                                        .bf16_to_f32 = fc_bf16_to_f32_ukernel__avx2,
                                        .f32_to_f16 = fc_f32_to_f16_ukernel__avx2,
                                        .f16_to_f32 = fc_f16_to_f32_ukernel__avx2};
+    t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_4x24__avx2;
 }
 
 /* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
@@ -171,6 +173,7 @@ static void init_avx512(fc_kernels *t) {
     t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__avx512,
                                  .axpy = fc_f32_gemv_axpy_ukernel_4__avx512};
     t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__avx512;
+    t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_8x48__avx512;
 }
 
 /* Best first: the default is the first the CPU can run. Each table is built after

@@ -21,6 +21,7 @@
 #include "core/internal.h"
 #include "conv/depthwise.h"
 #include "conv/direct.h"
+#include "conv/smallc.h"
 #include "conv/winograd.h"
 #include "gemm/gemm.h"
 #include "pool/pool.h"
@@ -94,6 +95,10 @@ typedef struct fc_kernels {
     fc_gemv_ukernels gemv;                       /* unpacked small products (gemm/gemm.h) */
     fc_xent_ukernels xent;                       /* softmax cross-entropy (loss/softmax_xent.h) */
     fc_convert_ukernels convert;                 /* convert/convert.h: 16-bit floats */
+
+    struct {  /* flat-tap direct convolution for few input channels (conv/smallc.h) */
+        fc_smallc_rows_fn forward;
+    } conv_smallc;
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;
