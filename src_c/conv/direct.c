@@ -192,7 +192,8 @@ static fc_status run_rows(const fc_plane_geom *g, const float *xq, int64_t N, in
         if (flat) {
             fc_smallc_rows f;
             f.x = xq + (n * G + gi) * cin * g->plane;
-            f.row_step = sh * g->row;
+            /* OH > 1 bounds sh * row by the plane; one row may have any stride */
+            f.row_step = OH > 1 ? sh * g->row : 0;
             f.ntaps = ntaps;
             f.toff = toff;
             f.wp = wp + (gi * nb + b) * blk;
@@ -277,6 +278,51 @@ static void pack_gy(const bwd_weights_geom *q, const float *gy, int64_t planes, 
     }
 }
 
+/* Large planes (first layers: 112x112 and more) run the kernel on chunks of grad_y
+ * instead of whole planes: the kernel sweeps its grad_y and input once per block of
+ * taps, and 8 channels of a whole plane (400 KiB at 112x112) stream from L2 on every
+ * sweep, while a chunk of BWD_CHUNK_BYTES and its input rows stay in L1. The partial
+ * sums of each chunk go through a stack buffer (the kernel overwrites its gw). */
+#define BWD_CHUNK_BYTES (16 * 1024)
+#define BWD_CHUNK_MAX_TAPS 512
+
+/* Floats of packed grad_y per chunk and channel (a whole number of segments, or a
+ * multiple of 16 within the one segment), or 0 for whole planes. */
+static int64_t bwd_weights_chunk(const bwd_weights_geom *q, int64_t taps) {
+    int64_t want = BWD_CHUNK_BYTES / (FC_DIRECT_KB * (int64_t)sizeof(float));
+    if (taps > BWD_CHUNK_MAX_TAPS || q->plane <= 4 * want) return 0;
+    if (q->nseg == 1) return fc_max64(16, want / 16 * 16);
+    return fc_max64(1, want / q->seglen) * q->seglen;
+}
+
+static void bwd_weights_chunked(const fc_direct_bwd_weights *a, fc_direct_bwd_weights_fn kern,
+                                const bwd_weights_geom *q, int64_t chunk) {
+    float part[FC_DIRECT_KB * BWD_CHUNK_MAX_TAPS];
+    int64_t T = a->ntaps;
+    for (int64_t k = 0; k < a->kn; k++)
+        for (int64_t t = 0; t < T; t++) a->gw[k * a->gw_k + t] = 0.0f;
+    fc_direct_bwd_weights c = *a;
+    c.n_img = 1;
+    c.img_group = 1;
+    c.gw = part;
+    c.gw_k = T;
+    for (int64_t i = 0; i < a->n_img; i++)
+        for (int64_t j0 = 0; j0 < q->plane; j0 += chunk) {
+            int64_t len = fc_min64(chunk, q->plane - j0);
+            c.gy = a->gy + i * a->gy_n + j0;
+            if (q->nseg == 1) { /* one segment: the input runs along with it */
+                c.xq = a->xq + i * a->xq_n + j0;
+                c.seglen = len;
+            } else {            /* whole segments (output rows) */
+                c.xq = a->xq + i * a->xq_n + j0 / q->seglen * q->xs;
+                c.nseg = len / q->seglen;
+            }
+            kern(&c);
+            for (int64_t k = 0; k < a->kn; k++)
+                for (int64_t t = 0; t < T; t++) a->gw[k * a->gw_k + t] += part[k * T + t];
+        }
+}
+
 fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *gy,
                                           const float *x, float *gw, fc_arena *ws) {
     int64_t OH, OW;
@@ -303,6 +349,7 @@ fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *
     /* Enough images per register pass that 8 channels of grad_y (~256 KiB) stay in L2. */
     int64_t img_group = fc_max64(1, (int64_t)65536 / (FC_DIRECT_KB * q.plane));
     fc_direct_bwd_weights_fn kern = fc_kernels_active()->conv_direct.bwd_weights;
+    int64_t chunk_floats = bwd_weights_chunk(&q, d->R * d->S);
     int64_t nkb = fc_ceil_div(Kg, FC_DIRECT_KB);
     #pragma omp parallel for num_threads(fc_threads()) schedule(dynamic, 1)
     for (int64_t t = 0; t < d->C * nkb; t++) {
@@ -324,7 +371,11 @@ fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *
         a.toff = toff;
         a.gw = gw + (k0 * Cg + cg) * d->R * d->S;
         a.gw_k = Cg * d->R * d->S;
-        kern(&a);
+        if (chunk_floats == 0) {
+            kern(&a);
+            continue;
+        }
+        bwd_weights_chunked(&a, kern, &q, chunk_floats);
     }
     return FC_SUCCESS;
 }

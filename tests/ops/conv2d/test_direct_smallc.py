@@ -100,7 +100,16 @@ def test_forward_residual_is_output(isa):
     assert_close(got, ref, absref, _terms(ws) + 2)
 
 
-@pytest.mark.parametrize("xs,ws,stride,pads,dil", CASES[:20] + LAYERS[1:])
+# planes large enough that backward-weights runs in chunks of grad_y (one segment at
+# unit row stride, whole output rows otherwise; odd chunk tails)
+LARGE = [
+    ((2, 2, 70, 60), (7, 2, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1)),
+    ((1, 3, 97, 131), (5, 3, 3, 4), (1, 2), (1, 0, 2, 1), (2, 1)),
+    ((2, 1, 161, 90), (9, 1, 7, 7), (2, 3), (3, 2, 3, 3), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("xs,ws,stride,pads,dil", CASES[:20] + LAYERS + LARGE)
 def test_backward(isa, xs, ws, stride, pads, dil):
     rng, x, w, _ = _data(xs, ws, 4)
     y = conv2d_ref(x, w, None, stride, pads, dil)
