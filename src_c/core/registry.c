@@ -66,6 +66,7 @@ static void init_portable(fc_kernels *t) {
                                        .f16_to_f32 = fc_f16_to_f32_ukernel__portable};
     t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x3__portable;
     t->conv_blocked.np = 3;
+    t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_4x12__portable;
 }
 
 /* AVX2 + FMA: extends portable. */
@@ -122,6 +123,7 @@ static void init_avx2(fc_kernels *t) {
                                        .f16_to_f32 = fc_f16_to_f32_ukernel__avx2};
     t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x6__avx2;
     t->conv_blocked.np = 6;
+    t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_4x24__avx2;
 }
 
 /* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
@@ -177,6 +179,7 @@ static void init_avx512(fc_kernels *t) {
     t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__avx512;
     t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x12__avx512;
     t->conv_blocked.np = 12;
+    t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_8x48__avx512;
 }
 
 /* Best first: the default is the first the CPU can run. Each table is built after

@@ -21,6 +21,7 @@
 #include "core/internal.h"
 #include "conv/depthwise.h"
 #include "conv/direct.h"
+#include "conv/smallc.h"
 #include "conv/winograd.h"
 #include "gemm/gemm.h"
 #include "pool/pool.h"
@@ -100,6 +101,9 @@ typedef struct fc_kernels {
         fc_blocked_fn forward;
         int64_t np;                              /* output pixels per tile, at most */
     } conv_blocked;
+    struct {  /* flat-tap direct convolution for few input channels (conv/smallc.h) */
+        fc_smallc_rows_fn forward;
+    } conv_smallc;
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;
