@@ -7,7 +7,7 @@
  *         along K, B rows in pairs against blocks of 4 rows of A (batch 1 inference).
  *   bcast (B given transposed, 4 < M <= 32): op(A)^T packed [K][mp] (mp = M rounded up
  *         to whole vectors), each B element broadcast against it: C^T in registers,
- *         rows of B in blocks of 12 / (mp / VL) (Linear forward: B = W.T).
+ *         rows of B in blocks of up to 8 (Linear forward: B = W.T).
  *   tile  (B as is, M <= 32 or K <= 4): register tiles of C (tile_mr rows x 2 vectors)
  *         from rows of B read in place, op(A) broadcast (gx = g W, and gW = g^T x at
  *         batch <= 4); the packed GEMM keeps gW at larger batch (as fast: it writes C
