@@ -12,8 +12,9 @@
  *         from rows of B read in place, op(A) broadcast (gx = g W, and gW = g^T x at
  *         batch <= 4); the packed GEMM keeps gW at larger batch (as fast: it writes C
  *         once from the same 6 x 16 tiles, and its packing is small there).
- *   axpy  (B as is, M = 1): C row += rows of B in blocks, B streamed row by row, which
- *         the prefetchers follow better than the tile kernel's strips (gx at batch 1).
+ *   axpy  (B as is, M = 1 or K = 1): C rows += rows of B in blocks, B streamed row by
+ *         row, which the prefetchers follow better than the tile kernel's strips, in
+ *         fewer instructions at K = 1 (gx and gW at batch 1).
  *
  * Threads split N (W rows for dot and bcast, columns for tile at small M) in whole
  * cache lines, or the rows of C for tile at large M (gW: each thread writes its own
@@ -33,7 +34,7 @@
 #define FC_GEMV_BCAST_BYTES (64 << 10)
 #define FC_GEMV_TILE_KC 256
 #define FC_GEMV_TILE_NC 2048
-/* axpy blocking: columns per chunk (16 KiB of C) and B rows per pass over it. */
+/* axpy blocking: columns per chunk (16 KiB per row of C) and B rows per pass over it. */
 #define FC_GEMV_NB 4096
 #define FC_GEMV_KB 16
 
@@ -127,21 +128,23 @@ static int bcast_run(const fc_gemv_ukernels *k, const fc_gemm_args *g, int threa
     return 1;
 }
 
-/* ---- axpy (one row of C: B streamed row by row) ---- */
+/* ---- axpy (B streamed row by row) ---- */
 
 static void axpy_range(const fc_gemv_ukernels *k, const fc_gemm_args *g, int64_t j0,
                        int64_t j1) {
-    /* op(A)[0][p] = A[p * ap] */
-    int64_t ap = g->trans_a ? g->lda : 1;
+    /* op(A)[i][p] = A[i * ai + p * ap] */
+    int64_t ai = g->trans_a ? 1 : g->lda, ap = g->trans_a ? g->lda : 1;
     int acc = g->beta != 0.0f;
     if (acc && g->beta != 1.0f)
-        for (int64_t j = j0; j < j1; j++) g->C[j] *= g->beta;
+        for (int64_t i = 0; i < g->M; i++)
+            for (int64_t j = j0; j < j1; j++) g->C[i * g->ldc + j] *= g->beta;
     for (int64_t jc = j0; jc < j1; jc += FC_GEMV_NB) {
         int64_t n = fc_min64(FC_GEMV_NB, j1 - jc);
         for (int64_t p0 = 0; p0 < g->K; p0 += FC_GEMV_KB) {
             int64_t kb = fc_min64(FC_GEMV_KB, g->K - p0);
-            k->axpy(n, kb, g->alpha, g->A + p0 * ap, ap, g->B + p0 * g->ldb + jc, g->ldb,
-                    g->C + jc, acc || p0 > 0);
+            for (int64_t i = 0; i < g->M; i++)
+                k->axpy(n, kb, g->alpha, g->A + i * ai + p0 * ap, ap, g->B + p0 * g->ldb + jc,
+                        g->ldb, g->C + i * g->ldc + jc, acc || p0 > 0);
         }
     }
 }
@@ -172,11 +175,11 @@ static void tile_range(const fc_gemv_ukernels *k, const fc_gemm_args *g, int64_t
 
 static int tile_run(const fc_gemv_ukernels *k, const fc_gemm_args *g, int threads) {
     /* Many rows: threads take rows of C (whole tiles); few: columns (pairs of vectors). */
-    int by_rows = g->M > FC_GEMV_MAX_ROWS;
+    int by_rows = g->M > FC_GEMV_MAX_ROWS && g->K > 1;
     int64_t unit = by_rows ? k->tile_mr : 2 * (int64_t)k->vl;
     int64_t len = by_rows ? g->M : g->N;
     int nt = (int)fc_max64(1, fc_min64(threads, fc_ceil_div(len, unit)));
-    int axpy = g->M == 1;
+    int axpy = g->M == 1 || g->K == 1;
     if (nt == 1) {
         if (axpy) axpy_range(k, g, 0, g->N);
         else tile_range(k, g, 0, g->M, 0, g->N);
