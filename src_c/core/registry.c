@@ -59,6 +59,10 @@ static void init_portable(fc_kernels *t) {
         .dropout_backward = fc_f32_dropout_backward_ukernel__portable};
     t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__portable,
                                  .axpy = fc_f32_gemv_axpy_ukernel_4__portable};
+    t->gemv.bcast = fc_f32_gemv_bcast_ukernel__portable;
+    t->gemv.tile = fc_f32_gemv_tile_ukernel_6x2v__portable;
+    t->gemv.tile_mr = 6;
+    t->gemv.vl = 4;
     t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__portable;
     t->convert = (fc_convert_ukernels){.f32_to_bf16 = fc_f32_to_bf16_ukernel__portable,
                                        .bf16_to_f32 = fc_bf16_to_f32_ukernel__portable,
@@ -114,6 +118,10 @@ static void init_avx2(fc_kernels *t) {
         .dropout_backward = fc_f32_dropout_backward_ukernel__avx2};
     t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__avx2,
                                  .axpy = fc_f32_gemv_axpy_ukernel_4__avx2};
+    t->gemv.bcast = fc_f32_gemv_bcast_ukernel__avx2;
+    t->gemv.tile = fc_f32_gemv_tile_ukernel_6x2v__avx2;
+    t->gemv.tile_mr = 6;
+    t->gemv.vl = 8;
     t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__avx2;
     /* float16 through F16C (present on every AVX2 CPU; the bit makes it explicit) */
     t->requires |= FC_CAP_F16C;
@@ -176,6 +184,10 @@ static void init_avx512(fc_kernels *t) {
         .dropout_backward = fc_f32_dropout_backward_ukernel__avx512};
     t->gemv = (fc_gemv_ukernels){.dot = fc_f32_gemv_dot_ukernel_4x2__avx512,
                                  .axpy = fc_f32_gemv_axpy_ukernel_4__avx512};
+    t->gemv.bcast = fc_f32_gemv_bcast_ukernel__avx512;
+    t->gemv.tile = fc_f32_gemv_tile_ukernel_12x2v__avx512;
+    t->gemv.tile_mr = 12;
+    t->gemv.vl = 16;
     t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__avx512;
     t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x12__avx512;
     t->conv_blocked.np = 12;

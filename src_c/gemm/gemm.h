@@ -87,9 +87,27 @@ typedef void (*fc_gemv_dot_fn)(int64_t K, int64_t m, int64_t n, const float *a, 
 typedef void (*fc_gemv_axpy_fn)(int64_t n, int64_t k, float alpha, const float *a,
                                 int64_t as, const float *b, int64_t ldb, float *c,
                                 int accumulate);
+/* bcast: C[i][j] = alpha * sum_{k < kc} ap[k * mp + i] * b[j * ldb + k] + beta * C[i][j]
+ *   for i < m, j < n: B rows contiguous along K against op(A)^T packed [kc][mp] (mp a
+ *   multiple of the vector width, at most 4 vectors, >= m); each B element is loaded
+ *   once, as a broadcast, against mp / VL vectors (beta == 0: C is not read).
+ * tile: C[i][j] = alpha * sum_{p < k} a[i * ai + p * ap] * b[p * ldb + j] + beta * C[i][j]
+ *   for i < m, j < n: rows of B contiguous along N read in place, register tiles of
+ *   tile_mr rows by two vectors, strips of B outer so that a strip stays in L1 while
+ *   every row block of C takes it (beta == 0: C is not read). */
+typedef void (*fc_gemv_bcast_fn)(int64_t kc, int64_t m, int64_t n, const float *ap,
+                                 int64_t mp, const float *b, int64_t ldb, float *c,
+                                 int64_t ldc, float alpha, float beta);
+typedef void (*fc_gemv_tile_fn)(int64_t k, int64_t m, int64_t n, const float *a, int64_t ai,
+                                int64_t ap, const float *b, int64_t ldb, float *c,
+                                int64_t ldc, float alpha, float beta);
 typedef struct fc_gemv_ukernels {
     fc_gemv_dot_fn dot;
     fc_gemv_axpy_fn axpy;
+    fc_gemv_bcast_fn bcast;
+    fc_gemv_tile_fn tile;
+    int tile_mr; /* rows of a tile */
+    int vl;      /* floats per vector (mp of bcast is a multiple) */
 } fc_gemv_ukernels;
 
 /* Runs g (checked by fc_sgemm, no packed operands) without packing when its shape is

@@ -60,6 +60,10 @@ void fc_f32_gemv_dot_ukernel_4x2__avx512(int64_t K, int64_t m, int64_t n, const 
      const float *b, int64_t ldb, float *c, int64_t ldc, float alpha, float beta);
 void fc_f32_gemv_axpy_ukernel_4__avx512(int64_t n, int64_t k, float alpha, const float *a, int64_t as,
      const float *b, int64_t ldb, float *c, int accumulate);
+void fc_f32_gemv_bcast_ukernel__avx512(int64_t kc, int64_t m, int64_t n, const float *ap, int64_t mp,
+     const float *b, int64_t ldb, float *c, int64_t ldc, float alpha, float beta);
+void fc_f32_gemv_tile_ukernel_12x2v__avx512(int64_t k, int64_t m, int64_t n, const float *a, int64_t ai,
+     int64_t ap, const float *b, int64_t ldb, float *c, int64_t ldc, float alpha, float beta);
 
 double fc_f32_xent_exp_sum_ukernel__avx512(int64_t n, const float *z, float shift, float *e);
 

@@ -17,7 +17,7 @@ LIB = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
 
 @pytest.fixture(params=["gemv", "packed"])
 def path(request):
-    """gemv: the default limits (M <= 16 or K <= 4 unpacked); packed: none."""
+    """gemv: the default limits (M <= 32 or K <= 4 unpacked); packed: none."""
     LIB.fc_gemv_set_max_rows(ctypes.c_int64(-1 if request.param == "gemv" else 0))
     yield request.param
     LIB.fc_gemv_set_max_rows(ctypes.c_int64(-1))
