@@ -119,7 +119,7 @@ class ReLU(Module):
 def run_chain(modules, x):
     """Calls each module on the previous one's output (what Sequential and the models'
     chains do). A BatchNorm2d directly followed by a ReLU runs as one pass over the data
-    (BatchNorm2d.forward_relu), forward and backward; the ReLU then keeps only a marker
+    (BatchNorm2d.forward(x, relu=True)), forward and backward; the ReLU then keeps only a marker
     and its backward passes the gradient on to the BatchNorm2d, which masks it. Their
     subclasses (SyncBatchNorm, BatchNorm1d) run as written."""
     mods = list(modules)
@@ -128,7 +128,7 @@ def run_chain(modules, x):
         m = mods[i]
         if (i + 1 < len(mods) and type(m) is BatchNorm2d and type(mods[i + 1]) is ReLU
                 and isinstance(x, np.ndarray)):
-            x = m.forward_relu(x)
+            x = m(x, relu=True)          # through __call__: wrappers of forward see it
             mods[i + 1]._keep(_FusedCache())
             i += 2
         else:
@@ -277,16 +277,10 @@ class BatchNorm2d(Module):
             raise ValueError(f"BatchNorm2d: expected x of shape (N, {self.num_features}, H, W),"
                              f" got {x.shape}")
 
-    def forward(self, x):
-        return self._forward(x, False)
-
-    def forward_relu(self, x):
-        """max(self(x), 0) in one pass over the data, for a BatchNorm2d followed by a
-        ReLU (nn.run_chain fuses such pairs); this layer's backward then applies the
-        ReLU's mask in the same pass as its own gradient."""
-        return self._forward(x, True)
-
-    def _forward(self, x, relu):
+    def forward(self, x, relu=False):
+        """relu=True: max(., 0) of the result in the same pass over the data, for a
+        BatchNorm2d followed by a ReLU (nn.run_chain fuses such pairs); backward then
+        applies the ReLU's mask in the same pass as this layer's own gradient."""
         x = _args.as_float32(x, "x", "BatchNorm2d")
         self._check(x)
         N, C, H, W = x.shape
