@@ -21,47 +21,48 @@ static fc_status check_dims(int64_t N, int64_t C, int64_t H, int64_t W, int64_t 
     return FC_SUCCESS;
 }
 
-fc_status fc_reorder_nchw_to_nchw8c(int64_t N, int64_t C, int64_t H, int64_t W, const float *x,
-                                    float *xb) {
-    FC_CALL_SCOPE();
+/* One reorder, either way: plane block nc of the blocked layout against channels
+ * [c0, c0 + 8) of image n; to the blocked layout the channels past C become zeros. */
+static fc_status reorder(int64_t N, int64_t C, int64_t H, int64_t W, const float *src,
+                         float *dst, int to_blocked) {
     int64_t nb;
     fc_status st = check_dims(N, C, H, W, &nb);
     if (st != FC_SUCCESS) return st;
     if (nb == 0) return FC_SUCCESS;
-    if (!x || !xb) return FC_INVALID_ARGUMENT;
+    if (!src || !dst) return FC_INVALID_ARGUMENT;
     int64_t KB = fc_ceil_div(C, CB), HW = H * W;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t nc = 0; nc < N * KB; nc++) {
         int64_t n = nc / KB, c0 = (nc % KB) * CB, cn = fc_min64(CB, C - c0);
-        const float *src = x + (n * C + c0) * HW;
-        float *dst = xb + nc * HW * CB;
-        for (int64_t i = 0; i < HW; i++) {
-            int64_t j = 0;
-            for (; j < cn; j++) dst[i * CB + j] = src[j * HW + i];
-            for (; j < CB; j++) dst[i * CB + j] = 0.0f;
+        int64_t plain = (n * C + c0) * HW, blocked = nc * HW * CB;
+        if (to_blocked) {
+            const float *s = src + plain;
+            float *d = dst + blocked;
+            for (int64_t i = 0; i < HW; i++) {
+                int64_t j = 0;
+                for (; j < cn; j++) d[i * CB + j] = s[j * HW + i];
+                for (; j < CB; j++) d[i * CB + j] = 0.0f;
+            }
+        } else {
+            const float *s = src + blocked;
+            float *d = dst + plain;
+            for (int64_t j = 0; j < cn; j++)
+                for (int64_t i = 0; i < HW; i++) d[j * HW + i] = s[i * CB + j];
         }
     }
     return FC_SUCCESS;
 }
 
+fc_status fc_reorder_nchw_to_nchw8c(int64_t N, int64_t C, int64_t H, int64_t W, const float *x,
+                                    float *xb) {
+    FC_CALL_SCOPE();
+    return reorder(N, C, H, W, x, xb, 1);
+}
+
 fc_status fc_reorder_nchw8c_to_nchw(int64_t N, int64_t C, int64_t H, int64_t W, const float *xb,
                                     float *x) {
     FC_CALL_SCOPE();
-    int64_t nb;
-    fc_status st = check_dims(N, C, H, W, &nb);
-    if (st != FC_SUCCESS) return st;
-    if (nb == 0) return FC_SUCCESS;
-    if (!x || !xb) return FC_INVALID_ARGUMENT;
-    int64_t KB = fc_ceil_div(C, CB), HW = H * W;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t nc = 0; nc < N * KB; nc++) {
-        int64_t n = nc / KB, c0 = (nc % KB) * CB, cn = fc_min64(CB, C - c0);
-        const float *src = xb + nc * HW * CB;
-        float *dst = x + (n * C + c0) * HW;
-        for (int64_t j = 0; j < cn; j++)
-            for (int64_t i = 0; i < HW; i++) dst[j * HW + i] = src[i * CB + j];
-    }
-    return FC_SUCCESS;
+    return reorder(N, C, H, W, xb, x, 0);
 }
 
 /* ------------------------------------------------------------------ weights */

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from batchnorm_stats import randomize_fc_bn
 from torch_batchnorm import randomize_bn
 
 import fastconv as fc
@@ -17,20 +18,6 @@ from fastconv import models, nn
 def rel_err(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.abs(a - b).max()) / max(float(np.abs(b).max()), 1e-12)
-
-
-def _randomize_bn(model, seed=0):
-    """BatchNorm with statistics and affine far from the identity, so that a wrong fold
-    shows."""
-    rng = np.random.default_rng(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            C = m.num_features
-            m.weight.data = rng.uniform(0.5, 1.5, C).astype(np.float32)
-            m.bias.data = rng.normal(0, 0.2, C).astype(np.float32)
-            m.running_mean = rng.normal(0, 0.5, C).astype(np.float32)
-            m.running_var = rng.uniform(0.3, 2.0, C).astype(np.float32)
-    return model
 
 
 def _torch_twins():
@@ -54,7 +41,7 @@ def built():
     nn.init.manual_seed(0)
     out = {}
     for name, make, shape, tol in CASES:
-        out[name] = _randomize_bn(make(), seed=len(name))
+        out[name] = randomize_fc_bn(make(), seed=len(name))
     return out
 
 
@@ -106,7 +93,7 @@ def test_bn_fold_is_exact_in_float64():
     """The folded convolution of conv -> BN equals the two in float64."""
     rng = np.random.default_rng(5)
     conv = nn.Conv2d(5, 7, 3, padding=1, bias=True)
-    bn = _randomize_bn(nn.Sequential(conv, nn.BatchNorm2d(7)), 9)
+    bn = randomize_fc_bn(nn.Sequential(conv, nn.BatchNorm2d(7)), 9)
     plan = nn.inference(bn)
     assert [s.op for s in plan.steps()] == ["conv"]
     x = rng.standard_normal((2, 5, 9, 11)).astype(np.float32)
@@ -131,7 +118,7 @@ def test_unfused_steps_and_unknown_modules():
         def forward(self, x):
             return 2 * x
 
-    model = _randomize_bn(nn.Sequential(
+    model = randomize_fc_bn(nn.Sequential(
         nn.MaxPool2d(2), nn.BatchNorm2d(3), nn.Conv2d(3, 4, 3, padding=1), nn.Tanh(),
         nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.ReLU(), Double())),
         nn.Dropout(0.3), nn.Flatten(), nn.Linear(6 * 4 * 4, 5), nn.ReLU(), nn.Linear(5, 3)), 2)
@@ -143,7 +130,7 @@ def test_unfused_steps_and_unknown_modules():
 
 
 def test_depthwise_and_separable_layers():
-    model = _randomize_bn(nn.Sequential(
+    model = randomize_fc_bn(nn.Sequential(
         nn.SeparableConv2d(4, 6, 3, padding="same", depth_multiplier=2), nn.BatchNorm2d(6),
         nn.ReLU(), nn.DepthwiseConv2d(6, 3, stride=2, padding=1), nn.ReLU()), 3)
     x = np.random.default_rng(0).standard_normal((2, 4, 9, 7)).astype(np.float32)
@@ -213,7 +200,7 @@ def test_bad_arguments():
 
 
 def test_plan_on_every_isa(isa):
-    model = _randomize_bn(models.resnet18(num_classes=4), 4)
+    model = randomize_fc_bn(models.resnet18(num_classes=4), 4)
     x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
     assert rel_err(nn.inference(model)(x), model(x)) <= 1e-4
 

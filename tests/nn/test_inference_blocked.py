@@ -7,6 +7,7 @@ import pytest
 
 import fastconv as fc
 from fastconv import nn
+from batchnorm_stats import randomize_fc_bn
 
 inf = importlib.import_module("fastconv.nn.inference")
 
@@ -15,20 +16,8 @@ def rel_err(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-def _randomize(model, seed):
-    r = np.random.default_rng(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            C = m.num_features
-            m.weight.data = r.uniform(0.5, 1.5, C).astype(np.float32)
-            m.bias.data = r.normal(0, 0.1, C).astype(np.float32)
-            m.running_mean = r.normal(0, 0.1, C).astype(np.float32)
-            m.running_var = r.uniform(0.5, 1.5, C).astype(np.float32)
-    return model
-
-
 def test_resnet_keeps_the_layout_between_blocks(isa):
-    model = _randomize(fc.models.resnet18(num_classes=10), 1)
+    model = randomize_fc_bn(fc.models.resnet18(num_classes=10), 1)
     model.eval()
     x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)
     plan = nn.inference(model)
@@ -41,7 +30,7 @@ def test_resnet_keeps_the_layout_between_blocks(isa):
 
 
 def test_equal_to_the_nchw_plan(isa, monkeypatch, rng):
-    model = _randomize(fc.models.resnet18(num_classes=7), 3)
+    model = randomize_fc_bn(fc.models.resnet18(num_classes=7), 3)
     model.eval()
     x = rng.standard_normal((1, 3, 48, 40)).astype(np.float32)
     blocked = nn.inference(model)(x)
@@ -63,7 +52,7 @@ def test_layouts_meet_at_other_steps(rng):
         nn.Conv2d(17, 34, 3, padding=1, groups=17),           # grouped: plain
         nn.Conv2d(34, 19, 3, stride=2, padding=1),            # blocked
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(19, 5))
-    _randomize(model, 4)
+    randomize_fc_bn(model, 4)
     model.eval()
     x = rng.standard_normal((1, 3, 13, 11)).astype(np.float32)
     plan = nn.inference(model)
