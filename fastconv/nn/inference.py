@@ -196,8 +196,7 @@ class _Compiled:
         self.aliases = {}              # value -> the value whose buffer it shares
         self.nbytes_of = {}
         self.n_values = graph.n_values
-        self.blocked = set()           # values stored as NCHW8c
-        self.logical = {}              # such a value -> its (N, C, H, W)
+        self.logical = {}              # values stored as NCHW8c -> their (N, C, H, W)
         self.copies = {}               # (value, "blocked" | "plain") -> its reordered copy
         self.scratch = {}              # step index -> the value holding its workspace
         # Workspace sizes hold for the thread count and ISA they were asked under; a call
@@ -225,7 +224,6 @@ class _Compiled:
             N, C, H, W = self.shapes[v]
             self.shapes[o] = (N, -(-C // 8), H, W, 8)
             self.logical[o] = (N, C, H, W)
-            self.blocked.add(o)
             run = lambda env: _C.reorder_nchw_to_nchw8c(env[v], env[o])  # noqa: E731
         else:
             self.shapes[o] = self.logical[v]
@@ -246,22 +244,23 @@ class _Compiled:
         return v
 
     def _plain(self, v):
-        return self._reorder(v, False) if v in self.blocked else v
+        return self._reorder(v, False) if v in self.logical else v
 
     def _blocked(self, v):
-        return v if v in self.blocked else self._reorder(v, True)
+        return v if v in self.logical else self._reorder(v, True)
 
     def _runs_blocked(self, s):
         if s.op != "conv" or s.a["algorithm"] != "auto" or s.a["groups"] != 1:
             return False
-        v = s.ins[0]
-        N, C = self.logical[v][:2] if v in self.blocked else self.shapes[v][:2]
-        return 1 <= N <= BLOCKED_MAX_BATCH and C >= _BLOCKED_MIN_CHANNELS \
-            and len(self.logical.get(v, self.shapes[v])) == 4
+        shape = self.logical.get(s.ins[0], self.shapes[s.ins[0]])
+        return (len(shape) == 4 and 1 <= shape[0] <= BLOCKED_MAX_BATCH
+                and shape[1] >= _BLOCKED_MIN_CHANNELS)
 
     def _placed(self, s):
         """s reading its inputs in the layout it runs on (reorders emitted as needed)."""
         if self._runs_blocked(s):
+            if "_nchw8c_weights" not in s.a:   # on the graph's step: shared by every shape
+                s.a["_nchw8c_weights"] = _C.conv2d_blocked_transform_weights(s.a["w"])
             ins = [self._blocked(v) for v in s.ins]
             a = dict(s.a, blocked=True)
         else:
@@ -393,10 +392,7 @@ class _Compiled:
         N, K, OH, OW = p.out_shape
         self.shapes[o] = (N, -(-K // 8), OH, OW, 8)
         self.logical[o] = p.out_shape
-        self.blocked.add(o)
-        wb = a.get("_nchw8c_weights")
-        if wb is None:             # arranged once per plan, shared by its input shapes
-            wb = a["_nchw8c_weights"] = _C.conv2d_blocked_transform_weights(w)
+        wb = a["_nchw8c_weights"]
         r, relu = a["residual"], a["relu"]
         self.algorithms = getattr(self, "algorithms", []) + ["nchw8c"]
         t = self._scratch(_C.conv2d_blocked_workspace_size(xs, w.shape, p.stride, p.pads,

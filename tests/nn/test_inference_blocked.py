@@ -5,15 +5,13 @@ import importlib
 import numpy as np
 import pytest
 
+from batchnorm_stats import randomize_fc_bn
+from reference import rel_err
+
 import fastconv as fc
 from fastconv import nn
-from batchnorm_stats import randomize_fc_bn
 
 inf = importlib.import_module("fastconv.nn.inference")
-
-
-def rel_err(a, b):
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
 def test_resnet_keeps_the_layout_between_blocks(isa):
@@ -72,3 +70,21 @@ def test_larger_batches_stay_nchw(batch, rng):
     y = plan(x)
     assert "nchw8c" not in plan.algorithms()
     assert rel_err(y, model(x)) <= 1e-4
+
+
+def test_weights_are_arranged_once_for_every_input_shape(monkeypatch, rng):
+    calls = []
+    real = inf._C.conv2d_blocked_transform_weights
+
+    def counting(w):
+        calls.append(w.shape)
+        return real(w)
+    model = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(16, 8, 3, padding=1))
+    model.eval()
+    plan = nn.inference(model)
+    monkeypatch.setattr(inf._C, "conv2d_blocked_transform_weights", counting)
+    for hw in (9, 12):
+        x = rng.standard_normal((1, 16, hw, hw)).astype(np.float32)
+        assert rel_err(plan(x), model(x)) <= 1e-5
+    assert len(calls) == 2 and plan.algorithms((1, 16, 9, 9)) == ["nchw8c", "nchw8c"]
