@@ -126,8 +126,7 @@ def run_chain(modules, x):
     i = 0
     while i < len(mods):
         m = mods[i]
-        if (i + 1 < len(mods) and type(m) is BatchNorm2d and type(mods[i + 1]) is ReLU
-                and isinstance(x, np.ndarray)):
+        if i + 1 < len(mods) and type(m) is BatchNorm2d and type(mods[i + 1]) is ReLU:
             x = m(x, relu=True)          # through __call__: wrappers of forward see it
             mods[i + 1]._keep(_FusedCache())
             i += 2
