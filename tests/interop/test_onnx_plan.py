@@ -1,31 +1,18 @@
 """fastconv.onnx on the inference plan: torch twins exported to ONNX run planned
 (Conv+BatchNormalization folded, Add and Relu fused) and agree with onnxruntime and
 with the node-by-node interpreter; get_inputs / get_outputs as onnxruntime's."""
-import importlib.util
 import io
-import os
 import warnings
 
 import numpy as np
 import pytest
+from reference import rel_err
 from torch_batchnorm import randomize_bn
+from torch_twins_loader import load_torch_twins
 
 onnx = pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 fo = pytest.importorskip("fastconv.onnx")
-
-
-def rel_err(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.abs(a - b).max()) / max(float(np.abs(b).max()), 1e-12)
-
-
-def _twins():
-    path = os.path.join(os.path.dirname(__file__), "..", "models", "torch_twins.py")
-    spec = importlib.util.spec_from_file_location("torch_twins", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _export(model, x, dynamic=True, **kw):
@@ -54,7 +41,7 @@ def test_planned_session_matches_onnxruntime(name, folding):
     ort = pytest.importorskip("onnxruntime")
     make, shape = NETS[name]
     torch.manual_seed(0)
-    model = randomize_bn(make(_twins()), 1).eval()
+    model = randomize_bn(make(load_torch_twins()), 1).eval()
     x = np.random.default_rng(0).standard_normal((2,) + shape).astype(np.float32)
     # do_constant_folding=False keeps BatchNormalization nodes for the plan to fold
     blob = _export(model, x, do_constant_folding=folding)
@@ -75,7 +62,7 @@ def test_planned_session_matches_onnxruntime(name, folding):
 
 def test_planned_equals_interpreted():
     make, shape = NETS["resnet18"]
-    model = randomize_bn(make(_twins()), 2).eval()
+    model = randomize_bn(make(load_torch_twins()), 2).eval()
     x = np.random.default_rng(1).standard_normal((1,) + shape).astype(np.float32)
     blob = _export(model, x, do_constant_folding=False)
     planned = fo.InferenceSession(blob)
@@ -101,7 +88,7 @@ def test_unplannable_graph_is_interpreted():
 def test_feeds_are_still_checked_when_planned():
     make, shape = NETS["lenet5"]
     x = np.zeros((1,) + shape, np.float32)
-    sess = fo.InferenceSession(_export(make(_twins()).eval(), x))
+    sess = fo.InferenceSession(_export(make(load_torch_twins()).eval(), x))
     assert sess.planned
     with pytest.raises(TypeError, match="dtype"):
         sess.run(None, {"input": x.astype(np.float64)})
@@ -114,7 +101,7 @@ def test_get_inputs_outputs_as_onnxruntime(dynamic):
     ort = pytest.importorskip("onnxruntime")
     make, shape = NETS["lenet5"]
     x = np.zeros((1,) + shape, np.float32)
-    blob = _export(make(_twins()).eval(), x, dynamic=dynamic)
+    blob = _export(make(load_torch_twins()).eval(), x, dynamic=dynamic)
     ours = fo.InferenceSession(blob)
     theirs = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
     for a, b in ((ours.get_inputs(), theirs.get_inputs()),

@@ -2,30 +2,17 @@
 eval mode and against the torch twins (float64), with non-trivial BatchNorm
 statistics; what the rewrites leave; memory figures; weights snapshot."""
 import importlib
-import importlib.util
-import os
 
 import numpy as np
 import pytest
 from batchnorm_stats import randomize_fc_bn
+from reference import rel_err
 from torch_batchnorm import randomize_bn
+from torch_twins_loader import load_torch_twins
 
 import fastconv as fc
 from fastconv import _C
 from fastconv import models, nn
-
-
-def rel_err(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.abs(a - b).max()) / max(float(np.abs(b).max()), 1e-12)
-
-
-def _torch_twins():
-    path = os.path.join(os.path.dirname(__file__), "..", "models", "torch_twins.py")
-    spec = importlib.util.spec_from_file_location("torch_twins", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 CASES = [   # (name, builder, input shape without the batch, tolerance)
@@ -64,7 +51,7 @@ def test_plan_equals_eval_model(built, name, make, shape, tol, batch):
 @pytest.mark.parametrize("name,make,shape,tol", CASES, ids=[c[0] for c in CASES])
 def test_plan_equals_torch_twin(built, name, make, shape, tol):
     torch = pytest.importorskip("torch")
-    tw = _torch_twins()
+    tw = load_torch_twins()
     twin = {"lenet5": lambda: tw.LeNet5(), "alexnet": lambda: tw.AlexNet(num_classes=10),
             "resnet18": lambda: tw.resnet(18, 10), "resnet50": lambda: tw.resnet(50, 10)}[name]()
     randomize_bn(twin, 1)

@@ -81,3 +81,10 @@ def assert_close(got, ref, absref, terms, factor=8.0, what="result"):
         i = np.unravel_index(np.argmax(np.where(bad, err - tol, -np.inf)), err.shape)
         raise AssertionError(f"{what}: {bad.sum()} of {err.size} elements off; worst at {i}: "
                              f"got {got[i]!r}, want {ref[i]!r}, tol {tol[i]:.3g}")
+
+
+def rel_err(a, b):
+    """max |a - b| / max |b|, in float64 (the whole-output measure the layer, model and
+    plan tests bound)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max()) / max(float(np.abs(b).max()), 1e-12)

@@ -2,9 +2,10 @@
 are tested against statistics other than the defaults (mean 0, variance 1)."""
 
 
-def randomize_bn(tm, seed=0):
-    """Draws every BatchNorm2d's weight, bias and running statistics of torch module tm
-    from a generator seeded with seed; returns tm."""
+def randomize_bn(tm, seed=0, bias_std=0.2, mean_std=0.5, var_range=(0.3, 2.0)):
+    """Draws every BatchNorm2d's weight (uniform 0.5-1.5), bias, running mean (normal
+    with those deviations) and running variance (uniform over var_range) of torch module
+    tm from a generator seeded with seed; returns tm."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
@@ -12,7 +13,7 @@ def randomize_bn(tm, seed=0):
         for m in tm.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5, generator=g)
-                m.bias.normal_(0, 0.2, generator=g)
-                m.running_mean.normal_(0, 0.5, generator=g)
-                m.running_var.uniform_(0.3, 2.0, generator=g)
+                m.bias.normal_(0, bias_std, generator=g)
+                m.running_mean.normal_(0, mean_std, generator=g)
+                m.running_var.uniform_(*var_range, generator=g)
     return tm
