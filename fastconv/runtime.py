@@ -35,16 +35,21 @@ def release_workspace():
     _C.array_cache_release()
 
 
+def _byte_count(nbytes, fn):
+    """nbytes checked as a size_t: an int (not a bool) in [0, 2**64)."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+        raise TypeError(f"{fn}: nbytes must be an int, got {nbytes!r}")
+    if nbytes < 0 or nbytes >= 2**64:
+        raise ValueError(f"{fn}: nbytes must be in [0, 2**64), got {nbytes}")
+    return nbytes
+
+
 def set_array_cache_limit(nbytes):
     """Result arrays of 1 MiB or more are allocated from a cache that keeps the memory
     of freed ones (up to `nbytes` in all; default 1 GiB; 0: none), so that a training
     loop, which allocates the same activations and gradients every step, does not map
     and fault in fresh pages every step."""
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
-        raise TypeError(f"set_array_cache_limit: nbytes must be an int, got {nbytes!r}")
-    if nbytes < 0 or nbytes >= 2**64:
-        raise ValueError(f"set_array_cache_limit: nbytes must be in [0, 2**64), got {nbytes}")
-    _C.set_array_cache_limit(nbytes)
+    _C.set_array_cache_limit(_byte_count(nbytes, "set_array_cache_limit"))
 
 
 def get_array_cache_limit():
@@ -60,11 +65,7 @@ def set_workspace_cache_limit(nbytes):
     """After each call, a thread's cached scratch memory larger than `nbytes` is
     returned to the system (default 256 MiB; 0: after every call). Below the limit it
     is kept, so that a training loop does not map fresh pages every step."""
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
-        raise TypeError(f"set_workspace_cache_limit: nbytes must be an int, got {nbytes!r}")
-    if nbytes < 0 or nbytes >= 2**64:
-        raise ValueError(f"set_workspace_cache_limit: nbytes must be in [0, 2**64), got {nbytes}")
-    _C.set_workspace_cache_limit(nbytes)
+    _C.set_workspace_cache_limit(_byte_count(nbytes, "set_workspace_cache_limit"))
 
 
 def get_workspace_cache_limit():
