@@ -11,6 +11,9 @@
 #include "core/registry.h"
 
 #define CB FC_BLOCKED_CB
+/* The weights a work item's output blocks read, at most (unless one pair is larger):
+ * half of a 512 KB L2, the rest for the input and output streams. */
+#define FC_BLOCKED_GROUP_BYTES (256 * 1024)
 
 /* ----------------------------------------------------------------- reorders */
 
@@ -98,18 +101,24 @@ fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const flo
     if (st != FC_SUCCESS) return st;
     if (wb_floats < need) return FC_INVALID_WORKSPACE;
     int64_t K = d->K, C = d->C, T = d->R * d->S;
-    int64_t KB = fc_ceil_div(K, CB), CBn = fc_ceil_div(C, CB);
-    /* wb[kb][cb][t][i][j] = w[kb*8 + j][cb*8 + i][t], zero past K or C */
+    int64_t KB = fc_ceil_div(K, CB), CBn = fc_ceil_div(C, CB), PB = FC_BLOCKED_KBLOCKS;
+    /* The output blocks in pairs (the kernel's), a pair's two blocks side by side so one
+     * pointer reaches both: from wb + kb0 * CBn * T * 64 (kb0 = the pair's first block),
+     * wb[cb][t][i][b][j] = w[(kb0 + b)*8 + j][cb*8 + i][t] for the nb = min(2, KB - kb0)
+     * blocks b of the pair, zero past K or C. */
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t kc = 0; kc < KB * CBn; kc++) {
         int64_t kb = kc / CBn, cb = kc % CBn;
-        float *dst = wb + kc * T * CB * CB;
+        int64_t kb0 = kb - kb % PB, b = kb - kb0, nb = fc_min64(PB, KB - kb0);
+        float *pair = wb + kb0 * CBn * T * CB * CB;
         for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < CB; i++)
+            for (int64_t i = 0; i < CB; i++) {
+                float *dst = pair + ((cb * T + t) * CB + i) * nb * CB + b * CB;
                 for (int64_t j = 0; j < CB; j++) {
                     int64_t k = kb * CB + j, c = cb * CB + i;
-                    *dst++ = k < K && c < C ? w[(k * C + c) * T + t] : 0.0f;
+                    dst[j] = k < K && c < C ? w[(k * C + c) * T + t] : 0.0f;
                 }
+            }
     }
     return FC_SUCCESS;
 }
@@ -229,26 +238,32 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
         .col_step = d->stride_w * CB, .ntaps = d->R * d->S, .toff = toff, .wb = wb,
         .w_kb = g.CBn * d->R * d->S * CB * CB, .OW = g.OW, .y_kb = g.OH * g.OW * CB,
         .K = d->K, .scale = scale, .bias = bias, .relu = ep->relu != 0};
-    /* Work items: (image, pair of output blocks, tile of output pixels), tiles as even
-     * as the kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). A
-     * static split gives each thread a contiguous run of blocks, so it streams only its
-     * share of the weights. */
+    /* Work items: (image, group of output blocks, tile of output pixels); a kernel call
+     * runs the tile over all the group's blocks, so the tile's input stays in L1 while
+     * the group's weights, sized to stay in L2, are read again for each tile. Where all
+     * the weights fit (1x1 and most layers of large maps) there is one group and the
+     * input is streamed once; 512-channel 3x3 layers get one pair of blocks a group (the
+     * input, then, is what stays in cache). Tiles are as even as the kernel's width
+     * allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). A static split gives
+     * each thread a contiguous run of items. */
     int64_t P = g.OH * g.OW, np = kt->conv_blocked.np;
     int64_t ntiles = fc_ceil_div(P, np);
-    int64_t npairs = fc_ceil_div(g.KB, FC_BLOCKED_KBLOCKS);
-    int64_t items = d->N * npairs * ntiles;
+    int64_t pair_bytes = FC_BLOCKED_KBLOCKS * base.w_kb * (int64_t)sizeof(float);
+    int64_t group = FC_BLOCKED_KBLOCKS * fc_max64(1, FC_BLOCKED_GROUP_BYTES / pair_bytes);
+    int64_t ngroups = fc_ceil_div(g.KB, group);
+    int64_t items = d->N * ngroups * ntiles;
     fc_blocked_fn kern = kt->conv_blocked.forward;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t it = 0; it < items; it++) {
         int64_t tile = it % ntiles, rest = it / ntiles;
-        int64_t pair = rest % npairs, n = rest / npairs;
+        int64_t grp = rest % ngroups, n = rest / ngroups;
         fc_blocked_args a = base;
         a.xp = xp + n * x_img;
         a.y = yb + n * g.y_img;
         a.res = ep->residual ? ep->residual + n * g.y_img : NULL;
         int64_t q0 = tile * P / ntiles, q1 = (tile + 1) * P / ntiles;
-        int64_t kb = pair * FC_BLOCKED_KBLOCKS;
-        kern(&a, kb, fc_min64(FC_BLOCKED_KBLOCKS, g.KB - kb), q0, q1 - q0);
+        int64_t kb = grp * group;
+        kern(&a, kb, fc_min64(group, g.KB - kb), q0, q1 - q0);
     }
     return FC_SUCCESS;
 }

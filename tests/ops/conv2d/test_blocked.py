@@ -123,6 +123,23 @@ def test_residual_is_y(isa, combo, rng):
         run_case(c, combo, rng, in_place=True)
 
 
+# Weights too large for one L2-sized group of output blocks (conv/blocked.c splits the
+# output blocks into groups of pairs): 3x3 with 300 input channels (a group per pair,
+# K=40: 5 blocks, the last alone) and 1x1 with 2000 (2 pairs a group, K=75: 10 blocks);
+# batch 2, stride 2, the tiles crossing rows.
+GROUP_CASES = [dict(x_shape=(N, C, H, H), w_shape=(K, C, R, R), stride=(s, s),
+                    pads=(p, p, p, p), dilation=(1, 1))
+               for N, C, K, H, R, s, p in [(1, 300, 40, 6, 3, 1, 1), (2, 300, 19, 7, 3, 2, 1),
+                                           (1, 2000, 75, 5, 1, 1, 0),
+                                           (2, 2000, 33, 4, 1, 2, 0)]]
+
+
+@pytest.mark.parametrize("c", GROUP_CASES, ids=case_id)
+def test_groups_of_output_blocks(isa, c, rng):
+    run_case(c, (True, True, True, True), rng)
+    run_case(c, (False, False, False, False), rng)
+
+
 def test_threads_do_not_change_bits(rng):
     """Each output is summed by one kernel call in a fixed order, whatever the split."""
     x = to_nchw8c(rng.standard_normal((2, 20, 11, 13)).astype(np.float32))
