@@ -128,8 +128,10 @@ fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const flo
 typedef struct blk_geom {
     int64_t OH, OW, CBn, KB, Hp, Wp;
     int64_t x_img, y_img;     /* floats per image: blocked input (unpadded), output */
-    int64_t xp_img;           /* floats per padded image */
+    int64_t xp_img;           /* floats per padded (or gathered) image */
     int padded;               /* 0: the input is read in place */
+    int gathered;             /* 1x1, strided or padded: the input pixels the output reads,
+                                 gathered into planes of OH x OW (xp_img per image) */
 } blk_geom;
 
 static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
@@ -140,6 +142,15 @@ static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
     g->Hp = d->H + d->pad_top + d->pad_bottom;
     g->Wp = d->W + d->pad_left + d->pad_right;
     g->padded = d->pad_top || d->pad_bottom || d->pad_left || d->pad_right;
+    /* A strided 1x1 layer would read one pixel of every sw (half of each cache line at
+     * stride 2) and again for each group of output blocks: its input is gathered once
+     * into a dense OH x OW map (zeros where it reads padding) and run at stride 1. */
+    g->gathered = d->R == 1 && d->S == 1 && (g->padded || d->stride_h > 1 || d->stride_w > 1);
+    if (g->gathered) {
+        g->padded = 1;
+        g->Hp = g->OH;
+        g->Wp = g->OW;
+    }
     if (!fc_prod4(g->CBn, d->H, d->W, CB, &g->x_img) ||
         !fc_prod4(g->CBn, g->Hp, g->Wp, CB, &g->xp_img) ||
         !fc_prod4(g->KB, g->OH, g->OW, CB, &g->y_img))
@@ -189,6 +200,25 @@ static void pad_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x
     }
 }
 
+/* The 1x1 layer's input pixels, gathered: xg[n][cb][oh][ow] = x at (oh*sh - pad_top,
+ * ow*sw - pad_left), zeros outside the map. */
+static void gather_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x, float *xg) {
+    int64_t rows = d->N * g->CBn * g->OH;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t pr = 0; pr < rows; pr++) {
+        int64_t plane = pr / g->OH, ih = pr % g->OH * d->stride_h - d->pad_top;
+        float *dst = xg + pr * g->OW * CB;
+        const float *src = x + (plane * d->H + ih) * d->W * CB;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t iw = ow * d->stride_w - d->pad_left;
+            if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
+                memset(dst + ow * CB, 0, CB * sizeof(float));
+            else
+                memcpy(dst + ow * CB, src + iw * CB, CB * sizeof(float));
+        }
+    }
+}
+
 fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, const float *wb,
                                     const fc_epilogue *ep, float *yb, void *workspace,
                                     size_t workspace_size) {
@@ -214,7 +244,8 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
     if (g.padded) {
         float *buf = fc_arena_alloc(&ws, (size_t)(d->N * g.xp_img) * sizeof(float));
         if (!buf) return FC_INVALID_WORKSPACE;
-        pad_input(d, &g, xb, buf);
+        if (g.gathered) gather_input(d, &g, xb, buf);
+        else pad_input(d, &g, xb, buf);
         xp = buf;
         Hp = g.Hp;
         Wp = g.Wp;
@@ -234,8 +265,8 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
             toff[r * d->S + s] = (r * d->dilation_h * Wp + s * d->dilation_w) * CB;
 
     fc_blocked_args base = {
-        .cb = g.CBn, .x_cb = Hp * Wp * CB, .row_step = d->stride_h * Wp * CB,
-        .col_step = d->stride_w * CB, .ntaps = d->R * d->S, .toff = toff, .wb = wb,
+        .cb = g.CBn, .x_cb = Hp * Wp * CB, .row_step = (g.gathered ? 1 : d->stride_h) * Wp * CB,
+        .col_step = (g.gathered ? 1 : d->stride_w) * CB, .ntaps = d->R * d->S, .toff = toff, .wb = wb,
         .w_kb = g.CBn * d->R * d->S * CB * CB, .OW = g.OW, .y_kb = g.OH * g.OW * CB,
         .K = d->K, .scale = scale, .bias = bias, .relu = ep->relu != 0};
     /* Work items: (image, group of output blocks, tile of output pixels); a kernel call
