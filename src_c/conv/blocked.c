@@ -265,18 +265,21 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
             toff[r * d->S + s] = (r * d->dilation_h * Wp + s * d->dilation_w) * CB;
 
     fc_blocked_args base = {
-        .cb = g.CBn, .x_cb = Hp * Wp * CB, .row_step = (g.gathered ? 1 : d->stride_h) * Wp * CB,
-        .col_step = (g.gathered ? 1 : d->stride_w) * CB, .ntaps = d->R * d->S, .toff = toff, .wb = wb,
+        .cb = g.CBn, .x_cb = Hp * Wp * CB,
+        .row_step = (g.gathered ? 1 : d->stride_h) * Wp * CB,
+        .col_step = (g.gathered ? 1 : d->stride_w) * CB, .ntaps = d->R * d->S, .toff = toff,
+        .wb = wb,
         .w_kb = g.CBn * d->R * d->S * CB * CB, .OW = g.OW, .y_kb = g.OH * g.OW * CB,
         .K = d->K, .scale = scale, .bias = bias, .relu = ep->relu != 0};
-    /* Work items: (image, group of output blocks, tile of output pixels); a kernel call
+    /* Work items: (group of output blocks, image, tile of output pixels); a kernel call
      * runs the tile over all the group's blocks, so the tile's input stays in L1 while
      * the group's weights, sized to stay in L2, are read again for each tile. Where all
      * the weights fit (1x1 and most layers of large maps) there is one group and the
      * input is streamed once; 512-channel 3x3 layers get one pair of blocks a group (the
-     * input, then, is what stays in cache). Tiles are as even as the kernel's width
-     * allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). A static split gives
-     * each thread a contiguous run of items. */
+     * input, then, is what stays in cache). The images inside a group: a batch reads
+     * the weights from memory once, not once per image. Tiles are as even as the
+     * kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). A static
+     * split gives each thread a contiguous run of items. */
     int64_t P = g.OH * g.OW, np = kt->conv_blocked.np;
     int64_t ntiles = fc_ceil_div(P, np);
     int64_t pair_bytes = FC_BLOCKED_KBLOCKS * base.w_kb * (int64_t)sizeof(float);
@@ -287,7 +290,7 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t it = 0; it < items; it++) {
         int64_t tile = it % ntiles, rest = it / ntiles;
-        int64_t grp = rest % ngroups, n = rest / ngroups;
+        int64_t n = rest % d->N, grp = rest / d->N;
         fc_blocked_args a = base;
         a.xp = xp + n * x_img;
         a.y = yb + n * g.y_img;
