@@ -202,7 +202,8 @@ static void pad_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x
 
 /* The 1x1 layer's input pixels, gathered: xg[n][cb][oh][ow] = x at (oh*sh - pad_top,
  * ow*sw - pad_left), zeros outside the map. */
-static void gather_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x, float *xg) {
+static void gather_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x,
+                         float *xg) {
     int64_t rows = d->N * g->CBn * g->OH;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t pr = 0; pr < rows; pr++) {

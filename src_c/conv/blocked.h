@@ -43,10 +43,11 @@ typedef struct fc_blocked_args {
     int relu;
 } fc_blocked_args;
 
-/* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the table's np)
- * consecutive output pixels from q0, FC_BLOCKED_KBLOCKS blocks at a time over the same
- * pixels (their input stays in L1 across the blocks). Reads xp, wb, scale, bias, res;
- * writes only those pixels' blocks of y (after reading res at the same place). */
+/* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the
+ * table's np) consecutive output pixels from q0, FC_BLOCKED_KBLOCKS blocks at a time
+ * over the same pixels (their input stays in L1 across the blocks). Reads xp, wb,
+ * scale, bias, res; writes only those pixels' blocks of y (after reading res at the
+ * same place). */
 typedef void (*fc_blocked_fn)(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
                               int64_t np);
 
