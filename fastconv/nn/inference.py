@@ -177,6 +177,12 @@ def _prod(shape):
 # every ResNet layer after the first (the GEMM's narrow N of 49-196 outputs wastes tile
 # lanes), while at larger batches im2col and Winograd fill their tiles.
 BLOCKED_MAX_BATCH = 1
+# Above that batch, the convolutions whose input map has at most this many pixels still
+# run blocked (a region from the first such layer on). 0, none: at batch 8 the blocked
+# kernel matches the packed im2col GEMM on ResNet-50's 14x14 and 7x7 layers (0.85-1.06
+# of its time, one layer at a time) but loses to Winograd on 3x3 layers at batch 16, and
+# whole plans with 196 (14x14) measured no faster (ResNet-50 n8, ResNet-18 n16).
+BLOCKED_BATCHED_MAX_PIXELS = 0
 _BLOCKED_MIN_CHANNELS = 16     # below this (a first layer) the lanes would be mostly padding
 
 
@@ -253,8 +259,10 @@ class _Compiled:
         if s.op != "conv" or s.a["algorithm"] != "auto" or s.a["groups"] != 1:
             return False
         shape = self.logical.get(s.ins[0], self.shapes[s.ins[0]])
-        return (len(shape) == 4 and 1 <= shape[0] <= BLOCKED_MAX_BATCH
-                and shape[1] >= _BLOCKED_MIN_CHANNELS)
+        if len(shape) != 4 or shape[0] < 1 or shape[1] < _BLOCKED_MIN_CHANNELS:
+            return False
+        return (shape[0] <= BLOCKED_MAX_BATCH
+                or shape[2] * shape[3] <= BLOCKED_BATCHED_MAX_PIXELS)
 
     def _placed(self, s):
         """s reading its inputs in the layout it runs on (reorders emitted as needed)."""

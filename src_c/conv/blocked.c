@@ -11,6 +11,9 @@
 #include "core/registry.h"
 
 #define CB FC_BLOCKED_CB
+/* The weights a work item's output blocks read, at most (unless one pair is larger):
+ * half of a 512 KB L2, the rest for the input and output streams. */
+#define FC_BLOCKED_GROUP_BYTES (256 * 1024)
 
 /* ----------------------------------------------------------------- reorders */
 
@@ -98,18 +101,24 @@ fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const flo
     if (st != FC_SUCCESS) return st;
     if (wb_floats < need) return FC_INVALID_WORKSPACE;
     int64_t K = d->K, C = d->C, T = d->R * d->S;
-    int64_t KB = fc_ceil_div(K, CB), CBn = fc_ceil_div(C, CB);
-    /* wb[kb][cb][t][i][j] = w[kb*8 + j][cb*8 + i][t], zero past K or C */
+    int64_t KB = fc_ceil_div(K, CB), CBn = fc_ceil_div(C, CB), PB = FC_BLOCKED_KBLOCKS;
+    /* The output blocks in pairs (the kernel's), a pair's two blocks side by side so one
+     * pointer reaches both: from wb + kb0 * CBn * T * 64 (kb0 = the pair's first block),
+     * wb[cb][t][i][b][j] = w[(kb0 + b)*8 + j][cb*8 + i][t] for the nb = min(2, KB - kb0)
+     * blocks b of the pair, zero past K or C. */
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t kc = 0; kc < KB * CBn; kc++) {
         int64_t kb = kc / CBn, cb = kc % CBn;
-        float *dst = wb + kc * T * CB * CB;
+        int64_t kb0 = kb - kb % PB, b = kb - kb0, nb = fc_min64(PB, KB - kb0);
+        float *pair = wb + kb0 * CBn * T * CB * CB;
         for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < CB; i++)
+            for (int64_t i = 0; i < CB; i++) {
+                float *dst = pair + ((cb * T + t) * CB + i) * nb * CB + b * CB;
                 for (int64_t j = 0; j < CB; j++) {
                     int64_t k = kb * CB + j, c = cb * CB + i;
-                    *dst++ = k < K && c < C ? w[(k * C + c) * T + t] : 0.0f;
+                    dst[j] = k < K && c < C ? w[(k * C + c) * T + t] : 0.0f;
                 }
+            }
     }
     return FC_SUCCESS;
 }
@@ -119,8 +128,10 @@ fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const flo
 typedef struct blk_geom {
     int64_t OH, OW, CBn, KB, Hp, Wp;
     int64_t x_img, y_img;     /* floats per image: blocked input (unpadded), output */
-    int64_t xp_img;           /* floats per padded image */
+    int64_t xp_img;           /* floats per padded (or gathered) image */
     int padded;               /* 0: the input is read in place */
+    int gathered;             /* 1x1, strided or padded: the input pixels the output reads,
+                                 gathered into planes of OH x OW (xp_img per image) */
 } blk_geom;
 
 static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
@@ -131,6 +142,15 @@ static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
     g->Hp = d->H + d->pad_top + d->pad_bottom;
     g->Wp = d->W + d->pad_left + d->pad_right;
     g->padded = d->pad_top || d->pad_bottom || d->pad_left || d->pad_right;
+    /* A strided 1x1 layer would read one pixel of every sw (half of each cache line at
+     * stride 2) and again for each group of output blocks: its input is gathered once
+     * into a dense OH x OW map (zeros where it reads padding) and run at stride 1. */
+    g->gathered = d->R == 1 && d->S == 1 && (g->padded || d->stride_h > 1 || d->stride_w > 1);
+    if (g->gathered) {
+        g->padded = 1;
+        g->Hp = g->OH;
+        g->Wp = g->OW;
+    }
     if (!fc_prod4(g->CBn, d->H, d->W, CB, &g->x_img) ||
         !fc_prod4(g->CBn, g->Hp, g->Wp, CB, &g->xp_img) ||
         !fc_prod4(g->KB, g->OH, g->OW, CB, &g->y_img))
@@ -180,6 +200,26 @@ static void pad_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x
     }
 }
 
+/* The 1x1 layer's input pixels, gathered: xg[n][cb][oh][ow] = x at (oh*sh - pad_top,
+ * ow*sw - pad_left), zeros outside the map. */
+static void gather_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x,
+                         float *xg) {
+    int64_t rows = d->N * g->CBn * g->OH;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t pr = 0; pr < rows; pr++) {
+        int64_t plane = pr / g->OH, ih = pr % g->OH * d->stride_h - d->pad_top;
+        float *dst = xg + pr * g->OW * CB;
+        const float *src = x + (plane * d->H + ih) * d->W * CB;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t iw = ow * d->stride_w - d->pad_left;
+            if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
+                memset(dst + ow * CB, 0, CB * sizeof(float));
+            else
+                memcpy(dst + ow * CB, src + iw * CB, CB * sizeof(float));
+        }
+    }
+}
+
 fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, const float *wb,
                                     const fc_epilogue *ep, float *yb, void *workspace,
                                     size_t workspace_size) {
@@ -205,7 +245,8 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
     if (g.padded) {
         float *buf = fc_arena_alloc(&ws, (size_t)(d->N * g.xp_img) * sizeof(float));
         if (!buf) return FC_INVALID_WORKSPACE;
-        pad_input(d, &g, xb, buf);
+        if (g.gathered) gather_input(d, &g, xb, buf);
+        else pad_input(d, &g, xb, buf);
         xp = buf;
         Hp = g.Hp;
         Wp = g.Wp;
@@ -225,30 +266,39 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
             toff[r * d->S + s] = (r * d->dilation_h * Wp + s * d->dilation_w) * CB;
 
     fc_blocked_args base = {
-        .cb = g.CBn, .x_cb = Hp * Wp * CB, .row_step = d->stride_h * Wp * CB,
-        .col_step = d->stride_w * CB, .ntaps = d->R * d->S, .toff = toff, .wb = wb,
+        .cb = g.CBn, .x_cb = Hp * Wp * CB,
+        .row_step = (g.gathered ? 1 : d->stride_h) * Wp * CB,
+        .col_step = (g.gathered ? 1 : d->stride_w) * CB, .ntaps = d->R * d->S, .toff = toff,
+        .wb = wb,
         .w_kb = g.CBn * d->R * d->S * CB * CB, .OW = g.OW, .y_kb = g.OH * g.OW * CB,
         .K = d->K, .scale = scale, .bias = bias, .relu = ep->relu != 0};
-    /* Work items: (image, pair of output blocks, tile of output pixels), tiles as even
-     * as the kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). A
-     * static split gives each thread a contiguous run of blocks, so it streams only its
-     * share of the weights. */
+    /* Work items: (group of output blocks, image, tile of output pixels); a kernel call
+     * runs the tile over all the group's blocks, so the tile's input stays in L1 while
+     * the group's weights, sized to stay in L2, are read again for each tile. Where all
+     * the weights fit (1x1 and most layers of large maps) there is one group and the
+     * input is streamed once; 512-channel 3x3 layers get one pair of blocks a group (the
+     * input, then, is what stays in cache). The images inside a group: a batch reads
+     * the weights from memory once, not once per image. Tiles are as even as the
+     * kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). A static
+     * split gives each thread a contiguous run of items. */
     int64_t P = g.OH * g.OW, np = kt->conv_blocked.np;
     int64_t ntiles = fc_ceil_div(P, np);
-    int64_t npairs = fc_ceil_div(g.KB, FC_BLOCKED_KBLOCKS);
-    int64_t items = d->N * npairs * ntiles;
+    int64_t pair_bytes = FC_BLOCKED_KBLOCKS * base.w_kb * (int64_t)sizeof(float);
+    int64_t group = FC_BLOCKED_KBLOCKS * fc_max64(1, FC_BLOCKED_GROUP_BYTES / pair_bytes);
+    int64_t ngroups = fc_ceil_div(g.KB, group);
+    int64_t items = d->N * ngroups * ntiles;
     fc_blocked_fn kern = kt->conv_blocked.forward;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t it = 0; it < items; it++) {
         int64_t tile = it % ntiles, rest = it / ntiles;
-        int64_t pair = rest % npairs, n = rest / npairs;
+        int64_t n = rest % d->N, grp = rest / d->N;
         fc_blocked_args a = base;
         a.xp = xp + n * x_img;
         a.y = yb + n * g.y_img;
         a.res = ep->residual ? ep->residual + n * g.y_img : NULL;
         int64_t q0 = tile * P / ntiles, q1 = (tile + 1) * P / ntiles;
-        int64_t kb = pair * FC_BLOCKED_KBLOCKS;
-        kern(&a, kb, fc_min64(FC_BLOCKED_KBLOCKS, g.KB - kb), q0, q1 - q0);
+        int64_t kb = grp * group;
+        kern(&a, kb, fc_min64(group, g.KB - kb), q0, q1 - q0);
     }
     return FC_SUCCESS;
 }

@@ -12,12 +12,14 @@
 
 /* Channels per block of the layout (one AVX2 vector). */
 #define FC_BLOCKED_CB 8
-/* Output-channel blocks a kernel call computes at once (fewer at the last one). */
+/* Output-channel blocks the kernel accumulates at once (fewer at the last one). */
 #define FC_BLOCKED_KBLOCKS 2
 
 /* One image of the forward pass. The input is padded (zeros around each plane, so the
- * kernel needs no boundary logic): xp[CB][Hp][Wp][8]. Weights are
- * wb[KB][CB][R*S][8 input][8 output] (fc_conv2d_blocked_transform_weights). */
+ * kernel needs no boundary logic): xp[CB][Hp][Wp][8]. Weights
+ * (fc_conv2d_blocked_transform_weights) are in pairs of output blocks, the pair from
+ * block kb0 (even) at wb + kb0 * w_kb: [CB][R*S][8 input][nb][8 output], nb = 2 but
+ * for an odd KB's last block. */
 typedef struct fc_blocked_args {
     const float *xp;          /* padded input of the image */
     int64_t cb;               /* input channel blocks */
@@ -27,7 +29,7 @@ typedef struct fc_blocked_args {
     int64_t ntaps;            /* R*S */
     const int64_t *toff;      /* ntaps offsets (floats) of the taps from a pixel's origin */
     const float *wb;          /* packed weights (all output blocks) */
-    int64_t w_kb;             /* floats between output blocks in wb (CB*R*S*64) */
+    int64_t w_kb;             /* floats of one output block's weights (CB*R*S*64) */
     int64_t OW;               /* output columns: pixel q is (q / OW, q % OW) */
     float *y;                 /* output of the image: y[KB][OH*OW][8] */
     int64_t y_kb;             /* floats between output blocks in y (OH*OW*8) */
@@ -41,9 +43,11 @@ typedef struct fc_blocked_args {
     int relu;
 } fc_blocked_args;
 
-/* Output blocks [kb, kb + min(FC_BLOCKED_KBLOCKS, KB - kb)) for the np (1..the table's
- * np) consecutive output pixels from q0. Reads xp, wb, scale, bias, res; writes only
- * those pixels' blocks of y (after reading res at the same place). */
+/* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the
+ * table's np) consecutive output pixels from q0, FC_BLOCKED_KBLOCKS blocks at a time
+ * over the same pixels (their input stays in L1 across the blocks). Reads xp, wb,
+ * scale, bias, res; writes only those pixels' blocks of y (after reading res at the
+ * same place). */
 typedef void (*fc_blocked_fn)(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
                               int64_t np);
 

@@ -102,12 +102,14 @@ int main(void) {
         {2, 5, 9, 8, 16, 3, 3, 2, 2, 1, 0, 0, 1, 1, 1, 1},
         {1, 16, 6, 13, 9, 2, 5, 1, 3, 0, 2, 2, 1, 2, 1, 1},
         {3, 3, 4, 5, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+        /* a strided, padded 1x1 layer: its input gathered into a dense map */
+        {2, 13, 7, 9, 11, 1, 1, 2, 3, 1, 0, 2, 1, 1, 1, 1},
     };
     fc_isa best = fc_cpu_isa();
     for (int isa = 0; isa <= (int)best; isa++) {
         if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
         for (int combo = 0; combo < 16; combo++)
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
                 if (check_case(&cases[i], combo, &seed)) return 1;
     }
     fc_set_isa(best);

@@ -1,5 +1,6 @@
 """The inference plan at batch 1 runs its convolutions on the blocked layout (NCHW8c),
-keeping it between consecutive convolutions and reordering once at each end of a chain."""
+keeping it between consecutive convolutions and reordering once at each end of a chain;
+at larger batches NCHW, or blocked on small maps when BLOCKED_BATCHED_MAX_PIXELS is set."""
 import importlib
 
 import numpy as np
@@ -33,6 +34,7 @@ def test_equal_to_the_nchw_plan(isa, monkeypatch, rng):
     x = rng.standard_normal((1, 3, 48, 40)).astype(np.float32)
     blocked = nn.inference(model)(x)
     monkeypatch.setattr(inf, "BLOCKED_MAX_BATCH", 0)
+    monkeypatch.setattr(inf, "BLOCKED_BATCHED_MAX_PIXELS", 0)
     plan = nn.inference(model)
     plain = plan(x)
     assert "nchw8c" not in plan.algorithms()
@@ -61,8 +63,55 @@ def test_layouts_meet_at_other_steps(rng):
     assert rel_err(y, model(x)) <= 1e-4
 
 
+@pytest.mark.parametrize("batch", [2, 3])
+def test_larger_batches_blocked_on_small_maps(batch, monkeypatch, rng):
+    """With BLOCKED_BATCHED_MAX_PIXELS set (196; 0 by default), above BLOCKED_MAX_BATCH
+    the convolutions reading maps of at most that many pixels run blocked: ResNet-18 on 64x64 keeps its stem and first
+    stage (16x16 maps) NCHW, and the second stage's first convolution and shortcut (both
+    reading 16x16); from there on it is blocked, entered by reordering the two values its
+    second convolution reads (its input and the shortcut) and left before the pool."""
+    monkeypatch.setattr(inf, "BLOCKED_BATCHED_MAX_PIXELS", 196)
+    model = randomize_fc_bn(fc.models.resnet18(num_classes=6), 5)
+    model.eval()
+    x = rng.standard_normal((batch, 3, 64, 64)).astype(np.float32)
+    plan = nn.inference(model)
+    y = plan(x)
+    algos = plan.algorithms()
+    assert len(algos) == 20
+    assert "nchw8c" not in algos[:7] and set(algos[7:]) == {"nchw8c"}
+    ops = [s.op for s in plan._last.steps]
+    assert ops.count("to_nchw8c") == 2 and ops.count("from_nchw8c") == 1
+    assert rel_err(y, model(x)) <= 1e-4
+    monkeypatch.setattr(inf, "BLOCKED_BATCHED_MAX_PIXELS", 0)
+    plain_plan = nn.inference(model)
+    plain = plain_plan(x)
+    assert "nchw8c" not in plain_plan.algorithms()
+    assert rel_err(y, plain) <= 1e-5
+
+
+def test_larger_batches_equal_the_torch_twin(monkeypatch, rng):
+    """The mixed plan (NCHW, then blocked with the residual reordered) against the torch
+    twin in float64, at batch 2."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(inf, "BLOCKED_BATCHED_MAX_PIXELS", 196)
+    from torch_batchnorm import randomize_bn
+    from torch_twins_loader import load_torch_twins
+    twin = load_torch_twins().resnet(18, 5)
+    randomize_bn(twin, 2)
+    model = fc.models.resnet18(num_classes=5)
+    model.load_state_dict(twin.state_dict())
+    twin = twin.double().eval()
+    x = rng.standard_normal((2, 3, 72, 56)).astype(np.float32)    # stage 1 at 18x14
+    plan = nn.inference(model)
+    y = plan(x)
+    assert "nchw8c" in plan.algorithms() and plan.algorithms()[1] != "nchw8c"
+    with torch.no_grad():
+        ref = twin(torch.tensor(x, dtype=torch.float64)).numpy()
+    assert rel_err(y, ref) <= 1e-4
+
+
 @pytest.mark.parametrize("batch", [2, 4])
-def test_larger_batches_stay_nchw(batch, rng):
+def test_larger_batches_stay_nchw_by_default(batch, rng):
     model = fc.models.resnet18(num_classes=3)
     model.eval()
     x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)

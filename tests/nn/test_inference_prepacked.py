@@ -102,10 +102,12 @@ def test_isa_change_after_compile_packs_again(monkeypatch):
 def test_resnet_block_at_batch_one(isa, monkeypatch):
     """ResNet's deep layers at batch 1 (narrow 4x4 and 2x2 outputs, the strided 1x1
     downsample) with BatchNorm folded and the residual in the epilogue (on NCHW: at
-    batch 1 the plan otherwise runs them on the blocked layout)."""
+    batch 1, and on small maps at any batch, the plan otherwise runs them on the blocked
+    layout)."""
     import importlib
-    monkeypatch.setattr(importlib.import_module("fastconv.nn.inference"),
-                        "BLOCKED_MAX_BATCH", 0)
+    inf = importlib.import_module("fastconv.nn.inference")
+    monkeypatch.setattr(inf, "BLOCKED_MAX_BATCH", 0)
+    monkeypatch.setattr(inf, "BLOCKED_BATCHED_MAX_PIXELS", 0)
     model = fc.models.resnet18(num_classes=7)
     model.eval()
     x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)

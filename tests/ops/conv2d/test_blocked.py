@@ -123,6 +123,41 @@ def test_residual_is_y(isa, combo, rng):
         run_case(c, combo, rng, in_place=True)
 
 
+# Weights too large for one L2-sized group of output blocks (conv/blocked.c splits the
+# output blocks into groups of pairs): 3x3 with 300 input channels (a group per pair,
+# K=40: 5 blocks, the last alone) and 1x1 with 2000 (2 pairs a group, K=75: 10 blocks);
+# batch 2, stride 2, the tiles crossing rows.
+GROUP_CASES = [dict(x_shape=(N, C, H, H), w_shape=(K, C, R, R), stride=(s, s),
+                    pads=(p, p, p, p), dilation=(1, 1))
+               for N, C, K, H, R, s, p in [(1, 300, 40, 6, 3, 1, 1), (2, 300, 19, 7, 3, 2, 1),
+                                           (1, 2000, 75, 5, 1, 1, 0),
+                                           (2, 2000, 33, 4, 1, 2, 0)]]
+
+
+@pytest.mark.parametrize("c", GROUP_CASES, ids=case_id)
+def test_groups_of_output_blocks(isa, c, rng):
+    run_case(c, (True, True, True, True), rng)
+    run_case(c, (False, False, False, False), rng)
+
+
+# Strided or padded 1x1 layers, whose input conv/blocked.c gathers into a dense map
+# first (zeros where the padding is read): odd sizes, unequal strides and pads, batch 2.
+GATHER_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, 1, 1), stride=st, pads=pads,
+                     dilation=(1, 1))
+                for N, C, K, H, W, st, pads in [
+                    (1, 16, 24, 13, 13, (2, 2), (0, 0, 0, 0)),
+                    (2, 21, 9, 9, 11, (2, 3), (1, 0, 2, 1)),
+                    (1, 8, 17, 6, 5, (1, 1), (1, 1, 1, 1)),
+                    (3, 35, 40, 7, 7, (3, 1), (0, 2, 0, 0))]]
+
+
+@pytest.mark.parametrize("c", GATHER_CASES, ids=case_id)
+def test_gathered_1x1(isa, c, rng):
+    for combo in [(False, False, False, False), (True, True, True, True),
+                  (False, True, False, True)]:
+        run_case(c, combo, rng)
+
+
 def test_threads_do_not_change_bits(rng):
     """Each output is summed by one kernel call in a fixed order, whatever the split."""
     x = to_nchw8c(rng.standard_normal((2, 20, 11, 13)).astype(np.float32))
