@@ -79,7 +79,10 @@ static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pas
 /* im2col + GEMM against direct, measured on the bench shapes plus LeNet, CIFAR- and
  * MobileNet-sized layers (2 threads, medians of alternating runs):
  * - forward: im2col except where the per-group GEMM is too small to fill its tiles
- *   (fewer than 8 output channels per group).
+ *   (fewer than 8 output channels per group). On small maps (at most 256 output
+ *   positions in the whole batch: 7x7 up to batch 5, 14x14 at batch 1) im2col reads
+ *   the weights in place instead of packing them (im2col.c, inplace_preferred: ResNet
+ *   512 -> 512 3x3 at 7x7 batch 1 in 0.6x the time of the packed GEMM).
  * - backward-data: im2col everywhere it was measured (LeNet C1 1.7 against 3.9 ms,
  *   strided and 3-channel layers 10-60x), so always.
  * - backward-weights: the columns im2col writes cost one pass over C*R*S*OH*OW per

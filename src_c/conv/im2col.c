@@ -73,6 +73,13 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->P = p->OH * p->OW;
     p->direct = d->R == 1 && d->S == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                 d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
+    /* A 1x1 forward on planes narrower than four NR tiles (7x7: 49 columns) at batch > 1
+     * copies its columns after all, so that blocks hold several images and one GEMM
+     * takes them: MobileNet/ResNet's 1024 -> 1024 1x1 at 7x7, batch 16, ran 223M
+     * instead of 276M instructions (callgrind) and 21-26 instead of 25-33 ms (1
+     * thread, CPU time, three alternating runs on a loaded machine). */
+    if (pass == FC_PASS_FORWARD && p->direct && p->P < 4 * fc_gemm_nr() && d->N > 1)
+        p->direct = 0;
     int T = fc_threads();
     int64_t want = fc_max64(FC_IM2COL_MIN_COLS, FC_IM2COL_BLOCK_FLOATS / fc_max64(1, p->CRS));
     p->rows = p->OH;
@@ -686,7 +693,7 @@ fc_status fc_conv_im2col_forward_prepacked(const fc_conv2d_desc *d, int layout,
  * channel) and then its output channels (each reads its rows of w_g, the whole
  * column matrix and writes its stage rows and y rows). The reduction runs in blocks
  * of kc rows of col, which stay in L2 while every row tile of w_g passes. */
-#define FC_INPLACE_MAX_COLS 1024
+#define FC_INPLACE_MAX_COLS 256
 #define FC_INPLACE_KC_FLOATS (48 * 1024)
 #define FC_INPLACE_KC_MAX 512
 
@@ -731,12 +738,22 @@ FC_API int64_t fc_conv_im2col_inplace_runs(void) {
     return __atomic_load_n(&g_inplace_runs, __ATOMIC_RELAXED);
 }
 
-/* INPLACE RULE (measurement comment goes here) */
+/* Weights in place when the whole batch's columns fit one block of at most
+ * FC_INPLACE_MAX_COLS: there each weight is used so few times that packing it costs
+ * about what it saves. Measured (AVX2; callgrind instructions, and medians of 1-thread
+ * CPU time over alternating runs on a loaded machine, packed A against in place):
+ * ResNet 512 -> 512 3x3 at 7x7 batch 1: 55.7M -> 38.1M, 6.1 -> 3.7 ms (2 threads,
+ * the bench: 9.5-13.9 -> 5.2-6.8 ms); VGG 512 -> 512 at 14x14 batch 1: 143M -> 127M,
+ * 14.3-15.6 -> 12.0-13.6 ms; ResNet 256 -> 256 at 14x14 batch 1: 37.3M -> 33.2M. At
+ * 784 columns the packed GEMM keeps up or wins (ResNet 128 -> 128 at 28x28 batch 1:
+ * 3.4 against 3.5 ms; 512 -> 512 at 7x7 batch 16: 58 against 67 ms): its packed
+ * panels stream better than the wide column rows. */
 static int inplace_preferred(const fc_conv2d_desc *d) {
     if (g_inplace_mode >= 0) return g_inplace_mode;
-    plan p;
-    make_plan(d, FC_PASS_FORWARD, &p);
-    return p.P <= 64 && d->N * p.P <= FC_INPLACE_MAX_COLS;
+    int64_t OH, OW;
+    fc_conv2d_out_shape(d, &OH, &OW);
+    int64_t cols;
+    return fc_mul_ok(OH * OW, d->N, &cols) && cols <= FC_INPLACE_MAX_COLS;
 }
 
 static fc_status forward_inplace(const fc_conv2d_desc *d, const float *x, const float *w,
