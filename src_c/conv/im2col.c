@@ -187,12 +187,7 @@ static size_t plan_workspace(const plan *p) {
     return total;
 }
 
-/* The forward with the weights in place (below). */
-static int inplace_preferred(const fc_conv2d_desc *d);
-static size_t inplace_workspace(const fc_conv2d_desc *d);
-
 size_t fc_conv_im2col_workspace(const fc_conv2d_desc *d, fc_conv_pass pass) {
-    if (pass == FC_PASS_FORWARD && inplace_preferred(d)) return inplace_workspace(d);
     plan p;
     make_plan(d, pass, &p);
     return plan_workspace(&p);
@@ -619,12 +614,8 @@ static fc_status forward(const fc_conv2d_desc *d, int layout, const float *x, co
     return run_items(&p, &c, p.nib * p.nrb * p.G, wk, fwd_item);
 }
 
-static fc_status forward_inplace(const fc_conv2d_desc *d, const float *x, const float *w,
-                                 const fc_epilogue *ep, float *y, fc_arena *ws);
-
 fc_status fc_conv_im2col_forward(const fc_conv2d_desc *d, const float *x, const float *w,
                                  const fc_epilogue *ep, float *y, fc_arena *ws) {
-    if (inplace_preferred(d)) return forward_inplace(d, x, w, ep, y, ws);
     return forward(d, FC_IM2COL_WEIGHTS_AS_A, x, w, NULL, ep, y, ws);
 }
 
@@ -686,14 +677,13 @@ fc_status fc_conv_im2col_forward_prepacked(const fc_conv2d_desc *d, int layout,
 /* ------------------------------------------- forward, weights read in place */
 
 /* y_g[K_g][cols] = w_g . col with w_g read where it lies (conv/im2col_inplace.h): the
- * columns of a block of nimg images (cols = nimg * P, at most FC_INPLACE_MAX_COLS) in
+ * columns of a block of nimg images (cols = nimg * P, at most FC_IM2COL_INPLACE_MAX_COLS) in
  * a plain matrix whose rows are ldb floats apart (cols rounded up to 16, the widest
  * vector; lanes past cols zeroed), the product in a stage [K_g][ldb], from which the
  * epilogue writes y. One block at a time; the threads split its im2col by (image,
  * channel) and then its output channels (each reads its rows of w_g, the whole
  * column matrix and writes its stage rows and y rows). The reduction runs in blocks
  * of kc rows of col, which stay in L2 while every row tile of w_g passes. */
-#define FC_INPLACE_MAX_COLS 256
 #define FC_INPLACE_KC_FLOATS (48 * 1024)
 #define FC_INPLACE_KC_MAX 512
 
@@ -708,7 +698,7 @@ static int64_t round_up64(int64_t a, int64_t b) { return fc_ceil_div(a, b) * b; 
 static void make_inplace_plan(const fc_conv2d_desc *d, inplace_plan *q) {
     make_plan(d, FC_PASS_FORWARD, &q->p);
     const plan *p = &q->p;
-    q->nimg = fc_max64(1, fc_min64(d->N, FC_INPLACE_MAX_COLS / fc_max64(1, p->P)));
+    q->nimg = fc_max64(1, fc_min64(d->N, FC_IM2COL_INPLACE_MAX_COLS / fc_max64(1, p->P)));
     q->nimg = fc_ceil_div(d->N, fc_ceil_div(d->N, q->nimg)); /* equal blocks */
     q->nib = fc_ceil_div(d->N, q->nimg);
     q->ldb = round_up64(q->nimg * p->P, 16);
@@ -718,7 +708,7 @@ static void make_inplace_plan(const fc_conv2d_desc *d, inplace_plan *q) {
     if (!fc_mul_ok(p->Kg, q->ldb, &q->stage_floats)) q->stage_floats = -1;
 }
 
-static size_t inplace_workspace(const fc_conv2d_desc *d) {
+size_t fc_conv_im2col_inplace_workspace(const fc_conv2d_desc *d) {
     inplace_plan q;
     make_inplace_plan(d, &q);
     size_t total = 0;
@@ -729,35 +719,19 @@ static size_t inplace_workspace(const fc_conv2d_desc *d) {
     return total;
 }
 
-/* Test hooks (not in fastconv.h): -1 the rule below, 0 never, 1 always; and how many
- * forwards took the path. */
+/* Test hooks (not in fastconv.h): -1 AUTO's rule (conv2d.c), 0 never, 1 always (for
+ * FC_CONV_IM2COL too); and how many forwards took the path. Not thread-safe. */
 static int g_inplace_mode = -1;
 static int64_t g_inplace_runs = 0;
 FC_API void fc_conv_im2col_set_inplace(int mode) { g_inplace_mode = mode < 0 ? -1 : mode > 0; }
+int fc_conv_im2col_inplace_override(void) { return g_inplace_mode; }
 FC_API int64_t fc_conv_im2col_inplace_runs(void) {
     return __atomic_load_n(&g_inplace_runs, __ATOMIC_RELAXED);
 }
 
-/* Weights in place when the whole batch's columns fit one block of at most
- * FC_INPLACE_MAX_COLS: there each weight is used so few times that packing it costs
- * about what it saves. Measured (AVX2; callgrind instructions, and medians of 1-thread
- * CPU time over alternating runs on a loaded machine, packed A against in place):
- * ResNet 512 -> 512 3x3 at 7x7 batch 1: 55.7M -> 38.1M, 6.1 -> 3.7 ms (2 threads,
- * the bench: 9.5-13.9 -> 5.2-6.8 ms); VGG 512 -> 512 at 14x14 batch 1: 143M -> 127M,
- * 14.3-15.6 -> 12.0-13.6 ms; ResNet 256 -> 256 at 14x14 batch 1: 37.3M -> 33.2M. At
- * 784 columns the packed GEMM keeps up or wins (ResNet 128 -> 128 at 28x28 batch 1:
- * 3.4 against 3.5 ms; 512 -> 512 at 7x7 batch 16: 58 against 67 ms): its packed
- * panels stream better than the wide column rows. */
-static int inplace_preferred(const fc_conv2d_desc *d) {
-    if (g_inplace_mode >= 0) return g_inplace_mode;
-    int64_t OH, OW;
-    fc_conv2d_out_shape(d, &OH, &OW);
-    int64_t cols;
-    return fc_mul_ok(OH * OW, d->N, &cols) && cols <= FC_INPLACE_MAX_COLS;
-}
-
-static fc_status forward_inplace(const fc_conv2d_desc *d, const float *x, const float *w,
-                                 const fc_epilogue *ep, float *y, fc_arena *ws) {
+fc_status fc_conv_im2col_forward_inplace(const fc_conv2d_desc *d, const float *x,
+                                         const float *w, const fc_epilogue *ep, float *y,
+                                         fc_arena *ws) {
     inplace_plan q;
     make_inplace_plan(d, &q);
     const plan *p = &q.p;

@@ -146,6 +146,18 @@ def test_auto_takes_it_on_resnet_7x7_batch1(rng):
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
 
 
+def test_explicit_im2col_keeps_packing(rng):
+    """algorithm="im2col" packs (fc_conv2d_forward_prepacked_ex matches it bit for bit):
+    only AUTO reads the weights in place."""
+    x = rng.standard_normal((1, 64, 7, 7)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    before = _runs()
+    fastconv.conv2d(x, w, padding=1, algorithm="im2col")
+    assert _runs() == before
+    fastconv.conv2d(x, w, padding=1)
+    assert _runs() == before + 1
+
+
 def test_auto_keeps_packed_gemm_on_large_maps(rng):
     x = rng.standard_normal((1, 16, 56, 56)).astype(np.float32)
     w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
