@@ -79,7 +79,8 @@ static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pas
 /* im2col + GEMM against direct, measured on the bench shapes plus LeNet, CIFAR- and
  * MobileNet-sized layers (2 threads, medians of alternating runs):
  * - forward: im2col except where the per-group GEMM is too small to fill its tiles
- *   (fewer than 8 output channels per group).
+ *   (fewer than 8 output channels per group); on small maps with the weights read
+ *   in place (im2col_inplace below).
  * - backward-data: im2col everywhere it was measured (LeNet C1 1.7 against 3.9 ms,
  *   strided and 3-channel layers 10-60x), so always.
  * - backward-weights: the columns im2col writes cost one pass over C*R*S*OH*OW per
@@ -134,6 +135,29 @@ static fc_conv_algorithm select_algorithm(const fc_conv2d_desc *d, fc_conv_pass 
     return algo;
 }
 
+/* Whether an im2col forward reads the weights in place (im2col.c, forward_inplace)
+ * instead of packing them: AUTO's choice when the whole batch's output positions fit
+ * one block of FC_IM2COL_INPLACE_MAX_COLS (7x7 up to batch 5, 14x14 at batch 1). There
+ * each weight serves so few columns that packing it costs about what the packed GEMM
+ * saves. Measured (AVX2; callgrind instructions, and medians of 1-thread CPU time over
+ * alternating runs on a loaded machine, packed against in place): ResNet 512 -> 512
+ * 3x3 at 7x7 batch 1: 55.7M -> 38.1M, 6.1 -> 3.7 ms (2 threads, the bench: 9.5-13.9
+ * -> 5.2-6.8 ms); VGG 512 -> 512 at 14x14 batch 1: 143M -> 127M, 14.3-15.6 -> 12.0-13.6
+ * ms; ResNet 256 -> 256 at 14x14 batch 1: 37.3M -> 33.2M. At 784 positions the packed
+ * GEMM keeps up or wins (ResNet 128 -> 128 at 28x28 batch 1: 3.4 against 3.5 ms;
+ * 512 -> 512 at 7x7 batch 16: 58 against 67 ms). An explicit FC_CONV_IM2COL always
+ * packs, so that fc_conv2d_forward_prepacked_ex keeps its results bit for bit. */
+static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
+                          fc_conv_algorithm algo, fc_conv_pass pass) {
+    if (algo != FC_CONV_IM2COL || pass != FC_PASS_FORWARD) return 0;
+    int forced = fc_conv_im2col_inplace_override();
+    if (forced >= 0) return forced;
+    if (asked != FC_CONV_AUTO) return 0;
+    int64_t OH, OW, cols;
+    fc_conv2d_out_shape(d, &OH, &OW);
+    return fc_mul_ok(OH * OW, d->N, &cols) && cols <= FC_IM2COL_INPLACE_MAX_COLS;
+}
+
 static int pass_known(fc_conv_pass pass) {
     return pass == FC_PASS_FORWARD || pass == FC_PASS_BACKWARD_DATA ||
            pass == FC_PASS_BACKWARD_WEIGHTS;
@@ -144,12 +168,15 @@ fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
     fc_status st = fc_conv2d_check(d, &p->OH, &p->OW); /* the one check of d */
     if (st != FC_SUCCESS) return st;
     if (!algo_known(algo) || !pass_known(pass)) return FC_INVALID_ARGUMENT;
+    fc_conv_algorithm asked = algo;
     if (algo == FC_CONV_AUTO) {
         algo = select_algorithm(d, pass, &p->workspace);
     } else {
         if (!algo_serves(d, algo)) return FC_UNSUPPORTED_ALGORITHM;
         p->workspace = algo_workspace(d, algo, pass);
     }
+    p->im2col_inplace = im2col_inplace(d, asked, algo, pass);
+    if (p->im2col_inplace) p->workspace = fc_conv_im2col_inplace_workspace(d);
     p->d = d;
     p->pass = pass;
     p->algo = algo;
@@ -177,7 +204,9 @@ static fc_status run_forward(const fc_conv_plan *p, const float *x, const float 
     const fc_conv2d_desc *d = p->d;
     switch (p->algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, ep, y, ws);
-    case FC_CONV_IM2COL: return fc_conv_im2col_forward(d, x, w, ep, y, ws);
+    case FC_CONV_IM2COL:
+        if (p->im2col_inplace) return fc_conv_im2col_forward_inplace(d, x, w, ep, y, ws);
+        return fc_conv_im2col_forward(d, x, w, ep, y, ws);
     case FC_CONV_WINOGRAD_F23:
     case FC_CONV_WINOGRAD_F43: return fc_winograd_forward(d, p->algo, x, w, ep, y, ws);
     default: return FC_UNSUPPORTED_ALGORITHM; /* unreachable: the plan resolved it */

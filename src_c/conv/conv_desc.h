@@ -19,6 +19,8 @@ typedef struct fc_conv_plan {
     fc_conv_algorithm algo;    /* resolved (never FC_CONV_AUTO) */
     int64_t OH, OW;
     size_t workspace;          /* bytes taken from the caller's workspace */
+    int im2col_inplace;        /* forward im2col reading the weights in place (AUTO's
+                                  choice on small maps, conv2d.c) */
 } fc_conv_plan;
 
 /* Checks d once, resolves FC_CONV_AUTO, sizes the workspace. */

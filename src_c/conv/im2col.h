@@ -25,6 +25,16 @@ size_t fc_conv_im2col_prepacked_workspace(const fc_conv2d_desc *d);
 fc_status fc_conv_im2col_forward_prepacked(const fc_conv2d_desc *d, int layout,
                                            const float *x, const float *wp,
                                            const fc_epilogue *ep, float *y, fc_arena *ws);
+/* The forward with the weights read in place, not packed (conv/im2col_inplace.h), in
+ * blocks of at most FC_IM2COL_INPLACE_MAX_COLS output positions (whole images); its
+ * workspace; the test hook's setting (-1: none, 0: never, 1: always), which
+ * fc_conv_plan_make obeys over AUTO's rule. */
+#define FC_IM2COL_INPLACE_MAX_COLS 256
+fc_status fc_conv_im2col_forward_inplace(const fc_conv2d_desc *d, const float *x,
+                                         const float *w, const fc_epilogue *ep, float *y,
+                                         fc_arena *ws);
+size_t fc_conv_im2col_inplace_workspace(const fc_conv2d_desc *d);
+int fc_conv_im2col_inplace_override(void);
 fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
                                        const float *w, float *gx, fc_arena *ws);
 fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *gy,

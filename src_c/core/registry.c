@@ -71,6 +71,9 @@ static void init_portable(fc_kernels *t) {
     t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x3__portable;
     t->conv_blocked.np = 3;
     t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_4x12__portable;
+    t->conv_inplace.forward = fc_f32_conv_inplace_ukernel_6x2v__portable;
+    t->conv_inplace.vl = 4;
+    t->conv_inplace.mr = 6;
 }
 
 /* AVX2 + FMA: extends portable. */
@@ -132,6 +135,9 @@ static void init_avx2(fc_kernels *t) {
     t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x6__avx2;
     t->conv_blocked.np = 6;
     t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_4x24__avx2;
+    t->conv_inplace.forward = fc_f32_conv_inplace_ukernel_6x2v__avx2;
+    t->conv_inplace.vl = 8;
+    t->conv_inplace.mr = 6;
 }
 
 /* AVX-512 F/VL/BW/DQ: extends avx2 (its kernels are compiled for AVX2 + FMA too and
@@ -192,6 +198,9 @@ static void init_avx512(fc_kernels *t) {
     t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x12__avx512;
     t->conv_blocked.np = 12;
     t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_8x48__avx512;
+    t->conv_inplace.forward = fc_f32_conv_inplace_ukernel_12x2v__avx512;
+    t->conv_inplace.vl = 16;
+    t->conv_inplace.mr = 12;
 }
 
 /* Best first: the default is the first the CPU can run. Each table is built after

@@ -31,6 +31,7 @@
 #include "loss/softmax_xent.h"
 #include "convert/convert.h"
 #include "conv/blocked.h"
+#include "conv/im2col_inplace.h"
 
 /* CPU capabilities, detected once (core/cpu.c). Independent bits, not a ladder: a
  * table names exactly the ones its kernels are compiled for. */
@@ -104,6 +105,11 @@ typedef struct fc_kernels {
     struct {  /* flat-tap direct convolution for few input channels (conv/smallc.h) */
         fc_smallc_rows_fn forward;
     } conv_smallc;
+    struct {  /* im2col forward with the weights read in place (conv/im2col_inplace.h) */
+        fc_conv_inplace_fn forward;
+        int vl;                                  /* floats per vector */
+        int mr;                                  /* rows of its register tile */
+    } conv_inplace;
 } fc_kernels;
 
 typedef struct fc_gemm_config fc_gemm_config;

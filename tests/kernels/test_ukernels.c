@@ -557,6 +557,43 @@ static void test_batch_norm(const fc_kernels *t) {
     }
 }
 
+/* --------------------------------------------- im2col in-place forward product */
+
+/* c (+)= a . b over every m (across the register tile's height), nv, kc, with lda and
+ * ldb past the used extents; the lanes past nv vectors of each c row stay untouched. */
+static void test_conv_inplace(const fc_kernels *t) {
+    const int64_t vl = t->conv_inplace.vl;
+    CHECK(t->conv_inplace.forward && vl > 0 && t->conv_inplace.mr > 0, "conv_inplace entry");
+    for (int64_t m = 1; m <= 27; m += 2)
+        for (int64_t nv = 1; nv <= 5; nv++)
+            for (int64_t kc = 1; kc <= 37; kc += 12)
+                for (int acc = 0; acc < 2; acc++) {
+                    int64_t lda = kc + 3, ldb = nv * vl + vl, ldc = ldb, w = nv * vl;
+                    float *a = buf_rand(m * lda), *b = buf_rand(kc * ldb);
+                    float *c = buf_rand(m * ldc), *c0 = buf_fill(m * ldc, 0.0f);
+                    for (int64_t i = 0; i < m; i++)
+                        for (int64_t j = w; j < ldc; j++) c[i * ldc + j] = SENTINEL;
+                    memcpy(c0, c, (size_t)(m * ldc) * sizeof(float));
+                    t->conv_inplace.forward(kc, m, nv, a, lda, b, ldb, c, ldc, acc);
+                    for (int64_t i = 0; i < m; i++) {
+                        for (int64_t j = 0; j < w; j++) {
+                            double want = acc ? c0[i * ldc + j] : 0.0, mag = fabs(want);
+                            for (int64_t q = 0; q < kc; q++) {
+                                want += (double)a[i * lda + q] * b[q * ldb + j];
+                                mag += fabs((double)a[i * lda + q] * b[q * ldb + j]);
+                            }
+                            CHECK(near(c[i * ldc + j], want, mag),
+                                  "conv_inplace m=%ld nv=%ld kc=%ld acc=%d at (%ld, %ld)",
+                                  (long)m, (long)nv, (long)kc, acc, (long)i, (long)j);
+                        }
+                        for (int64_t j = w; j < ldc; j++)
+                            CHECK(same_bits(c[i * ldc + j], SENTINEL),
+                                  "conv_inplace wrote past nv=%ld", (long)nv);
+                    }
+                    free(a); free(b); free(c); free(c0);
+                }
+}
+
 /* ---------------------------------------------------------------- peak FMA */
 
 static void test_peak(const fc_kernels *t) {
@@ -599,6 +636,7 @@ int main(void) {
         test_winograd(k, ref);
         test_pool(k, ref);
         test_batch_norm(k);
+        test_conv_inplace(k);
         test_peak(k);
         printf("%-8s %s\n", k->name, failures == before_failures ? "ok" : "FAILED");
         ran++;

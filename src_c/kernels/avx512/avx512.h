@@ -12,6 +12,8 @@ void fc_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b
 void fc_f32_conv_direct_ukernel_8x32__avx512(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
 void fc_f32_conv_direct_bwd_weights_ukernel_8x3__avx512(const fc_direct_bwd_weights *a);
 void fc_f32_conv_smallc_ukernel_8x48__avx512(const fc_smallc_rows *a, int64_t oh0, int64_t oh1);
+void fc_f32_conv_inplace_ukernel_12x2v__avx512(int64_t kc, int64_t m, int64_t nv, const float *a,
+     int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int accumulate);
 
 void fc_f32_depthwise_ukernel_2x64__avx512(const fc_depthwise_rows *a);
 void fc_f32_depthwise_bwd_weights_ukernel_16x16__avx512(const fc_depthwise_bwd_weights *a);
