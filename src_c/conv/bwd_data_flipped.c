@@ -62,10 +62,11 @@ static void arrange_weights(const fc_conv2d_desc *d, const float *restrict w,
     for (int64_t k = 0; k < d->K; k++) {
         const float *src = w + k * block;
         float *dst = wt + k * block;
-        for (int64_t t = 0; t < T; t++) {
-            const float *s = src + (T - 1 - t);
-            float *o = dst + t * Cg;
-            for (int64_t c = 0; c < Cg; c++) o[c] = s[c * T];
+        /* reads in order; the T rows written stay in L1 (T * 16 floats per line set) */
+        for (int64_t c = 0; c < Cg; c++) {
+            const float *s = src + c * T + T - 1;
+            float *o = dst + c;
+            for (int64_t t = 0; t < T; t++, o += Cg) *o = s[-t];
         }
     }
 }

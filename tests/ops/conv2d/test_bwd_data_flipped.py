@@ -1,8 +1,10 @@
 """Backward-data of stride-1 convolutions as the forward convolution of grad_y with the
-flipped weights (src_c/conv/bwd_data_flipped.c, im2col's backward-data route where
-the flipped padding dilation*(kernel-1) - pad is >= 0 on every side), against the
-float64 reference on every ISA path; strides > 1 and larger paddings keep GEMM +
-col2im and are checked alongside."""
+flipped weights (src_c/conv/bwd_data_flipped.c): im2col's backward-data route where the
+flipped padding dilation*(kernel-1) - pad is >= 0 on every side, there are fewer output
+than input channels and the input is at most 1.25x the output's positions
+(conv2d.c, im2col_bwd_flipped). Checked against the float64 reference on every ISA
+path, with the shapes that keep GEMM + col2im (strides > 1, larger paddings, more
+output channels) alongside."""
 import ctypes
 import os
 
@@ -64,12 +66,24 @@ def _flipped_pads(c):
     return (dh * (R - 1) - t, dh * (R - 1) - b, dw * (S - 1) - l, dw * (S - 1) - r)
 
 
+def _takes_flipped(c):
+    """The rule of conv2d.c's im2col_bwd_flipped, restated."""
+    N, C, H, W = c["x_shape"]
+    K, _, R, S = c["w_shape"]
+    t, b, l, r = c["pads"]
+    OH = H + t + b - c["dilation"][0] * (R - 1)
+    OW = W + l + r - c["dilation"][1] * (S - 1)
+    return (c["stride"] == (1, 1) and min(_flipped_pads(c)) >= 0 and K < C
+            and 4 * H * W <= 5 * OH * OW)
+
+
 def test_cases_cover_both_routes():
-    """The random cases reach the flipped route and both reasons to keep col2im."""
-    flipped = [c for c in CASES if c["stride"] == (1, 1) and min(_flipped_pads(c)) >= 0]
+    """The random cases reach the flipped route and every reason to keep col2im."""
+    flipped = [c for c in CASES if _takes_flipped(c)]
     cropped = [c for c in CASES if c["stride"] == (1, 1) and min(_flipped_pads(c)) < 0]
     strided = [c for c in CASES if c["stride"] != (1, 1)]
-    assert len(flipped) >= 25 and len(cropped) >= 5 and len(strided) >= 5
+    wider = [c for c in CASES if c["w_shape"][0] >= c["x_shape"][1]]
+    assert len(flipped) >= 12 and len(cropped) >= 5 and len(strided) >= 5 and len(wider) >= 5
     assert any(c["groups"] > 1 for c in flipped) and any(c["x_shape"][0] == 1 for c in flipped)
     assert any(c["dilation"] != (1, 1) for c in flipped)
 
@@ -131,15 +145,17 @@ def _flipped_forward(gy, w, c):
                            dilation=c["dilation"], groups=G, algorithm="im2col")
 
 
-@pytest.mark.parametrize("xs,K,pads,groups", [
-    ((1, 64, 56, 56), 64, (1, 1, 1, 1), 1),    # ResNet 56x56 at batch 1
-    ((2, 24, 20, 17), 30, (1, 0, 2, 1), 3),    # asymmetric padding, groups
+@pytest.mark.parametrize("xs,K,pads,groups,flipped", [
+    ((1, 64, 56, 56), 16, (1, 1, 1, 1), 1, True),    # ResNet 56x56 at batch 1, 64 -> 16
+    ((2, 24, 20, 17), 12, (1, 0, 2, 1), 3, True),    # asymmetric padding, groups
+    ((1, 64, 56, 56), 64, (1, 1, 1, 1), 1, False),   # ResNet 56x56, 64 -> 64: col2im
+    ((2, 16, 20, 17), 24, (1, 0, 2, 1), 1, False),   # more output channels: col2im
 ])
-def test_auto_takes_flipped_route(xs, K, pads, groups):
-    """On these shapes "auto" runs im2col's backward-data as the flipped forward: its
-    grad_x is bit for bit that of fastconv's own im2col forward of grad_y with the
-    flipped weights (GEMM + col2im sums the kernel taps in another order), and it
-    matches the float64 reference."""
+def test_auto_route(xs, K, pads, groups, flipped):
+    """"auto" runs im2col's backward-data as the flipped forward exactly where the rule
+    says: then its grad_x is bit for bit that of fastconv's own im2col forward of grad_y
+    with the flipped weights, while GEMM + col2im sums the kernel taps in another order
+    (thousands of differing last bits); either way it matches the float64 reference."""
     from reference import conv2d_backward_ref
     c = dict(x_shape=xs, w_shape=(K, xs[1] // groups, 3, 3), stride=(1, 1), pads=pads,
              dilation=(1, 1), groups=groups)
@@ -152,7 +168,8 @@ def test_auto_takes_flipped_route(xs, K, pads, groups):
     gy = rng.standard_normal((xs[0], K, OH, OW)).astype(np.float32)
     gx = fastconv.conv2d_backward(gy, x, w, padding=padding_arg(pads), groups=groups,
                                   weight_grad=False)[0]
-    assert np.array_equal(gx, _flipped_forward(gy, w, c))
+    assert np.array_equal(gx, _flipped_forward(gy, w, c)) == flipped
+    assert _takes_flipped(c) == flipped
     ref = conv2d_backward_ref(gy, x, w, (1, 1), pads, (1, 1), groups)[0]
     np.testing.assert_allclose(gx, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
