@@ -62,7 +62,7 @@ static void arrange_weights(const fc_conv2d_desc *d, const float *restrict w,
     for (int64_t k = 0; k < d->K; k++) {
         const float *src = w + k * block;
         float *dst = wt + k * block;
-        /* reads in order; the T rows written stay in L1 (T * 16 floats per line set) */
+        /* reads the block in order, writes its T rows of C/groups floats (in L1) */
         for (int64_t c = 0; c < Cg; c++) {
             const float *s = src + c * T + T - 1;
             float *o = dst + c;
