@@ -924,3 +924,23 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
     }
     return bad ? FC_INVALID_WORKSPACE : FC_SUCCESS;
 }
+
+/* ------------------------------------------------------------ packing from w^T */
+
+/* fc_conv_im2col_pack_weights from every group's weights transposed, wt_g[CRS][K_g]
+ * (group after group): backward-data's flipped forward (conv/bwd_data_flipped.c)
+ * arranges them so in one cache-local pass, and the GEMM's packing then reads them
+ * along its panels (A transposed, B as is). */
+void fc_conv_im2col_pack_weights_t(const fc_conv2d_desc *d, int layout, const float *wt,
+                                   float *wp) {
+    plan p;
+    make_plan(d, FC_PASS_FORWARD, &p);
+    use_layout(&p, layout);
+    for (int64_t g = 0; g < p.G; g++) {
+        const float *wg = wt + g * p.Kg * p.CRS;
+        if (p.layout == FC_IM2COL_WEIGHTS_AS_B)
+            fc_gemm_pack_b(0, p.CRS, p.Kg, wg, p.Kg, wp + g * p.wp_group, p.threads);
+        else
+            fc_gemm_pack_a(1, p.Kg, p.CRS, wg, p.Kg, wp + g * p.wp_group, p.threads);
+    }
+}

@@ -21,6 +21,10 @@ int fc_conv_im2col_weights_layout(const fc_conv2d_desc *d);
 int64_t fc_conv_im2col_packed_weights_floats(const fc_conv2d_desc *d, int layout);
 void fc_conv_im2col_pack_weights(const fc_conv2d_desc *d, int layout, const float *w,
                                  float *wp);
+/* The same packing from the weights transposed per group: wt_g[C/groups*R*S][K/groups],
+ * group after group. */
+void fc_conv_im2col_pack_weights_t(const fc_conv2d_desc *d, int layout, const float *wt,
+                                   float *wp);
 size_t fc_conv_im2col_prepacked_workspace(const fc_conv2d_desc *d);
 fc_status fc_conv_im2col_forward_prepacked(const fc_conv2d_desc *d, int layout,
                                            const float *x, const float *wp,
