@@ -1,4 +1,5 @@
 /* Public convolution entry points: check, size the workspace, dispatch. */
+#include "blocked_nchw.h"
 #include "conv_desc.h"
 #include "depthwise.h"
 #include "direct.h"
@@ -158,6 +159,26 @@ static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
     return fc_mul_ok(OH * OW, d->N, &cols) && cols <= FC_IM2COL_INPLACE_MAX_COLS;
 }
 
+/* Whether AUTO's forward runs the blocked direct kernel with the reorders at the
+ * call's edge (conv/blocked_nchw.c) instead of im2col + GEMM: large kernels (5x5 and
+ * up) at stride 1 without dilation, 16+ input channels, maps too large for im2col's
+ * in-place variant. im2col's column matrix there is R*S = 25 times the input, which
+ * the blocked kernel never builds. MEASUREMENT. Only where AUTO chose im2col (so never
+ * instead of Winograd or the few-channel direct kernel), and only while its workspace
+ * obeys FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
+static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_conv_algorithm algo,
+                        fc_conv_pass pass, int inplace) {
+    if (pass != FC_PASS_FORWARD || asked != FC_CONV_AUTO || d->groups != 1) return 0;
+    int forced = fc_conv_blocked_nchw_override();
+    if (forced >= 0) return forced;
+    if (algo != FC_CONV_IM2COL || inplace) return 0;
+    if (d->stride_h != 1 || d->stride_w != 1 || d->dilation_h != 1 || d->dilation_w != 1)
+        return 0;
+    if (d->R * d->S < 25 || d->C < 16) return 0;
+    size_t b = fc_conv_blocked_nchw_workspace(d), im2col = fc_conv_im2col_workspace(d, pass);
+    return b != SIZE_MAX && (b <= FC_AUTO_WORKSPACE_FREE || b / 8 <= im2col);
+}
+
 static int pass_known(fc_conv_pass pass) {
     return pass == FC_PASS_FORWARD || pass == FC_PASS_BACKWARD_DATA ||
            pass == FC_PASS_BACKWARD_WEIGHTS;
@@ -177,6 +198,11 @@ fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
     }
     p->im2col_inplace = im2col_inplace(d, asked, algo, pass);
     if (p->im2col_inplace) p->workspace = fc_conv_im2col_inplace_workspace(d);
+    p->blocked_nchw = blocked_nchw(d, asked, algo, pass, p->im2col_inplace);
+    if (p->blocked_nchw) {
+        p->im2col_inplace = 0;
+        p->workspace = fc_conv_blocked_nchw_workspace(d);
+    }
     p->d = d;
     p->pass = pass;
     p->algo = algo;
@@ -202,6 +228,7 @@ static fc_status run_depthwise(const fc_conv_plan *p, const float *in, const flo
 static fc_status run_forward(const fc_conv_plan *p, const float *x, const float *w,
                              const fc_epilogue *ep, float *y, fc_arena *ws) {
     const fc_conv2d_desc *d = p->d;
+    if (p->blocked_nchw) return fc_conv_blocked_nchw_forward(d, x, w, ep, y, ws);
     switch (p->algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, ep, y, ws);
     case FC_CONV_IM2COL:
