@@ -163,7 +163,16 @@ static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
  * call's edge (conv/blocked_nchw.c) instead of im2col + GEMM: large kernels (5x5 and
  * up) at stride 1 without dilation, 16+ input channels, maps too large for im2col's
  * in-place variant. im2col's column matrix there is R*S = 25 times the input, which
- * the blocked kernel never builds. MEASUREMENT. Only where AUTO chose im2col (so never
+ * the blocked kernel never builds. Measured (AVX2, the weights arranged and both
+ * reorders on every call; callgrind 1-thread instructions, and medians of alternating
+ * 2-thread runs on a loaded machine, load 3-4, im2col against blocked): N8 C64 28x28
+ * K64 5x5: 211M -> 154M, 20.5 -> 15.6 ms (torch 14.5); N8 C48 35x35 K64 5x5: 244M ->
+ * 182M, 23.5 -> 18.3 ms; AlexNet conv3 (N8 C96 27x27 K256 5x5): 92.8 -> 92.8 ms; 7x7 at
+ * 28x28 N8: 49 -> 31 ms; batch 1 at 28x28: 3.0 -> 2.1 ms; 16 channels: 3.9 -> 2.4 ms.
+ * Not taken: 3x3 (C64 28x28 N8: 5.3 -> 6.3 ms), small maps where im2col reads the
+ * weights in place (C64 7x7 batch 1: 0.4 -> 0.6 ms; 14x14 batch 1: even), strides and
+ * dilations (unmeasured), 8-12 channels (1.1-1.25x, left out with the zero-padded
+ * lanes' waste). Only where AUTO chose im2col (so never
  * instead of Winograd or the few-channel direct kernel), and only while its workspace
  * obeys FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
 static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_conv_algorithm algo,
