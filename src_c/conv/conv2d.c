@@ -171,8 +171,8 @@ static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
  * 28x28 N8: 49 -> 31 ms; batch 1 at 28x28: 3.0 -> 2.1 ms; 16 channels: 3.9 -> 2.4 ms.
  * Not taken: 3x3 (C64 28x28 N8: 5.3 -> 6.3 ms), small maps where im2col reads the
  * weights in place (C64 7x7 batch 1: 0.4 -> 0.6 ms; 14x14 batch 1: even), strides and
- * dilations (unmeasured), 8-12 channels (1.1-1.25x, left out with the zero-padded
- * lanes' waste). Only where AUTO chose im2col (so never
+ * dilations (unmeasured); 8-12 channels gained 1.1-1.25x on one shape each, too few
+ * measurements to move the bound. Only where AUTO chose im2col (so never
  * instead of Winograd or the few-channel direct kernel), and only while its workspace
  * obeys FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
 static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_conv_algorithm algo,
