@@ -284,7 +284,11 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
     int64_t P = g.OH * g.OW, np = kt->conv_blocked.np;
     int64_t ntiles = fc_ceil_div(P, np);
     int64_t pair_bytes = FC_BLOCKED_KBLOCKS * base.w_kb * (int64_t)sizeof(float);
-    int64_t group = FC_BLOCKED_KBLOCKS * fc_max64(1, FC_BLOCKED_GROUP_BYTES / pair_bytes);
+    /* as few groups as the L2 bound allows, of equal size (8 blocks under a bound of 6:
+     * 4 + 4, not 6 + 2, which left one thread a quarter of the work) */
+    int64_t most = FC_BLOCKED_KBLOCKS * fc_max64(1, FC_BLOCKED_GROUP_BYTES / pair_bytes);
+    int64_t group = fc_ceil_div(fc_ceil_div(g.KB, fc_ceil_div(g.KB, most)), FC_BLOCKED_KBLOCKS) *
+                    FC_BLOCKED_KBLOCKS;
     int64_t ngroups = fc_ceil_div(g.KB, group);
     int64_t items = d->N * ngroups * ntiles;
     fc_blocked_fn kern = kt->conv_blocked.forward;

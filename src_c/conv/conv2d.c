@@ -1,4 +1,5 @@
 /* Public convolution entry points: check, size the workspace, dispatch. */
+#include "blocked_nchw.h"
 #include "bwd_data_flipped.h"
 #include "conv_desc.h"
 #include "depthwise.h"
@@ -185,6 +186,36 @@ static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
     return fc_mul_ok(OH * OW, d->N, &cols) && cols <= FC_IM2COL_INPLACE_MAX_COLS;
 }
 
+/* Whether AUTO's forward runs the blocked direct kernel with the reorders at the
+ * call's edge (conv/blocked_nchw.c) instead of im2col + GEMM: large kernels (5x5 and
+ * up) at stride 1 without dilation, 16+ input channels, maps too large for im2col's
+ * in-place variant. im2col's column matrix there is R*S = 25 times the input, which
+ * the blocked kernel never builds. Measured (AVX2, the weights arranged and both
+ * reorders on every call; callgrind 1-thread instructions, and medians of alternating
+ * 2-thread runs on a loaded machine, load 3-4, im2col against blocked): N8 C64 28x28
+ * K64 5x5: 211M -> 154M, 20.5 -> 15.6 ms (torch 14.5); N8 C48 35x35 K64 5x5: 244M ->
+ * 182M, 23.5 -> 18.3 ms (quiet, once blocked.c's output-block groups were balanced:
+ * 14.3 -> 11.5 ms, torch 10.5); AlexNet conv3 (N8 C96 27x27 K256 5x5): 92.8 -> 92.8 ms; 7x7 at
+ * 28x28 N8: 49 -> 31 ms; batch 1 at 28x28: 3.0 -> 2.1 ms; 16 channels: 3.9 -> 2.4 ms.
+ * Not taken: 3x3 (C64 28x28 N8: 5.3 -> 6.3 ms), small maps where im2col reads the
+ * weights in place (C64 7x7 batch 1: 0.4 -> 0.6 ms; 14x14 batch 1: even), strides and
+ * dilations (unmeasured); 8-12 channels gained 1.1-1.25x on one shape each, too few
+ * measurements to move the bound. Only where AUTO chose im2col (so never
+ * instead of Winograd or the few-channel direct kernel), and only while its workspace
+ * obeys FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
+static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_conv_algorithm algo,
+                        fc_conv_pass pass, int inplace) {
+    if (pass != FC_PASS_FORWARD || asked != FC_CONV_AUTO || d->groups != 1) return 0;
+    int forced = fc_conv_blocked_nchw_override();
+    if (forced >= 0) return forced;
+    if (algo != FC_CONV_IM2COL || inplace) return 0;
+    if (d->stride_h != 1 || d->stride_w != 1 || d->dilation_h != 1 || d->dilation_w != 1)
+        return 0;
+    if (d->R * d->S < 25 || d->C < 16) return 0;
+    size_t b = fc_conv_blocked_nchw_workspace(d), im2col = fc_conv_im2col_workspace(d, pass);
+    return b != SIZE_MAX && (b <= FC_AUTO_WORKSPACE_FREE || b / 8 <= im2col);
+}
+
 static int pass_known(fc_conv_pass pass) {
     return pass == FC_PASS_FORWARD || pass == FC_PASS_BACKWARD_DATA ||
            pass == FC_PASS_BACKWARD_WEIGHTS;
@@ -204,6 +235,11 @@ fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
     }
     p->im2col_inplace = im2col_inplace(d, asked, algo, pass);
     if (p->im2col_inplace) p->workspace = fc_conv_im2col_inplace_workspace(d);
+    p->blocked_nchw = blocked_nchw(d, asked, algo, pass, p->im2col_inplace);
+    if (p->blocked_nchw) {
+        p->im2col_inplace = 0;
+        p->workspace = fc_conv_blocked_nchw_workspace(d);
+    }
     p->d = d;
     p->pass = pass;
     p->algo = algo;
@@ -229,6 +265,7 @@ static fc_status run_depthwise(const fc_conv_plan *p, const float *in, const flo
 static fc_status run_forward(const fc_conv_plan *p, const float *x, const float *w,
                              const fc_epilogue *ep, float *y, fc_arena *ws) {
     const fc_conv2d_desc *d = p->d;
+    if (p->blocked_nchw) return fc_conv_blocked_nchw_forward(d, x, w, ep, y, ws);
     switch (p->algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_forward(d, x, w, ep, y, ws);
     case FC_CONV_IM2COL:

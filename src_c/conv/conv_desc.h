@@ -21,6 +21,9 @@ typedef struct fc_conv_plan {
     size_t workspace;          /* bytes taken from the caller's workspace */
     int im2col_inplace;        /* forward im2col reading the weights in place (AUTO's
                                   choice on small maps, conv2d.c) */
+    int blocked_nchw;          /* forward through the blocked kernel with reorders
+                                  (conv/blocked_nchw.c; AUTO's choice for 5x5, conv2d.c;
+                                  algo stays the im2col it replaces) */
 } fc_conv_plan;
 
 /* Checks d once, resolves FC_CONV_AUTO, sizes the workspace. */

@@ -1,0 +1,118 @@
+/* The NCHW forward through the blocked direct kernel, with the reorders at the call's
+ * edge (conv/blocked_nchw.h). Everything goes through blocked.c's public functions;
+ * their scopes nest inside the caller's. */
+#include <string.h>
+
+#include "blocked.h"
+#include "blocked_nchw.h"
+#include "conv_desc.h"
+#include "epilogue.h"
+
+typedef struct bn_sizes {
+    fc_conv2d_desc dp;       /* d on the padded input: pads 0 (the blocked forward's) */
+    int64_t OH, OW;
+    int64_t xb, yb;          /* floats of the blocked input and output (whole batch) */
+    size_t wb;               /* floats of the arranged weights */
+    size_t inner;            /* bytes of fc_conv2d_blocked_forward's workspace */
+} bn_sizes;
+
+static fc_status sizes(const fc_conv2d_desc *d, bn_sizes *s) {
+    if (d->groups != 1) return FC_UNSUPPORTED_ALGORITHM;
+    fc_status st = fc_conv2d_check(d, &s->OH, &s->OW);
+    if (st != FC_SUCCESS) return st;
+    int64_t cp = fc_ceil_div(d->C, FC_BLOCKED_CB) * FC_BLOCKED_CB;
+    int64_t kp = fc_ceil_div(d->K, FC_BLOCKED_CB) * FC_BLOCKED_CB;
+    /* The input is padded while it is reordered (one pass, not the blocked forward's
+     * second copy): the blocked forward then sees an unpadded map. */
+    s->dp = *d;
+    s->dp.H = d->H + d->pad_top + d->pad_bottom;
+    s->dp.W = d->W + d->pad_left + d->pad_right;
+    s->dp.pad_top = s->dp.pad_bottom = s->dp.pad_left = s->dp.pad_right = 0;
+    if (!fc_prod4(d->N, cp, s->dp.H, s->dp.W, &s->xb) ||
+        !fc_prod4(d->N, kp, s->OH, s->OW, &s->yb))
+        return FC_SIZE_OVERFLOW;
+    st = fc_conv2d_blocked_weights_size(d, &s->wb);
+    if (st != FC_SUCCESS) return st;
+    return fc_conv2d_blocked_workspace_size(&s->dp, &s->inner);
+}
+
+size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d) {
+    bn_sizes s;
+    if (sizes(d, &s) != FC_SUCCESS) return SIZE_MAX;
+    size_t total = 0;
+    if (!fc_ws_add(&total, s.xb, sizeof(float)) || !fc_ws_add(&total, s.yb, sizeof(float)) ||
+        s.wb > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)s.wb, sizeof(float)) ||
+        s.inner > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)s.inner, 1))
+        return SIZE_MAX;
+    return total;
+}
+
+/* Test hooks (not in fastconv.h): -1 AUTO's rule (conv2d.c), 0 never, 1 every AUTO
+ * forward of one group; and how many forwards took the path. Not thread-safe. */
+static int g_mode = -1;
+static int64_t g_runs = 0;
+FC_API void fc_conv_blocked_nchw_set_mode(int mode) { g_mode = mode < 0 ? -1 : mode > 0; }
+int fc_conv_blocked_nchw_override(void) { return g_mode; }
+FC_API int64_t fc_conv_blocked_nchw_runs(void) {
+    return __atomic_load_n(&g_runs, __ATOMIC_RELAXED);
+}
+
+/* xb[n][cb][hp][wp][8] = x[n][cb*8 + j][hp - pad_top][wp - pad_left], zero outside the
+ * map and past C. */
+static void reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp, const float *x,
+                           float *xb) {
+    int64_t CBn = fc_ceil_div(d->C, FC_BLOCKED_CB), HW = d->H * d->W;
+    int64_t rows = d->N * CBn * dp->H, rowlen = dp->W * FC_BLOCKED_CB;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t pr = 0; pr < rows; pr++) {
+        int64_t plane = pr / dp->H, h = pr % dp->H - d->pad_top;
+        int64_t n = plane / CBn, c0 = plane % CBn * FC_BLOCKED_CB;
+        int64_t cn = fc_min64(FC_BLOCKED_CB, d->C - c0);
+        float *dst = xb + pr * rowlen;
+        if (h < 0 || h >= d->H) {
+            memset(dst, 0, (size_t)rowlen * sizeof(float));
+            continue;
+        }
+        memset(dst, 0, (size_t)(d->pad_left * FC_BLOCKED_CB) * sizeof(float));
+        memset(dst + (d->pad_left + d->W) * FC_BLOCKED_CB, 0,
+               (size_t)(d->pad_right * FC_BLOCKED_CB) * sizeof(float));
+        const float *src = x + (n * d->C + c0) * HW + h * d->W;
+        float *o = dst + d->pad_left * FC_BLOCKED_CB;
+        for (int64_t i = 0; i < d->W; i++) {
+            int64_t j = 0;
+            for (; j < cn; j++) o[i * FC_BLOCKED_CB + j] = src[j * HW + i];
+            for (; j < FC_BLOCKED_CB; j++) o[i * FC_BLOCKED_CB + j] = 0.0f;
+        }
+    }
+}
+
+fc_status fc_conv_blocked_nchw_forward(const fc_conv2d_desc *d, const float *x, const float *w,
+                                       const fc_epilogue *ep, float *y, fc_arena *ws) {
+    bn_sizes s;
+    fc_status st = sizes(d, &s);
+    if (st != FC_SUCCESS) return st;
+    if (d->N == 0) return FC_SUCCESS;
+    float *xb = fc_arena_alloc(ws, (size_t)s.xb * sizeof(float));
+    float *yb = fc_arena_alloc(ws, (size_t)s.yb * sizeof(float));
+    float *wb = fc_arena_alloc(ws, s.wb * sizeof(float));
+    void *inner = fc_arena_alloc(ws, s.inner);
+    if (!xb || !yb || !wb || (s.inner && !inner)) return FC_INVALID_WORKSPACE;
+    __atomic_add_fetch(&g_runs, 1, __ATOMIC_RELAXED);
+
+    reorder_padded(d, &s.dp, x, xb);
+    st = fc_conv2d_blocked_transform_weights(d, w, wb, s.wb);
+    if (st != FC_SUCCESS) return st;
+    /* The kernel applies the whole epilogue at its stores. The residual (NCHW, perhaps
+     * y itself) is reordered into the blocked output first, which the kernel reads
+     * before it writes each place (its contract allows res == y): y is only written by
+     * the last reorder, after the residual has been read. */
+    fc_epilogue bep = *ep;
+    if (ep->residual) {
+        st = fc_reorder_nchw_to_nchw8c(d->N, d->K, s.OH, s.OW, ep->residual, yb);
+        if (st != FC_SUCCESS) return st;
+        bep.residual = yb;
+    }
+    st = fc_conv2d_blocked_forward(&s.dp, xb, wb, &bep, yb, inner, s.inner);
+    if (st != FC_SUCCESS) return st;
+    return fc_reorder_nchw8c_to_nchw(d->N, d->K, s.OH, s.OW, yb, y);
+}

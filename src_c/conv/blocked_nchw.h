@@ -1,0 +1,22 @@
+/* The NCHW forward through the blocked (NCHW8c) direct kernel (conv/blocked_nchw.c):
+ * the input reordered to the blocked layout, the weights arranged, the blocked forward,
+ * the output reordered back, all inside one call. Where the kernel is large (5x5) the
+ * blocked direct product beats im2col + GEMM by more than the reorders cost: im2col's
+ * column matrix is R*S times the input. */
+#ifndef FC_CONV_BLOCKED_NCHW_H
+#define FC_CONV_BLOCKED_NCHW_H
+
+#include "../core/internal.h"
+
+/* Workspace bytes (SIZE_MAX on overflow or for a descriptor it cannot serve: groups
+ * other than 1): the blocked input, output and weights plus the blocked forward's own
+ * workspace. */
+size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d);
+/* y = the epilogue (conv/epilogue.h; never NULL) of conv(x, w); the residual may be y. */
+fc_status fc_conv_blocked_nchw_forward(const fc_conv2d_desc *d, const float *x, const float *w,
+                                       const fc_epilogue *ep, float *y, fc_arena *ws);
+/* The test hook's setting (-1: AUTO's rule, 0: never, 1: every AUTO forward of one
+ * group), which fc_conv_plan_make obeys. */
+int fc_conv_blocked_nchw_override(void);
+
+#endif

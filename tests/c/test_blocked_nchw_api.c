@@ -1,0 +1,84 @@
+/* AUTO's NCHW forward through the blocked kernel (conv/blocked_nchw.c) under the
+ * sanitizers and valgrind: a 5x5 layer AUTO sends there by its rule, and odd shapes
+ * (5, 13, 17 channels, asymmetric padding, stride 2) forced there by the test hook,
+ * each in a caller workspace of exactly the reported size and in the thread's cache,
+ * with the full epilogue and the residual in place (residual == y), against a double
+ * reference. Arguments: the thread count (default 2). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fastconv.h"
+
+#define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d %s\n", __FILE__, __LINE__, #c); return 1; } } while (0)
+
+/* Test hooks of conv/blocked_nchw.c (not in fastconv.h). */
+void fc_conv_blocked_nchw_set_mode(int mode);
+int64_t fc_conv_blocked_nchw_runs(void);
+
+static float rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 9) & 0xffff) / 32768.0f - 1.0f; }
+
+static int run(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
+    int64_t OH, OW;
+    CHECK(fc_conv2d_output_shape(d, &OH, &OW) == FC_SUCCESS);
+    int64_t nx = d->N * d->C * d->H * d->W, nw = d->K * d->C * d->R * d->S,
+            ny = d->N * d->K * OH * OW;
+    float *x = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float));
+    float *y = malloc(ny * sizeof(float)), *res = malloc(ny * sizeof(float));
+    float *sc = malloc(d->K * sizeof(float)), *b = malloc(d->K * sizeof(float));
+    for (int64_t i = 0; i < nx; i++) x[i] = rnd(&seed);
+    for (int64_t i = 0; i < nw; i++) w[i] = rnd(&seed);
+    for (int64_t i = 0; i < ny; i++) y[i] = res[i] = rnd(&seed);
+    for (int64_t k = 0; k < d->K; k++) { sc[k] = 2 * rnd(&seed); b[k] = rnd(&seed); }
+    size_t bytes;
+    CHECK(fc_conv2d_workspace_size(d, FC_CONV_AUTO, FC_PASS_FORWARD, &bytes) == FC_SUCCESS);
+    void *ws = caller_ws ? malloc(bytes) : NULL;
+    const fc_epilogue ep = {sc, b, y, 1};   /* residual == y */
+    int64_t before = fc_conv_blocked_nchw_runs();
+    CHECK(fc_conv2d_forward_ex(d, FC_CONV_AUTO, x, w, &ep, y, ws, caller_ws ? bytes : 0) ==
+          FC_SUCCESS);
+    CHECK(fc_conv_blocked_nchw_runs() == before + 1);
+    for (int64_t n = 0; n < d->N; n++)
+        for (int64_t k = 0; k < d->K; k++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = 0, mag = 0;
+                    for (int64_t c = 0; c < d->C; c++)
+                        for (int64_t r = 0; r < d->R; r++)
+                            for (int64_t s = 0; s < d->S; s++) {
+                                int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+                                int64_t iw = ow * d->stride_w - d->pad_left + s * d->dilation_w;
+                                if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W) continue;
+                                double p = (double)x[((n * d->C + c) * d->H + ih) * d->W + iw] *
+                                           w[((k * d->C + c) * d->R + r) * d->S + s];
+                                acc += p;
+                                mag += fabs(p);
+                            }
+                    int64_t i = ((n * d->K + k) * OH + oh) * OW + ow;
+                    double want = sc[k] * acc + b[k] + res[i];
+                    want = want > 0 ? want : 0;
+                    double tol = 1e-5 * (fabs(sc[k]) * mag + fabs(b[k]) + fabs(res[i]) + 1);
+                    CHECK(fabs(y[i] - want) <= tol);
+                }
+    free(x); free(w); free(y); free(res); free(sc); free(b); free(ws);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    fc_set_num_threads(argc > 1 ? atoi(argv[1]) : 2);
+    /* by AUTO's rule: 5x5, pad 2, 16 channels, 2 x 18 x 17 output positions */
+    fc_conv2d_desc d5 = {2, 16, 18, 17, 20, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1};
+    for (int cw = 0; cw < 2; cw++) CHECK(run(&d5, 11u + cw, cw) == 0);
+    fc_conv_blocked_nchw_set_mode(1);
+    const fc_conv2d_desc odd[] = {
+        {1, 5, 7, 9, 13, 5, 5, 1, 1, 1, 2, 0, 3, 1, 1, 1},
+        {3, 17, 6, 5, 5, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 13, 9, 8, 17, 1, 1, 2, 2, 1, 0, 0, 1, 1, 1, 1},
+        {1, 9, 10, 10, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},
+    };
+    for (int i = 0; i < 4; i++)
+        for (int cw = 0; cw < 2; cw++) CHECK(run(&odd[i], 100u + 7 * i + cw, cw) == 0);
+    fc_conv_blocked_nchw_set_mode(-1);
+    printf("blocked NCHW forward: ok\n");
+    return 0;
+}

@@ -1,0 +1,169 @@
+"""The NCHW forward through the blocked direct kernel with the reorders at the call's
+edge (conv/blocked_nchw.c): forced on through the library's test hook for random shapes
+(odd sizes, batch 1, 5/13/17 channels, strides, paddings, dilations, 1x1 to 7x7)
+against the float64 reference, on every ISA and 1-3 threads; every epilogue combination,
+the residual as y included; and AUTO's rule takes it on a 5x5 layer and not on a 3x3
+one, a small map, or an explicit algorithm."""
+import ctypes
+import os
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _C
+from conv_cases import case_id, check_conv_case, random_conv_cases
+
+from .test_epilogue import COMBOS, combo_id, run_case
+
+LIB = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
+LIB.fc_conv_blocked_nchw_runs.restype = ctypes.c_int64
+
+
+def _runs():
+    """Forwards that took the path so far (a counter in the library)."""
+    return LIB.fc_conv_blocked_nchw_runs()
+
+
+@pytest.fixture
+def forced():
+    """Every AUTO forward of one group takes the path, whatever its shape."""
+    LIB.fc_conv_blocked_nchw_set_mode(ctypes.c_int(1))
+    yield
+    LIB.fc_conv_blocked_nchw_set_mode(ctypes.c_int(-1))
+
+
+@pytest.fixture(params=[1, 2, 3])
+def threads(request):
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(request.param)
+    yield request.param
+    fastconv.set_num_threads(before)
+
+
+def _case(xs, ws, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1)):
+    return dict(x_shape=xs, w_shape=ws, stride=stride, pads=pads, dilation=dilation, groups=1)
+
+
+def _channel_cases(count, seed):
+    """Channel counts 5, 13, 17 (not multiples of the block of 8), 3x3 to 7x7 kernels
+    mostly at stride 1, odd maps, batch 1 mostly."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        C, K = int(rng.choice([5, 13, 17])), int(rng.choice([5, 13, 17]))
+        R, S = int(rng.choice([3, 5, 5, 7])), int(rng.choice([3, 5, 5, 7]))
+        stride = (int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2])))
+        dilation = (int(rng.choice([1, 1, 2])), 1)
+        pads = tuple(int(p) for p in rng.integers(0, 4, size=4))
+        H, W = int(rng.integers(1, 16)), int(rng.integers(1, 20))
+        if (R - 1) * dilation[0] + 1 > H + pads[0] + pads[1]:
+            continue
+        if (S - 1) * dilation[1] + 1 > W + pads[2] + pads[3]:
+            continue
+        cases.append(_case((int(rng.choice([1, 1, 2, 3])), C, H, W), (K, C, R, S), stride,
+                           pads, dilation))
+    return cases
+
+
+CASES = [c for c in random_conv_cases(24, seed=9201) if c["groups"] == 1] + \
+    _channel_cases(14, seed=9202) + [
+        # dense5x5 in miniature: 2 output blocks and a partial third, pad 2
+        _case((2, 17, 9, 11), (21, 17, 5, 5), pads=(2, 2, 2, 2)),
+        # no padding, one output pixel per image
+        _case((3, 8, 5, 5), (8, 8, 5, 5)),
+        # asymmetric padding, 1x1 output column
+        _case((1, 13, 6, 3), (5, 13, 5, 5), pads=(1, 0, 2, 0)),
+    ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_forward_matches_reference(isa, forced, threads, case, rng):
+    before = _runs()
+    check_conv_case(fastconv, case, "auto", rng, "forward")
+    assert _runs() == before + 1
+
+
+EPILOGUE_CASES = CASES[:3] + CASES[-3:]
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=combo_id)
+def test_epilogue(isa, forced, combo, rng):
+    before = _runs()
+    for c in EPILOGUE_CASES:
+        run_case(c, "auto", combo, rng)
+    assert _runs() == before + len(EPILOGUE_CASES)
+
+
+@pytest.mark.parametrize("threads_", [1, 2, 3])
+@pytest.mark.parametrize("combo", [c for c in COMBOS if c[2]], ids=combo_id)
+def test_epilogue_residual_is_y(isa, forced, combo, threads_, rng):
+    """y may be the residual buffer, updated in place (the C API's promise)."""
+    before_threads = fastconv.get_num_threads()
+    fastconv.set_num_threads(threads_)
+    try:
+        before = _runs()
+        for c in EPILOGUE_CASES:
+            run_case(c, "auto", combo, rng, in_place=True)
+        assert _runs() == before + len(EPILOGUE_CASES)
+    finally:
+        fastconv.set_num_threads(before_threads)
+
+
+def test_empty_batch(forced):
+    x = np.zeros((0, 9, 7, 7), np.float32)
+    w = np.ones((6, 9, 5, 5), np.float32)
+    y = fastconv.conv2d(x, w, padding=2)
+    assert y.shape == (0, 6, 7, 7)
+
+
+def _select(xs, K, R, pad):
+    return _C.conv2d_select_algorithm(xs, K, R, R, (1, 1), (pad,) * 4, (1, 1), 1, 0)
+
+
+def test_auto_takes_it_on_5x5(rng):
+    """A dense5x5-like layer (5x5, pad 2, 16+ channels, a batch of 14x14 maps): AUTO
+    runs it (still reported as im2col, the algorithm it replaces) and agrees with im2col."""
+    x = rng.standard_normal((3, 24, 14, 14)).astype(np.float32)
+    w = (rng.standard_normal((20, 24, 5, 5)) / 24).astype(np.float32)
+    b = rng.standard_normal(20).astype(np.float32)
+    assert _select(x.shape, 20, 5, 2) == "im2col"
+    before = _runs()
+    y = fastconv.conv2d(x, w, b, padding=2, relu=True)
+    assert _runs() == before + 1
+    want = fastconv.conv2d(x, w, b, padding=2, algorithm="im2col", relu=True)
+    assert _runs() == before + 1
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("xs,K,R,pad", [
+    ((3, 24, 14, 14), 20, 3, 1),     # 3x3: im2col (or Winograd) wins
+    ((1, 24, 7, 7), 20, 5, 2),       # a small map: im2col with the weights in place
+    ((3, 8, 14, 14), 20, 5, 2),      # fewer than 16 input channels
+], ids=["3x3", "small-map", "8-channels"])
+def test_auto_leaves_it(rng, xs, K, R, pad):
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((K, xs[1], R, R)).astype(np.float32)
+    before = _runs()
+    fastconv.conv2d(x, w, padding=pad)
+    assert _runs() == before
+
+
+def test_strided_and_dilated_5x5_stay_with_im2col(rng):
+    x = rng.standard_normal((3, 24, 15, 15)).astype(np.float32)
+    w = rng.standard_normal((20, 24, 5, 5)).astype(np.float32)
+    before = _runs()
+    fastconv.conv2d(x, w, stride=2, padding=2)
+    fastconv.conv2d(x, w, dilation=2, padding=4)
+    assert _runs() == before
+
+
+def test_explicit_algorithms_keep_their_meaning(forced, rng):
+    x = rng.standard_normal((3, 24, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((20, 24, 5, 5)).astype(np.float32)
+    before = _runs()
+    for algo in ("im2col", "direct"):
+        fastconv.conv2d(x, w, padding=2, algorithm=algo)
+    gy = rng.standard_normal((3, 20, 14, 14)).astype(np.float32)
+    fastconv.conv2d_backward(gy, x, w, padding=2)   # AUTO, but not a forward
+    assert _runs() == before
