@@ -5,6 +5,7 @@
  * dh*(R-1) - pt (top), dh*(R-1) - pb (bottom), and likewise for the columns, with
  * w'[c][k][r'][s'] = w[k][c][r][s]: an ordinary forward with K and C swapped (per
  * group) whose output is exactly H x W. */
+#include "blocked_nchw.h"
 #include "bwd_data_flipped.h"
 #include "conv_desc.h"
 #include "im2col.h"
@@ -85,4 +86,45 @@ fc_status fc_conv_bwd_data_flipped(const fc_conv2d_desc *d, const float *gy, con
     fc_conv_im2col_pack_weights_t(&fd, layout, wt, wp);
     const fc_epilogue none = {NULL, NULL, NULL, 0};
     return fc_conv_im2col_forward_prepacked(&fd, layout, gy, wp, &none, gx, ws);
+}
+
+/* ------------------------------------------------- through the blocked forward */
+
+/* wf[g][c][k][r][s] = w[g][k][c][R-1-r][S-1-s]: the flipped forward's own weights
+ * (K and C swapped per group), for callers that arrange them further themselves. */
+static void flip_weights(const fc_conv2d_desc *d, const float *restrict w, float *restrict wf) {
+    int64_t G = d->groups, Cg = d->C / G, Kg = d->K / G, T = d->R * d->S;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t gc = 0; gc < G * Cg; gc++) {
+        int64_t g = gc / Cg, c = gc % Cg;
+        float *o = wf + gc * Kg * T;
+        for (int64_t k = 0; k < Kg; k++, o += T) {
+            const float *s = w + ((g * Kg + k) * Cg + c) * T + T - 1;
+            for (int64_t t = 0; t < T; t++) o[t] = s[-t];
+        }
+    }
+}
+
+size_t fc_conv_bwd_data_flipped_blocked_workspace(const fc_conv2d_desc *d) {
+    fc_conv2d_desc fd;
+    int64_t nwf;
+    if (!fc_conv_flipped_desc(d, &fd) || !fc_prod4(d->K, d->C / d->groups, d->R, d->S, &nwf))
+        return SIZE_MAX;
+    size_t total = 0, inner = fc_conv_blocked_nchw_workspace(&fd);
+    if (inner == SIZE_MAX || !fc_ws_add(&total, nwf, sizeof(float)) ||
+        __builtin_add_overflow(total, inner, &total))
+        return SIZE_MAX;
+    return total;
+}
+
+fc_status fc_conv_bwd_data_flipped_blocked(const fc_conv2d_desc *d, const float *gy,
+                                           const float *w, float *gx, fc_arena *ws) {
+    fc_conv2d_desc fd;
+    if (!fc_conv_flipped_desc(d, &fd)) return FC_UNSUPPORTED_ALGORITHM; /* the plan chose it */
+    float *wf = fc_arena_alloc(ws, (size_t)(d->K * (d->C / d->groups) * d->R * d->S) *
+                                       sizeof(float));
+    if (!wf) return FC_INVALID_WORKSPACE;
+    flip_weights(d, w, wf);
+    const fc_epilogue none = {NULL, NULL, NULL, 0};
+    return fc_conv_blocked_nchw_forward(&fd, gy, wf, &none, gx, ws);
 }

@@ -165,5 +165,51 @@ def test_explicit_algorithms_keep_their_meaning(forced, rng):
     for algo in ("im2col", "direct"):
         fastconv.conv2d(x, w, padding=2, algorithm=algo)
     gy = rng.standard_normal((3, 20, 14, 14)).astype(np.float32)
-    fastconv.conv2d_backward(gy, x, w, padding=2)   # AUTO, but not a forward
+    fastconv.conv2d_backward(gy, x, w, padding=2, input_grad=False)   # backward-weights
+    for algo in ("im2col", "direct"):
+        fastconv.conv2d_backward(gy, x, w, padding=2, algorithm=algo)
+    assert _runs() == before
+
+
+# Backward-data through the flipped forward on the blocked kernel (bwd_data_flipped.c):
+# AUTO's choice at stride 1 for 5x5+ layers with no more output than input channels, on
+# more positions than im2col's in-place range (256).
+BWD_CASES = [
+    _case((2, 24, 14, 13), (20, 24, 5, 5), pads=(2, 2, 2, 2)),
+    _case((3, 17, 9, 11), (17, 17, 5, 5), pads=(2, 2, 2, 2)),
+    _case((4, 21, 8, 10), (17, 21, 5, 5), pads=(3, 3, 1, 1)),   # rows and columns differ
+    _case((2, 19, 12, 12), (16, 19, 7, 7), pads=(3, 3, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("case", BWD_CASES, ids=case_id)
+def test_backward_data_takes_it_and_matches_reference(isa, threads, case, rng):
+    x = rng.standard_normal(case["x_shape"]).astype(np.float32)
+    w = rng.standard_normal(case["w_shape"]).astype(np.float32)
+    t, b, l, r = case["pads"]
+    x64 = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (t, b), (l, r)))
+    K, C, R, S = case["w_shape"]
+    N, _, Hp, Wp = x64.shape
+    OH, OW = Hp - R + 1, Wp - S + 1
+    gy = rng.standard_normal((N, K, OH, OW)).astype(np.float32)
+    # float64 reference: scatter gy through w onto the padded input, then crop
+    gxp = np.zeros_like(x64)
+    for i in range(R):
+        for j in range(S):
+            gxp[:, :, i:i + OH, j:j + OW] += np.einsum("nkhw,kc->nchw", gy.astype(np.float64),
+                                                       w[:, :, i, j].astype(np.float64))
+    want = gxp[:, :, t:Hp - b, l:Wp - r]
+    before = _runs()
+    gx, _, _ = fastconv.conv2d_backward(gy, x, w, padding=(t, l), weight_grad=False)
+    assert _runs() == before + 1
+    scale = np.abs(want).max()
+    assert np.abs(gx - want).max() <= 1e-5 * scale * np.sqrt(K * R * S)
+
+
+def test_backward_data_with_more_outputs_stays_with_im2col(rng):
+    x = rng.standard_normal((2, 16, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((24, 16, 5, 5)).astype(np.float32)
+    gy = rng.standard_normal((2, 24, 12, 12)).astype(np.float32)
+    before = _runs()
+    fastconv.conv2d_backward(gy, x, w, padding=2, weight_grad=False)
     assert _runs() == before
