@@ -4,8 +4,6 @@ edge (conv/blocked_nchw.c): forced on through the library's test hook for random
 against the float64 reference, on every ISA and 1-3 threads; every epilogue combination,
 the residual as y included; and AUTO's rule takes it on a 5x5 layer and not on a 3x3
 one, a small map, or an explicit algorithm."""
-import ctypes
-import os
 
 import numpy as np
 import pytest
@@ -13,32 +11,19 @@ import pytest
 import fastconv
 from fastconv import _C
 from conv_cases import case_id, check_conv_case, random_conv_cases
+from library_hooks import forced as forced_mode, run_counter
 
 from .test_epilogue import COMBOS, combo_id, run_case
 
-LIB = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
-LIB.fc_conv_blocked_nchw_runs.restype = ctypes.c_int64
-
-
-def _runs():
-    """Forwards that took the path so far (a counter in the library)."""
-    return LIB.fc_conv_blocked_nchw_runs()
+# forwards that took the path so far (a counter in the library)
+_runs = run_counter("fc_conv_blocked_nchw_runs")
 
 
 @pytest.fixture
 def forced():
     """Every AUTO forward of one group takes the path, whatever its shape."""
-    LIB.fc_conv_blocked_nchw_set_mode(ctypes.c_int(1))
-    yield
-    LIB.fc_conv_blocked_nchw_set_mode(ctypes.c_int(-1))
-
-
-@pytest.fixture(params=[1, 2, 3])
-def threads(request):
-    before = fastconv.get_num_threads()
-    fastconv.set_num_threads(request.param)
-    yield request.param
-    fastconv.set_num_threads(before)
+    with forced_mode("fc_conv_blocked_nchw_set_mode"):
+        yield
 
 
 def _case(xs, ws, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1)):

@@ -5,41 +5,26 @@ several image blocks, reductions longer than one kc block, row counts across the
 register tile) against the float64 reference, on every ISA and 1-3 threads, with and
 without the fused epilogue; and AUTO's rule takes it on a ResNet 7x7 batch-1 layer and
 not on a large map."""
-import ctypes
-import os
 
 import numpy as np
 import pytest
 
 import fastconv
 from conv_cases import case_id, check_conv_case, random_conv_cases
+from library_hooks import forced as forced_mode, run_counter
 from reference import assert_close, conv2d_ref
 
 from .test_epilogue import COMBOS, combo_id, run_case
 
-LIB = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
-LIB.fc_conv_im2col_inplace_runs.restype = ctypes.c_int64
-
-
-def _runs():
-    """Forwards that took the in-place path so far (a counter in the library)."""
-    return LIB.fc_conv_im2col_inplace_runs()
+# forwards that took the in-place path so far (a counter in the library)
+_runs = run_counter("fc_conv_im2col_inplace_runs")
 
 
 @pytest.fixture
 def inplace():
     """im2col forwards take the in-place path whatever their shape."""
-    LIB.fc_conv_im2col_set_inplace(ctypes.c_int(1))
-    yield
-    LIB.fc_conv_im2col_set_inplace(ctypes.c_int(-1))
-
-
-@pytest.fixture(params=[1, 2, 3])
-def threads(request):
-    before = fastconv.get_num_threads()
-    fastconv.set_num_threads(request.param)
-    yield request.param
-    fastconv.set_num_threads(before)
+    with forced_mode("fc_conv_im2col_set_inplace"):
+        yield
 
 
 def _case(xs, ws, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1):
