@@ -39,13 +39,7 @@ static fc_status reorder(int64_t N, int64_t C, int64_t H, int64_t W, const float
         int64_t n = nc / KB, c0 = (nc % KB) * CB, cn = fc_min64(CB, C - c0);
         int64_t plain = (n * C + c0) * HW, blocked = nc * HW * CB;
         if (to_blocked) {
-            const float *s = src + plain;
-            float *d = dst + blocked;
-            for (int64_t i = 0; i < HW; i++) {
-                int64_t j = 0;
-                for (; j < cn; j++) d[i * CB + j] = s[j * HW + i];
-                for (; j < CB; j++) d[i * CB + j] = 0.0f;
-            }
+            fc_blocked_gather_run(src + plain, HW, HW, cn, dst + blocked);
         } else {
             const float *s = src + blocked;
             float *d = dst + plain;

@@ -12,6 +12,18 @@
 
 /* Channels per block of the layout (one AVX2 vector). */
 #define FC_BLOCKED_CB 8
+
+/* dst[i][j] = src[j * stride + i] for n pixels i and the cn (<= 8) channels j of a block,
+ * zeros in the block's lanes past cn: a run of pixels of one block's planes (stride
+ * floats apart) into the blocked layout. The reorders to NCHW8c share it. */
+static inline void fc_blocked_gather_run(const float *restrict src, int64_t stride, int64_t n,
+                                         int64_t cn, float *restrict dst) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t j = 0;
+        for (; j < cn; j++) dst[i * FC_BLOCKED_CB + j] = src[j * stride + i];
+        for (; j < FC_BLOCKED_CB; j++) dst[i * FC_BLOCKED_CB + j] = 0.0f;
+    }
+}
 /* Output-channel blocks the kernel accumulates at once (fewer at the last one). */
 #define FC_BLOCKED_KBLOCKS 2
 

@@ -76,13 +76,8 @@ static void reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp, co
         memset(dst, 0, (size_t)(d->pad_left * FC_BLOCKED_CB) * sizeof(float));
         memset(dst + (d->pad_left + d->W) * FC_BLOCKED_CB, 0,
                (size_t)(d->pad_right * FC_BLOCKED_CB) * sizeof(float));
-        const float *src = x + (n * d->C + c0) * HW + h * d->W;
-        float *o = dst + d->pad_left * FC_BLOCKED_CB;
-        for (int64_t i = 0; i < d->W; i++) {
-            int64_t j = 0;
-            for (; j < cn; j++) o[i * FC_BLOCKED_CB + j] = src[j * HW + i];
-            for (; j < FC_BLOCKED_CB; j++) o[i * FC_BLOCKED_CB + j] = 0.0f;
-        }
+        fc_blocked_gather_run(x + (n * d->C + c0) * HW + h * d->W, HW, d->W, cn,
+                              dst + d->pad_left * FC_BLOCKED_CB);
     }
 }
 
