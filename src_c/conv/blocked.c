@@ -176,11 +176,13 @@ fc_status fc_conv2d_blocked_workspace_size(const fc_conv2d_desc *d, size_t *byte
     return FC_SUCCESS;
 }
 
-/* Copies the blocked input into planes with zero borders: rows of W*8 floats. */
+/* Copies the blocked input into planes with zero borders: rows of W*8 floats. Called
+ * inside the forward's parallel region (the rows shared among its threads; serially
+ * outside one). */
 static void pad_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x, float *xp) {
     int64_t rows = d->N * g->CBn * g->Hp, rowlen = g->Wp * CB;
     int64_t left = d->pad_left * CB, mid = d->W * CB, right = d->pad_right * CB;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    #pragma omp for schedule(static)
     for (int64_t pr = 0; pr < rows; pr++) {
         int64_t plane = pr / g->Hp, h = pr % g->Hp - d->pad_top;
         float *dst = xp + pr * rowlen;
@@ -195,11 +197,11 @@ static void pad_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x
 }
 
 /* The 1x1 layer's input pixels, gathered: xg[n][cb][oh][ow] = x at (oh*sh - pad_top,
- * ow*sw - pad_left), zeros outside the map. */
+ * ow*sw - pad_left), zeros outside the map. Inside the forward's region, as pad_input. */
 static void gather_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x,
                          float *xg) {
     int64_t rows = d->N * g->CBn * g->OH;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    #pragma omp for schedule(static)
     for (int64_t pr = 0; pr < rows; pr++) {
         int64_t plane = pr / g->OH, ih = pr % g->OH * d->stride_h - d->pad_top;
         float *dst = xg + pr * g->OW * CB;
@@ -212,6 +214,20 @@ static void gather_input(const fc_conv2d_desc *d, const blk_geom *g, const float
                 memcpy(dst + ow * CB, src + iw * CB, CB * sizeof(float));
         }
     }
+}
+
+/* The first item whose preceding items hold at least `work` (items run group-major,
+ * per_group items a group, each worth its group's block count: `group` blocks, the
+ * last group the rest of KB). */
+static int64_t blocked_item_at(int64_t work, int64_t per_group, int64_t group, int64_t KB) {
+    int64_t before = 0;
+    for (int64_t kb = 0; kb < KB; kb += group) {
+        int64_t nb = fc_min64(group, KB - kb), in_group = per_group * nb;
+        if (work <= before + in_group)
+            return kb / group * per_group + fc_ceil_div(work - before, nb);
+        before += in_group;
+    }
+    return fc_ceil_div(KB, group) * per_group;
 }
 
 fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, const float *wb,
@@ -235,13 +251,12 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
 
     const fc_kernels *kt = fc_kernels_active();
     const float *xp = xb;
+    float *padded = NULL; /* filled in the parallel region below, before any kernel call */
     int64_t Hp = d->H, Wp = d->W, x_img = g.x_img;
     if (g.padded) {
-        float *buf = fc_arena_alloc(&ws, (size_t)(d->N * g.xp_img) * sizeof(float));
-        if (!buf) return FC_INVALID_WORKSPACE;
-        if (g.gathered) gather_input(d, &g, xb, buf);
-        else pad_input(d, &g, xb, buf);
-        xp = buf;
+        padded = fc_arena_alloc(&ws, (size_t)(d->N * g.xp_img) * sizeof(float));
+        if (!padded) return FC_INVALID_WORKSPACE;
+        xp = padded;
         Hp = g.Hp;
         Wp = g.Wp;
         x_img = g.xp_img;
@@ -273,30 +288,50 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
      * input is streamed once; 512-channel 3x3 layers get one pair of blocks a group (the
      * input, then, is what stays in cache). The images inside a group: a batch reads
      * the weights from memory once, not once per image. Tiles are as even as the
-     * kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). A static
-     * split gives each thread a contiguous run of items. */
+     * kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). Each
+     * thread takes a contiguous run of items. */
     int64_t P = g.OH * g.OW, np = kt->conv_blocked.np;
     int64_t ntiles = fc_ceil_div(P, np);
     int64_t pair_bytes = FC_BLOCKED_KBLOCKS * base.w_kb * (int64_t)sizeof(float);
-    /* as few groups as the L2 bound allows, of equal size (8 blocks under a bound of 6:
-     * 4 + 4, not 6 + 2, which left one thread a quarter of the work) */
+    /* as few groups as the L2 bound allows, as even as whole pairs make them (8 blocks
+     * under a bound of 6: 4 + 4, not 6 + 2) */
     int64_t most = FC_BLOCKED_KBLOCKS * fc_max64(1, FC_BLOCKED_GROUP_BYTES / pair_bytes);
     int64_t group = fc_ceil_div(fc_ceil_div(g.KB, fc_ceil_div(g.KB, most)), FC_BLOCKED_KBLOCKS) *
                     FC_BLOCKED_KBLOCKS;
     int64_t ngroups = fc_ceil_div(g.KB, group);
-    int64_t items = d->N * ngroups * ntiles;
+    int64_t per_group = d->N * ntiles, items = ngroups * per_group;
     fc_blocked_fn kern = kt->conv_blocked.forward;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t it = 0; it < items; it++) {
-        int64_t tile = it % ntiles, rest = it / ntiles;
-        int64_t n = rest % d->N, grp = rest / d->N;
-        fc_blocked_args a = base;
-        a.xp = xp + n * x_img;
-        a.y = yb + n * g.y_img;
-        a.res = ep->residual ? ep->residual + n * g.y_img : NULL;
-        int64_t q0 = tile * P / ntiles, q1 = (tile + 1) * P / ntiles;
-        int64_t kb = grp * group;
-        kern(&a, kb, fc_min64(group, g.KB - kb), q0, q1 - q0);
+    /* One region for the padding and the kernels (a barrier between them, not a second
+     * fork and join: 2 threads, ResNet-18's 64@56 3x3 at batch 1 lost 7% to its
+     * padding as a region of its own, 2% at one thread). */
+    #pragma omp parallel num_threads(fc_threads())
+    {
+        if (padded) { /* the loops' implicit barrier: every row padded before the kernels */
+            if (g.gathered) gather_input(d, &g, xb, padded);
+            else pad_input(d, &g, xb, padded);
+        }
+        int64_t lo = 0, hi = items;
+#ifdef _OPENMP
+        /* Each thread a contiguous run of items of equal work (output blocks times
+         * tiles): the last group may hold fewer blocks than the others (16 blocks in
+         * groups of 6: 6 + 6 + 4), and an equal count of items would give one thread
+         * an eighth more work. */
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t work = per_group * g.KB;
+        lo = blocked_item_at(work * t / nt, per_group, group, g.KB);
+        hi = blocked_item_at(work * (t + 1) / nt, per_group, group, g.KB);
+#endif
+        for (int64_t it = lo; it < hi; it++) {
+            int64_t tile = it % ntiles, rest = it / ntiles;
+            int64_t n = rest % d->N, grp = rest / d->N;
+            fc_blocked_args a = base;
+            a.xp = xp + n * x_img;
+            a.y = yb + n * g.y_img;
+            a.res = ep->residual ? ep->residual + n * g.y_img : NULL;
+            int64_t q0 = tile * P / ntiles, q1 = (tile + 1) * P / ntiles;
+            int64_t kb = grp * group;
+            kern(&a, kb, fc_min64(group, g.KB - kb), q0, q1 - q0);
+        }
     }
     return FC_SUCCESS;
 }

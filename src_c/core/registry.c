@@ -195,8 +195,8 @@ static void init_avx512(fc_kernels *t) {
     t->gemv.tile_mr = 12;
     t->gemv.vl = 16;
     t->xent.exp_sum = fc_f32_xent_exp_sum_ukernel__avx512;
-    t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x12__avx512;
-    t->conv_blocked.np = 12;
+    t->conv_blocked.forward = fc_f32_conv_blocked_ukernel_16x10__avx512;
+    t->conv_blocked.np = 10;
     t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_8x48__avx512;
     t->conv_inplace.forward = fc_f32_conv_inplace_ukernel_12x2v__avx512;
     t->conv_inplace.vl = 16;

@@ -69,7 +69,7 @@ void fc_f32_gemv_tile_ukernel_12x2v__avx512(int64_t k, int64_t m, int64_t n, con
 
 double fc_f32_xent_exp_sum_ukernel__avx512(int64_t n, const float *z, float shift, float *e);
 
-void fc_f32_conv_blocked_ukernel_16x12__avx512(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
+void fc_f32_conv_blocked_ukernel_16x10__avx512(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
         int64_t np);
 
 #endif

@@ -140,6 +140,19 @@ def test_groups_of_output_blocks(isa, c, rng):
     run_case(c, (False, False, False, False), rng)
 
 
+# Groups of unequal size, split over 1-3 threads by their work (conv/blocked.c): 128
+# channels 3x3 make pairs of 73.7 KB, so 16 output blocks run in groups of 6, 6 and 4,
+# and 17 blocks in 6, 6 and 5 (the last pair a single block); batch 1 and 3.
+UNEVEN_CASES = [dict(x_shape=(N, 128, H, H), w_shape=(K, 128, 3, 3), stride=(1, 1),
+                     pads=(1, 1, 1, 1), dilation=(1, 1))
+                for N, K, H in [(1, 128, 9), (3, 136, 5)]]
+
+
+@pytest.mark.parametrize("c", UNEVEN_CASES, ids=case_id)
+def test_unequal_groups_over_threads(isa, threads, c, rng):
+    run_case(c, (False, True, True, True), rng)
+
+
 # Strided or padded 1x1 layers, whose input conv/blocked.c gathers into a dense map
 # first (zeros where the padding is read): odd sizes, unequal strides and pads, batch 2.
 GATHER_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, 1, 1), stride=st, pads=pads,
