@@ -176,42 +176,46 @@ fc_status fc_conv2d_blocked_workspace_size(const fc_conv2d_desc *d, size_t *byte
     return FC_SUCCESS;
 }
 
-/* Copies the blocked input into planes with zero borders: rows of W*8 floats. Called
- * inside the forward's parallel region (the rows shared among its threads; serially
- * outside one). */
-static void pad_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x, float *xp) {
-    int64_t rows = d->N * g->CBn * g->Hp, rowlen = g->Wp * CB;
+/* Rows [r0, r1) of the (image, padded row) pairs (N * Hp of them), every channel
+ * block: the blocked input copied into planes with zero borders, rows of Wp*8 floats. */
+static void pad_rows(const fc_conv2d_desc *d, const blk_geom *g, const float *x, float *xp,
+                     int64_t r0, int64_t r1) {
+    int64_t rowlen = g->Wp * CB;
     int64_t left = d->pad_left * CB, mid = d->W * CB, right = d->pad_right * CB;
-    #pragma omp for schedule(static)
-    for (int64_t pr = 0; pr < rows; pr++) {
-        int64_t plane = pr / g->Hp, h = pr % g->Hp - d->pad_top;
-        float *dst = xp + pr * rowlen;
-        if (h < 0 || h >= d->H) {
-            memset(dst, 0, (size_t)rowlen * sizeof(float));
-            continue;
+    for (int64_t nr = r0; nr < r1; nr++) {
+        int64_t n = nr / g->Hp, h = nr % g->Hp - d->pad_top;
+        for (int64_t cb = 0; cb < g->CBn; cb++) {
+            int64_t plane = n * g->CBn + cb;
+            float *dst = xp + (plane * g->Hp + nr % g->Hp) * rowlen;
+            if (h < 0 || h >= d->H) {
+                memset(dst, 0, (size_t)rowlen * sizeof(float));
+                continue;
+            }
+            memset(dst, 0, (size_t)left * sizeof(float));
+            memcpy(dst + left, x + (plane * d->H + h) * mid, (size_t)mid * sizeof(float));
+            memset(dst + left + mid, 0, (size_t)right * sizeof(float));
         }
-        memset(dst, 0, (size_t)left * sizeof(float));
-        memcpy(dst + left, x + (plane * d->H + h) * mid, (size_t)mid * sizeof(float));
-        memset(dst + left + mid, 0, (size_t)right * sizeof(float));
     }
 }
 
-/* The 1x1 layer's input pixels, gathered: xg[n][cb][oh][ow] = x at (oh*sh - pad_top,
- * ow*sw - pad_left), zeros outside the map. Inside the forward's region, as pad_input. */
-static void gather_input(const fc_conv2d_desc *d, const blk_geom *g, const float *x,
-                         float *xg) {
-    int64_t rows = d->N * g->CBn * g->OH;
-    #pragma omp for schedule(static)
-    for (int64_t pr = 0; pr < rows; pr++) {
-        int64_t plane = pr / g->OH, ih = pr % g->OH * d->stride_h - d->pad_top;
-        float *dst = xg + pr * g->OW * CB;
-        const float *src = x + (plane * d->H + ih) * d->W * CB;
-        for (int64_t ow = 0; ow < g->OW; ow++) {
-            int64_t iw = ow * d->stride_w - d->pad_left;
-            if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
-                memset(dst + ow * CB, 0, CB * sizeof(float));
-            else
-                memcpy(dst + ow * CB, src + iw * CB, CB * sizeof(float));
+/* The 1x1 layer's input pixels, gathered, for rows [r0, r1) of the (image, output row)
+ * pairs: xg[n][cb][oh][ow] = x at (oh*sh - pad_top, ow*sw - pad_left), zeros outside
+ * the map. */
+static void gather_rows(const fc_conv2d_desc *d, const blk_geom *g, const float *x, float *xg,
+                        int64_t r0, int64_t r1) {
+    for (int64_t nr = r0; nr < r1; nr++) {
+        int64_t n = nr / g->OH, oh = nr % g->OH, ih = oh * d->stride_h - d->pad_top;
+        for (int64_t cb = 0; cb < g->CBn; cb++) {
+            int64_t plane = n * g->CBn + cb;
+            float *dst = xg + (plane * g->OH + oh) * g->OW * CB;
+            const float *src = x + (plane * d->H + ih) * d->W * CB;
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                int64_t iw = ow * d->stride_w - d->pad_left;
+                if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
+                    memset(dst + ow * CB, 0, CB * sizeof(float));
+                else
+                    memcpy(dst + ow * CB, src + iw * CB, CB * sizeof(float));
+            }
         }
     }
 }
@@ -228,6 +232,14 @@ static int64_t blocked_item_at(int64_t work, int64_t per_group, int64_t group, i
         before += in_group;
     }
     return fc_ceil_div(KB, group) * per_group;
+}
+
+/* The first (image, padded row) pair item `it` reads, with one group of output blocks
+ * (items are image-major tiles): its first pixel's row times the row step. */
+static int64_t blocked_first_row(int64_t it, int64_t ntiles, int64_t P, int64_t OW,
+                                 int64_t per_img, int64_t step, int64_t total) {
+    int64_t n = it / ntiles, q0 = it % ntiles * P / ntiles;
+    return fc_min64(total, n * per_img + q0 / OW * step);
 }
 
 fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, const float *wb,
@@ -306,21 +318,38 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
      * padding as a region of its own, 2% at one thread). */
     #pragma omp parallel num_threads(fc_threads())
     {
-        if (padded) { /* the loops' implicit barrier: every row padded before the kernels */
-            if (g.gathered) gather_input(d, &g, xb, padded);
-            else pad_input(d, &g, xb, padded);
-        }
         int64_t lo = 0, hi = items;
+        int t = 0, nt = 1;
 #ifdef _OPENMP
         /* Each thread a contiguous run of items of equal work (output blocks times
          * tiles): the last group may hold fewer blocks than the others (16 blocks in
          * groups of 6: 6 + 6 + 4), and an equal count of items would give one thread
          * an eighth more work. */
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        t = omp_get_thread_num();
+        nt = omp_get_num_threads();
         int64_t work = per_group * g.KB;
         lo = blocked_item_at(work * t / nt, per_group, group, g.KB);
         hi = blocked_item_at(work * (t + 1) / nt, per_group, group, g.KB);
 #endif
+        if (padded) {
+            /* Each thread pads (or gathers) the rows its own tiles read first, every
+             * channel block of them, so that the kernels find their input in their own
+             * core's cache: split by channel blocks instead, half of each thread's input
+             * came from the other core (2 threads, 64@56 3x3 batch 1: 1.27 against
+             * 1.07 ms unpadded; one thread 2.16 against 2.09). With several groups of
+             * output blocks every thread reads every row, and the rows split evenly. */
+            int64_t per_img = g.gathered ? g.OH : g.Hp, total = d->N * per_img;
+            int64_t r0 = total * t / nt, r1 = total * (t + 1) / nt;
+            if (ngroups == 1) {
+                r0 = t == 0 ? 0 : blocked_first_row(lo, ntiles, P, g.OW, per_img,
+                                                    g.gathered ? 1 : d->stride_h, total);
+                r1 = t == nt - 1 ? total : blocked_first_row(hi, ntiles, P, g.OW, per_img,
+                                                             g.gathered ? 1 : d->stride_h, total);
+            }
+            if (g.gathered) gather_rows(d, &g, xb, padded, r0, r1);
+            else pad_rows(d, &g, xb, padded, r0, r1);
+            #pragma omp barrier
+        }
         for (int64_t it = lo; it < hi; it++) {
             int64_t tile = it % ntiles, rest = it / ntiles;
             int64_t n = rest % d->N, grp = rest / d->N;

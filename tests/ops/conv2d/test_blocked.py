@@ -171,6 +171,24 @@ def test_gathered_1x1(isa, c, rng):
         run_case(c, combo, rng)
 
 
+# Each thread pads (or gathers) the input rows its own tiles read first: padded 3x3 and
+# gathered 1x1 layers with one group of output blocks (the rows split by the threads'
+# pixels) and with several (split evenly), batch 1 and 3, over 1-3 threads.
+SPLIT_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, R, R), stride=(s, s), pads=pads,
+                    dilation=(1, 1))
+               for N, C, K, H, W, R, s, pads in [
+                   (1, 16, 24, 23, 19, 3, 1, (1, 1, 1, 1)),
+                   (3, 24, 16, 9, 14, 3, 2, (1, 2, 0, 1)),
+                   (3, 200, 40, 6, 7, 3, 1, (1, 1, 1, 1)),
+                   (1, 21, 35, 17, 13, 1, 2, (0, 0, 0, 0)),
+                   (3, 13, 9, 11, 10, 1, 1, (1, 0, 0, 2))]]
+
+
+@pytest.mark.parametrize("c", SPLIT_CASES, ids=case_id)
+def test_input_rows_prepared_by_each_thread(isa, threads, c, rng):
+    run_case(c, (False, True, False, True), rng)
+
+
 def test_threads_do_not_change_bits(rng):
     """Each output is summed by one kernel call in a fixed order, whatever the split."""
     x = to_nchw8c(rng.standard_normal((2, 20, 11, 13)).astype(np.float32))
