@@ -48,7 +48,9 @@ size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d) {
 }
 
 /* Test hooks (not in fastconv.h): -1 AUTO's rule (conv2d.c), 0 never, 1 every AUTO
- * forward of one group; and how many forwards took the path. Not thread-safe. */
+ * forward of one group and every AUTO stride-1 backward-data of one group that has a
+ * flipped forward (conv/bwd_data_flipped.h); and how many forwards took the path, those
+ * of backward-data included. Not thread-safe. */
 static int g_mode = -1;
 static int64_t g_runs = 0;
 FC_API void fc_conv_blocked_nchw_set_mode(int mode) { g_mode = mode < 0 ? -1 : mode > 0; }
@@ -81,22 +83,28 @@ static void reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp, co
     }
 }
 
-fc_status fc_conv_blocked_nchw_forward(const fc_conv2d_desc *d, const float *x, const float *w,
-                                       const fc_epilogue *ep, float *y, fc_arena *ws) {
+/* The forward from plain weights w (arranged here) or from weights the caller arranged
+ * (wb_given, out of the same workspace). */
+static fc_status forward(const fc_conv2d_desc *d, const float *x, const float *w,
+                         const float *wb_given, const fc_epilogue *ep, float *y, fc_arena *ws) {
     bn_sizes s;
     fc_status st = sizes(d, &s);
     if (st != FC_SUCCESS) return st;
     if (d->N == 0) return FC_SUCCESS;
     float *xb = fc_arena_alloc(ws, (size_t)s.xb * sizeof(float));
     float *yb = fc_arena_alloc(ws, (size_t)s.yb * sizeof(float));
-    float *wb = fc_arena_alloc(ws, s.wb * sizeof(float));
+    float *own = wb_given ? NULL : fc_arena_alloc(ws, s.wb * sizeof(float));
     void *inner = fc_arena_alloc(ws, s.inner);
-    if (!xb || !yb || !wb || (s.inner && !inner)) return FC_INVALID_WORKSPACE;
+    if (!xb || !yb || (!wb_given && !own) || (s.inner && !inner)) return FC_INVALID_WORKSPACE;
     __atomic_add_fetch(&g_runs, 1, __ATOMIC_RELAXED);
 
     reorder_padded(d, &s.dp, x, xb);
-    st = fc_conv2d_blocked_transform_weights(d, w, wb, s.wb);
-    if (st != FC_SUCCESS) return st;
+    const float *wb = wb_given;
+    if (!wb_given) {
+        st = fc_conv2d_blocked_transform_weights(d, w, own, s.wb);
+        if (st != FC_SUCCESS) return st;
+        wb = own;
+    }
     /* The kernel applies the whole epilogue at its stores. The residual (NCHW, perhaps
      * y itself) is reordered into the blocked output first, which the kernel reads
      * before it writes each place (its contract allows res == y): y is only written by
@@ -110,4 +118,15 @@ fc_status fc_conv_blocked_nchw_forward(const fc_conv2d_desc *d, const float *x, 
     st = fc_conv2d_blocked_forward(&s.dp, xb, wb, &bep, yb, inner, s.inner);
     if (st != FC_SUCCESS) return st;
     return fc_reorder_nchw8c_to_nchw(d->N, d->K, s.OH, s.OW, yb, y);
+}
+
+fc_status fc_conv_blocked_nchw_forward(const fc_conv2d_desc *d, const float *x, const float *w,
+                                       const fc_epilogue *ep, float *y, fc_arena *ws) {
+    return forward(d, x, w, NULL, ep, y, ws);
+}
+
+fc_status fc_conv_blocked_nchw_forward_arranged(const fc_conv2d_desc *d, const float *x,
+                                                const float *wb, const fc_epilogue *ep,
+                                                float *y, fc_arena *ws) {
+    return forward(d, x, NULL, wb, ep, y, ws);
 }

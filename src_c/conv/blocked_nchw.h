@@ -15,8 +15,15 @@ size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d);
 /* y = the epilogue (conv/epilogue.h; never NULL) of conv(x, w); the residual may be y. */
 fc_status fc_conv_blocked_nchw_forward(const fc_conv2d_desc *d, const float *x, const float *w,
                                        const fc_epilogue *ep, float *y, fc_arena *ws);
+/* The same from weights the caller arranged (fc_conv2d_blocked_transform_weights's
+ * layout, fc_conv2d_blocked_weights_size floats) in a piece of ws taken before the call:
+ * the workspace above counts them, so the caller's piece and this call's fit in it. */
+fc_status fc_conv_blocked_nchw_forward_arranged(const fc_conv2d_desc *d, const float *x,
+                                                const float *wb, const fc_epilogue *ep,
+                                                float *y, fc_arena *ws);
 /* The test hook's setting (-1: AUTO's rule, 0: never, 1: every AUTO forward of one
- * group), which fc_conv_plan_make obeys. */
+ * group, and every AUTO backward-data of one group with a flipped forward), which
+ * fc_conv_plan_make obeys. */
 int fc_conv_blocked_nchw_override(void);
 
 #endif

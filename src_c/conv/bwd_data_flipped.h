@@ -18,9 +18,9 @@ size_t fc_conv_bwd_data_flipped_workspace(const fc_conv2d_desc *d);
 fc_status fc_conv_bwd_data_flipped(const fc_conv2d_desc *d, const float *gy, const float *w,
                                    float *gx, fc_arena *ws);
 
-/* The same through the blocked NCHW forward (conv/blocked_nchw.h), for the large
- * kernels where AUTO's forward of the flipped descriptor runs that: the weights flipped
- * into the forward's layout, then that forward into gx. */
+/* The same through the blocked NCHW forward (conv/blocked_nchw.h), where AUTO's rule
+ * (conv2d.c, bwd_blocked_flipped) takes it; one group: the weights flipped straight into
+ * the blocked kernel's arrangement, then that forward into gx. */
 size_t fc_conv_bwd_data_flipped_blocked_workspace(const fc_conv2d_desc *d);
 fc_status fc_conv_bwd_data_flipped_blocked(const fc_conv2d_desc *d, const float *gy,
                                            const float *w, float *gx, fc_arena *ws);

@@ -186,19 +186,44 @@ static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
     return fc_mul_ok(OH * OW, d->N, &cols) && cols <= FC_IM2COL_INPLACE_MAX_COLS;
 }
 
+/* 3x3 layers (stride 1, no dilation: blocked_nchw_pays checks those) where the blocked
+ * kernel beats im2col + packed GEMM, reorders and weight arrangement on every call
+ * included: as many output as input channels, 64 or more; maps up to 14x14, or larger
+ * ones at batch 1; an output of at most 16 x 512 x 7 x 7 floats (1.6 MB). Measured on
+ * the ResNet layers (AVX-512, CPU time of 1 thread, medians of 9-15 alternating runs on
+ * a shared machine, load 3-6; im2col against blocked; and callgrind instructions, AVX2,
+ * 1 thread): forward 64 @ 56x56 batch 1 2.70 -> 2.35 ms (34.8M -> 30.0M), 128 @ 28x28
+ * batch 1 2.50 -> 2.31 (34.9M -> 29.5M), 256 @ 14x14 batch 2 5.14 -> 4.87, batch 4
+ * 10.2 -> 9.6, batch 8 20.1 -> 18.8, 512 @ 7x7 batch 16 40.7 -> 36.9 (2 threads: 40.5
+ * -> 36.6). Lost: 7x7 batch 32 (80.5 -> 86.8: the batch's input, streamed once per
+ * group of output blocks, no longer stays in cache), and against AUTO's Winograd at batch
+ * 2 on 28x28 (4.04 -> 4.83) and 56x56 (4.13 -> 4.93), so larger maps only at batch 1
+ * (only where AUTO chose im2col, so never instead of Winograd). Where
+ * im2col reads the weights in place (up to 256 positions: 7x7 batch 1 3.1 -> 3.6, 14x14
+ * batch 1 even) the forward stays with it (blocked_nchw_pays' inplace). Channels other
+ * than 64-512 and layers with K != C were not measured. */
+static int blocked_3x3_pays(const fc_conv2d_desc *d) {
+    if (d->R != 3 || d->S != 3 || d->C != d->K || d->C < 64) return 0;
+    int64_t OH, OW, out;
+    fc_conv2d_out_shape(d, &OH, &OW);
+    if (!fc_prod4(d->N, d->K, OH, OW, &out) || out > 16 * 512 * 7 * 7) return 0;
+    return OH * OW <= 14 * 14 || d->N == 1;
+}
+
 /* Whether AUTO's forward runs the blocked direct kernel with the reorders at the
  * call's edge (conv/blocked_nchw.c) instead of im2col + GEMM: large kernels (5x5 and
  * up) at stride 1 without dilation, 16+ input channels, maps too large for im2col's
- * in-place variant. im2col's column matrix there is R*S = 25 times the input, which
- * the blocked kernel never builds. Measured (AVX2, the weights arranged and both
- * reorders on every call; callgrind 1-thread instructions, and medians of alternating
- * 2-thread runs on a loaded machine, load 3-4, im2col against blocked): N8 C64 28x28
+ * in-place variant (and the 3x3 layers of blocked_3x3_pays, above). im2col's column
+ * matrix there is R*S = 25 times the input, which the blocked kernel never builds.
+ * Measured (AVX2, the weights arranged and both reorders on every call; callgrind
+ * 1-thread instructions, and medians of alternating 2-thread runs on a loaded machine,
+ * load 3-4, im2col against blocked): N8 C64 28x28
  * K64 5x5: 211M -> 154M, 20.5 -> 15.6 ms (torch 14.5); N8 C48 35x35 K64 5x5: 244M ->
  * 182M, 23.5 -> 18.3 ms (quiet, once blocked.c's output-block groups were balanced:
  * 14.3 -> 11.5 ms, torch 10.5); AlexNet conv3 (N8 C96 27x27 K256 5x5): 92.8 -> 92.8 ms; 7x7 at
  * 28x28 N8: 49 -> 31 ms; batch 1 at 28x28: 3.0 -> 2.1 ms; 16 channels: 3.9 -> 2.4 ms.
- * Not taken: 3x3 (C64 28x28 N8: 5.3 -> 6.3 ms), small maps where im2col reads the
- * weights in place (C64 7x7 batch 1: 0.4 -> 0.6 ms; 14x14 batch 1: even), strides and
+ * Not taken: other 3x3 layers (C64 28x28 N8: 5.3 -> 6.3 ms), small maps where im2col
+ * reads the weights in place (C64 7x7 batch 1: 0.4 -> 0.6 ms; 14x14 batch 1: even), strides and
  * dilations (unmeasured); 8-12 channels gained 1.1-1.25x on one shape each, too few
  * measurements to move the bound. Only where AUTO chose im2col (so never
  * instead of Winograd or the few-channel direct kernel), and only while its workspace
@@ -207,7 +232,7 @@ static int blocked_nchw_pays(const fc_conv2d_desc *d, fc_conv_algorithm algo, in
     if (algo != FC_CONV_IM2COL || inplace) return 0;
     if (d->stride_h != 1 || d->stride_w != 1 || d->dilation_h != 1 || d->dilation_w != 1)
         return 0;
-    if (d->R * d->S < 25 || d->C < 16) return 0;
+    if ((d->R * d->S < 25 || d->C < 16) && !blocked_3x3_pays(d)) return 0;
     size_t b = fc_conv_blocked_nchw_workspace(d);
     size_t im2col = fc_conv_im2col_workspace(d, FC_PASS_FORWARD);
     return b != SIZE_MAX && (b <= FC_AUTO_WORKSPACE_FREE || b / 8 <= im2col);
@@ -228,16 +253,31 @@ static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_con
  * more output than input channels. Measured on 2 threads (quiet machine, medians of 11
  * alternating runs, three rounds, im2col against flipped blocked): N8 C64 28x28 K64 5x5
  * 10.6-13.0 -> 9.7-11.4 ms (torch 10.1-11.9); with more output channels it lost: N8 C48
- * 35x35 K64 13.5-15.3 -> 14.1-16.6 ms, AlexNet conv3 (C96 K256) 50.9-60.2 -> 55.8-56.6. */
+ * 35x35 K64 13.5-15.3 -> 14.1-16.6 ms, AlexNet conv3 (C96 K256) 50.9-60.2 -> 55.8-56.6.
+ * 3x3 (blocked_3x3_pays of the flipped descriptor: d's shape, K == C) against GEMM +
+ * col2im, which never reads the weights in place, so on every map the rule allows (CPU
+ * time, AVX-512, medians of 9-15 alternating runs, shared machine; 1 thread, then 2):
+ * ResNet 64 @ 56x56 batch 1 2.65 -> 2.54, 2.57 -> 2.35 ms; 128 @ 28x28 batch 1 2.62 ->
+ * 2.42, 2.53 -> 2.35; 256 @ 14x14 batch 1 2.81 -> 2.71, 2.68 -> 2.61, batch 4 10.9 ->
+ * 9.7, 10.6 -> 9.4, batch 8 21.2 -> 18.9, 21.6 -> 18.7; 512 @ 7x7 batch 1 4.28 -> 4.05,
+ * 3.77 -> 3.26, batch 16 44.9 -> 41.4, 43.7 -> 37.9; lost at 7x7 batch 32 (85.3 ->
+ * 89.7). */
 static int bwd_blocked_flipped(const fc_conv2d_desc *d, fc_conv_algorithm asked,
                                fc_conv_algorithm algo, fc_conv_pass pass) {
     fc_conv2d_desc fd;
     size_t bytes;
-    if (pass != FC_PASS_BACKWARD_DATA || asked != FC_CONV_AUTO || algo != FC_CONV_IM2COL ||
-        d->groups != 1 || d->K > d->C || !fc_conv_flipped_desc(d, &fd))
+    if (pass != FC_PASS_BACKWARD_DATA || asked != FC_CONV_AUTO || d->groups != 1 ||
+        !fc_conv_flipped_desc(d, &fd))
         return 0;
+    int forced = fc_conv_blocked_nchw_override();
+    if (forced >= 0) return forced;
+    if (algo != FC_CONV_IM2COL || d->K > d->C) return 0;
     fc_conv_algorithm fa = select_algorithm(&fd, FC_PASS_FORWARD, &bytes);
-    return blocked_nchw_pays(&fd, fa, im2col_inplace(&fd, FC_CONV_AUTO, fa, FC_PASS_FORWARD));
+    /* im2col's backward-data never reads its weights in place, so the in-place forward's
+     * exclusion does not hold for 3x3 (measured: above) */
+    int inplace = blocked_3x3_pays(&fd) ? 0 : im2col_inplace(&fd, FC_CONV_AUTO, fa,
+                                                             FC_PASS_FORWARD);
+    return blocked_nchw_pays(&fd, fa, inplace);
 }
 
 static int pass_known(fc_conv_pass pass) {
@@ -308,10 +348,10 @@ static fc_status run_forward(const fc_conv_plan *p, const float *x, const float 
 static fc_status run_backward_data(const fc_conv_plan *p, const float *gy, const float *w,
                                    float *gx, fc_arena *ws) {
     const fc_conv2d_desc *d = p->d;
+    if (p->blocked_nchw) return fc_conv_bwd_data_flipped_blocked(d, gy, w, gx, ws);
     switch (p->algo) {
     case FC_CONV_DIRECT: return fc_conv_direct_backward_data(d, gy, w, gx, ws);
     case FC_CONV_IM2COL:
-        if (p->blocked_nchw) return fc_conv_bwd_data_flipped_blocked(d, gy, w, gx, ws);
         if (im2col_bwd_flipped(d)) return fc_conv_bwd_data_flipped(d, gy, w, gx, ws);
         return fc_conv_im2col_backward_data(d, gy, w, gx, ws);
     case FC_CONV_WINOGRAD_F23:

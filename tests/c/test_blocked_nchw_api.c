@@ -1,9 +1,11 @@
 /* AUTO's NCHW forward through the blocked kernel (conv/blocked_nchw.c) under the
- * sanitizers and valgrind: a 5x5 layer AUTO sends there by its rule, and odd shapes
- * (5, 13, 17 channels, asymmetric padding, stride 2) forced there by the test hook,
- * each in a caller workspace of exactly the reported size and in the thread's cache,
- * with the full epilogue and the residual in place (residual == y), against a double
- * reference. Arguments: the thread count (default 2). */
+ * sanitizers and valgrind: a 5x5 layer and a 3x3 one AUTO sends there by its rules, and
+ * odd shapes (5, 13, 17 channels, asymmetric padding, stride 2) forced there by the test
+ * hook, with the full epilogue and the residual in place (residual == y); backward-data
+ * as the flipped forward on that path (conv/bwd_data_flipped.c), by the 3x3 rule and
+ * forced on odd shapes (dilation, 1x1, 5x3); each in a caller workspace of exactly the
+ * reported size and in the thread's cache, against a double reference. Arguments: the
+ * thread count (default 2). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,11 +66,56 @@ static int run(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
     return 0;
 }
 
+/* Backward-data through the flipped forward on the blocked kernel (conv/
+ * bwd_data_flipped.c): AUTO (by its rule or the hook), against a double scatter. */
+static int run_bwd(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
+    int64_t OH, OW;
+    CHECK(fc_conv2d_output_shape(d, &OH, &OW) == FC_SUCCESS);
+    int64_t nx = d->N * d->C * d->H * d->W, nw = d->K * d->C * d->R * d->S,
+            ny = d->N * d->K * OH * OW;
+    float *gx = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float));
+    float *gy = malloc(ny * sizeof(float));
+    double *want = calloc(nx, sizeof(double)), *mag = calloc(nx, sizeof(double));
+    for (int64_t i = 0; i < nw; i++) w[i] = rnd(&seed);
+    for (int64_t i = 0; i < ny; i++) gy[i] = rnd(&seed);
+    size_t bytes;
+    CHECK(fc_conv2d_workspace_size(d, FC_CONV_AUTO, FC_PASS_BACKWARD_DATA, &bytes) ==
+          FC_SUCCESS);
+    void *ws = caller_ws ? malloc(bytes) : NULL;
+    int64_t before = fc_conv_blocked_nchw_runs();
+    CHECK(fc_conv2d_backward_data(d, FC_CONV_AUTO, gy, w, gx, ws, caller_ws ? bytes : 0) ==
+          FC_SUCCESS);
+    CHECK(fc_conv_blocked_nchw_runs() == before + 1);
+    for (int64_t n = 0; n < d->N; n++)
+        for (int64_t k = 0; k < d->K; k++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++)
+                    for (int64_t c = 0; c < d->C; c++)
+                        for (int64_t r = 0; r < d->R; r++)
+                            for (int64_t s = 0; s < d->S; s++) {
+                                int64_t ih = oh - d->pad_top + r * d->dilation_h;
+                                int64_t iw = ow - d->pad_left + s * d->dilation_w;
+                                if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W) continue;
+                                double p = (double)gy[((n * d->K + k) * OH + oh) * OW + ow] *
+                                           w[((k * d->C + c) * d->R + r) * d->S + s];
+                                int64_t i = ((n * d->C + c) * d->H + ih) * d->W + iw;
+                                want[i] += p;
+                                mag[i] += fabs(p);
+                            }
+    for (int64_t i = 0; i < nx; i++) CHECK(fabs(gx[i] - want[i]) <= 1e-5 * (mag[i] + 1));
+    free(gx); free(w); free(gy); free(want); free(mag); free(ws);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     fc_set_num_threads(argc > 1 ? atoi(argv[1]) : 2);
     /* by AUTO's rule: 5x5, pad 2, 16 channels, 2 x 18 x 17 output positions */
     fc_conv2d_desc d5 = {2, 16, 18, 17, 20, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1};
     for (int cw = 0; cw < 2; cw++) CHECK(run(&d5, 11u + cw, cw) == 0);
+    /* by AUTO's 3x3 rule (conv2d.c, blocked_3x3_pays): 65 channels, 9 x 10 maps, batch 3 */
+    fc_conv2d_desc d3 = {3, 65, 9, 10, 65, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    for (int cw = 0; cw < 2; cw++) CHECK(run(&d3, 21u + cw, cw) == 0);
+    for (int cw = 0; cw < 2; cw++) CHECK(run_bwd(&d3, 31u + cw, cw) == 0);
     fc_conv_blocked_nchw_set_mode(1);
     const fc_conv2d_desc odd[] = {
         {1, 5, 7, 9, 13, 5, 5, 1, 1, 1, 2, 0, 3, 1, 1, 1},
@@ -78,7 +125,16 @@ int main(int argc, char **argv) {
     };
     for (int i = 0; i < 4; i++)
         for (int cw = 0; cw < 2; cw++) CHECK(run(&odd[i], 100u + 7 * i + cw, cw) == 0);
+    /* backward-data forced: odd channels, asymmetric padding, dilation, 1x1 */
+    const fc_conv2d_desc bodd[] = {
+        {1, 13, 7, 9, 5, 3, 3, 1, 1, 2, 0, 1, 2, 1, 1, 1},
+        {3, 5, 6, 8, 17, 5, 3, 1, 1, 1, 3, 2, 0, 1, 1, 1},
+        {2, 17, 9, 7, 13, 3, 3, 1, 1, 2, 2, 1, 1, 2, 1, 1},
+        {2, 9, 5, 6, 11, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+    };
+    for (int i = 0; i < 4; i++)
+        for (int cw = 0; cw < 2; cw++) CHECK(run_bwd(&bodd[i], 200u + 7 * i + cw, cw) == 0);
     fc_conv_blocked_nchw_set_mode(-1);
-    printf("blocked NCHW forward: ok\n");
+    printf("blocked NCHW forward and backward-data: ok\n");
     return 0;
 }

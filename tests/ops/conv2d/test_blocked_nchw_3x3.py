@@ -1,0 +1,210 @@
+"""AUTO's 3x3 rule for the blocked NCHW kernel (conv2d.c, blocked_3x3_pays): the forward
+(conv/blocked_nchw.c) and backward-data as the flipped forward (conv/bwd_data_flipped.c,
+the weights flipped straight into the blocked arrangement) where a 3x3 stride-1 layer
+has as many output as input channels, 64 or more, an output of at most 16 x 512 x 7 x 7
+floats, and maps up to 14x14 or batch 1; the forward not where im2col reads its weights
+in place. Checked: the routes against the float64 reference (odd channel counts, batch
+1-3, every ISA, 1-3 threads), the flipped route forced on odd shapes, the caller's
+workspace, and that AUTO takes the path exactly where the rule says."""
+
+import ctypes
+import os
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _C
+from conv_cases import case_id, check_conv_case
+from library_hooks import forced as forced_mode, run_counter
+
+from .test_bwd_data_flipped import CASES as FLIP_CASES, ConvDesc, _flipped_pads
+
+# forwards through the blocked NCHW path so far, backward-data's flipped ones included
+_runs = run_counter("fc_conv_blocked_nchw_runs")
+
+INPLACE_MAX_COLS = 256   # im2col.h, FC_IM2COL_INPLACE_MAX_COLS
+
+
+def _out(c):
+    N, _, H, W = c["x_shape"]
+    K, _, R, S = c["w_shape"]
+    t, b, l, r = c["pads"]
+    (sh, sw), (dh, dw) = c["stride"], c["dilation"]
+    return N, K, (H + t + b - dh * (R - 1) - 1) // sh + 1, (W + l + r - dw * (S - 1) - 1) // sw + 1
+
+
+def _pays_3x3(N, C, K, OH, OW):
+    """blocked_3x3_pays, restated (stride 1, no dilation, one group checked by callers)."""
+    return (C == K >= 64 and N * K * OH * OW <= 16 * 512 * 7 * 7
+            and (OH * OW <= 14 * 14 or N == 1))
+
+
+def _expected(c):
+    """(forward, backward-data) through the blocked path by AUTO's 3x3 rule, for cases
+    where AUTO picks im2col (asserted by the tests)."""
+    N, C, H, W = c["x_shape"]
+    K, _, R, S = c["w_shape"]
+    plain = (R, S) == (3, 3) and c["stride"] == (1, 1) and c["dilation"] == (1, 1) and \
+        c["groups"] == 1
+    _, _, OH, OW = _out(c)
+    fwd = plain and _pays_3x3(N, C, K, OH, OW) and N * OH * OW > INPLACE_MAX_COLS
+    # the flipped forward: K and C swapped, its output is the input's H x W
+    bwd = plain and min(_flipped_pads(c)) >= 0 and _pays_3x3(N, K, C, H, W)
+    return fwd, bwd
+
+
+def _case(xs, K, pads=(1, 1, 1, 1), stride=(1, 1), dilation=(1, 1)):
+    return dict(x_shape=xs, w_shape=(K, xs[1], 3, 3), stride=stride, pads=pads,
+                dilation=dilation, groups=1)
+
+
+# Shapes the rule takes, with odd channel counts, batch 1-3, asymmetric and no padding.
+RULE_CASES = [
+    _case((1, 65, 17, 17), 65),                       # batch 1, 289 positions: both
+    _case((2, 67, 9, 11), 67),                        # 198 columns: forward in place
+    _case((3, 64, 10, 10), 64),                       # both
+    _case((2, 72, 13, 14), 72, pads=(0, 2, 1, 1)),    # asymmetric padding: both
+    _case((2, 64, 12, 12), 64, pads=(0, 0, 0, 0)),    # unpadded: backward-data only
+]
+
+
+def _select(c, pass_):
+    return _C.conv2d_select_algorithm(c["x_shape"], c["w_shape"][0], 3, 3, c["stride"], c["pads"],
+                                      c["dilation"], 1, pass_)
+
+
+def test_rule_cases_reach_both_routes():
+    exp = [_expected(c) for c in RULE_CASES]
+    assert all(b for _, b in exp) and sum(f for f, _ in exp) == 3
+    assert all(_select(c, p) == "im2col" for c in RULE_CASES for p in (0, 1))
+
+
+@pytest.mark.parametrize("pass_", ["forward", "backward_data"])
+@pytest.mark.parametrize("case", RULE_CASES, ids=case_id)
+def test_rule_routes_match_reference(isa, threads, case, pass_):
+    """By AUTO's rule (no hook): the blocked forward or the flipped backward-data where
+    the rule says, against the float64 reference."""
+    rng = np.random.default_rng(31)
+    before = _runs()
+    check_conv_case(fastconv, case, "auto", rng, pass_)
+    assert _runs() - before == _expected(case)[pass_ == "backward_data"]
+
+
+# Backward-data through the flipped blocked route forced by the test hook: odd channel
+# counts (partial blocks, an odd number of output blocks), kernels 1x1 to 5x5,
+# asymmetric paddings up to the flipped limit, dilations; stride 1, one group.
+FORCED_CASES = [c for c in FLIP_CASES
+                if c["stride"] == (1, 1) and c["groups"] == 1 and min(_flipped_pads(c)) >= 0]
+
+
+def test_forced_cases_cover():
+    assert len(FORCED_CASES) >= 12
+    assert any(c["dilation"] != (1, 1) for c in FORCED_CASES)
+    assert any(c["x_shape"][1] % 8 and c["w_shape"][0] % 8 for c in FORCED_CASES)
+    assert any(c["x_shape"][1] > c["w_shape"][0] for c in FORCED_CASES)
+    assert any(c["x_shape"][1] < c["w_shape"][0] for c in FORCED_CASES)
+
+
+@pytest.mark.parametrize("case", FORCED_CASES, ids=case_id)
+def test_forced_backward_data_matches_reference(isa, threads, case):
+    rng = np.random.default_rng(37)
+    with forced_mode("fc_conv_blocked_nchw_set_mode"):
+        before = _runs()
+        check_conv_case(fastconv, case, "auto", rng, "backward_data")
+        assert _runs() == before + 1
+
+
+def test_forced_keeps_explicit_and_strided(rng):
+    """The hook forces only AUTO's stride-1 backward-data: an explicit algorithm and a
+    stride-2 layer (no flipped forward) keep theirs."""
+    x = rng.standard_normal((2, 9, 11, 11)).astype(np.float32)
+    w = rng.standard_normal((7, 9, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((2, 7, 11, 11)).astype(np.float32)
+    gy2 = rng.standard_normal((2, 7, 6, 6)).astype(np.float32)
+    with forced_mode("fc_conv_blocked_nchw_set_mode"):
+        before = _runs()
+        for algo in ("im2col", "direct"):
+            fastconv.conv2d_backward(gy, x, w, padding=1, algorithm=algo, weight_grad=False)
+        fastconv.conv2d_backward(gy2, x, w, stride=2, padding=1, weight_grad=False)
+        assert _runs() == before
+
+
+@pytest.mark.parametrize("case", RULE_CASES[:3] + FORCED_CASES[:6], ids=case_id)
+def test_caller_workspace(case):
+    """Through the C API with AUTO and the caller's workspace (the hook on, so every case
+    takes the flipped blocked route): exactly the reported size serves and matches the
+    reference, 64 bytes less is refused before grad_x is touched."""
+    from reference import conv2d_backward_ref
+    lib = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
+    rng = np.random.default_rng(41)
+    N, C, H, W = case["x_shape"]
+    K, _, R, S = case["w_shape"]
+    (dh, dw), (t, b, l, r) = case["dilation"], case["pads"]
+    d = ConvDesc(N, C, H, W, K, R, S, 1, 1, t, b, l, r, dh, dw, 1)
+    x = rng.standard_normal(case["x_shape"]).astype(np.float32)
+    w = rng.standard_normal(case["w_shape"]).astype(np.float32)
+    gy = rng.standard_normal(_out(case)).astype(np.float32)
+    p = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
+    n = ctypes.c_size_t()
+    auto, bwd_data = _C.ALGORITHMS["auto"], 1
+    with forced_mode("fc_conv_blocked_nchw_set_mode"):
+        assert lib.fc_conv2d_workspace_size(ctypes.byref(d), auto, bwd_data, ctypes.byref(n)) == 0
+        gx = np.full(case["x_shape"], 7.0, np.float32)
+        small = np.empty(n.value - 64, np.uint8)
+        st = lib.fc_conv2d_backward_data(ctypes.byref(d), auto, p(gy), p(w), p(gx), p(small),
+                                         ctypes.c_size_t(small.size))
+        assert st != 0 and (gx == 7.0).all()
+        before = _runs()
+        ws = np.empty(n.value, np.uint8)
+        st = lib.fc_conv2d_backward_data(ctypes.byref(d), auto, p(gy), p(w), p(gx), p(ws),
+                                         ctypes.c_size_t(n.value))
+        assert st == 0 and _runs() == before + 1
+    ref = conv2d_backward_ref(gy, x, w, (1, 1), case["pads"], case["dilation"], 1)[0]
+    np.testing.assert_allclose(gx, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+# AUTO's choice at the rule's edges: (x shape, K, pads, stride, dilation), each with
+# what the rule says for the forward and the backward-data (restated by _expected,
+# asserted here literally too, so that the restatement cannot drift unnoticed).
+EDGES = [
+    ((1, 64, 56, 56), 64, 1, 1, 1, (True, True)),      # ResNet 56x56 batch 1 (the bench)
+    ((1, 64, 20, 20), 64, 1, 1, 1, (True, True)),      # batch 1, a map over 14x14
+    ((1, 64, 15, 15), 64, 1, 1, 1, (False, True)),     # 225 columns: forward in place
+    ((2, 64, 14, 14), 64, 1, 1, 1, (True, True)),      # 14x14 at batch 2
+    ((2, 64, 15, 15), 64, 1, 1, 1, (False, False)),    # over 14x14 at batch 2
+    ((2, 64, 7, 7), 64, 1, 1, 1, (False, True)),       # 98 columns: forward in place
+    ((2, 63, 14, 14), 63, 1, 1, 1, (False, False)),    # 63 channels
+    ((2, 65, 14, 14), 65, 1, 1, 1, (True, True)),      # 65 channels
+    ((2, 64, 14, 14), 72, 1, 1, 1, (False, False)),    # more output channels
+    ((2, 72, 14, 14), 64, 1, 1, 1, (False, False)),    # fewer output channels
+    ((8, 256, 14, 14), 256, 1, 1, 1, (True, True)),    # 16 x 512 x 7 x 7 output floats
+    ((9, 256, 14, 14), 256, 1, 1, 1, (False, False)),  # over it
+    ((2, 64, 27, 27), 64, 1, 2, 1, (False, False)),    # stride 2 (14x14 output)
+    ((2, 64, 16, 16), 64, 2, 1, 2, (False, False)),    # dilation 2
+]
+
+
+@pytest.mark.parametrize("xs,K,pad,stride,dil,want", EDGES,
+                         ids=["x".join(map(str, e[0])) + f"-k{e[1]}-s{e[3]}-d{e[4]}"
+                              for e in EDGES])
+def test_auto_takes_it_exactly_where_the_rule_says(xs, K, pad, stride, dil, want):
+    c = _case(xs, K, (pad,) * 4, (stride, stride), (dil, dil))
+    assert _expected(c) == want
+    assert _select(c, 0) == "im2col" and _select(c, 1) == "im2col"
+    rng = np.random.default_rng(43)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = (rng.standard_normal((K, xs[1], 3, 3)) / 16).astype(np.float32)
+    gy = rng.standard_normal(_out(c)).astype(np.float32)
+    args = dict(padding=pad, stride=stride, dilation=dil)
+    before = _runs()
+    y = fastconv.conv2d(x, w, **args)
+    assert (_runs() - before == 1) == want[0]
+    before = _runs()
+    gx = fastconv.conv2d_backward(gy, x, w, weight_grad=False, **args)[0]
+    assert (_runs() - before == 1) == want[1]
+    # either way the results agree with im2col's (which the rule never replaces)
+    np.testing.assert_allclose(y, fastconv.conv2d(x, w, algorithm="im2col", **args),
+                               rtol=1e-4, atol=1e-4 * np.abs(y).max())
+    gx2 = fastconv.conv2d_backward(gy, x, w, algorithm="im2col", weight_grad=False, **args)[0]
+    np.testing.assert_allclose(gx, gx2, rtol=1e-4, atol=1e-4 * np.abs(gx2).max())
