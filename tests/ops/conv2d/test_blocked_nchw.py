@@ -12,6 +12,7 @@ import fastconv
 from fastconv import _C
 from conv_cases import case_id, check_conv_case, random_conv_cases
 from library_hooks import forced as forced_mode, run_counter
+from reference import assert_close, conv2d_ref
 
 from .test_epilogue import COMBOS, combo_id, run_case
 
@@ -121,11 +122,26 @@ def test_auto_takes_it_on_5x5(rng):
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("xs,K", [((4, 6, 14, 14), 16), ((4, 15, 14, 14), 32)],
+                         ids=["lenet-c3", "15-to-32"])
+def test_auto_takes_it_with_few_input_channels(rng, xs, K):
+    """5x5 with 6-15 input channels and 16-32 output channels (LeNet's C3)."""
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((K, xs[1], 5, 5)).astype(np.float32)
+    before = _runs()
+    y = fastconv.conv2d(x, w)
+    assert _runs() == before + 1
+    assert_close(y, conv2d_ref(x, w), conv2d_ref(np.abs(x), np.abs(w)), xs[1] * 25,
+                 what="blocked NCHW, few input channels")
+
+
 @pytest.mark.parametrize("xs,K,R,pad", [
     ((3, 24, 14, 14), 20, 3, 1),     # 3x3: im2col (or Winograd) wins
     ((1, 24, 7, 7), 20, 5, 2),       # a small map: im2col with the weights in place
-    ((3, 8, 14, 14), 20, 5, 2),      # fewer than 16 input channels
-], ids=["3x3", "small-map", "8-channels"])
+    ((3, 4, 14, 14), 20, 5, 2),      # fewer than 6 input channels
+    ((3, 8, 14, 14), 40, 5, 2),      # 6-15 input channels, more than 32 output channels
+    ((3, 8, 14, 14), 12, 5, 2),      # 6-15 input channels, fewer than 16 output channels
+], ids=["3x3", "small-map", "4-channels", "8-to-40", "8-to-12"])
 def test_auto_leaves_it(rng, xs, K, R, pad):
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal((K, xs[1], R, R)).astype(np.float32)
