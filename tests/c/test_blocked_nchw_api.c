@@ -107,15 +107,23 @@ static int run_bwd(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
     return 0;
 }
 
+/* fn on each of n descriptors, in the thread's cache and in a caller's workspace. */
+static int run_each(const fc_conv2d_desc *ds, int n, unsigned seed,
+                    int (*fn)(const fc_conv2d_desc *, unsigned, int)) {
+    for (int i = 0; i < n; i++)
+        for (int cw = 0; cw < 2; cw++) CHECK(fn(&ds[i], seed + 7u * (unsigned)i + (unsigned)cw, cw) == 0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     fc_set_num_threads(argc > 1 ? atoi(argv[1]) : 2);
     /* by AUTO's rule: 5x5, pad 2, 16 channels, 2 x 18 x 17 output positions */
     fc_conv2d_desc d5 = {2, 16, 18, 17, 20, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1};
-    for (int cw = 0; cw < 2; cw++) CHECK(run(&d5, 11u + cw, cw) == 0);
+    CHECK(run_each(&d5, 1, 11u, run) == 0);
     /* by AUTO's 3x3 rule (conv2d.c, blocked_3x3_pays): 65 channels, 9 x 10 maps, batch 3 */
     fc_conv2d_desc d3 = {3, 65, 9, 10, 65, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    for (int cw = 0; cw < 2; cw++) CHECK(run(&d3, 21u + cw, cw) == 0);
-    for (int cw = 0; cw < 2; cw++) CHECK(run_bwd(&d3, 31u + cw, cw) == 0);
+    CHECK(run_each(&d3, 1, 21u, run) == 0);
+    CHECK(run_each(&d3, 1, 31u, run_bwd) == 0);
     fc_conv_blocked_nchw_set_mode(1);
     const fc_conv2d_desc odd[] = {
         {1, 5, 7, 9, 13, 5, 5, 1, 1, 1, 2, 0, 3, 1, 1, 1},
@@ -123,8 +131,7 @@ int main(int argc, char **argv) {
         {2, 13, 9, 8, 17, 1, 1, 2, 2, 1, 0, 0, 1, 1, 1, 1},
         {1, 9, 10, 10, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},
     };
-    for (int i = 0; i < 4; i++)
-        for (int cw = 0; cw < 2; cw++) CHECK(run(&odd[i], 100u + 7 * i + cw, cw) == 0);
+    CHECK(run_each(odd, 4, 100u, run) == 0);
     /* backward-data forced: odd channels, asymmetric padding, dilation, 1x1 */
     const fc_conv2d_desc bodd[] = {
         {1, 13, 7, 9, 5, 3, 3, 1, 1, 2, 0, 1, 2, 1, 1, 1},
@@ -132,8 +139,7 @@ int main(int argc, char **argv) {
         {2, 17, 9, 7, 13, 3, 3, 1, 1, 2, 2, 1, 1, 2, 1, 1},
         {2, 9, 5, 6, 11, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
     };
-    for (int i = 0; i < 4; i++)
-        for (int cw = 0; cw < 2; cw++) CHECK(run_bwd(&bodd[i], 200u + 7 * i + cw, cw) == 0);
+    CHECK(run_each(bodd, 4, 200u, run_bwd) == 0);
     fc_conv_blocked_nchw_set_mode(-1);
     printf("blocked NCHW forward and backward-data: ok\n");
     return 0;
