@@ -81,6 +81,7 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->P = p->OH * p->OW;
     p->direct = d->R == 1 && d->S == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                 d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
+    int one_by_one = p->direct;
     /* A 1x1 forward on planes narrower than four NR tiles (7x7: 49 columns) at batch > 1
      * copies its columns after all, so that blocks hold several images and one GEMM
      * takes them: MobileNet/ResNet's 1024 -> 1024 1x1 at 7x7, batch 16, ran 223M
@@ -103,9 +104,7 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
         8 * (fc_ceil_div(p->P, fc_gemm_nr()) * fc_gemm_nr() - p->P) > p->P &&
         fc_gemm_kstep(p->CRS) == p->CRS)
         p->direct = 0;
-    p->folded = pass == FC_PASS_FORWARD && !p->direct && d->R == 1 && d->S == 1 &&
-                d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 && d->pad_bottom == 0 &&
-                d->pad_left == 0 && d->pad_right == 0;
+    p->folded = one_by_one && !p->direct;
     int T = fc_threads();
     int64_t want = fc_max64(FC_IM2COL_MIN_COLS, FC_IM2COL_BLOCK_FLOATS / fc_max64(1, p->CRS));
     p->rows = p->OH;
@@ -553,8 +552,9 @@ static fc_status fwd_item_epilogue(const plan *p, const fwd_ctx *c, int64_t g, c
         if (p->direct) B = c->x + (b->n0 * d->C + g * p->Cg) * p->P + b->oh0 * p->OW + j0;
         float *out = staged ? wk->stage : c->y + yat + j0;
         int64_t ldc = staged ? jn : p->P;
+        const float *Bc = Bp ? Bp + j0 * p->CRS : NULL; /* the chunk's own panels */
         fc_gemm_args ga = {0, 0, p->Kg, jn, p->CRS, 1.0f, NULL, p->CRS, B, p->P, 0.0f, out, ldc,
-                           c->wp + g * p->wp_group, Bp ? Bp + j0 * p->CRS : NULL};
+                           c->wp + g * p->wp_group, Bc};
         wk->gemm.used = 0;
         st = fc_gemm_run(&ga, gt, &wk->gemm);
         /* image i holds columns [i*pb, (i+1)*pb) of the block: the chunk's part of them */

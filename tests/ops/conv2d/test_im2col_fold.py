@@ -27,7 +27,8 @@ ONE_BY_ONE = [
     _case((1, 17, 14, 14), (13, 17, 1, 1)),
     _case((2, 17, 14, 14), (13, 17, 1, 1)),
     _case((7, 13, 14, 14), (21, 13, 1, 1)),
-    _case((8, 40, 14, 14), (300, 40, 1, 1)),   # K_g x cols past one chunk: chunks straddle images
+    # K_g x cols past one chunk: the chunks straddle images
+    _case((8, 40, 14, 14), (300, 40, 1, 1)),
     _case((16, 5, 14, 14), (17, 5, 1, 1)),
     _case((16, 24, 14, 14), (130, 12, 1, 1), groups=2),
     # 13x13 (169 of 192 lanes), 9x9 (AVX2: 81 of 96), 5x5 (portable: 25 of 32)
