@@ -36,14 +36,22 @@
 #define FC_IM2COL_MIN_COLS 512
 /* A forward epilogue runs on GEMM output blocks of about this many floats (1x1 convs,
  * whose blocks are whole images, are cut into column chunks of at least
- * FC_IM2COL_EPI_MIN_COLS), so that it reads them back from L2. */
+ * FC_IM2COL_EPI_MIN_COLS), so that it reads them back from L2. Equal chunks, whole NR
+ * tiles but the last (128 -> 512 at 28x28 had run 256 + 256 + 256 + 16 columns). A
+ * block whose K_g x cols is at most FC_IM2COL_EPI_WHOLE floats (half the L2) stays
+ * whole, its GEMM packing x's rows end to end: ResNet-50's 512 -> 128 1x1 at 28x28
+ * from prepacked weights, 512 + 272 columns -> whole 784-column images, batch 8
+ * 9.3 -> 8.4-8.8 ms, batch 16 18.9-20.3 -> 17.3-20.3 ms (1 thread, CPU time, medians
+ * of 7, three alternating rounds). */
 #define FC_IM2COL_EPI_FLOATS (64 * 1024)
 #define FC_IM2COL_EPI_MIN_COLS 256
+#define FC_IM2COL_EPI_WHOLE (128 * 1024)
 
 typedef struct plan {
     const fc_conv2d_desc *d;
     int64_t G, Cg, Kg, R, S, CRS, OH, OW, P;
     int direct;             /* 1x1, stride 1, no padding: x is the column matrix */
+    int folded;             /* such a 1x1 forward copying its columns after all */
     int64_t rows, nrb;      /* output rows per row block, row blocks per image */
     int64_t nimg, nib;      /* images per block (> 1 only when nrb == 1), image blocks */
     int threads;            /* worker threads */
@@ -73,6 +81,7 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->P = p->OH * p->OW;
     p->direct = d->R == 1 && d->S == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                 d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
+    int one_by_one = p->direct;
     /* A 1x1 forward on planes narrower than four NR tiles (7x7: 49 columns) at batch > 1
      * copies its columns after all, so that blocks hold several images and one GEMM
      * takes them: MobileNet/ResNet's 1024 -> 1024 1x1 at 7x7, batch 16, ran 223M
@@ -80,6 +89,22 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
      * thread, CPU time, three alternating runs on a loaded machine). */
     if (pass == FC_PASS_FORWARD && p->direct && p->P < 4 * fc_gemm_nr() && d->N > 1)
         p->direct = 0;
+    /* Likewise where one image's columns leave more than an eighth of the NR lanes of
+     * its last tile row empty and the reduction is one K block of the GEMM (C is then
+     * written once, in column chunks that stay in L2: epi_cols). ResNet-50's 256 ->
+     * 1024 1x1 at 14x14 (196 columns: 224 lanes on AVX-512) from prepacked weights, 4
+     * images a block: batch 8 9.8-10.2 -> 9.1-9.2 ms, batch 16 20.2-20.3 -> 17.9-18.4
+     * ms (1 thread, CPU time, medians of 7, three alternating rounds); it had run AS_B
+     * image by image (use_layout), paying for the output's transposition. Plain im2col
+     * (AS_A image by image before) kept its time. Not with a deeper reduction: its
+     * 1024 -> 256 twin ran 8.5-9.1 -> 8.6-9.4 ms with 4 images a block, 9.9 ms with 8
+     * (the wide C is read back once per K block); nor at 28x28 (784 columns, 2% of
+     * the lanes: 128 -> 512 11.1 -> 11.4-12.5 ms). */
+    if (pass == FC_PASS_FORWARD && p->direct && d->N > 1 &&
+        8 * (fc_ceil_div(p->P, fc_gemm_nr()) * fc_gemm_nr() - p->P) > p->P &&
+        fc_gemm_kstep(p->CRS) == p->CRS)
+        p->direct = 0;
+    p->folded = one_by_one && !p->direct;
     int T = fc_threads();
     int64_t want = fc_max64(FC_IM2COL_MIN_COLS, FC_IM2COL_BLOCK_FLOATS / fc_max64(1, p->CRS));
     p->rows = p->OH;
@@ -126,10 +151,16 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     }
     p->stage_floats = 0;
     if (p->nimg > 1 && !fc_mul_ok(p->Kg, p->cols, &p->stage_floats)) p->stage_floats = -1;
-    /* Packed B panels cannot be cut into column chunks; x as the column matrix can. */
-    p->epi_cols = p->direct ? fc_min64(p->cols, fc_max64(FC_IM2COL_EPI_MIN_COLS,
-                                                         FC_IM2COL_EPI_FLOATS / p->Kg))
-                            : p->cols;
+    /* Epilogue chunks of x in place or of a folded 1x1's panels (im2col_packed_run
+     * lays them out chunk by chunk); other blocks (K_g x at most 512 columns, or a few
+     * rows of a wide map) are left whole. */
+    p->epi_cols = p->cols;
+    if (p->direct || p->folded) {
+        int64_t per = fc_max64(FC_IM2COL_EPI_MIN_COLS, FC_IM2COL_EPI_FLOATS / p->Kg);
+        if (p->Kg * p->cols <= FC_IM2COL_EPI_WHOLE) per = p->cols;
+        int64_t nch = fc_ceil_div(p->cols, per), nr = fc_gemm_nr();
+        if (nch > 1) p->epi_cols = fc_ceil_div(fc_ceil_div(p->cols, nch), nr) * nr;
+    }
     if (pass == FC_PASS_FORWARD && !fc_mul_ok(p->Kg, p->epi_cols, &p->stage_floats))
         p->stage_floats = -1;
     switch (pass) {
@@ -159,6 +190,10 @@ static void use_layout(plan *p, int layout) {
     p->layout = layout;
     if (layout != FC_IM2COL_WEIGHTS_AS_B) return;
     p->wp_group = fc_gemm_packed_b_floats(p->Kg, p->CRS);
+    if (!p->direct) { /* the column panels (packed A, MR wide) are not cut into chunks */
+        p->epi_cols = p->cols;
+        if (!fc_mul_ok(p->Kg, p->cols, &p->stage_floats)) p->stage_floats = -1;
+    }
     if (!p->direct && p->col_floats >= 0) {
         int64_t pa = fc_gemm_packed_a_floats(p->cols, p->CRS);
         int64_t pb = fc_gemm_packed_b_floats(p->cols, p->CRS), rowbuf = p->col_floats - pb;
@@ -368,18 +403,49 @@ static inline void row_to_panels(float *restrict dst, const float *restrict row,
     }
 }
 
+/* Rows [oh0, oh1) of one tap's row, o[oh - oh0][ow] = x[oh + dr][ow + off] (zero outside
+ * x), for a stride-1 tap whose output rows are as wide as x's (W == OW) and whose valid
+ * columns [lo, hi) are not empty: the rows that fall inside x are then one run of x,
+ * copied at once (a 3x3 layer at 7x7 made a library call per 7 floats), then its
+ * columns that fall outside x zeroed. The run is clipped to x's plane; what it leaves
+ * lies in those columns. Returns o past the rows. */
+static float *flat_rows(float *restrict o, const float *restrict xc, int64_t H, int64_t W,
+                        int64_t oh0, int64_t oh1, int64_t dr, int64_t off, int64_t lo,
+                        int64_t hi) {
+    int64_t a = fc_min64(oh1, fc_max64(oh0, -dr)), e = fc_max64(a, fc_min64(oh1, H - dr));
+    memset(o, 0, (size_t)((a - oh0) * W) * sizeof(float));
+    float *run = o + (a - oh0) * W;
+    int64_t n = (e - a) * W, s0 = (a + dr) * W + off; /* x's flat index of run[0] */
+    int64_t k0 = fc_max64(0, -s0), k1 = fc_min64(n, H * W - s0);
+    if (k0 < k1) memcpy(run + k0, xc + s0 + k0, (size_t)(k1 - k0) * sizeof(float));
+    for (int64_t oh = a; oh < e; oh++, run += W) {
+        for (int64_t ow = 0; ow < lo; ow++) run[ow] = 0.0f;
+        for (int64_t ow = hi; ow < W; ow++) run[ow] = 0.0f;
+    }
+    memset(run, 0, (size_t)((oh1 - e) * W) * sizeof(float));
+    return run + (oh1 - e) * W;
+}
+
 /* The forward block's column matrix for group g written straight into the GEMM's
  * packed-B layout (see gemm.h): each row (c, r, s) is built in a row buffer (cols
  * floats, stays in L1), then copied into its NR-wide panels, saving the write and
- * re-read of a plain column matrix. Rows are independent: split over threads in one
- * parallel region when `par`, thread t using row buffer t. With nr = MR the same
- * panels are the packed-A layout of col^T (the AS_B orientation, use_layout). */
+ * re-read of a plain column matrix. The block's columns are laid out in chunks of
+ * `chunk` (a multiple of nr; the last may be short), each a packed B of its own at
+ * j0 * CRS, for one GEMM per epilogue chunk (fwd_item_epilogue). Rows are
+ * independent: split over threads in one parallel region when `par`, thread t using
+ * row buffer t. With nr = MR and one chunk the same panels are the packed-A layout of
+ * col^T (the AS_B orientation, use_layout). */
 static void im2col_packed_run(const plan *p, const float *x, int64_t g, const block *b,
-                              float *dst, float *rowbufs, int par, int64_t nr) {
+                              float *dst, float *rowbufs, int par, int64_t nr, int64_t chunk) {
     const fc_conv2d_desc *d = p->d;
     const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W, sw = d->stride_w;
     const int64_t kstep = fc_gemm_kstep(p->CRS);
-    const int64_t np = fc_ceil_div(b->cols, nr), Nr = np * nr;
+    /* stride 1 both ways and rows as wide as the input's: a tap's valid rows are one
+     * run of x (flat_rows). ResNet-50's 512 -> 512 3x3 at 7x7, batch 8: 255.7M ->
+     * 250.4M instructions (callgrind, AVX2), 19.6-19.8 -> 19.3-19.4 ms (AVX-512, 1
+     * thread, CPU time, medians of 7, three alternating rounds); 256 -> 256 at 14x14
+     * 19.2-20.7 -> 19.0-19.5 ms. */
+    const int flat = sw == 1 && d->stride_h == 1 && W == OW;
     #pragma omp parallel num_threads(p->threads) if (par)
     {
         float *rw = rowbufs;
@@ -395,6 +461,11 @@ static void im2col_packed_run(const plan *p, const float *x, int64_t g, const bl
             float *o = rw;
             for (int64_t i = 0; i < b->nn; i++) {
                 const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
+                if (flat && lo < hi) {
+                    o = flat_rows(o, xc, H, W, b->oh0, b->oh1, r * d->dilation_h - d->pad_top,
+                                  off, lo, hi);
+                    continue;
+                }
                 for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW) {
                     int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
                     if (ih < 0 || ih >= H || lo >= hi) {
@@ -410,7 +481,11 @@ static void im2col_packed_run(const plan *p, const float *x, int64_t g, const bl
                     for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0.0f;
                 }
             }
-            row_to_panels(dst + Nr * pc + (q - pc) * nr, rw, b->cols, nr, nr * kc);
+            for (int64_t j0 = 0; j0 < b->cols; j0 += chunk) {
+                int64_t jn = fc_min64(chunk, b->cols - j0), Nr = fc_ceil_div(jn, nr) * nr;
+                row_to_panels(dst + j0 * p->CRS + Nr * pc + (q - pc) * nr, rw + j0, jn, nr,
+                              nr * kc);
+            }
         }
     }
 }
@@ -461,8 +536,9 @@ typedef struct fwd_ctx {
 } fwd_ctx;
 
 /* Block `b` of group g with an epilogue: each GEMM output chunk (all K_g rows, jn
- * columns) goes to y, or to the stage when it holds several images or the residual is
- * y itself, and the epilogue runs on it before the next chunk. */
+ * columns, which may straddle images) goes to y, or to the stage when the block holds
+ * several images or the residual is y itself, and the epilogue runs on it before the
+ * next chunk. */
 static fc_status fwd_item_epilogue(const plan *p, const fwd_ctx *c, int64_t g, const block *b,
                                    const float *Bp, worker *wk, int gt) {
     const fc_conv2d_desc *d = p->d;
@@ -476,17 +552,20 @@ static fc_status fwd_item_epilogue(const plan *p, const fwd_ctx *c, int64_t g, c
         if (p->direct) B = c->x + (b->n0 * d->C + g * p->Cg) * p->P + b->oh0 * p->OW + j0;
         float *out = staged ? wk->stage : c->y + yat + j0;
         int64_t ldc = staged ? jn : p->P;
+        const float *Bc = Bp ? Bp + j0 * p->CRS : NULL; /* the chunk's own panels */
         fc_gemm_args ga = {0, 0, p->Kg, jn, p->CRS, 1.0f, NULL, p->CRS, B, p->P, 0.0f, out, ldc,
-                           c->wp + g * p->wp_group, Bp};
+                           c->wp + g * p->wp_group, Bc};
         wk->gemm.used = 0;
         st = fc_gemm_run(&ga, gt, &wk->gemm);
-        /* image i of a multi-image block: columns [i*P, (i+1)*P) of the chunk (j0 == 0) */
-        int64_t per = b->nn > 1 ? p->P : jn;
+        /* image i holds columns [i*pb, (i+1)*pb) of the block: the chunk's part of them */
         #pragma omp parallel for num_threads(p->threads) schedule(static) if (gt > 1)
         for (int64_t t = 0; t < b->nn * p->Kg; t++) {
             int64_t i = t / p->Kg, k = t % p->Kg;
-            int64_t at = ((b->n0 + i) * d->K + g * p->Kg + k) * p->P + b->oh0 * p->OW + j0;
-            fc_epilogue_row(ep, g * p->Kg + k, out + k * ldc + i * per, c->y, at, per);
+            int64_t lo = fc_max64(j0, i * b->pb), hi = fc_min64(j0 + jn, (i + 1) * b->pb);
+            if (lo >= hi) continue;
+            int64_t at = ((b->n0 + i) * d->K + g * p->Kg + k) * p->P + b->oh0 * p->OW +
+                         (lo - i * b->pb);
+            fc_epilogue_row(ep, g * p->Kg + k, out + k * ldc + (lo - j0), c->y, at, hi - lo);
         }
     }
     return st;
@@ -502,7 +581,8 @@ static fc_status fwd_item_as_b(const plan *p, const fwd_ctx *c, int64_t g, const
     const float *Ap = NULL;
     if (!p->direct) { /* the column panels as the packed A: MR wide */
         int64_t panels = fc_gemm_packed_a_floats(b->cols, p->CRS);
-        im2col_packed_run(p, c->x, g, b, wk->col, wk->col + panels, gt > 1, fc_gemm_mr());
+        im2col_packed_run(p, c->x, g, b, wk->col, wk->col + panels, gt > 1, fc_gemm_mr(),
+                          b->cols);
         Ap = wk->col;
     }
     float *ct = wk->stage, *t = wk->stage + Kg * p->epi_cols;
@@ -547,21 +627,20 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
     const float *Bp = NULL;
     if (!p->direct) {
         int64_t panels = fc_gemm_packed_b_floats(b.cols, p->CRS);
-        im2col_packed_run(p, c->x, g, &b, wk->col, wk->col + panels, gt > 1, fc_gemm_nr());
+        im2col_packed_run(p, c->x, g, &b, wk->col, wk->col + panels, gt > 1, fc_gemm_nr(),
+                          p->epi_cols);
         Bp = wk->col;
         B = NULL;
         ldb = b.cols;
     }
-    if (!fc_epilogue_bias_only(c->ep)) return fwd_item_epilogue(p, c, g, &b, Bp, wk, gt);
+    /* bias alone on one image's block in one GEMM: bias into y first, no second pass */
+    if (!fc_epilogue_bias_only(c->ep) || b.nn > 1 || (!p->direct && b.cols > p->epi_cols))
+        return fwd_item_epilogue(p, c, g, &b, Bp, wk, gt);
     const float *bias = c->ep->bias;
     float *out = c->y + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
     int64_t ldc = p->P;
-    if (b.nn > 1) {
-        out = wk->stage;
-        ldc = b.cols;
-    }
     float beta = 0.0f;
-    if (bias && b.nn == 1) { /* bias first, then C += W.col */
+    if (bias) { /* bias first, then C += W.col */
         for (int64_t k = 0; k < p->Kg; k++) {
             float v = bias[g * p->Kg + k], *row = out + k * ldc;
             for (int64_t j = 0; j < b.cols; j++) row[j] = v;
@@ -571,16 +650,7 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
     fc_gemm_args ga = {0, 0, p->Kg, b.cols, p->CRS, 1.0f, NULL, p->CRS, B, ldb, beta, out, ldc,
                        c->wp + g * p->wp_group, Bp};
     wk->gemm.used = 0;
-    fc_status st = fc_gemm_run(&ga, gt, &wk->gemm);
-    if (b.nn > 1) /* scatter the staged planes to their images (plus bias) */
-        for (int64_t i = 0; i < b.nn; i++)
-            for (int64_t k = 0; k < p->Kg; k++) {
-                const float *src = wk->stage + k * b.cols + i * p->P;
-                float *dst = c->y + ((b.n0 + i) * d->K + g * p->Kg + k) * p->P;
-                float v = bias ? bias[g * p->Kg + k] : 0.0f;
-                for (int64_t j = 0; j < p->P; j++) dst[j] = src[j] + v;
-            }
-    return st;
+    return fc_gemm_run(&ga, gt, &wk->gemm);
 }
 
 /* Every group's w_g [K_g][CRS] as the GEMM's packed A (or w_g^T as its packed B),
