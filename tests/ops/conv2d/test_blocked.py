@@ -181,7 +181,9 @@ SPLIT_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, R, R), stride=(s, s), p
                    (3, 24, 16, 9, 14, 3, 2, (1, 2, 0, 1)),
                    (3, 200, 40, 6, 7, 3, 1, (1, 1, 1, 1)),
                    (1, 21, 35, 17, 13, 1, 2, (0, 0, 0, 0)),
-                   (3, 13, 9, 11, 10, 1, 1, (1, 0, 0, 2))]]
+                   (3, 13, 9, 11, 10, 1, 1, (1, 0, 0, 2)),
+                   # 13 groups of one pair: handed out dynamically at 2 and 3 threads
+                   (2, 300, 200, 6, 7, 3, 1, (1, 1, 1, 1))]]
 
 
 @pytest.mark.parametrize("c", SPLIT_CASES, ids=case_id)
@@ -189,19 +191,21 @@ def test_input_rows_prepared_by_each_thread(isa, threads, c, rng):
     run_case(c, (False, True, False, True), rng)
 
 
-def test_threads_do_not_change_bits(rng):
-    """Each output is summed by one kernel call in a fixed order, whatever the split."""
-    x = to_nchw8c(rng.standard_normal((2, 20, 11, 13)).astype(np.float32))
-    w = pack_nchw8c_weights(rng.standard_normal((36, 20, 3, 3)).astype(np.float32))
+@pytest.mark.parametrize("C,K", [(20, 36), (300, 200)], ids=["static", "dynamic"])
+def test_threads_do_not_change_bits(rng, C, K):
+    """Each output is summed by one kernel call in a fixed order, whatever the split
+    (equal-work runs, or with many groups of output blocks, groups handed out)."""
+    x = to_nchw8c(rng.standard_normal((2, C, 11, 13)).astype(np.float32))
+    w = pack_nchw8c_weights(rng.standard_normal((K, C, 3, 3)).astype(np.float32))
     before = fastconv.get_num_threads()
     try:
-        fastconv.set_num_threads(1)
-        one = conv2d_nchw8c(x, w, stride=(1, 2), padding=1, relu=True)
-        fastconv.set_num_threads(2)
-        two = conv2d_nchw8c(x, w, stride=(1, 2), padding=1, relu=True)
+        outs = []
+        for t in (1, 2, 3):
+            fastconv.set_num_threads(t)
+            outs.append(conv2d_nchw8c(x, w, stride=(1, 2), padding=1, relu=True))
     finally:
         fastconv.set_num_threads(before)
-    assert np.array_equal(one, two)
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
 
 
 def test_padded_channels_of_inputs_ignored(rng):
