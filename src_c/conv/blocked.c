@@ -86,6 +86,33 @@ fc_status fc_conv2d_blocked_weights_size(const fc_conv2d_desc *d, size_t *floats
     return FC_SUCCESS;
 }
 
+/* The output blocks in pairs (the kernel's), a pair's two blocks side by side so one
+ * pointer reaches both: from wb + kb0 * CBn * T * 64 (kb0 = the pair's first block),
+ * wb[cb][t][i][b][j] = weight (k = (kb0 + b)*8 + j, c = cb*8 + i, t) for the
+ * nb = min(2, KB - kb0) blocks b of the pair, zero past K or C. Items (cb, kb), kb
+ * inner: consecutive items read along the same rows of the source and fill the two
+ * halves of a pair's lines one after the other. */
+void fc_blocked_arrange_weights(int64_t K, int64_t C, int64_t T, const float *src, int64_t sk,
+                                int64_t sc, int64_t st, float *restrict wb) {
+    int64_t KB = fc_ceil_div(K, CB), CBn = fc_ceil_div(C, CB), PB = FC_BLOCKED_KBLOCKS;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t ck = 0; ck < CBn * KB; ck++) {
+        int64_t cb = ck / KB, kb = ck % KB;
+        int64_t kb0 = kb - kb % PB, b = kb - kb0, nb = fc_min64(PB, KB - kb0);
+        int64_t kn = fc_min64(CB, K - kb * CB); /* real k of the block */
+        float *dst = wb + kb0 * CBn * T * CB * CB + cb * T * CB * nb * CB + b * CB;
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t i = 0; i < CB; i++, dst += nb * CB) {
+                int64_t c = cb * CB + i, j = 0;
+                if (c < C) {
+                    const float *from = src + kb * CB * sk + c * sc + t * st;
+                    for (; j < kn; j++) dst[j] = from[j * sk];
+                }
+                for (; j < CB; j++) dst[j] = 0.0f;
+            }
+    }
+}
+
 fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const float *w, float *wb,
                                               size_t wb_floats) {
     FC_CALL_SCOPE();
@@ -94,26 +121,8 @@ fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const flo
     fc_status st = fc_conv2d_blocked_weights_size(d, &need);
     if (st != FC_SUCCESS) return st;
     if (wb_floats < need) return FC_INVALID_WORKSPACE;
-    int64_t K = d->K, C = d->C, T = d->R * d->S;
-    int64_t KB = fc_ceil_div(K, CB), CBn = fc_ceil_div(C, CB), PB = FC_BLOCKED_KBLOCKS;
-    /* The output blocks in pairs (the kernel's), a pair's two blocks side by side so one
-     * pointer reaches both: from wb + kb0 * CBn * T * 64 (kb0 = the pair's first block),
-     * wb[cb][t][i][b][j] = w[(kb0 + b)*8 + j][cb*8 + i][t] for the nb = min(2, KB - kb0)
-     * blocks b of the pair, zero past K or C. */
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t kc = 0; kc < KB * CBn; kc++) {
-        int64_t kb = kc / CBn, cb = kc % CBn;
-        int64_t kb0 = kb - kb % PB, b = kb - kb0, nb = fc_min64(PB, KB - kb0);
-        float *pair = wb + kb0 * CBn * T * CB * CB;
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < CB; i++) {
-                float *dst = pair + ((cb * T + t) * CB + i) * nb * CB + b * CB;
-                for (int64_t j = 0; j < CB; j++) {
-                    int64_t k = kb * CB + j, c = cb * CB + i;
-                    dst[j] = k < K && c < C ? w[(k * C + c) * T + t] : 0.0f;
-                }
-            }
-    }
+    int64_t T = d->R * d->S;
+    fc_blocked_arrange_weights(d->K, d->C, T, w, d->C * T, T, 1, wb);
     return FC_SUCCESS;
 }
 
@@ -220,6 +229,7 @@ static void gather_rows(const fc_conv2d_desc *d, const blk_geom *g, const float 
     }
 }
 
+#ifdef _OPENMP /* the threads' runs; serially one thread runs every item */
 /* The first item whose preceding items hold at least `work` (items run group-major,
  * per_group items a group, each worth its group's block count: `group` blocks, the
  * last group the rest of KB). */
@@ -233,6 +243,7 @@ static int64_t blocked_item_at(int64_t work, int64_t per_group, int64_t group, i
     }
     return fc_ceil_div(KB, group) * per_group;
 }
+#endif
 
 /* The first (image, padded row) pair item `it` reads, with one group of output blocks
  * (items are image-major tiles): its first pixel's row times the row step. */
@@ -316,8 +327,7 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
      * input is streamed once; 512-channel 3x3 layers get one pair of blocks a group (the
      * input, then, is what stays in cache). The images inside a group: a batch reads
      * the weights from memory once, not once per image. Tiles are as even as the
-     * kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). Each
-     * thread takes a contiguous run of items. */
+     * kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). */
     int64_t P = g.OH * g.OW, np = kt->conv_blocked.np;
     int64_t ntiles = fc_ceil_div(P, np);
     int64_t pair_bytes = FC_BLOCKED_KBLOCKS * base.w_kb * (int64_t)sizeof(float);
@@ -329,24 +339,31 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
     int64_t ngroups = fc_ceil_div(g.KB, group);
     int64_t per_group = d->N * ntiles, items = ngroups * per_group;
     fc_blocked_fn kern = kt->conv_blocked.forward;
+    /* Many groups (256- and 512-channel 3x3 layers: one pair a group): whole groups
+     * handed out as threads free up, so a core slowed by the host does not hold the
+     * other back, and a group's weights stay with one thread. Few: runs of equal work.
+     * ResNet-18 batch-1 inference, three alternating rounds on a noisy host: medians
+     * 20.0-21.2 -> 18.3-19.0 ms, the fastest runs unchanged (17.6-17.8). */
+    int T = fc_threads(), dynamic = T > 1 && ngroups >= 4 * T;
     /* One region for the padding and the kernels (a barrier between them, not a second
      * fork and join: 2 threads, ResNet-18's 64@56 3x3 at batch 1 lost 7% to its
      * padding as a region of its own, 2% at one thread). */
-    int dynamic = fc_threads() > 1 && ngroups >= 4 * fc_threads();
-    #pragma omp parallel num_threads(fc_threads())
+    #pragma omp parallel num_threads(T)
     {
         int64_t lo = 0, hi = items;
         int t = 0, nt = 1;
 #ifdef _OPENMP
-        /* Each thread a contiguous run of items of equal work (output blocks times
-         * tiles): the last group may hold fewer blocks than the others (16 blocks in
-         * groups of 6: 6 + 6 + 4), and an equal count of items would give one thread
-         * an eighth more work. */
         t = omp_get_thread_num();
         nt = omp_get_num_threads();
-        int64_t work = per_group * g.KB;
-        lo = blocked_item_at(work * t / nt, per_group, group, g.KB);
-        hi = blocked_item_at(work * (t + 1) / nt, per_group, group, g.KB);
+        if (!dynamic) {
+            /* Each thread a contiguous run of items of equal work (output blocks times
+             * tiles): the last group may hold fewer blocks than the others (16 blocks in
+             * groups of 6: 6 + 6 + 4), and an equal count of items would give one
+             * thread an eighth more work. */
+            int64_t work = per_group * g.KB;
+            lo = blocked_item_at(work * t / nt, per_group, group, g.KB);
+            hi = blocked_item_at(work * (t + 1) / nt, per_group, group, g.KB);
+        }
 #endif
         if (padded) {
             /* Each thread pads (or gathers) the rows its own tiles read first, every
@@ -356,22 +373,17 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
              * 1.07 ms unpadded; one thread 2.16 against 2.09). With several groups of
              * output blocks every thread reads every row, and the rows split evenly. */
             int64_t per_img = g.gathered ? g.OH : g.Hp, total = d->N * per_img;
+            int64_t step = g.gathered ? 1 : d->stride_h;
             int64_t r0 = total * t / nt, r1 = total * (t + 1) / nt;
             if (ngroups == 1) {
-                r0 = t == 0 ? 0 : blocked_first_row(lo, ntiles, P, g.OW, per_img,
-                                                    g.gathered ? 1 : d->stride_h, total);
-                r1 = t == nt - 1 ? total : blocked_first_row(hi, ntiles, P, g.OW, per_img,
-                                                             g.gathered ? 1 : d->stride_h, total);
+                r0 = t == 0 ? 0 : blocked_first_row(lo, ntiles, P, g.OW, per_img, step, total);
+                r1 = t == nt - 1 ? total
+                                 : blocked_first_row(hi, ntiles, P, g.OW, per_img, step, total);
             }
             if (g.gathered) gather_rows(d, &g, xb, padded, r0, r1);
             else pad_rows(d, &g, xb, padded, r0, r1);
             #pragma omp barrier
         }
-        /* Many groups (256- and 512-channel 3x3 layers: one pair a group): whole groups
-         * handed out as threads free up, so a core slowed by the host does not hold the
-         * other back, and a group's weights stay with one thread. Few: the equal-work
-         * runs. ResNet-18 batch-1 inference, three alternating rounds on a noisy host:
-         * medians 20.0-21.2 -> 18.3-19.0 ms, the fastest runs unchanged (17.6-17.8). */
         if (dynamic) {
             #pragma omp for schedule(dynamic, 1) nowait
             for (int64_t grp = 0; grp < ngroups; grp++)

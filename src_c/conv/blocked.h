@@ -27,6 +27,12 @@ static inline void fc_blocked_gather_run(const float *restrict src, int64_t stri
 /* Output-channel blocks the kernel accumulates at once (fewer at the last one). */
 #define FC_BLOCKED_KBLOCKS 2
 
+/* The kernel's weight arrangement (below) of K x C x T weights whose (k, c, t) lies at
+ * src[k*sk + c*sc + t*st]: the public transform's plain weights, and backward-data's
+ * flipped ones (conv/bwd_data_flipped.c) read straight from w. */
+void fc_blocked_arrange_weights(int64_t K, int64_t C, int64_t T, const float *src, int64_t sk,
+                                int64_t sc, int64_t st, float *restrict wb);
+
 /* One image of the forward pass. The input is padded (zeros around each plane, so the
  * kernel needs no boundary logic): xp[CB][Hp][Wp][8]. Weights
  * (fc_conv2d_blocked_transform_weights) are in pairs of output blocks, the pair from

@@ -212,8 +212,9 @@ static int blocked_3x3_pays(const fc_conv2d_desc *d) {
 
 /* Whether AUTO's forward runs the blocked direct kernel with the reorders at the
  * call's edge (conv/blocked_nchw.c) instead of im2col + GEMM: large kernels (5x5 and
- * up) at stride 1 without dilation, 16+ input channels, maps too large for im2col's
- * in-place variant (and the 3x3 layers of blocked_3x3_pays, above). im2col's column
+ * up) at stride 1 without dilation, 16+ input channels (or 6-15 with 16-32 output
+ * channels, below), maps too large for im2col's in-place variant (and the 3x3 layers
+ * of blocked_3x3_pays, above). im2col's column
  * matrix there is R*S = 25 times the input, which the blocked kernel never builds.
  * Measured (AVX2, the weights arranged and both reorders on every call; callgrind
  * 1-thread instructions, and medians of alternating 2-thread runs on a loaded machine,
@@ -224,8 +225,7 @@ static int blocked_3x3_pays(const fc_conv2d_desc *d) {
  * 28x28 N8: 49 -> 31 ms; batch 1 at 28x28: 3.0 -> 2.1 ms; 16 channels: 3.9 -> 2.4 ms.
  * Not taken: other 3x3 layers (C64 28x28 N8: 5.3 -> 6.3 ms), small maps where im2col
  * reads the weights in place (C64 7x7 batch 1: 0.4 -> 0.6 ms; 14x14 batch 1: even), strides and
- * dilations (unmeasured); 8-12 channels gained 1.1-1.25x on one shape each, too few
- * measurements to move the bound. Only where AUTO chose im2col (so never
+ * dilations (unmeasured). Only where AUTO chose im2col (so never
  * instead of Winograd or the few-channel direct kernel), and only while its workspace
  * obeys FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
 static int blocked_nchw_pays(const fc_conv2d_desc *d, fc_conv_algorithm algo, int inplace) {
