@@ -269,7 +269,11 @@ static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_con
  * 2.42, 2.53 -> 2.35; 256 @ 14x14 batch 1 2.81 -> 2.71, 2.68 -> 2.61, batch 4 10.9 ->
  * 9.7, 10.6 -> 9.4, batch 8 21.2 -> 18.9, 21.6 -> 18.7; 512 @ 7x7 batch 1 4.28 -> 4.05,
  * 3.77 -> 3.26, batch 16 44.9 -> 41.4, 43.7 -> 37.9; lost at 7x7 batch 32 (85.3 ->
- * 89.7). */
+ * 89.7). 5x5 with 16-32 input and 6-15 output channels (the flipped forward has the
+ * few input channels blocked_nchw_pays allows; AVX-512, 2 threads, medians of 40
+ * alternating calls, two rounds, im2col -> blocked): batch 64 14x14 16 -> 6 0.96-1.16
+ * -> 0.64-0.66 ms, 32 -> 12 2.26-2.66 -> 2.06-2.12, 16 -> 15 at 18x18 1.95-2.38 ->
+ * 1.76-1.94; batch 32 28x28 24 -> 8 padded 2.01-2.22 -> 1.89-1.96. */
 static int bwd_blocked_flipped(const fc_conv2d_desc *d, fc_conv_algorithm asked,
                                fc_conv_algorithm algo, fc_conv_pass pass) {
     fc_conv2d_desc fd;

@@ -12,7 +12,6 @@ import fastconv
 from fastconv import _C
 from conv_cases import case_id, check_conv_case, random_conv_cases
 from library_hooks import forced as forced_mode, run_counter
-from reference import assert_close, conv2d_ref
 
 from .test_epilogue import COMBOS, combo_id, run_case
 
@@ -126,13 +125,20 @@ def test_auto_takes_it_on_5x5(rng):
                          ids=["lenet-c3", "15-to-32"])
 def test_auto_takes_it_with_few_input_channels(rng, xs, K):
     """5x5 with 6-15 input channels and 16-32 output channels (LeNet's C3)."""
-    x = rng.standard_normal(xs).astype(np.float32)
-    w = rng.standard_normal((K, xs[1], 5, 5)).astype(np.float32)
     before = _runs()
-    y = fastconv.conv2d(x, w)
+    check_conv_case(fastconv, _case(xs, (K, xs[1], 5, 5)), "auto", rng, "forward")
     assert _runs() == before + 1
-    assert_close(y, conv2d_ref(x, w), conv2d_ref(np.abs(x), np.abs(w)), xs[1] * 25,
-                 what="blocked NCHW, few input channels")
+
+
+@pytest.mark.parametrize("xs,K,pad", [((4, 16, 14, 14), 6, 0), ((2, 24, 16, 16), 8, 2)],
+                         ids=["16-to-6", "24-to-8"])
+def test_auto_backward_data_with_few_output_channels(rng, xs, K, pad):
+    """The same rule on the flipped forward: backward-data of 5x5 layers with 16-32
+    input and 6-15 output channels runs blocked (conv2d.c, bwd_blocked_flipped)."""
+    before = _runs()
+    check_conv_case(fastconv, _case(xs, (K, xs[1], 5, 5), pads=(pad,) * 4), "auto", rng,
+                    "backward_data")
+    assert _runs() == before + 1
 
 
 @pytest.mark.parametrize("xs,K,R,pad", [
