@@ -557,9 +557,11 @@ def _onnx_peers(torch, tm, x):
             so = ort.SessionOptions()
             so.intra_op_num_threads = fastconv.get_num_threads()  # the bench thread count
             so.inter_op_num_threads = 1
-            # Idle ORT threads must not spin through the other contenders' turns.
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+            # The same footing as fastconv's pool (GOMP_SPINCOUNT): ORT's threads spin
+            # between the nodes of a run, as by default, and stop spinning when the run
+            # ends, so that they do not spin through the other contenders' turns.
+            so.add_session_config_entry("session.intra_op.allow_spinning", "1")
+            so.add_session_config_entry("session.force_spinning_stop", "1")
             try:
                 sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
                 sess.run(None, {"input": x})
