@@ -22,6 +22,7 @@ static void init_portable(fc_kernels *t) {
         .isa = FC_ISA_PORTABLE,
         .requires = 0,
         .gemm = {.ukernel = fc_f32_gemm_ukernel_4x8__portable,
+                 .ukernel_epi = fc_f32_gemm_epi_ukernel_4x8__portable,
                  .mr = 4, .nr = 8, .mc = 128, .kc = 256, .nc = 2048,
                  .a_in_l1 = 0, .pack_transposed = NULL},
         .conv_direct = {.forward = fc_f32_conv_direct_ukernel_8x8__portable,
@@ -83,6 +84,7 @@ static void init_avx2(fc_kernels *t) {
     t->isa = FC_ISA_AVX2;
     t->requires = FC_CAP_AVX2 | FC_CAP_FMA;
     t->gemm = (fc_gemm_config){.ukernel = fc_f32_gemm_ukernel_6x16__avx2,
+                               .ukernel_epi = fc_f32_gemm_epi_ukernel_6x16__avx2,
                                .mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 3072,
                                .a_in_l1 = 0,
                                .pack_transposed = fc_f32_gemm_pack_transposed_ukernel_8x8__avx2};
@@ -150,6 +152,7 @@ static void init_avx512(fc_kernels *t) {
                   FC_CAP_AVX512BW | FC_CAP_AVX512DQ;
     t->requires |= FC_CAP_F16C;  /* the inherited avx2 float16 conversions */
     t->gemm.ukernel = fc_f32_gemm_ukernel_8x32__avx512;
+    t->gemm.ukernel_epi = fc_f32_gemm_epi_ukernel_8x32__avx512;
     t->gemm.mr = 8;
     t->gemm.nr = 32;
     t->gemm.mc = 192;

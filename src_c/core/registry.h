@@ -63,6 +63,7 @@ typedef struct fc_kernels {
      * mc % mr == 0, nc % nr == 0, mr * nr <= FC_GEMM_TILE_MAX. */
     struct fc_gemm_config {
         fc_gemm_ukernel_fn ukernel;
+        fc_gemm_epi_ukernel_fn ukernel_epi;  /* the same tile with fc_gemm_epi at its store */
         int64_t mr, nr, mc, kc, nc;
         int a_in_l1;                  /* loop order: ir outside jr */
         fc_gemm_pack_fn pack_transposed; /* 8x8-block transposing pack, or NULL */

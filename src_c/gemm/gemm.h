@@ -15,6 +15,24 @@
 typedef void (*fc_gemm_ukernel_fn)(int64_t kc, const float *a, const float *b, float *c,
                                    int64_t ldc, float alpha, float beta);
 
+/* An epilogue on C's final values (after the last K block), applied by the micro-kernel
+ * to the tile in registers before its store:
+ *   C[i][j] = act(scale[i] * C[i][j] + bias[i] + res[i * ldr + j])
+ * scale, bias and res optional (NULL); act = max(., 0) keeping NaN when relu; res may be
+ * C itself (ldr == ldc) when K fits one block (fc_gemm_kstep(K) >= K), as earlier
+ * blocks would overwrite it with partial sums. Rows are C's rows: the GEMM does not
+ * swap to C^T when an epilogue is given. */
+typedef struct fc_gemm_epi {
+    const float *scale, *bias, *res;
+    int64_t ldr;
+    int relu;
+} fc_gemm_epi;
+
+/* The micro-kernel with e applied at its store; (i0, j0): the tile's place in C. */
+typedef void (*fc_gemm_epi_ukernel_fn)(int64_t kc, const float *a, const float *b, float *c,
+                                       int64_t ldc, float alpha, float beta,
+                                       const fc_gemm_epi *e, int64_t i0, int64_t j0);
+
 /* Transposing pack: dst[p][j] = src[j * ld + p] for j < w (w % 8 == 0), p < kc. */
 typedef void (*fc_gemm_pack_fn)(const float *src, int64_t ld, int64_t kc, int64_t w,
                                 float *dst);
@@ -39,6 +57,8 @@ typedef struct fc_gemm_args {
     /* Optional: op(B) already packed in the layout fc_gemm_packed_b_floats describes
      * (B and ldb are then unused). */
     const float *B_packed;
+    /* Optional: an epilogue on the final values (see fc_gemm_epi). */
+    const fc_gemm_epi *epi;
 } fc_gemm_args;
 
 /* Packed op(B) (K x N): K blocks of fc_gemm_kstep(K) rows one after another; in the

@@ -196,10 +196,26 @@ void fc_gemm_pack_b(int trans_b, int64_t K, int64_t N, const float *B, int64_t l
     }
 }
 
-/* One MR x NR tile of C at (i, j), m x n of it valid. */
+/* C's row i from column j (cr, n values) = fc_gemm_epi applied to t + beta * cr, as
+ * the micro-kernels do it: scale, then bias, then the residual (read before cr is
+ * written: it may be cr). */
+static void epi_row(const fc_gemm_epi *e, int64_t i, int64_t j, const float *t, float beta,
+                    float *cr, int64_t n) {
+    const float s = e->scale ? e->scale[i] : 1.0f, b = e->bias ? e->bias[i] : 0.0f;
+    const float *res = e->res ? e->res + i * e->ldr + j : NULL;
+    for (int64_t q = 0; q < n; q++) {
+        float v = beta == 0.0f ? t[q] : t[q] + beta * cr[q];
+        v = s * v + b;
+        if (res) v += res[q];
+        cr[q] = e->relu && v < 0.0f ? 0.0f : v; /* NaN stays NaN */
+    }
+}
+
+/* One MR x NR tile of C at (i, j), m x n of it valid; epi: applied to it (the last K
+ * block's tiles only). */
 static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const float *ap,
                            const float *bp, int64_t kc, int64_t i, int64_t j, int64_t m,
-                           int64_t n, float beta, float *tile, int tc) {
+                           int64_t n, float beta, float *tile, int tc, const fc_gemm_epi *epi) {
     if (tc) { /* computing C^T: tile row r is column i + r of C */
         k->ukernel(kc, ap, bp, tile, k->nr, g->alpha, 0.0f);
         for (int64_t q = 0; q < n; q++) {
@@ -213,7 +229,10 @@ static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const fl
     }
     float *c = g->C + i * g->ldc + j;
     if (m == k->mr && n == k->nr) {
-        k->ukernel(kc, ap, bp, c, g->ldc, g->alpha, beta);
+        if (epi)
+            k->ukernel_epi(kc, ap, bp, c, g->ldc, g->alpha, beta, epi, i, j);
+        else
+            k->ukernel(kc, ap, bp, c, g->ldc, g->alpha, beta);
         return;
     }
     /* Edge: full tile into scratch, then merge the valid part. */
@@ -221,7 +240,9 @@ static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const fl
     for (int64_t r = 0; r < m; r++) {
         float *cr = c + r * g->ldc;
         const float *t = tile + r * k->nr;
-        if (beta == 0.0f)
+        if (epi)
+            epi_row(epi, i + r, j, t, beta, cr, n);
+        else if (beta == 0.0f)
             for (int64_t q = 0; q < n; q++) cr[q] = t[q];
         else
             for (int64_t q = 0; q < n; q++) cr[q] = t[q] + beta * cr[q];
@@ -239,6 +260,7 @@ static void gemm_region(const gemm_kernel *k, const fc_gemm_args *g, int tc, int
         for (int64_t pc = 0; pc < g->K; pc += kstep) {
             int64_t kc = fc_min64(kstep, g->K - pc);
             float beta = pc == 0 ? g->beta : 1.0f;
+            const fc_gemm_epi *epi = pc + kc == g->K ? g->epi : NULL;
             if (g->B_packed) {
                 pb = (float *)g->B_packed + round_up(g->N, nr) * pc + jc * kc;
             } else {
@@ -259,12 +281,14 @@ static void gemm_region(const gemm_kernel *k, const fc_gemm_args *g, int tc, int
                     for (int64_t ir = 0; ir < mc; ir += mr)
                         for (int64_t jr = 0; jr < nc; jr += nr)
                             tile_op(k, g, pa + ir * kc, pb + jr * kc, kc, ic + ir, jc + jr,
-                                    fc_min64(mr, mc - ir), fc_min64(nr, nc - jr), beta, tile, tc);
+                                    fc_min64(mr, mc - ir), fc_min64(nr, nc - jr), beta, tile, tc,
+                                    epi);
                 else
                     for (int64_t jr = 0; jr < nc; jr += nr)
                         for (int64_t ir = 0; ir < mc; ir += mr)
                             tile_op(k, g, pa + ir * kc, pb + jr * kc, kc, ic + ir, jc + jr,
-                                    fc_min64(mr, mc - ir), fc_min64(nr, nc - jr), beta, tile, tc);
+                                    fc_min64(mr, mc - ir), fc_min64(nr, nc - jr), beta, tile, tc,
+                                    epi);
             }
         }
     }
@@ -326,7 +350,7 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
     int tc = 0;
     double waste = (double)round_up(g->N, k->nr) / g->N * round_up(g->M, k->mr) / g->M;
     double waste_t = (double)round_up(g->M, k->nr) / g->M * round_up(g->N, k->mr) / g->N;
-    if (waste_t < 0.9 * waste && !g->A_packed && !g->B_packed) {
+    if (waste_t < 0.9 * waste && !g->A_packed && !g->B_packed && !g->epi) {
         sw = (fc_gemm_args){!g->trans_b, !g->trans_a, g->N, g->M, g->K, g->alpha, g->B, g->ldb,
                             g->A, g->lda, g->beta, g->C, g->ldc, NULL};
         g = &sw;

@@ -8,6 +8,8 @@
 
 void fc_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
      float alpha, float beta);
+void fc_f32_gemm_epi_ukernel_6x16__avx2(int64_t kc, const float *a, const float *b, float *c,
+     int64_t ldc, float alpha, float beta, const fc_gemm_epi *e, int64_t i0, int64_t j0);
 void fc_f32_gemm_pack_transposed_ukernel_8x8__avx2(const float *src, int64_t ld, int64_t kc,
                                                    int64_t w, float *dst);
 

@@ -8,6 +8,8 @@
 
 void fc_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
      float alpha, float beta);
+void fc_f32_gemm_epi_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b, float *c,
+     int64_t ldc, float alpha, float beta, const fc_gemm_epi *e, int64_t i0, int64_t j0);
 
 void fc_f32_conv_direct_ukernel_8x32__avx512(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
 void fc_f32_conv_direct_bwd_weights_ukernel_8x3__avx512(const fc_direct_bwd_weights *a);

@@ -5,4 +5,5 @@
 #define FC_GEMM_MR 4
 #define FC_GEMM_NV 2
 #define FC_GEMM_UKERNEL fc_f32_gemm_ukernel_4x8__portable
+#define FC_GEMM_UKERNEL_EPI fc_f32_gemm_epi_ukernel_4x8__portable
 #include "kernels/f32_gemm.inc"
