@@ -76,6 +76,20 @@ def test_resnet_steps_are_fused(built):
     assert all(s.a["b"] is not None for s in convs)                # BN's shift
 
 
+@pytest.mark.parametrize("name,blocks", [("resnet18", 8), ("resnet50", 16)])
+def test_residuals_added_in_place(built, name, blocks):
+    """Each block's join writes its output into the shortcut's buffer, the shortcut's
+    last reader being that convolution; the plan still equals the model."""
+    model = built[name]
+    plan = nn.inference(model)
+    x = np.random.default_rng(5).standard_normal((2, 3, 40, 40)).astype(np.float32)
+    assert rel_err(plan(x), model(x)) <= 1e-4
+    prog = plan._for(x.shape)
+    assert len(prog.in_place) == blocks
+    for o, r in prog.in_place.items():
+        assert prog.env[o] is prog.env[r] or np.shares_memory(prog.env[o], prog.env[r])
+
+
 def test_bn_fold_is_exact_in_float64():
     """The folded convolution of conv -> BN equals the two in float64."""
     rng = np.random.default_rng(5)
