@@ -430,6 +430,15 @@ fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
     return st == FC_SIZE_OVERFLOW ? FC_SUCCESS : st;
 }
 
+fc_status fc_conv2d_auto_forward_blocked(const fc_conv2d_desc *d, int *blocked) {
+    FC_CALL_SCOPE();
+    if (!blocked) return FC_INVALID_ARGUMENT;
+    fc_conv_plan p;
+    fc_status st = fc_conv_plan_make(d, FC_CONV_AUTO, FC_PASS_FORWARD, &p);
+    if (st == FC_SUCCESS || st == FC_SIZE_OVERFLOW) *blocked = p.blocked_nchw;
+    return st == FC_SIZE_OVERFLOW ? FC_SUCCESS : st;
+}
+
 fc_status fc_conv2d_output_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
     if (!OH || !OW) return FC_INVALID_ARGUMENT;
     return fc_conv2d_check(d, OH, OW);

@@ -185,6 +185,11 @@ FC_API fc_status fc_conv2d_workspace_size(const fc_conv2d_desc *d, fc_conv_algor
 /* The algorithm FC_CONV_AUTO runs for this descriptor and pass. */
 FC_API fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
                                             fc_conv_algorithm *algo);
+/* *blocked = 1 where FC_CONV_AUTO's forward of d runs the blocked NCHW8c direct kernel,
+ * with reorders at the call's edge, rather than what fc_conv2d_select_algorithm names
+ * (which then says im2col); 0 otherwise. A caller holding activations in NCHW8c (an
+ * inference plan) runs such layers on that layout itself. */
+FC_API fc_status fc_conv2d_auto_forward_blocked(const fc_conv2d_desc *d, int *blocked);
 /* "auto", "direct", "im2col", "winograd_f23", "winograd_f43", "depthwise" (Python's
  * algorithm= spelling); "unknown" for any other value. Never NULL; static storage. */
 FC_API const char *fc_conv_algorithm_name(fc_conv_algorithm algo);

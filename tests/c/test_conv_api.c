@@ -94,6 +94,22 @@ int main(void) {
         CHECK(fc_get_precision() == FC_PRECISION_HIGHEST);
         CHECK(fc_set_precision(FC_PRECISION_HIGH) == FC_SUCCESS);
     }
+    {   /* the blocked-route query: AUTO's 3x3 256 -> 256 at 14x14, batch 8, runs blocked
+           (im2col named); a 1x1 does not; bad arguments are refused */
+        fc_conv2d_desc r = {8, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        fc_conv2d_desc one = {8, 256, 14, 14, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+        fc_conv_algorithm a = FC_CONV_AUTO;
+        int blocked = -1;
+        CHECK(fc_conv2d_auto_forward_blocked(&r, &blocked) == FC_SUCCESS && blocked == 1);
+        CHECK(fc_conv2d_select_algorithm(&r, FC_PASS_FORWARD, &a) == FC_SUCCESS);
+        CHECK(a == FC_CONV_IM2COL);
+        CHECK(fc_conv2d_auto_forward_blocked(&one, &blocked) == FC_SUCCESS && blocked == 0);
+        CHECK(fc_conv2d_auto_forward_blocked(&r, NULL) == FC_INVALID_ARGUMENT);
+        CHECK(fc_conv2d_auto_forward_blocked(NULL, &blocked) == FC_INVALID_ARGUMENT);
+        fc_conv2d_desc bad = r;
+        bad.groups = 3;
+        CHECK(fc_conv2d_auto_forward_blocked(&bad, &blocked) == FC_INVALID_GROUPS);
+    }
     {   /* Winograd: one NaN spoils its 3x3 receptive field only, in every entry point */
         enum { N = 2, C = 3, H = 9, W = 10, K = 5 };
         fc_conv2d_desc r = {N, C, H, W, K, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};

@@ -1,6 +1,8 @@
 """The inference plan at batch 1 runs its convolutions on the blocked layout (NCHW8c),
 keeping it between consecutive convolutions and reordering once at each end of a chain;
-at larger batches NCHW, or blocked on small maps when BLOCKED_BATCHED_MAX_PIXELS is set."""
+at larger batches NCHW but for the layers AUTO's forward itself runs blocked
+(fc_conv2d_auto_forward_blocked), or blocked on small maps when BLOCKED_BATCHED_MAX_PIXELS
+is set."""
 import importlib
 
 import numpy as np
@@ -119,6 +121,27 @@ def test_larger_batches_stay_nchw_by_default(batch, rng):
     y = plan(x)
     assert "nchw8c" not in plan.algorithms()
     assert rel_err(y, model(x)) <= 1e-4
+
+
+@pytest.mark.parametrize("batch", [2, 3])
+def test_larger_batches_blocked_where_auto_is(batch, monkeypatch, rng):
+    """ResNet-18 on 112x112: stage 2's three stride-1 3x3 layers (128 channels, 14x14,
+    more than 256 output positions) are the ones AUTO's forward runs blocked, and the
+    plan runs just those on NCHW8c, reordering around each; equal to the model and to
+    the plan without them."""
+    model = randomize_fc_bn(fc.models.resnet18(num_classes=4), 6)
+    model.eval()
+    x = rng.standard_normal((batch, 3, 112, 112)).astype(np.float32)
+    plan = nn.inference(model)
+    y = plan(x)
+    algos = plan.algorithms()
+    # 0 conv1, 1-4 stage 1, 5 the shortcut, 6 the strided 3x3, 7-9 stage 2's stride-1 3x3s
+    assert [i for i, a in enumerate(algos) if a == "nchw8c"] == [7, 8, 9]
+    assert rel_err(y, model(x)) <= 1e-4
+    monkeypatch.setattr(inf._C, "conv2d_auto_forward_blocked", lambda *a: False)
+    plain_plan = nn.inference(model)
+    assert "nchw8c" not in plain_plan.algorithms(x.shape)
+    assert rel_err(y, plain_plan(x)) <= 1e-5
 
 
 def test_weights_are_arranged_once_for_every_input_shape(monkeypatch, rng):
