@@ -68,6 +68,8 @@ typedef struct plan {
     int layout;             /* forward: FC_IM2COL_WEIGHTS_AS_A or _AS_B (use_layout) */
 } plan;
 
+static int64_t bwd_w_fused_floats(const plan *p, int gt);
+
 static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     memset(p, 0, sizeof *p);
     p->d = d;
@@ -174,6 +176,10 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
         break;
     case FC_PASS_BACKWARD_WEIGHTS:
         p->gemm_bytes = fc_gemm_workspace(p->Kg, p->CRS, p->cols, gt);
+        if (!p->direct) { /* fused packing (bwd_w_fused): no column matrix, no GEMM arena */
+            p->gemm_bytes = 0;
+            p->col_floats = bwd_w_fused_floats(p, gt);
+        }
         /* Thread 0 writes grad_w itself; the others keep partial sums. */
         if (p->across) p->gw_floats = p->Kg * p->CRS * p->G;
         break;
@@ -918,6 +924,110 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
 
 /* --------------------------------------------------------- backward-weights */
 
+/* Fused packing: the GEMM gw_g[K_g][CRS] += gy[K_g][cols] . col^T runs here, around the
+ * micro-kernel, NR columns of gw (NR rows q = (c, r, s) of col) at a time: those rows
+ * are gathered from x into a row buffer (NR x cols, in L1/L2), transposed K block by K
+ * block into one B panel [kc][NR] (L1), which every MR-row panel of the packed gy then
+ * takes at once. The column matrix (CRS x cols, 2.5 MB for a 5x5 layer with 64
+ * channels: past L2) is never written nor read back, and the packed B never leaves L1.
+ * Panels are independent (disjoint columns of gw): split over threads when the GEMM
+ * would have been threaded. */
+
+static int64_t align16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* The longest K block of any block's GEMM (a last, narrower block may have longer
+ * ones than p->cols: fc_gemm_kstep evens them out). */
+static int64_t bwd_w_kmax(const plan *p) {
+    return fc_min64(fc_kernels_active()->gemm.kc, p->cols);
+}
+
+/* Per worker: the packed gy (all K blocks), then per GEMM thread a row buffer and a
+ * B panel; -1 on overflow. */
+static int64_t bwd_w_fused_floats(const plan *p, int gt) {
+    int64_t nr = fc_gemm_nr(), pa = fc_gemm_packed_a_floats(p->Kg, p->cols), rb, per;
+    if (pa < 0 || !fc_mul_ok(nr, p->cols, &rb) || rb > INT64_MAX / 2 - 64) return -1;
+    per = align16(rb) + align16(nr * bwd_w_kmax(p));
+    if (!fc_mul_ok(per, gt, &per) || per > INT64_MAX - align16(pa)) return -1;
+    return align16(pa) + per;
+}
+
+/* Row q = (c, r, s) of block b's column matrix for group g (cols floats, images side
+ * by side), as im2col_block writes it. */
+static void col_row(const plan *p, const float *x, int64_t g, const block *b, int64_t q,
+                    float *o) {
+    const fc_conv2d_desc *d = p->d;
+    const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W, sw = d->stride_w;
+    int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
+    int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
+    valid_cols(OW, W, sw, off, &lo, &hi);
+    const int flat = sw == 1 && d->stride_h == 1 && W == OW && lo < hi;
+    for (int64_t i = 0; i < b->nn; i++) {
+        const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
+        if (flat) {
+            o = flat_rows(o, xc, H, W, b->oh0, b->oh1, r * d->dilation_h - d->pad_top, off,
+                          lo, hi);
+            continue;
+        }
+        for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW) {
+            int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+            if (ih < 0 || ih >= H || lo >= hi) {
+                memset(o, 0, (size_t)OW * sizeof(float));
+                continue;
+            }
+            const float *src = xc + ih * W + off;
+            for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0.0f;
+            gather_run(o + lo, src + lo * sw, hi - lo, sw);
+            for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0.0f;
+        }
+    }
+}
+
+/* dst[k][j] = rows[j * ld + k] for k < kc, j < nr: one B panel. */
+static void panel_t(const fc_gemm_config *k, const float *rows, int64_t ld, int64_t kc,
+                    float *restrict dst) {
+    const int64_t nr = k->nr;
+    if (k->pack_transposed && nr % 8 == 0) {
+        k->pack_transposed(rows, ld, kc, nr, dst);
+        return;
+    }
+    for (int64_t j = 0; j < nr; j++)
+        for (int64_t i = 0; i < kc; i++) dst[i * nr + j] = rows[j * ld + i];
+}
+
+/* Panels [j0, j1) (NR columns of gw each) of block b, group g: gw_g (row stride CRS) =
+ * (first) or += A . col^T, with A packed by fc_gemm_pack_a (K_g x b->cols). */
+static void bwd_w_panels(const plan *p, const float *x, int64_t g, const block *b,
+                         const float *ap, float *gwg, int first, int64_t j0, int64_t j1,
+                         float *rows, float *bp) {
+    const fc_gemm_config *k = &fc_kernels_active()->gemm;
+    const int64_t mr = k->mr, nr = k->nr, cols = b->cols, M = p->Kg, CRS = p->CRS;
+    const int64_t Mr = fc_ceil_div(M, mr) * mr, kstep = fc_gemm_kstep(cols);
+    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
+    for (int64_t jp = j0; jp < j1; jp++) {
+        int64_t q0 = jp * nr, n = fc_min64(nr, CRS - q0);
+        for (int64_t j = 0; j < n; j++) col_row(p, x, g, b, q0 + j, rows + j * cols);
+        if (n < nr) memset(rows + n * cols, 0, (size_t)((nr - n) * cols) * sizeof(float));
+        for (int64_t pc = 0; pc < cols; pc += kstep) {
+            int64_t kc = fc_min64(kstep, cols - pc);
+            float beta = first && pc == 0 ? 0.0f : 1.0f;
+            panel_t(k, rows + pc, cols, kc, bp);
+            for (int64_t i0 = 0; i0 < M; i0 += mr) {
+                int64_t m = fc_min64(mr, M - i0);
+                const float *a = ap + Mr * pc + i0 * kc;
+                float *c = gwg + i0 * CRS + q0;
+                if (m == mr && n == nr) {
+                    k->ukernel(kc, a, bp, c, CRS, 1.0f, beta);
+                    continue;
+                }
+                k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++)
+                        c[i * CRS + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * CRS + j]);
+            }
+        }
+    }
+}
+
 /* gw (all groups, [K][CRS]) = (first) or += the contribution of block (ib, rb). */
 static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float *gy,
                              const float *x, float *gw, int first, worker *wk, int gt) {
@@ -933,17 +1043,26 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
             A = wk->stage;
             lda = b.cols;
         }
-        const float *B;
-        int64_t ldb;
-        if (p->direct) {
-            B = x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
-            ldb = p->P;
-        } else {
-            im2col_run(p, x, g, &b, wk->col, gt > 1);
-            B = wk->col;
-            ldb = b.cols;
+        if (!p->direct) {
+            int64_t nr = fc_gemm_nr(), np = fc_ceil_div(p->CRS, nr);
+            int64_t per = align16(nr * p->cols) + align16(nr * bwd_w_kmax(p));
+            float *ap = wk->col, *bufs = ap + align16(fc_gemm_packed_a_floats(p->Kg, p->cols));
+            fc_gemm_pack_a(0, p->Kg, b.cols, A, lda, ap, 1);
+            #pragma omp parallel num_threads(gt) if (gt > 1)
+            {
+                int t = 0, nt = 1;
+#ifdef _OPENMP
+                t = omp_get_thread_num();
+                nt = omp_get_num_threads();
+#endif
+                float *rows = bufs + t * per;
+                bwd_w_panels(p, x, g, &b, ap, gwg, first, np * t / nt, np * (t + 1) / nt,
+                             rows, rows + align16(nr * p->cols));
+            }
+            continue;
         }
-        fc_gemm_args ga = {0, 1, p->Kg, p->CRS, b.cols, 1.0f, A, lda, B, ldb,
+        const float *B = x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
+        fc_gemm_args ga = {0, 1, p->Kg, p->CRS, b.cols, 1.0f, A, lda, B, p->P,
                            first ? 0.0f : 1.0f, gwg, p->CRS, NULL};
         wk->gemm.used = 0;
         st = fc_gemm_run(&ga, gt, &wk->gemm);
