@@ -66,8 +66,10 @@ typedef struct plan {
     int64_t wp_group;       /* packed weights per group (forward, backward-data), shared */
     int prepacked;          /* forward from weights the caller packed: none in the workspace */
     int layout;             /* forward: FC_IM2COL_WEIGHTS_AS_A or _AS_B (use_layout) */
+    int fused;              /* backward-weights: B panels gathered from x (bwd_w_panels) */
 } plan;
 
+static int bwd_w_fuses(const plan *p);
 static int64_t bwd_w_fused_floats(const plan *p, int gt);
 
 static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
@@ -176,7 +178,8 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
         break;
     case FC_PASS_BACKWARD_WEIGHTS:
         p->gemm_bytes = fc_gemm_workspace(p->Kg, p->CRS, p->cols, gt);
-        if (!p->direct) { /* fused packing (bwd_w_fused): no column matrix, no GEMM arena */
+        p->fused = bwd_w_fuses(p);
+        if (p->fused) { /* bwd_w_panels: no column matrix, no GEMM arena */
             p->gemm_bytes = 0;
             p->col_floats = bwd_w_fused_floats(p, gt);
         }
@@ -935,6 +938,21 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
 
 static int64_t align16(int64_t n) { return (n + 15) / 16 * 16; }
 
+/* Whether backward-weights takes the fused panels: a column matrix to build, and C*R*S
+ * not so narrow that the plain GEMM would compute grad_w^T instead (its rule in
+ * fc_gemm_run: CRS along MR wastes fewer lanes). A 3x3 layer with one input channel
+ * (CRS 9: 23 of 32 lanes of every panel idle) ran 6.3-6.8 ms plain, 8.5 ms fused
+ * (64 -> 64 channels, 28x28, batch 64, 1 thread, CPU time, medians of 5, two
+ * alternating rounds); 3 channels (CRS 27) ran the same either way. */
+static int bwd_w_fuses(const plan *p) {
+    if (p->direct) return 0;
+    double mr = (double)fc_gemm_mr(), nr = (double)fc_gemm_nr(), n = (double)p->CRS,
+           m = (double)p->Kg;
+    double waste = ceil(n / nr) * nr / n * (ceil(m / mr) * mr / m);
+    double waste_t = ceil(m / nr) * nr / m * (ceil(n / mr) * mr / n);
+    return !(waste_t < 0.9 * waste);
+}
+
 /* The longest K block of any block's GEMM (a last, narrower block may have longer
  * ones than p->cols: fc_gemm_kstep evens them out). */
 static int64_t bwd_w_kmax(const plan *p) {
@@ -1043,7 +1061,7 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
             A = wk->stage;
             lda = b.cols;
         }
-        if (!p->direct) {
+        if (p->fused) {
             int64_t nr = fc_gemm_nr(), np = fc_ceil_div(p->CRS, nr);
             int64_t per = align16(nr * p->cols) + align16(nr * bwd_w_kmax(p));
             float *ap = wk->col, *bufs = ap + align16(fc_gemm_packed_a_floats(p->Kg, p->cols));
@@ -1061,8 +1079,17 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
             }
             continue;
         }
-        const float *B = x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
-        fc_gemm_args ga = {0, 1, p->Kg, p->CRS, b.cols, 1.0f, A, lda, B, p->P,
+        const float *B;
+        int64_t ldb;
+        if (p->direct) {
+            B = x + (b.n0 * d->C + g * p->Cg) * p->P + b.oh0 * p->OW;
+            ldb = p->P;
+        } else {
+            im2col_run(p, x, g, &b, wk->col, gt > 1);
+            B = wk->col;
+            ldb = b.cols;
+        }
+        fc_gemm_args ga = {0, 1, p->Kg, p->CRS, b.cols, 1.0f, A, lda, B, ldb,
                            first ? 0.0f : 1.0f, gwg, p->CRS, NULL};
         wk->gemm.used = 0;
         st = fc_gemm_run(&ga, gt, &wk->gemm);
