@@ -1000,6 +1000,26 @@ static void col_row(const plan *p, const float *x, int64_t g, const block *b, in
     }
 }
 
+/* Row q = (c, r, s) from row `prev` = (c, r, s - stride_w) (no dilation along W): the
+ * same x columns one output column on, o[oh][ow] = prev[oh][ow + 1], and the last one
+ * read from x. A strided gather moves one float per instruction pair; this copies runs
+ * (AlexNet conv1 derives 7 of its 11 taps along W, ResNet conv1 5 of 7). */
+static void col_row_next(const plan *p, const float *x, int64_t g, const block *b, int64_t q,
+                         const float *prev, float *o) {
+    const fc_conv2d_desc *d = p->d;
+    const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W;
+    int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
+    int64_t iw = (OW - 1) * d->stride_w + s - d->pad_left; /* x column of the last one */
+    for (int64_t i = 0; i < b->nn; i++) {
+        const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
+        for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW, prev += OW) {
+            int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+            memcpy(o, prev + 1, (size_t)(OW - 1) * sizeof(float));
+            o[OW - 1] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0.0f;
+        }
+    }
+}
+
 /* dst[k][j] = rows[j * ld + k] for k < kc, j < nr: one B panel. */
 static void panel_t(const fc_gemm_config *k, const float *rows, int64_t ld, int64_t kc,
                     float *restrict dst) {
@@ -1020,10 +1040,16 @@ static void bwd_w_panels(const plan *p, const float *x, int64_t g, const block *
     const fc_gemm_config *k = &fc_kernels_active()->gemm;
     const int64_t mr = k->mr, nr = k->nr, cols = b->cols, M = p->Kg, CRS = p->CRS;
     const int64_t Mr = fc_ceil_div(M, mr) * mr, kstep = fc_gemm_kstep(cols);
+    /* rows derived from the one stride_w taps back (col_row_next) */
+    const int64_t sw = p->d->dilation_w == 1 ? p->d->stride_w : 1;
     float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
     for (int64_t jp = j0; jp < j1; jp++) {
         int64_t q0 = jp * nr, n = fc_min64(nr, CRS - q0);
-        for (int64_t j = 0; j < n; j++) col_row(p, x, g, b, q0 + j, rows + j * cols);
+        for (int64_t j = 0; j < n; j++)
+            if (sw > 1 && j >= sw && (q0 + j) % p->S >= sw)
+                col_row_next(p, x, g, b, q0 + j, rows + (j - sw) * cols, rows + j * cols);
+            else
+                col_row(p, x, g, b, q0 + j, rows + j * cols);
         if (n < nr) memset(rows + n * cols, 0, (size_t)((nr - n) * cols) * sizeof(float));
         for (int64_t pc = 0; pc < cols; pc += kstep) {
             int64_t kc = fc_min64(kstep, cols - pc);
