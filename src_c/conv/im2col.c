@@ -9,8 +9,9 @@
  * where CRS = C/groups * R * S and P_blk a block of output positions. The weights
  * are packed for the GEMM once per call, not once per block (or once for many calls:
  * conv/prepacked.c), and the forward pass writes its column matrix directly in the
- * GEMM's packed-B panels. A 1x1, stride-1, unpadded convolution needs no column
- * matrix: x itself is one.
+ * GEMM's packed-B panels; backward-weights runs its GEMM around the micro-kernel with
+ * B panels gathered from x (bwd_w_panels), never writing the column matrix. A 1x1,
+ * stride-1, unpadded convolution needs no column matrix: x itself is one.
  *
  * Threads: when there are enough independent (image block, group[, row block]) items, each
  * thread takes whole items with a serial GEMM and its own slice of the workspace (no
