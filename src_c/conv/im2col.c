@@ -9,8 +9,9 @@
  * where CRS = C/groups * R * S and P_blk a block of output positions. The weights
  * are packed for the GEMM once per call, not once per block (or once for many calls:
  * conv/prepacked.c), and the forward pass writes its column matrix directly in the
- * GEMM's packed-B panels. A 1x1, stride-1, unpadded convolution needs no column
- * matrix: x itself is one.
+ * GEMM's packed-B panels; backward-weights runs its GEMM around the micro-kernel with
+ * B panels gathered from x (bwd_w_panels), never writing the column matrix. A 1x1,
+ * stride-1, unpadded convolution needs no column matrix: x itself is one.
  *
  * Threads: when there are enough independent (image block, group[, row block]) items, each
  * thread takes whole items with a serial GEMM and its own slice of the workspace (no
@@ -66,7 +67,11 @@ typedef struct plan {
     int64_t wp_group;       /* packed weights per group (forward, backward-data), shared */
     int prepacked;          /* forward from weights the caller packed: none in the workspace */
     int layout;             /* forward: FC_IM2COL_WEIGHTS_AS_A or _AS_B (use_layout) */
+    int fused;              /* backward-weights: B panels gathered from x (bwd_w_panels) */
 } plan;
+
+static int bwd_w_fuses(const plan *p);
+static int64_t bwd_w_fused_floats(const plan *p, int gt);
 
 static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     memset(p, 0, sizeof *p);
@@ -174,6 +179,11 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
         break;
     case FC_PASS_BACKWARD_WEIGHTS:
         p->gemm_bytes = fc_gemm_workspace(p->Kg, p->CRS, p->cols, gt);
+        p->fused = bwd_w_fuses(p);
+        if (p->fused) { /* bwd_w_panels: no column matrix, no GEMM arena */
+            p->gemm_bytes = 0;
+            p->col_floats = bwd_w_fused_floats(p, gt);
+        }
         /* Thread 0 writes grad_w itself; the others keep partial sums. */
         if (p->across) p->gw_floats = p->Kg * p->CRS * p->G;
         break;
@@ -920,6 +930,151 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
 
 /* --------------------------------------------------------- backward-weights */
 
+/* Fused packing: the GEMM gw_g[K_g][CRS] += gy[K_g][cols] . col^T runs here, around the
+ * micro-kernel, NR columns of gw (NR rows q = (c, r, s) of col) at a time: those rows
+ * are gathered from x into a row buffer (NR x cols, in L1/L2), transposed K block by K
+ * block into one B panel [kc][NR] (L1), which every MR-row panel of the packed gy then
+ * takes at once. The column matrix (CRS x cols, 2.5 MB for a 5x5 layer with 64
+ * channels: past L2) is never written nor read back, and the packed B never leaves L1.
+ * Panels are independent (disjoint columns of gw): split over threads when the GEMM
+ * would have been threaded. */
+
+static int64_t align16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* Whether backward-weights takes the fused panels: a column matrix to build, and C*R*S
+ * not so narrow that the plain GEMM would compute grad_w^T instead (its rule in
+ * fc_gemm_run: CRS along MR wastes fewer lanes). A 3x3 layer with one input channel
+ * (CRS 9: 23 of 32 lanes of every panel idle) ran 6.3-6.8 ms plain, 8.5 ms fused
+ * (64 -> 64 channels, 28x28, batch 64, 1 thread, CPU time, medians of 5, two
+ * alternating rounds); 3 channels (CRS 27) ran the same either way. */
+static int bwd_w_fuses(const plan *p) {
+    if (p->direct) return 0;
+    double mr = (double)fc_gemm_mr(), nr = (double)fc_gemm_nr(), n = (double)p->CRS,
+           m = (double)p->Kg;
+    double waste = ceil(n / nr) * nr / n * (ceil(m / mr) * mr / m);
+    double waste_t = ceil(m / nr) * nr / m * (ceil(n / mr) * mr / n);
+    return !(waste_t < 0.9 * waste);
+}
+
+/* The longest K block of any block's GEMM (a last, narrower block may have longer
+ * ones than p->cols: fc_gemm_kstep evens them out). */
+static int64_t bwd_w_kmax(const plan *p) {
+    return fc_min64(fc_kernels_active()->gemm.kc, p->cols);
+}
+
+/* Per worker: the packed gy (all K blocks), then per GEMM thread a row buffer and a
+ * B panel; -1 on overflow. */
+static int64_t bwd_w_fused_floats(const plan *p, int gt) {
+    int64_t nr = fc_gemm_nr(), pa = fc_gemm_packed_a_floats(p->Kg, p->cols), rb, per;
+    if (pa < 0 || !fc_mul_ok(nr, p->cols, &rb) || rb > INT64_MAX / 2 - 64) return -1;
+    per = align16(rb) + align16(nr * bwd_w_kmax(p));
+    if (!fc_mul_ok(per, gt, &per) || per > INT64_MAX - align16(pa)) return -1;
+    return align16(pa) + per;
+}
+
+/* Row q = (c, r, s) of block b's column matrix for group g (cols floats, images side
+ * by side), as im2col_block writes it. */
+static void col_row(const plan *p, const float *x, int64_t g, const block *b, int64_t q,
+                    float *o) {
+    const fc_conv2d_desc *d = p->d;
+    const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W, sw = d->stride_w;
+    int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
+    int64_t off = s * d->dilation_w - d->pad_left, lo, hi;
+    valid_cols(OW, W, sw, off, &lo, &hi);
+    const int flat = sw == 1 && d->stride_h == 1 && W == OW && lo < hi;
+    for (int64_t i = 0; i < b->nn; i++) {
+        const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
+        if (flat) {
+            o = flat_rows(o, xc, H, W, b->oh0, b->oh1, r * d->dilation_h - d->pad_top, off,
+                          lo, hi);
+            continue;
+        }
+        for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW) {
+            int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+            if (ih < 0 || ih >= H || lo >= hi) {
+                memset(o, 0, (size_t)OW * sizeof(float));
+                continue;
+            }
+            const float *src = xc + ih * W + off;
+            for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0.0f;
+            gather_run(o + lo, src + lo * sw, hi - lo, sw);
+            for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0.0f;
+        }
+    }
+}
+
+/* Row q = (c, r, s) from row `prev` = (c, r, s - stride_w) (no dilation along W): the
+ * same x columns one output column on, o[oh][ow] = prev[oh][ow + 1], and the last one
+ * read from x. A strided gather moves one float per instruction pair; this copies runs
+ * (AlexNet conv1 derives 7 of its 11 taps along W, ResNet conv1 5 of 7). */
+static void col_row_next(const plan *p, const float *x, int64_t g, const block *b, int64_t q,
+                         const float *prev, float *o) {
+    const fc_conv2d_desc *d = p->d;
+    const int64_t H = d->H, W = d->W, OW = p->OW, plane = H * W;
+    int64_t c = q / (p->R * p->S), r = (q / p->S) % p->R, s = q % p->S;
+    int64_t iw = (OW - 1) * d->stride_w + s - d->pad_left; /* x column of the last one */
+    for (int64_t i = 0; i < b->nn; i++) {
+        const float *xc = x + ((b->n0 + i) * d->C + g * p->Cg + c) * plane;
+        for (int64_t oh = b->oh0; oh < b->oh1; oh++, o += OW, prev += OW) {
+            int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+            memcpy(o, prev + 1, (size_t)(OW - 1) * sizeof(float));
+            o[OW - 1] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0.0f;
+        }
+    }
+}
+
+/* dst[k][j] = rows[j * ld + k] for k < kc, j < nr: one B panel. */
+static void panel_t(const fc_gemm_config *k, const float *rows, int64_t ld, int64_t kc,
+                    float *restrict dst) {
+    const int64_t nr = k->nr;
+    if (k->pack_transposed && nr % 8 == 0) {
+        k->pack_transposed(rows, ld, kc, nr, dst);
+        return;
+    }
+    for (int64_t j = 0; j < nr; j++)
+        for (int64_t i = 0; i < kc; i++) dst[i * nr + j] = rows[j * ld + i];
+}
+
+/* Panels [j0, j1) (NR columns of gw each) of block b, group g: gw_g (row stride CRS) =
+ * (first) or += A . col^T, with A packed by fc_gemm_pack_a (K_g x b->cols). */
+static void bwd_w_panels(const plan *p, const float *x, int64_t g, const block *b,
+                         const float *ap, float *gwg, int first, int64_t j0, int64_t j1,
+                         float *rows, float *bp) {
+    const fc_gemm_config *k = &fc_kernels_active()->gemm;
+    const int64_t mr = k->mr, nr = k->nr, cols = b->cols, M = p->Kg, CRS = p->CRS;
+    const int64_t Mr = fc_ceil_div(M, mr) * mr, kstep = fc_gemm_kstep(cols);
+    /* rows derived from the one stride_w taps back (col_row_next) */
+    const int64_t sw = p->d->dilation_w == 1 ? p->d->stride_w : 1;
+    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
+    for (int64_t jp = j0; jp < j1; jp++) {
+        int64_t q0 = jp * nr, n = fc_min64(nr, CRS - q0);
+        for (int64_t j = 0; j < n; j++)
+            if (sw > 1 && j >= sw && (q0 + j) % p->S >= sw)
+                col_row_next(p, x, g, b, q0 + j, rows + (j - sw) * cols, rows + j * cols);
+            else
+                col_row(p, x, g, b, q0 + j, rows + j * cols);
+        if (n < nr) memset(rows + n * cols, 0, (size_t)((nr - n) * cols) * sizeof(float));
+        for (int64_t pc = 0; pc < cols; pc += kstep) {
+            int64_t kc = fc_min64(kstep, cols - pc);
+            float beta = first && pc == 0 ? 0.0f : 1.0f;
+            panel_t(k, rows + pc, cols, kc, bp);
+            for (int64_t i0 = 0; i0 < M; i0 += mr) {
+                int64_t m = fc_min64(mr, M - i0);
+                const float *a = ap + Mr * pc + i0 * kc;
+                float *c = gwg + i0 * CRS + q0;
+                if (m == mr && n == nr) {
+                    k->ukernel(kc, a, bp, c, CRS, 1.0f, beta);
+                    continue;
+                }
+                k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++)
+                        c[i * CRS + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * CRS + j]);
+            }
+        }
+    }
+}
+
 /* gw (all groups, [K][CRS]) = (first) or += the contribution of block (ib, rb). */
 static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float *gy,
                              const float *x, float *gw, int first, worker *wk, int gt) {
@@ -934,6 +1089,24 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
             gather_planes(p, gy, g, &b, wk->stage);
             A = wk->stage;
             lda = b.cols;
+        }
+        if (p->fused) {
+            int64_t nr = fc_gemm_nr(), np = fc_ceil_div(p->CRS, nr);
+            int64_t per = align16(nr * p->cols) + align16(nr * bwd_w_kmax(p));
+            float *ap = wk->col, *bufs = ap + align16(fc_gemm_packed_a_floats(p->Kg, p->cols));
+            fc_gemm_pack_a(0, p->Kg, b.cols, A, lda, ap, 1);
+            #pragma omp parallel num_threads(gt) if (gt > 1)
+            {
+                int t = 0, nt = 1;
+#ifdef _OPENMP
+                t = omp_get_thread_num();
+                nt = omp_get_num_threads();
+#endif
+                float *rows = bufs + t * per;
+                bwd_w_panels(p, x, g, &b, ap, gwg, first, np * t / nt, np * (t + 1) / nt,
+                             rows, rows + align16(nr * p->cols));
+            }
+            continue;
         }
         const float *B;
         int64_t ldb;

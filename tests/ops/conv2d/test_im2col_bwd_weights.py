@@ -1,0 +1,91 @@
+"""im2col's backward-weights with its B panels gathered straight from x (no column
+matrix): large kernels (5x5, 7x7, 11x11), strides 1-4, asymmetric paddings, dilation,
+groups, odd channel counts (last panel and last row tile partial), batch 1, blocks of
+several images and rows wider than a K block, at 1-3 threads (items across threads or
+panels split inside a block), against the float64 reference; and the narrow-CRS layers
+that keep the plain GEMM."""
+import pytest
+
+import fastconv
+from conv_cases import case_id, check_conv_case, random_conv_cases
+
+
+def _case(xs, ws, stride=1, pads=(0, 0, 0, 0), dilation=1, groups=1):
+    return dict(x_shape=xs, w_shape=ws, stride=(stride, stride), pads=pads,
+                dilation=(dilation, dilation), groups=groups)
+
+
+CASES = [
+    # dense 5x5 (CRS 325: a partial last panel on every ISA; 17 rows: a partial row tile)
+    _case((2, 13, 28, 28), (17, 13, 5, 5), 1, (2, 2, 2, 2)),
+    # ResNet conv1 (7x7/2, padded) and AlexNet conv1 (11x11/4) at reduced sizes, batch 1
+    _case((1, 3, 61, 58), (20, 3, 7, 7), 2, (3, 3, 3, 3)),
+    _case((2, 3, 99, 99), (24, 3, 11, 11), 4),
+    # dilation with uneven padding; stride 3 (the generic gather)
+    _case((3, 5, 20, 23), (13, 5, 5, 5), 1, (2, 1, 0, 3), 2),
+    _case((1, 5, 50, 47), (7, 5, 5, 5), 3, (2, 1, 0, 2)),
+    # groups
+    _case((2, 10, 17, 19), (18, 5, 5, 5), 1, (2, 2, 1, 1), 1, 2),
+    _case((1, 9, 21, 16), (12, 3, 7, 7), 2, (3, 2, 3, 1), 1, 3),
+    # a small plane: blocks of several images (grad_out staged)
+    _case((5, 17, 7, 7), (33, 17, 5, 5), 1, (2, 2, 2, 2)),
+    # rows longer than a K block of the GEMM; several row blocks per image
+    _case((2, 40, 30, 45), (9, 40, 3, 3), 1, (1, 1, 1, 1)),
+    # the kernel larger than x along a side, reached through padding
+    _case((2, 6, 5, 9), (11, 6, 7, 7), 1, (3, 3, 3, 3)),
+    # a single output row per block edge: tall stride
+    _case((1, 4, 40, 13), (10, 4, 11, 3), 4, (0, 2, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_fused_panels(isa, threads, case, rng):
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(threads)
+    try:
+        check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
+    finally:
+        fastconv.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("case", random_conv_cases(20, seed=1611, max_kernel=11), ids=case_id)
+def test_random_shapes(isa, threads, case, rng):
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(threads)
+    try:
+        check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
+    finally:
+        fastconv.set_num_threads(before)
+
+
+# A 5x5 layer takes the fused panels: its workspace (with 2 threads, a partial grad_w
+# per extra thread) stays below one block's column matrix (64 * 25 rows x 392 columns),
+# which the plain GEMM would need.
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_route_builds_no_column_matrix(isa, threads):
+    from fastconv import _C
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(threads)
+    try:
+        n = _C.conv2d_workspace_size((8, 64, 28, 28), 64, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1),
+                                     1, _C.ALGORITHMS["im2col"], 2)  # backward-weights
+        assert 0 < n < 64 * 25 * 392 * 4
+    finally:
+        fastconv.set_num_threads(before)
+
+
+# CRS 9 (one input channel, 3x3): the plain GEMM, which computes grad_w^T there.
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("case", [
+    _case((4, 1, 28, 28), (64, 1, 3, 3), 1, (1, 1, 1, 1)),
+    _case((2, 1, 19, 23), (40, 1, 3, 3), 2, (0, 1, 1, 0)),
+], ids=case_id)
+def test_narrow_crs_keeps_plain_gemm(isa, threads, case, rng):
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(threads)
+    try:
+        check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
+    finally:
+        fastconv.set_num_threads(before)
