@@ -59,6 +59,12 @@ CASES = [c for c in random_conv_cases(24, seed=9201) if c["groups"] == 1] + \
         _case((3, 8, 5, 5), (8, 8, 5, 5)),
         # asymmetric padding, 1x1 output column
         _case((1, 13, 6, 3), (5, 13, 5, 5), pads=(1, 0, 2, 0)),
+        # the reorder's padding rows, whose taps the blocked forward skips: output rows
+        # over padding alone, dilation, stride against padding, 7x7 on 7x7 padded by 3
+        _case((2, 13, 5, 6), (17, 13, 3, 3), pads=(4, 5, 1, 1)),
+        _case((1, 9, 7, 8), (11, 9, 3, 3), pads=(3, 2, 2, 2), dilation=(2, 1)),
+        _case((3, 17, 9, 9), (19, 17, 5, 5), stride=(2, 1), pads=(3, 3, 2, 2)),
+        _case((2, 16, 7, 7), (24, 16, 7, 7), pads=(3, 3, 3, 3)),
     ]
 
 
