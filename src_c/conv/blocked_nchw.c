@@ -1,6 +1,7 @@
 /* The NCHW forward through the blocked direct kernel, with the reorders at the call's
- * edge (conv/blocked_nchw.h). Everything goes through blocked.c's public functions;
- * their scopes nest inside the caller's. */
+ * edge (conv/blocked_nchw.h). Everything goes through blocked.c's public functions, their
+ * scopes nesting inside the caller's, but the forward itself: fc_blocked_forward_padded,
+ * told which rows of the input this file's reorder padded, so that it skips their taps. */
 #include <string.h>
 
 #include "blocked.h"
