@@ -137,6 +137,14 @@ typedef struct blk_geom {
                                  gathered into planes of OH x OW (xp_img per image) */
 } blk_geom;
 
+/* Output rows [oh0, oh1) whose taps read the map's data in the same rows of taps
+ * [r0, r1), the other rows of taps reading only padding (zeros): the kernel runs the
+ * band's tiles over those taps alone. A 3x3 layer padded by 1 on a 7x7 map multiplied
+ * zeros in 2 of its 21 (row, tap row) pairs. tile0: the image's first tile in the band. */
+typedef struct blk_band {
+    int64_t oh0, oh1, r0, r1, tile0;
+} blk_band;
+
 static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
     fc_status st = check_desc(d, &g->OH, &g->OW);
     if (st != FC_SUCCESS) return st;
@@ -170,6 +178,7 @@ static size_t workspace_bytes(const fc_conv2d_desc *d, const blk_geom *g) {
     if (g->padded && !fc_ws_add(&total, d->N * g->xp_img, sizeof(float))) return SIZE_MAX;
     if (!fc_ws_add(&total, 2 * g->KB * CB, sizeof(float))) return SIZE_MAX;   /* scale, bias */
     if (!fc_ws_add(&total, d->R * d->S, sizeof(int64_t))) return SIZE_MAX;    /* tap offsets */
+    if (!fc_ws_add(&total, g->OH, sizeof(blk_band))) return SIZE_MAX;          /* bands */
     return total;
 }
 
@@ -245,38 +254,97 @@ static int64_t blocked_item_at(int64_t work, int64_t per_group, int64_t group, i
 }
 #endif
 
+/* The bands of an OH x OW output whose map holds data in rows [top, top + rows) (the
+ * rest padding), tiles of at most np pixels each, as even as np allows inside a band;
+ * returns the tiles of an image. Without padding rows: one band, tiles over the image. */
+static int64_t make_bands(const fc_conv2d_desc *d, const blk_geom *g, int64_t top, int64_t rows,
+                          int64_t np, blk_band *bands, int64_t *nbands) {
+    int64_t nb = 0, tiles = 0, sh = g->gathered ? 1 : d->stride_h;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        /* tap row r reads map row oh*sh + r*dh (the gathered map: row oh) */
+        int64_t at = oh * sh, r0 = 0, r1 = 0;
+        if (at < top) r0 = fc_ceil_div(top - at, d->dilation_h);
+        if (at <= top + rows - 1) r1 = fc_min64(d->R, (top + rows - 1 - at) / d->dilation_h + 1);
+        if (r1 <= r0) r0 = r1 = 0; /* only padding: the epilogue of zero sums */
+        if (nb > 0 && bands[nb - 1].r0 == r0 && bands[nb - 1].r1 == r1) {
+            bands[nb - 1].oh1 = oh + 1;
+            continue;
+        }
+        bands[nb++] = (blk_band){oh, oh + 1, r0, r1, 0};
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        bands[b].tile0 = tiles;
+        tiles += fc_ceil_div((bands[b].oh1 - bands[b].oh0) * g->OW, np);
+    }
+    *nbands = nb;
+    return tiles;
+}
+
+/* Tile `tile` of an image: its pixels [*q0, *q1) and its band. */
+static const blk_band *tile_span(const blk_band *bands, int64_t nbands, int64_t ntiles,
+                                 int64_t OW, int64_t tile, int64_t *q0, int64_t *q1) {
+    int64_t lo = 0, hi = nbands - 1; /* the last band whose first tile is at most `tile` */
+    while (lo < hi) {
+        int64_t mid = (lo + hi + 1) / 2;
+        if (bands[mid].tile0 <= tile) lo = mid;
+        else hi = mid - 1;
+    }
+    const blk_band *b = bands + lo;
+    int64_t end = lo + 1 < nbands ? bands[lo + 1].tile0 : ntiles;
+    int64_t nt = end - b->tile0, k = tile - b->tile0, n = (b->oh1 - b->oh0) * OW;
+    *q0 = b->oh0 * OW + k * n / nt;
+    *q1 = b->oh0 * OW + (k + 1) * n / nt;
+    return b;
+}
+
 /* The first (image, padded row) pair item `it` reads, with one group of output blocks
  * (items are image-major tiles): its first pixel's row times the row step. */
-static int64_t blocked_first_row(int64_t it, int64_t ntiles, int64_t P, int64_t OW,
-                                 int64_t per_img, int64_t step, int64_t total) {
-    int64_t n = it / ntiles, q0 = it % ntiles * P / ntiles;
+static int64_t blocked_first_row(int64_t it, const blk_band *bands, int64_t nbands,
+                                 int64_t ntiles, int64_t OW, int64_t per_img, int64_t step,
+                                 int64_t total) {
+    int64_t n = it / ntiles, q0, q1;
+    if (it % ntiles == 0) q0 = 0; /* (it may be the end: the next image's start) */
+    else tile_span(bands, nbands, ntiles, OW, it % ntiles, &q0, &q1);
     return fc_min64(total, n * per_img + q0 / OW * step);
 }
 
-/* Item `it` (group, image, tile of pixels): one kernel call. */
+/* Item `it` (group, image, tile of pixels): one kernel call, over the tap rows of the
+ * tile's band. */
 static void blocked_item(const fc_blocked_args *base, const blk_geom *g,
                          const fc_conv2d_desc *d, const fc_epilogue *ep, const float *xp,
                          int64_t x_img, float *yb, fc_blocked_fn kern, int64_t it,
-                         int64_t ntiles, int64_t P, int64_t group) {
+                         const blk_band *bands, int64_t nbands, int64_t ntiles, int64_t group) {
     int64_t tile = it % ntiles, rest = it / ntiles;
-    int64_t n = rest % d->N, grp = rest / d->N;
+    int64_t n = rest % d->N, grp = rest / d->N, q0, q1;
+    const blk_band *b = tile_span(bands, nbands, ntiles, g->OW, tile, &q0, &q1);
     fc_blocked_args a = *base;
     a.xp = xp + n * x_img;
     a.y = yb + n * g->y_img;
     a.res = ep->residual ? ep->residual + n * g->y_img : NULL;
-    int64_t q0 = tile * P / ntiles, q1 = (tile + 1) * P / ntiles;
+    a.tap0 = b->r0 * d->S;
+    a.ntaps = (b->r1 - b->r0) * d->S;
+    a.tap_skip = d->R * d->S - a.ntaps;
+    a.toff = base->toff + a.tap0;
     int64_t kb = grp * group;
     kern(&a, kb, fc_min64(group, g->KB - kb), q0, q1 - q0);
 }
 
-fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, const float *wb,
-                                    const fc_epilogue *ep, float *yb, void *workspace,
-                                    size_t workspace_size) {
-    FC_CALL_SCOPE();
+/* The forward; the map's data rows are [top, top + rows) of the input (after the
+ * padding this call adds, if any), the others zeros. */
+static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t rows,
+                                 const float *xb, const float *wb, const fc_epilogue *ep,
+                                 float *yb, void *workspace, size_t workspace_size) {
     if (!xb || !wb || !yb) return FC_INVALID_ARGUMENT;
     blk_geom g;
     fc_status st = make_geom(d, &g);
     if (st != FC_SUCCESS) return st;
+    if (g.gathered) { /* 1x1 taps: each gathered pixel reads its own place */
+        top = 0;
+        rows = g.Hp;
+    } else if (g.padded) {
+        top = d->pad_top;
+        rows = d->H;
+    }
     const fc_epilogue none = {NULL, NULL, NULL, 0};
     if (!ep) ep = &none;
     st = fc_epilogue_check(ep, yb, d->N * g.y_img);
@@ -302,7 +370,8 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
     }
     float *sb = fc_arena_alloc(&ws, (size_t)(2 * g.KB * CB) * sizeof(float));
     int64_t *toff = fc_arena_alloc(&ws, (size_t)(d->R * d->S) * sizeof(int64_t));
-    if (!sb || !toff) return FC_INVALID_WORKSPACE;
+    blk_band *bands = fc_arena_alloc(&ws, (size_t)g.OH * sizeof(blk_band));
+    if (!sb || !toff || !bands) return FC_INVALID_WORKSPACE;
     /* scale and bias padded to whole blocks (the kernel loads vectors of 8) */
     float *scale = ep->scale ? sb : NULL, *bias = sb + g.KB * CB;
     for (int64_t k = 0; k < g.KB * CB; k++) {
@@ -327,9 +396,10 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
      * input is streamed once; 512-channel 3x3 layers get one pair of blocks a group (the
      * input, then, is what stays in cache). The images inside a group: a batch reads
      * the weights from memory once, not once per image. Tiles are as even as the
-     * kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1). */
-    int64_t P = g.OH * g.OW, np = kt->conv_blocked.np;
-    int64_t ntiles = fc_ceil_div(P, np);
+     * kernel's width allows (49 pixels at np 6: 4 of 6 and 5 of 5, not 8 + 1), inside
+     * each band of rows (make_bands). */
+    int64_t np = kt->conv_blocked.np, nbands;
+    int64_t ntiles = make_bands(d, &g, top, rows, np, bands, &nbands);
     int64_t pair_bytes = FC_BLOCKED_KBLOCKS * base.w_kb * (int64_t)sizeof(float);
     /* as few groups as the L2 bound allows, as even as whole pairs make them (8 blocks
      * under a bound of 6: 4 + 4, not 6 + 2) */
@@ -376,9 +446,11 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
             int64_t step = g.gathered ? 1 : d->stride_h;
             int64_t r0 = total * t / nt, r1 = total * (t + 1) / nt;
             if (ngroups == 1) {
-                r0 = t == 0 ? 0 : blocked_first_row(lo, ntiles, P, g.OW, per_img, step, total);
+                r0 = t == 0 ? 0 : blocked_first_row(lo, bands, nbands, ntiles, g.OW, per_img,
+                                                    step, total);
                 r1 = t == nt - 1 ? total
-                                 : blocked_first_row(hi, ntiles, P, g.OW, per_img, step, total);
+                                 : blocked_first_row(hi, bands, nbands, ntiles, g.OW, per_img,
+                                                     step, total);
             }
             if (g.gathered) gather_rows(d, &g, xb, padded, r0, r1);
             else pad_rows(d, &g, xb, padded, r0, r1);
@@ -388,11 +460,27 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
             #pragma omp for schedule(dynamic, 1) nowait
             for (int64_t grp = 0; grp < ngroups; grp++)
                 for (int64_t it = grp * per_group; it < (grp + 1) * per_group; it++)
-                    blocked_item(&base, &g, d, ep, xp, x_img, yb, kern, it, ntiles, P, group);
+                    blocked_item(&base, &g, d, ep, xp, x_img, yb, kern, it, bands, nbands,
+                                 ntiles, group);
         } else {
             for (int64_t it = lo; it < hi; it++)
-                blocked_item(&base, &g, d, ep, xp, x_img, yb, kern, it, ntiles, P, group);
+                blocked_item(&base, &g, d, ep, xp, x_img, yb, kern, it, bands, nbands,
+                             ntiles, group);
         }
     }
     return FC_SUCCESS;
+}
+
+fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, const float *wb,
+                                    const fc_epilogue *ep, float *yb, void *workspace,
+                                    size_t workspace_size) {
+    FC_CALL_SCOPE();
+    if (!d) return FC_INVALID_ARGUMENT;
+    return blocked_forward(d, 0, d->H, xb, wb, ep, yb, workspace, workspace_size);
+}
+
+fc_status fc_blocked_forward_padded(const fc_conv2d_desc *d, int64_t top, int64_t rows,
+                                    const float *xb, const float *wb, const fc_epilogue *ep,
+                                    float *yb, void *workspace, size_t workspace_size) {
+    return blocked_forward(d, top, rows, xb, wb, ep, yb, workspace, workspace_size);
 }

@@ -44,8 +44,11 @@ typedef struct fc_blocked_args {
     int64_t x_cb;             /* floats between input channel blocks (Hp*Wp*8) */
     int64_t row_step;         /* floats between the inputs of consecutive output rows (sh*Wp*8) */
     int64_t col_step;         /* ... of consecutive output columns (sw*8) */
-    int64_t ntaps;            /* R*S */
+    int64_t ntaps;            /* taps run: R*S, or fewer where rows of taps would read
+                                 only the padding (blocked.c's bands) */
     const int64_t *toff;      /* ntaps offsets (floats) of the taps from a pixel's origin */
+    int64_t tap0;             /* taps of each input block's weights before the run ones */
+    int64_t tap_skip;         /* R*S - ntaps: the taps of an input block not run */
     const float *wb;          /* packed weights (all output blocks) */
     int64_t w_kb;             /* floats of one output block's weights (CB*R*S*64) */
     int64_t OW;               /* output columns: pixel q is (q / OW, q % OW) */
@@ -60,6 +63,14 @@ typedef struct fc_blocked_args {
     const float *res;
     int relu;
 } fc_blocked_args;
+
+/* fc_conv2d_blocked_forward on an input whose rows outside [top, top + rows) the caller
+ * padded with zeros (conv/blocked_nchw.c pads while it reorders; d has no padding of its
+ * own there): the taps that read only those rows are skipped. Workspace as the public
+ * forward's for d. */
+fc_status fc_blocked_forward_padded(const fc_conv2d_desc *d, int64_t top, int64_t rows,
+                                    const float *xb, const float *wb, const fc_epilogue *ep,
+                                    float *yb, void *workspace, size_t workspace_size);
 
 /* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the
  * table's np) consecutive output pixels from q0, FC_BLOCKED_KBLOCKS blocks at a time

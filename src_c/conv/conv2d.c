@@ -255,13 +255,34 @@ static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_con
     return blocked_nchw_pays(d, algo, inplace);
 }
 
+/* Backward-data of a layer with more output than input channels, up to twice as many,
+ * 16+ input channels, a kernel of 25+ taps and a padding that keeps the map's size (the
+ * flipped forward then computes no position col2im would not): the flipped blocked
+ * forward pays there too (re-measured after the blocked forward's groups of output
+ * blocks were balanced and handed out dynamically). CPU time of 1 thread, AVX-512, medians of 5-7 alternating runs on a shared
+ * machine, im2col's GEMM + col2im against flipped blocked: Inception N8 C48 35x35 K64
+ * 5x5 pad 2 17.0-17.3 -> 13.7-14.6 ms (torch 12.8), batch 1 2.3-2.7 -> 1.8; 5x5 pad 2
+ * N8 C32 28x28 K64 7.1 -> 5.9, N16 C16 28x28 K32 4.1 -> 3.1-3.2, N8 C24 14x14 K64 1.4 ->
+ * 1.2, N4 C64 17x17 K128 5.1-5.2 -> 4.4, N8 C64 17x17 K128 10.3-10.4 -> 9.6-9.8, N8 C48
+ * 35x35 K96 24.2-24.7 -> 21.7-21.9, N8 C128 14x14 K256 29.5-30.5 -> 24.0-26.5, N2 C64
+ * 56x56 K128 25.0-25.2 -> 24.2-25.1; 7x7 pad 3 N4 C32 28x28 K64 7.4-7.5 -> 5.9-6.1.
+ * Not taken: 13 input channels (13 -> 40: 3.3-3.8 either way), AlexNet conv3 (C96 K256,
+ * 2.7x: 67.7-69.4 either way), unpadded (C48 K64 5x5 at 35x35: 14.0 -> 14.7-15.3, the
+ * flipped forward's 1.27x positions); 3x3 was not measured. */
+static int bwd_blocked_wider_pays(const fc_conv2d_desc *d) {
+    int64_t OH, OW;
+    fc_conv2d_out_shape(d, &OH, &OW);
+    return d->R * d->S >= 25 && d->C >= 16 && d->K <= 2 * d->C && OH == d->H && OW == d->W;
+}
+
 /* AUTO's backward-data of a stride-1 convolution whose flipped forward (conv/
  * bwd_data_flipped.c) AUTO's forward would run through the blocked kernel: that
  * forward, rather than GEMM columns R*S times grad_x and col2im, where the layer has no
- * more output than input channels. Measured on 2 threads (quiet machine, medians of 11
- * alternating runs, three rounds, im2col against flipped blocked): N8 C64 28x28 K64 5x5
- * 10.6-13.0 -> 9.7-11.4 ms (torch 10.1-11.9); with more output channels it lost: N8 C48
- * 35x35 K64 13.5-15.3 -> 14.1-16.6 ms, AlexNet conv3 (C96 K256) 50.9-60.2 -> 55.8-56.6.
+ * more output than input channels (or bwd_blocked_wider_pays, above). Measured on 2
+ * threads (quiet machine, medians of 11 alternating runs, three rounds, im2col against
+ * flipped blocked): N8 C64 28x28 K64 5x5 10.6-13.0 -> 9.7-11.4 ms (torch 10.1-11.9);
+ * with more output channels it lost in that round: N8 C48 35x35 K64 13.5-15.3 ->
+ * 14.1-16.6 ms, AlexNet conv3 (C96 K256) 50.9-60.2 -> 55.8-56.6 (re-measured: above).
  * 3x3 (blocked_3x3_pays of the flipped descriptor: d's shape, K == C) against GEMM +
  * col2im, which never reads the weights in place, so on every map the rule allows (CPU
  * time, AVX-512, medians of 9-15 alternating runs, shared machine; 1 thread, then 2):
@@ -283,7 +304,7 @@ static int bwd_blocked_flipped(const fc_conv2d_desc *d, fc_conv_algorithm asked,
         return 0;
     int forced = fc_conv_blocked_nchw_override();
     if (forced >= 0) return forced;
-    if (algo != FC_CONV_IM2COL || d->K > d->C) return 0;
+    if (algo != FC_CONV_IM2COL || (d->K > d->C && !bwd_blocked_wider_pays(d))) return 0;
     fc_conv_algorithm fa = select_algorithm(&fd, FC_PASS_FORWARD, &bytes);
     /* im2col's backward-data never reads its weights in place, so the in-place forward's
      * exclusion does not hold for 3x3 (measured: above) */

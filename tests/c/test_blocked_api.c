@@ -114,6 +114,24 @@ int main(void) {
     }
     fc_set_isa(best);
 
+    /* Rows of taps over padding rows alone are skipped: an infinite weight on tap row 0
+     * never meets the zeros of the 3 padding rows on top (output row 0 reads only those,
+     * row 1 reads the data row with tap row 2), on every ISA. */
+    {
+        const fc_conv2d_desc p = {1, 8, 1, 4, 8, 3, 1, 1, 1, 3, 0, 0, 0, 1, 1, 1};
+        float px[8 * 4], pw[8 * 8 * 3], pwb[8 * 8 * 3], pxb[8 * 4], pyb[8 * 2 * 4];
+        for (int i = 0; i < 8 * 4; i++) px[i] = 1.0f;
+        for (int i = 0; i < 8 * 8 * 3; i++) pw[i] = i % 3 == 0 ? INFINITY : 1.0f;
+        CHECK(fc_reorder_nchw_to_nchw8c(1, 8, 1, 4, px, pxb) == FC_SUCCESS);
+        CHECK(fc_conv2d_blocked_transform_weights(&p, pw, pwb, 8 * 8 * 3) == FC_SUCCESS);
+        for (int isa = 0; isa <= (int)best; isa++) {
+            if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
+            CHECK(fc_conv2d_blocked_forward(&p, pxb, pwb, NULL, pyb, NULL, 0) == FC_SUCCESS);
+            for (int q = 0; q < 8 * 8; q++) CHECK(pyb[q] == (q < 4 * 8 ? 0.0f : 8.0f));
+        }
+        fc_set_isa(best);
+    }
+
     const fc_conv2d_desc *d = &cases[0];
     float one[64 * 8] = {0}, out[64 * 8];
     size_t n, ws;

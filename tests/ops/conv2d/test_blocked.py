@@ -153,6 +153,30 @@ def test_unequal_groups_over_threads(isa, threads, c, rng):
     run_case(c, (False, True, True, True), rng)
 
 
+# Padding rows: conv/blocked.c groups the output rows into bands whose taps read the
+# map's data in the same rows of taps and runs only those (make_bands). Output rows that
+# read padding alone (pad 4 and 5 around a 3-tap kernel: the epilogue of a zero sum),
+# dilation 2, stride 2 against pad 3, a 7x7 kernel on a 7x7 map padded by 3 (7 bands),
+# a single data row, unequal top and bottom; batch 1-3, odd channel counts.
+BAND_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, R, S), stride=st, pads=pads,
+                   dilation=dil)
+              for N, C, H, W, K, R, S, st, pads, dil in [
+                  (2, 13, 5, 6, 17, 3, 3, (1, 1), (4, 5, 1, 1), (1, 1)),
+                  (1, 9, 7, 8, 11, 3, 3, (1, 1), (3, 2, 2, 2), (2, 1)),
+                  (3, 17, 9, 9, 19, 5, 5, (2, 1), (3, 3, 2, 2), (1, 1)),
+                  (2, 16, 7, 7, 24, 7, 7, (1, 1), (3, 3, 3, 3), (1, 1)),
+                  (2, 8, 1, 9, 8, 3, 3, (1, 1), (2, 2, 1, 1), (1, 1)),
+                  (1, 5, 12, 5, 13, 5, 3, (3, 1), (0, 4, 1, 0), (1, 2)),
+              ]]
+
+
+@pytest.mark.parametrize("c", BAND_CASES, ids=case_id)
+def test_taps_over_padding_rows_skipped(isa, threads, c, rng):
+    for combo in [(False, False, False, False), (False, True, False, True),
+                  (True, True, True, False)]:
+        run_case(c, combo, rng)
+
+
 # Strided or padded 1x1 layers, whose input conv/blocked.c gathers into a dense map
 # first (zeros where the padding is read): odd sizes, unequal strides and pads, batch 2.
 GATHER_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, 1, 1), stride=st, pads=pads,

@@ -59,6 +59,12 @@ CASES = [c for c in random_conv_cases(24, seed=9201) if c["groups"] == 1] + \
         _case((3, 8, 5, 5), (8, 8, 5, 5)),
         # asymmetric padding, 1x1 output column
         _case((1, 13, 6, 3), (5, 13, 5, 5), pads=(1, 0, 2, 0)),
+        # the reorder's padding rows, whose taps the blocked forward skips: output rows
+        # over padding alone, dilation, stride against padding, 7x7 on 7x7 padded by 3
+        _case((2, 13, 5, 6), (17, 13, 3, 3), pads=(4, 5, 1, 1)),
+        _case((1, 9, 7, 8), (11, 9, 3, 3), pads=(3, 2, 2, 2), dilation=(2, 1)),
+        _case((3, 17, 9, 9), (19, 17, 5, 5), stride=(2, 1), pads=(3, 3, 2, 2)),
+        _case((2, 16, 7, 7), (24, 16, 7, 7), pads=(3, 3, 3, 3)),
     ]
 
 
@@ -179,13 +185,20 @@ def test_explicit_algorithms_keep_their_meaning(forced, rng):
 
 
 # Backward-data through the flipped forward on the blocked kernel (bwd_data_flipped.c):
-# AUTO's choice at stride 1 for 5x5+ layers with no more output than input channels, on
-# more positions than im2col's in-place range (256).
+# AUTO's choice at stride 1 for 5x5+ layers with no more output than input channels, or
+# with up to twice as many and 16+ input channels where the padding keeps the map's size
+# (bwd_blocked_wider_pays), on more positions than im2col's in-place range (256).
 BWD_CASES = [
     _case((2, 24, 14, 13), (20, 24, 5, 5), pads=(2, 2, 2, 2)),
     _case((3, 17, 9, 11), (17, 17, 5, 5), pads=(2, 2, 2, 2)),
     _case((4, 21, 8, 10), (17, 21, 5, 5), pads=(3, 3, 1, 1)),   # rows and columns differ
     _case((2, 19, 12, 12), (16, 19, 7, 7), pads=(3, 3, 3, 3)),
+    # more output channels (Inception's 35x35 5x5, 48 -> 64, in miniature)
+    _case((3, 17, 9, 11), (29, 17, 5, 5), pads=(2, 2, 2, 2)),   # odd counts, 4 output blocks
+    _case((1, 16, 17, 19), (32, 16, 5, 5), pads=(2, 2, 2, 2)),  # batch 1, exactly twice
+    _case((3, 20, 10, 9), (33, 20, 5, 7), pads=(2, 2, 3, 3)),   # 5x7, rows and columns differ
+    _case((2, 16, 13, 11), (24, 16, 7, 7), pads=(3, 3, 3, 3)),  # 7x7
+    _case((2, 48, 12, 12), (64, 48, 5, 5), pads=(2, 2, 2, 2)),  # Inception's channels
 ]
 
 
@@ -213,10 +226,27 @@ def test_backward_data_takes_it_and_matches_reference(isa, threads, case, rng):
     assert np.abs(gx - want).max() <= 1e-5 * scale * np.sqrt(K * R * S)
 
 
-def test_backward_data_with_more_outputs_stays_with_im2col(rng):
-    x = rng.standard_normal((2, 16, 12, 12)).astype(np.float32)
-    w = rng.standard_normal((24, 16, 5, 5)).astype(np.float32)
-    gy = rng.standard_normal((2, 24, 12, 12)).astype(np.float32)
+def test_backward_data_more_outputs_asymmetric_padding(isa, threads, rng):
+    """The wider rule with an asymmetric padding that keeps the map's size (the flipped
+    forward's own padding is then asymmetric the other way)."""
     before = _runs()
-    fastconv.conv2d_backward(gy, x, w, padding=2, weight_grad=False)
+    check_conv_case(fastconv, _case((3, 20, 10, 9), (33, 20, 5, 5), pads=(1, 3, 3, 1)),
+                    "auto", rng, "backward_data")
+    assert _runs() == before + 1
+
+
+@pytest.mark.parametrize("case", [
+    _case((2, 16, 12, 12), (33, 16, 5, 5), pads=(2, 2, 2, 2)),   # more than twice
+    _case((2, 13, 12, 12), (20, 13, 5, 5), pads=(2, 2, 2, 2)),   # under 16 input channels
+    _case((2, 16, 12, 12), (24, 16, 5, 5)),                       # unpadded: grad_x larger
+    _case((2, 16, 12, 12), (24, 16, 5, 5), pads=(1, 1, 1, 1)),   # padded, still larger
+    _case((2, 16, 12, 12), (24, 16, 3, 3), pads=(1, 1, 1, 1)),   # 3x3 (not measured)
+    _case((1, 16, 12, 12), (24, 16, 5, 5), pads=(2, 2, 2, 2)),   # 144 positions: in place
+], ids=case_id)
+def test_backward_data_with_more_outputs_outside_the_rule_stays_with_im2col(rng, case):
+    """Backward-data with more output than input channels takes the flipped blocked
+    forward only inside bwd_blocked_wider_pays (BWD_CASES, above); the rule's edges stay
+    with im2col and still match the reference."""
+    before = _runs()
+    check_conv_case(fastconv, case, "auto", rng, "backward_data")
     assert _runs() == before
