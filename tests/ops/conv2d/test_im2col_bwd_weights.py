@@ -38,26 +38,14 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_fused_panels(isa, threads, case, rng):
-    before = fastconv.get_num_threads()
-    fastconv.set_num_threads(threads)
-    try:
-        check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
-    finally:
-        fastconv.set_num_threads(before)
+    check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("case", random_conv_cases(20, seed=1611, max_kernel=11), ids=case_id)
 def test_random_shapes(isa, threads, case, rng):
-    before = fastconv.get_num_threads()
-    fastconv.set_num_threads(threads)
-    try:
-        check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
-    finally:
-        fastconv.set_num_threads(before)
+    check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
 
 
 # A 5x5 layer takes the fused panels: its workspace (with 2 threads, a partial grad_w
