@@ -24,7 +24,7 @@ from fastconv import _C
 from fastconv.functional import _args, conv as _conv, tuning
 from fastconv.functional.pool import PoolParams
 from fastconv.nn import _plan_arena
-from fastconv.nn._plan_graph import Graph, Step, optimize
+from fastconv.nn._plan_graph import Graph, Step, _consumers, optimize
 from fastconv.nn.container import Concat, Sequential
 from fastconv.nn.conv import Conv2d, DepthwiseConv2d, SeparableConv2d
 from fastconv.nn.layers import (BatchNorm2d, Dropout, Flatten, Identity, Linear, ReLU,
@@ -60,6 +60,30 @@ class _Packed:
         if _C.get_isa() != self.isa:
             self._pack()
         return self.array
+
+
+def _prepared(a, p):
+    """(algorithm enum, its name, w prepared for it or None) for conv step attributes a
+    at the checked ConvParams p: AUTO's choice (or the autotuner's) made once, Winograd
+    weights transformed and im2col's packed once."""
+    w, b = a["w"], a["b"]
+    algo = _conv._algorithm(a["algorithm"], _FN, p)
+    if algo == _C.ALGORITHMS["auto"]:
+        if tuning.autotune_enabled():
+            xz, yz = np.zeros(p.x_shape, np.float32), np.empty(p.out_shape, np.float32)
+            algo = _conv._tuned(algo, "forward", p, lambda e: _C.conv2d_forward(
+                xz, w, b, yz, *p.c_args(), e))
+        else:
+            algo = _C.ALGORITHMS[_C.conv2d_select_algorithm(
+                p.x_shape, *p.w_shape[0:1], *p.w_shape[2:], p.stride, p.pads, p.dilation,
+                p.groups, 0)]
+    name = _C.ALGORITHM_NAMES[algo]
+    u = None
+    if name.startswith("winograd"):
+        u = _C.conv2d_winograd_transform_weights(p.x_shape, w, p.pads, p.groups, algo, 0)
+    elif algo == _IM2COL:
+        u = _Packed(w, p)       # the GEMM's weight panels, packed once
+    return algo, name, u
 
 
 def _conv_fused(x, w, b, residual, relu, y, p, algo, u=None, ws=None):
@@ -184,6 +208,11 @@ BLOCKED_MAX_BATCH = 1
 # whole plans with 196 (14x14) measured no faster (ResNet-50 n8, ResNet-18 n16).
 BLOCKED_BATCHED_MAX_PIXELS = 0
 _BLOCKED_MIN_CHANNELS = 16     # below this (a first layer) the lanes would be mostly padding
+# A convolution whose output takes at least this many bytes, at batch > 1, and whose
+# only reader is a max pool runs with it one image at a time (_Compiled._conv_pool):
+# ResNet-18's conv1 output at batch 16 is 49 MiB, more than the rest of the network
+# holds at once (the two-layer bound fell from 61.2 to 45.9 MiB, the input included).
+POOL_PER_IMAGE_MIN_BYTES = 16 << 20
 
 
 class _Compiled:
@@ -208,10 +237,19 @@ class _Compiled:
         # Workspace sizes hold for the thread count and ISA they were asked under; a call
         # under others passes None (the library's cache) instead.
         self.scratch_key = (_C.get_num_threads(), _C.get_isa())
-        for s in graph.steps:
+        uses = _consumers(graph)
+        k = 0
+        while k < len(graph.steps):
+            s = graph.steps[k]
+            nxt = graph.steps[k + 1] if k + 1 < len(graph.steps) else None
+            if self._pools_per_image(s, nxt, uses.get(s.out) == [k + 1]):
+                self.runs.append(self._conv_pool(s, nxt))
+                k += 2
+                continue
             s = self._placed(s)
             self.runs.append(self._compile(s))
             self.steps.append(s)
+            k += 1
         self.output = self._plain(graph.output)
         self._plan_memory()
 
@@ -368,22 +406,7 @@ class _Compiled:
         p = _conv.ConvParams(_FN, xs, w.shape, a["stride"], a["padding"], a["dilation"],
                              a["groups"])
         self.shapes[o] = p.out_shape
-        algo = _conv._algorithm(a["algorithm"], _FN, p)
-        if algo == _C.ALGORITHMS["auto"]:
-            if tuning.autotune_enabled():
-                xz, yz = np.zeros(xs, np.float32), np.empty(p.out_shape, np.float32)
-                algo = _conv._tuned(algo, "forward", p, lambda e: _C.conv2d_forward(
-                    xz, w, b, yz, *p.c_args(), e))
-            else:
-                algo = _C.ALGORITHMS[_C.conv2d_select_algorithm(
-                    p.x_shape, *p.w_shape[0:1], *p.w_shape[2:], p.stride, p.pads, p.dilation,
-                    p.groups, 0)]
-        name = _C.ALGORITHM_NAMES[algo]
-        u = None
-        if name.startswith("winograd"):
-            u = _C.conv2d_winograd_transform_weights(p.x_shape, w, p.pads, p.groups, algo, 0)
-        elif algo == _IM2COL:
-            u = _Packed(w, p)       # the GEMM's weight panels, packed once
+        algo, name, u = _prepared(a, p)
         i = s.ins[0]
         r = a["residual"]
         relu = a["relu"]
@@ -399,6 +422,50 @@ class _Compiled:
         def run(env):
             env[o] = _conv_fused(env[i], w, b, None if r is None else env[r], relu, env[o],
                                  p, algo, u, None if t is None else env[t])
+        return run
+
+    def _pools_per_image(self, s, nxt, pool_only_reader):
+        """Whether conv step s and the max pool after it (its only reader) run together
+        image by image: a large NCHW convolution output (a first layer at batch > 1)
+        whose max pool follows."""
+        if (s.op != "conv" or nxt is None or nxt.op != "maxpool" or not pool_only_reader
+                or nxt.ins != [s.out] or s.a["residual"] is not None
+                or s.ins[0] in self.logical or self._runs_blocked(s)):
+            return False
+        xs = self.shapes[s.ins[0]]
+        if len(xs) != 4 or xs[0] < 2:
+            return False
+        w = s.a["w"]
+        p = _conv.ConvParams(_FN, xs, w.shape, s.a["stride"], s.a["padding"],
+                             s.a["dilation"], s.a["groups"])
+        return 4 * _prod(p.out_shape) >= POOL_PER_IMAGE_MIN_BYTES
+
+    def _conv_pool(self, s, ps):
+        """conv -> max pool one image at a time: each image's convolution output goes to
+        a scratch buffer and is pooled from there straight into the pool's output, so
+        the convolution's output for the whole batch never exists (ResNet-18's conv1 at
+        batch 16: 49 MiB; one image's, 3 MiB)."""
+        a, i, o = s.a, s.ins[0], ps.out
+        N, C, H, W = self.shapes[i]
+        w, b, relu = a["w"], a["b"], a["relu"]
+        p = _conv.ConvParams(_FN, (1, C, H, W), w.shape, a["stride"], a["padding"],
+                             a["dilation"], a["groups"])
+        pool = PoolParams(_FN, p.out_shape, ps.a["kernel"], ps.a["stride"], ps.a["padding"],
+                          ps.a.get("dilation", 1), ps.a["ceil_mode"])
+        self.shapes[o] = (N,) + pool.out_shape[1:]
+        algo, name, u = _prepared(a, p)
+        self.algorithms = getattr(self, "algorithms", []) + [name]
+        t = self._scratch(4 * _prod(p.out_shape))
+        self.steps.append(Step("conv_pool", [i], o, dict(a, pool=ps.a)))
+        c = pool.c_args()
+
+        def run(env):
+            buf = env[t] if env[t] is not None else np.empty(_prod(p.out_shape), np.float32)
+            cb = buf[:_prod(p.out_shape)].reshape(p.out_shape)
+            x, y = env[i], env[o]
+            for n in range(N):
+                _conv_fused(x[n:n + 1], w, b, None, relu, cb, p, algo, u)
+                _C.max_pool2d_forward(cb, y[n:n + 1], None, *c)
         return run
 
     def _conv_blocked(self, s):
@@ -533,13 +600,15 @@ class _Compiled:
     def _bound(self, lifetimes):
         """The two-consecutive-layer bound: the largest, over steps, of the bytes of the
         step's inputs and output plus those of values saved across it (a residual's
-        input), none shared: what any schedule of these steps must hold at once."""
+        input) and the plan's input (the caller's, alive through the call, as
+        peak_bytes counts it), none shared: what any schedule of these steps must hold
+        at once."""
         def nb(v):
             return 4 * _prod(self.shapes[v])
         alive = {v: (t0, t1) for v, (nbytes, t0, t1) in lifetimes.items()}
         best = 0
         for t, s in enumerate(self.steps):
-            live = {self._root(v) for v in s.ins} | {self._root(s.out)}
+            live = {self._root(v) for v in s.ins} | {self._root(s.out), 0}
             saved = {v for v, (t0, t1) in alive.items() if t0 < t < t1}
             best = max(best, sum(nb(v) for v in live | saved))
         return best
@@ -600,7 +669,7 @@ class InferencePlan:
     def memory_bound_bytes(self, x_shape=None):
         """The two-consecutive-layer bound of activation memory for input x_shape (default:
         the last call's): the most, over steps, of its input + output bytes plus any
-        value saved across it (a residual block's input)."""
+        value saved across it (a residual block's input) and the plan's input."""
         return self._for(x_shape).bound
 
     def peak_bytes(self, x_shape=None):

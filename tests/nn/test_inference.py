@@ -14,6 +14,8 @@ import fastconv as fc
 from fastconv import _C
 from fastconv import models, nn
 
+inf = importlib.import_module("fastconv.nn.inference")
+
 
 CASES = [   # (name, builder, input shape without the batch, tolerance)
     ("lenet5", lambda: models.lenet5(), (1, 32, 32), 1e-5),
@@ -88,6 +90,30 @@ def test_residuals_added_in_place(built, name, blocks):
     assert len(prog.in_place) == blocks
     for o, r in prog.in_place.items():
         assert prog.env[o] is prog.env[r] or np.shares_memory(prog.env[o], prog.env[r])
+
+
+@pytest.mark.parametrize("name,shape", [("resnet18", (3, 40, 40)), ("alexnet", (3, 99, 99)),
+                                        ("resnet50", (3, 32, 32))])
+def test_conv_and_max_pool_per_image(built, monkeypatch, name, shape):
+    """A convolution whose only reader is a max pool runs with it one image at a time
+    (forced here on small inputs): the same values, bit for bit, as the two steps over
+    the batch, and the convolution's output for the whole batch never in the arena."""
+    model = built[name]
+    x = np.random.default_rng(9).standard_normal((3,) + shape).astype(np.float32)
+    whole = nn.inference(model)
+    want = whole(x)
+    monkeypatch.setattr(inf, "POOL_PER_IMAGE_MIN_BYTES", 0)
+    plan = nn.inference(model)
+    got = plan(x)
+    prog = plan._for(x.shape)
+    ops = [s.op for s in prog.steps]
+    pools = [s.op for s in whole._for(x.shape).steps].count("maxpool")
+    assert ops.count("conv_pool") >= 1
+    assert ops.count("conv_pool") + ops.count("maxpool") == pools
+    assert len(plan.algorithms()) == len(whole.algorithms())
+    np.testing.assert_array_equal(got, want)
+    assert rel_err(got, model(x)) <= 1e-4
+    assert plan.memory_bound_bytes(x.shape) <= whole.memory_bound_bytes(x.shape)
 
 
 def test_bn_fold_is_exact_in_float64():
@@ -186,6 +212,9 @@ def test_memory_figures(built):
     # (small inputs make the scratch a larger share: at 64x64 the stem's im2col columns).
     big = (16, 3, 224, 224)
     assert plan.peak_bytes(big) <= 1.25 * plan.memory_bound_bytes(big)
+    # conv1 runs with its max pool one image at a time: its output for the batch (and
+    # the pool's) is never held, so the bound is below those two alone
+    assert plan.memory_bound_bytes(big) < 16 * 64 * (112 * 112 + 56 * 56) * 4
     with pytest.raises(ValueError, match="x_shape"):
         nn.inference(built["lenet5"]).peak_bytes()
 
