@@ -441,23 +441,30 @@ fc_status fc_conv_plan_run(const fc_conv_plan *p, const float *in, const float *
 
 /* ------------------------------------------------------------ public */
 
+/* AUTO's plan of d for the queries below: a workspace too large to size still names
+ * its choices (FC_SIZE_OVERFLOW is the caller's to meet when it runs). */
+static fc_status auto_plan(const fc_conv2d_desc *d, fc_conv_pass pass, fc_conv_plan *p) {
+    fc_status st = fc_conv_plan_make(d, FC_CONV_AUTO, pass, p);
+    return st == FC_SIZE_OVERFLOW ? FC_SUCCESS : st;
+}
+
 fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass,
                                      fc_conv_algorithm *algo) {
     FC_CALL_SCOPE();
     if (!algo) return FC_INVALID_ARGUMENT;
     fc_conv_plan p;
-    fc_status st = fc_conv_plan_make(d, FC_CONV_AUTO, pass, &p);
-    if (st == FC_SUCCESS || st == FC_SIZE_OVERFLOW) *algo = p.algo;
-    return st == FC_SIZE_OVERFLOW ? FC_SUCCESS : st;
+    fc_status st = auto_plan(d, pass, &p);
+    if (st == FC_SUCCESS) *algo = p.algo;
+    return st;
 }
 
 fc_status fc_conv2d_auto_forward_blocked(const fc_conv2d_desc *d, int *blocked) {
     FC_CALL_SCOPE();
     if (!blocked) return FC_INVALID_ARGUMENT;
     fc_conv_plan p;
-    fc_status st = fc_conv_plan_make(d, FC_CONV_AUTO, FC_PASS_FORWARD, &p);
-    if (st == FC_SUCCESS || st == FC_SIZE_OVERFLOW) *blocked = p.blocked_nchw;
-    return st == FC_SIZE_OVERFLOW ? FC_SUCCESS : st;
+    fc_status st = auto_plan(d, FC_PASS_FORWARD, &p);
+    if (st == FC_SUCCESS) *blocked = p.blocked_nchw;
+    return st;
 }
 
 fc_status fc_conv2d_output_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
