@@ -942,18 +942,13 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
 static int64_t align16(int64_t n) { return (n + 15) / 16 * 16; }
 
 /* Whether backward-weights takes the fused panels: a column matrix to build, and C*R*S
- * not so narrow that the plain GEMM would compute grad_w^T instead (its rule in
- * fc_gemm_run: CRS along MR wastes fewer lanes). A 3x3 layer with one input channel
+ * not so narrow that the plain GEMM would compute grad_w^T instead
+ * (fc_gemm_transposes: CRS along MR wastes fewer lanes). A 3x3 layer with one input channel
  * (CRS 9: 23 of 32 lanes of every panel idle) ran 6.3-6.8 ms plain, 8.5 ms fused
  * (64 -> 64 channels, 28x28, batch 64, 1 thread, CPU time, medians of 5, two
  * alternating rounds); 3 channels (CRS 27) ran the same either way. */
 static int bwd_w_fuses(const plan *p) {
-    if (p->direct) return 0;
-    double mr = (double)fc_gemm_mr(), nr = (double)fc_gemm_nr(), n = (double)p->CRS,
-           m = (double)p->Kg;
-    double waste = ceil(n / nr) * nr / n * (ceil(m / mr) * mr / m);
-    double waste_t = ceil(m / nr) * nr / m * (ceil(n / mr) * mr / n);
-    return !(waste_t < 0.9 * waste);
+    return !p->direct && !fc_gemm_transposes(p->Kg, p->CRS);
 }
 
 /* The longest K block of any block's GEMM (a last, narrower block may have longer

@@ -94,6 +94,10 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws);
 /* The thread count fc_gemm_run would use for this size (1 for small products). */
 int fc_gemm_threads(int64_t M, int64_t N, int64_t K);
 
+/* Whether fc_gemm_run computes an M x N product as C^T (fewer idle lanes in its tiles),
+ * given unpacked operands and no epilogue. */
+int fc_gemm_transposes(int64_t M, int64_t N);
+
 /* Unpacked small products (gemm/gemv.c), for shapes where packing costs more than it
  * saves: a few rows of C against a large B (Linear at small batch) or a short K.
  * dot: C[i][j] = alpha * sum_p a[i * lda + p] * b[j * ldb + p] + beta * C[i][j] for

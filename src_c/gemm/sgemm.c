@@ -336,6 +336,16 @@ size_t fc_gemm_workspace(int64_t M, int64_t N, int64_t K, int threads) {
     return total;
 }
 
+/* A narrow C (N = 49 for a 7x7 feature map) wastes most of the last NR-wide tile;
+ * computing C^T = op(B)^T op(A)^T puts N along MR instead, at the cost of a
+ * transposed tile store. */
+int fc_gemm_transposes(int64_t M, int64_t N) {
+    const gemm_kernel *k = gemm_kernel_active();
+    double waste = (double)round_up(N, k->nr) / N * round_up(M, k->mr) / M;
+    double waste_t = (double)round_up(M, k->nr) / M * round_up(N, k->mr) / N;
+    return waste_t < 0.9 * waste;
+}
+
 fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
     const gemm_kernel *k = gemm_kernel_active();
     if (g->M <= 0 || g->N <= 0) return FC_SUCCESS;
@@ -343,14 +353,9 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
         scale_c(g->C, g->ldc, g->M, g->N, g->beta);
         return FC_SUCCESS;
     }
-    /* A narrow C (N = 49 for a 7x7 feature map) wastes most of the last NR-wide tile;
-     * computing C^T = op(B)^T op(A)^T puts N along MR instead, at the cost of a
-     * transposed tile store. */
     fc_gemm_args sw;
     int tc = 0;
-    double waste = (double)round_up(g->N, k->nr) / g->N * round_up(g->M, k->mr) / g->M;
-    double waste_t = (double)round_up(g->M, k->nr) / g->M * round_up(g->N, k->mr) / g->N;
-    if (waste_t < 0.9 * waste && !g->A_packed && !g->B_packed && !g->epi) {
+    if (fc_gemm_transposes(g->M, g->N) && !g->A_packed && !g->B_packed && !g->epi) {
         sw = (fc_gemm_args){!g->trans_b, !g->trans_a, g->N, g->M, g->K, g->alpha, g->B, g->ldb,
                             g->A, g->lda, g->beta, g->C, g->ldc, NULL};
         g = &sw;
