@@ -188,25 +188,34 @@ static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
 
 /* 3x3 layers (stride 1, no dilation: blocked_nchw_pays checks those) where the blocked
  * kernel beats im2col + packed GEMM, reorders and weight arrangement on every call
- * included: as many output as input channels, 64 or more; maps up to 14x14, or larger
- * ones at batch 1; an output of at most 16 x 512 x 7 x 7 floats (1.6 MB). Measured on
- * the ResNet layers (AVX-512, CPU time of 1 thread, medians of 9-15 alternating runs on
- * a shared machine, load 3-6; im2col against blocked; and callgrind instructions, AVX2,
- * 1 thread): forward 64 @ 56x56 batch 1 2.70 -> 2.35 ms (34.8M -> 30.0M), 128 @ 28x28
- * batch 1 2.50 -> 2.31 (34.9M -> 29.5M), 256 @ 14x14 batch 2 5.14 -> 4.87, batch 4
- * 10.2 -> 9.6, batch 8 20.1 -> 18.8, 512 @ 7x7 batch 16 40.7 -> 36.9 (2 threads: 40.5
- * -> 36.6). Lost: 7x7 batch 32 (80.5 -> 86.8: the batch's input, streamed once per
- * group of output blocks, no longer stays in cache), and against AUTO's Winograd at batch
- * 2 on 28x28 (4.04 -> 4.83) and 56x56 (4.13 -> 4.93), so larger maps only at batch 1
- * (only where AUTO chose im2col, so never instead of Winograd). Where
- * im2col reads the weights in place (up to 256 positions: 7x7 batch 1 3.1 -> 3.6, 14x14
- * batch 1 even) the forward stays with it (blocked_nchw_pays' inplace). Channels other
- * than 64-512 and layers with K != C were not measured. */
+ * included: 64 or more input and output channels, neither more than twice the other;
+ * maps up to 14x14, or larger ones at batch 1; an input of at most 2^19 floats (2 MiB,
+ * twice the L2: the kernel streams the batch's input once per group of output blocks).
+ * Measured on the ResNet layers (AVX-512, CPU time of 1 thread, medians of 9-15
+ * alternating runs on a shared machine, load 3-6; im2col against blocked; and callgrind
+ * instructions, AVX2, 1 thread): forward 64 @ 56x56 batch 1 2.70 -> 2.35 ms (34.8M ->
+ * 30.0M), 128 @ 28x28 batch 1 2.50 -> 2.31 (34.9M -> 29.5M), 256 @ 14x14 batch 2 5.14
+ * -> 4.87, batch 4 10.2 -> 9.6, batch 8 20.1 -> 18.8, 512 @ 7x7 batch 16 40.7 -> 36.9
+ * (2 threads: 40.5 -> 36.6). Lost: 7x7 batch 32 (80.5 -> 86.8: the input past the
+ * bound), and against AUTO's Winograd at batch 2 on 28x28 (4.04 -> 4.83) and 56x56
+ * (4.13 -> 4.93), so larger maps only at batch 1 (only where AUTO chose im2col, so never
+ * instead of Winograd). Where im2col reads the weights in place (up to 256 positions:
+ * 7x7 batch 1 3.1 -> 3.6, 14x14 batch 1 even) the forward stays with it
+ * (blocked_nchw_pays' inplace). Channels in and out differing (AlexNet's and VGG's
+ * widening layers; 1 thread, CPU time, medians of 5 alternating runs, im2col ->
+ * blocked, forward then backward-data): batch 8 13x13 256 -> 384 24.4 -> 22.9 and
+ * 27.3 -> 24.9 ms, 384 -> 256 27.0 -> 24.9 and 26.7 -> 23.6, 384 -> 384 38.8 either
+ * way and 43.8 -> 36.3; 14x14 128 -> 256 9.9 -> 8.9 and 10.0 -> 9.0, 256 -> 512 37.8
+ * -> 35.7 and 41.9 -> 38.7; 7x7 512 -> 256 11.6 -> 10.0 and 12.0 -> 9.6, 256 -> 512
+ * 10.6 -> 10.0 and 10.7 -> 9.6. Past the input bound, batch 16 13x13: 256 -> 384
+ * 49.5 -> 51.0 (lost), 384 -> 256 46.5 -> 49.3 (lost). */
 static int blocked_3x3_pays(const fc_conv2d_desc *d) {
-    if (d->R != 3 || d->S != 3 || d->C != d->K || d->C < 64) return 0;
-    int64_t OH, OW, out;
+    if (d->R != 3 || d->S != 3 || d->C < 64 || d->K < 64 || d->K > 2 * d->C ||
+        d->C > 2 * d->K)
+        return 0;
+    int64_t OH, OW, in;
     fc_conv2d_out_shape(d, &OH, &OW);
-    if (!fc_prod4(d->N, d->K, OH, OW, &out) || out > 16 * 512 * 7 * 7) return 0;
+    if (!fc_prod4(d->N, d->C, d->H, d->W, &in) || in > (1 << 19)) return 0;
     return OH * OW <= 14 * 14 || d->N == 1;
 }
 
@@ -278,7 +287,8 @@ static int bwd_blocked_wider_pays(const fc_conv2d_desc *d) {
 /* AUTO's backward-data of a stride-1 convolution whose flipped forward (conv/
  * bwd_data_flipped.c) AUTO's forward would run through the blocked kernel: that
  * forward, rather than GEMM columns R*S times grad_x and col2im, where the layer has no
- * more output than input channels (or bwd_blocked_wider_pays, above). Measured on 2
+ * more output than input channels (or bwd_blocked_wider_pays, above, or a 3x3 layer
+ * blocked_3x3_pays takes flipped: measured there). Measured on 2
  * threads (quiet machine, medians of 11 alternating runs, three rounds, im2col against
  * flipped blocked): N8 C64 28x28 K64 5x5 10.6-13.0 -> 9.7-11.4 ms (torch 10.1-11.9);
  * with more output channels it lost in that round: N8 C48 35x35 K64 13.5-15.3 ->
@@ -304,7 +314,9 @@ static int bwd_blocked_flipped(const fc_conv2d_desc *d, fc_conv_algorithm asked,
         return 0;
     int forced = fc_conv_blocked_nchw_override();
     if (forced >= 0) return forced;
-    if (algo != FC_CONV_IM2COL || (d->K > d->C && !bwd_blocked_wider_pays(d))) return 0;
+    if (algo != FC_CONV_IM2COL ||
+        (d->K > d->C && !bwd_blocked_wider_pays(d) && !blocked_3x3_pays(&fd)))
+        return 0;
     fc_conv_algorithm fa = select_algorithm(&fd, FC_PASS_FORWARD, &bytes);
     /* im2col's backward-data never reads its weights in place, so the in-place forward's
      * exclusion does not hold for 3x3 (measured: above) */

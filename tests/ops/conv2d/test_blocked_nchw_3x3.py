@@ -1,9 +1,9 @@
 """AUTO's 3x3 rule for the blocked NCHW kernel (conv2d.c, blocked_3x3_pays): the forward
 (conv/blocked_nchw.c) and backward-data as the flipped forward (conv/bwd_data_flipped.c,
 the weights flipped straight into the blocked arrangement) where a 3x3 stride-1 layer
-has as many output as input channels, 64 or more, an output of at most 16 x 512 x 7 x 7
-floats, and maps up to 14x14 or batch 1; the forward not where im2col reads its weights
-in place. Checked: the routes against the float64 reference (odd channel counts, batch
+has 64 or more input and output channels, neither more than twice the other, an input
+of at most 2^19 floats, and maps up to 14x14 or batch 1; the forward not where im2col
+reads its weights in place. Checked: the routes against the float64 reference (odd channel counts, batch
 1-3, every ISA, 1-3 threads), the flipped route forced on odd shapes, the caller's
 workspace, and that AUTO takes the path exactly where the rule says."""
 
@@ -34,9 +34,9 @@ def _out(c):
     return N, K, (H + t + b - dh * (R - 1) - 1) // sh + 1, (W + l + r - dw * (S - 1) - 1) // sw + 1
 
 
-def _pays_3x3(N, C, K, OH, OW):
+def _pays_3x3(N, C, K, H, W, OH, OW):
     """blocked_3x3_pays, restated (stride 1, no dilation, one group checked by callers)."""
-    return (C == K >= 64 and N * K * OH * OW <= 16 * 512 * 7 * 7
+    return (C >= 64 and K >= 64 and K <= 2 * C and C <= 2 * K and N * C * H * W <= 1 << 19
             and (OH * OW <= 14 * 14 or N == 1))
 
 
@@ -48,9 +48,9 @@ def _expected(c):
     plain = (R, S) == (3, 3) and c["stride"] == (1, 1) and c["dilation"] == (1, 1) and \
         c["groups"] == 1
     _, _, OH, OW = _out(c)
-    fwd = plain and _pays_3x3(N, C, K, OH, OW) and N * OH * OW > INPLACE_MAX_COLS
-    # the flipped forward: K and C swapped, its output is the input's H x W
-    bwd = plain and min(_flipped_pads(c)) >= 0 and _pays_3x3(N, K, C, H, W)
+    fwd = plain and _pays_3x3(N, C, K, H, W, OH, OW) and N * OH * OW > INPLACE_MAX_COLS
+    # the flipped forward: K and C swapped, grad_y in, the input's H x W out
+    bwd = plain and min(_flipped_pads(c)) >= 0 and _pays_3x3(N, K, C, OH, OW, H, W)
     return fwd, bwd
 
 
@@ -176,10 +176,15 @@ EDGES = [
     ((2, 64, 7, 7), 64, 1, 1, 1, (False, True)),       # 98 columns: forward in place
     ((2, 63, 14, 14), 63, 1, 1, 1, (False, False)),    # 63 channels
     ((2, 65, 14, 14), 65, 1, 1, 1, (True, True)),      # 65 channels
-    ((2, 64, 14, 14), 72, 1, 1, 1, (False, False)),    # more output channels
-    ((2, 72, 14, 14), 64, 1, 1, 1, (False, False)),    # fewer output channels
-    ((8, 256, 14, 14), 256, 1, 1, 1, (True, True)),    # 16 x 512 x 7 x 7 output floats
-    ((9, 256, 14, 14), 256, 1, 1, 1, (False, False)),  # over it
+    ((2, 64, 14, 14), 72, 1, 1, 1, (True, True)),      # more output channels
+    ((2, 72, 14, 14), 64, 1, 1, 1, (True, True)),      # fewer output channels
+    ((2, 64, 14, 14), 128, 1, 1, 1, (True, True)),     # twice as many
+    ((2, 64, 14, 14), 129, 1, 1, 1, (False, False)),   # more than twice
+    ((2, 129, 14, 14), 64, 1, 1, 1, (False, False)),   # fewer than half
+    ((2, 64, 14, 14), 63, 1, 1, 1, (False, False)),    # 63 output channels
+    ((10, 256, 14, 14), 256, 1, 1, 1, (True, True)),   # 501,760 input floats
+    ((12, 256, 13, 13), 384, 1, 1, 1, (True, False)),  # 519,168 in; grad_y over 2^19
+    ((13, 256, 13, 13), 384, 1, 1, 1, (False, False)),  # 562,432 input floats
     ((2, 64, 27, 27), 64, 1, 2, 1, (False, False)),    # stride 2 (14x14 output)
     ((2, 64, 16, 16), 64, 2, 1, 2, (False, False)),    # dilation 2
 ]
