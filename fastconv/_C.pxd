@@ -137,6 +137,8 @@ cdef extern from "fastconv.h" nogil:
         int count_include_pad
 
     fc_status fc_pool2d_output_shape(const fc_pool2d_desc *d, int64_t *OH, int64_t *OW)
+    fc_status fc_max_pool2d_forward_nchw8c(const fc_pool2d_desc *d, const float *xb,
+                                           float *yb)
     fc_status fc_max_pool2d_forward(const fc_pool2d_desc *d, const float *x, float *y,
                                     int64_t *indices)
     fc_status fc_max_pool2d_backward(const fc_pool2d_desc *d, const float *grad_y,

@@ -55,6 +55,21 @@ def max_pool2d_forward(x, y, indices, tuple kernel, tuple stride, tuple pads,
     _check(st, "max_pool2d")
 
 
+def max_pool2d_forward_nchw8c(xb, yb, tuple xs, tuple kernel, tuple stride, tuple pads,
+                              tuple dilation, bint ceil_mode):
+    """yb = max pooling of xb, both NCHW8c; xs: the logical (N, C, H, W)."""
+    cdef fc_pool2d_desc d = _pool_desc(xs, kernel, stride, pads, dilation, ceil_mode, True)
+    cdef int64_t OH = 0, OW = 0
+    _check(fc_pool2d_output_shape(&d, &OH, &OW), "max_pool2d_nchw8c")
+    cdef int64_t blocks = d.N * ((d.C + 7) // 8)
+    cdef const float *px = _fptr(xb, blocks * d.H * d.W * 8, "x")
+    cdef float *py = _fptr(yb, blocks * OH * OW * 8, "out", True)
+    cdef fc_status st
+    with nogil:
+        st = fc_max_pool2d_forward_nchw8c(&d, px, py)
+    _check(st, "max_pool2d_nchw8c")
+
+
 def max_pool2d_backward(gy, x, indices, gx, tuple kernel, tuple stride, tuple pads,
                         tuple dilation, bint ceil_mode):
     cdef fc_pool2d_desc d = _pool_desc(gx.shape, kernel, stride, pads, dilation, ceil_mode,

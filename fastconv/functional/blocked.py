@@ -10,6 +10,7 @@ once (pack_nchw8c_weights).
     xb = to_nchw8c(x)                       # (N, C, H, W) -> (N, ceil(C/8), H, W, 8)
     pw = pack_nchw8c_weights(weight)        # once per layer
     yb = conv2d_nchw8c(xb, pw, bias, stride=1, padding=1, relu=True)
+    yb = max_pool2d_nchw8c(yb, 3, stride=2) # pooling stays in the layout too
     y = from_nchw8c(yb, K)                  # -> (N, K, OH, OW)
 """
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from fastconv import _C
 from fastconv.functional import _args
 from fastconv.functional.conv import ConvParams, epilogue_args, epilogue_float32
+from fastconv.functional.pool import PoolParams
 
 BLOCK = 8
 
@@ -122,5 +124,23 @@ def conv2d_nchw8c(xb, weight, bias=None, stride=1, padding=0, dilation=1, *, sca
     return yb
 
 
-__all__ = ["BLOCK", "Nchw8cWeights", "conv2d_nchw8c", "from_nchw8c", "pack_nchw8c_weights",
-           "to_nchw8c"]
+def max_pool2d_nchw8c(xb, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """max_pool2d on the blocked layout: xb (N, ceil(C/8), H, W, 8) gives yb (N,
+    ceil(C/8), OH, OW, 8), each lane pooled as max_pool2d pools a channel (same
+    arguments and output size; no indices), so the padded channels' zeros stay zeros."""
+    fn = "max_pool2d_nchw8c"
+    xb = _args.as_array(xb, "x", fn, 5, "(N, C/8, H, W, 8)")
+    N, B, H, W, L = xb.shape
+    if L != BLOCK or B < 1:
+        raise ValueError(f"{fn}: expected x of shape (N, C/8, H, W, {BLOCK}), got "
+                         f"{tuple(xb.shape)}")
+    p = PoolParams(fn, (N, B * BLOCK, H, W), kernel_size, stride, padding, dilation, ceil_mode)
+    yb = _args.empty((N, B) + p.out_shape[2:] + (BLOCK,), "output", fn)
+    if yb.size:
+        _C.max_pool2d_forward_nchw8c(_args.to_float32(xb, "x", fn), yb, p.x_shape,
+                                     *p.c_args())
+    return yb
+
+
+__all__ = ["BLOCK", "Nchw8cWeights", "conv2d_nchw8c", "from_nchw8c", "max_pool2d_nchw8c",
+           "pack_nchw8c_weights", "to_nchw8c"]

@@ -318,6 +318,9 @@ class _Compiled:
                 s.a["_nchw8c_weights"] = _C.conv2d_blocked_transform_weights(s.a["w"])
             ins = [self._blocked(v) for v in s.ins]
             a = dict(s.a, blocked=True)
+        elif s.op == "maxpool" and s.ins[0] in self.logical:
+            # pools in the layout its input already has (AlexNet between blocked layers)
+            ins, a = list(s.ins), dict(s.a, blocked=True)
         else:
             ins = [self._plain(v) for v in s.ins]
             a = s.a
@@ -362,6 +365,9 @@ class _Compiled:
                 env[o] = env[i].reshape(shape)
             return run
         if op in ("maxpool", "avgpool"):
+            blocked = a.get("blocked", False)
+            if blocked:
+                xs = self.logical[s.ins[0]]
             if len(xs) != 4:
                 raise ValueError(f"{_FN}: expected x of shape (N, C, H, W) for pooling, "
                                  f"got {xs}")
@@ -369,6 +375,13 @@ class _Compiled:
             p = PoolParams(_FN, xs, a["kernel"], a["stride"], a["padding"], dil,
                            a["ceil_mode"])
             self.shapes[o] = p.out_shape
+            if blocked:
+                N, C, OH, OW = p.out_shape
+                self.shapes[o] = (N, -(-C // 8), OH, OW, 8)
+                self.logical[o] = p.out_shape
+                c = p.c_args()
+                return lambda env, i=s.ins[0]: _C.max_pool2d_forward_nchw8c(
+                    env[i], env[o], p.x_shape, *c)
             if op == "maxpool":
                 c = p.c_args()
                 return lambda env, i=s.ins[0]: _C.max_pool2d_forward(env[i], env[o], None, *c)

@@ -626,6 +626,12 @@ FC_API fc_status fc_conv2d_blocked_workspace_size(const fc_conv2d_desc *d, size_
 FC_API fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb,
                                            const float *wb, const fc_epilogue *ep, float *yb,
                                            void *workspace, size_t workspace_size);
+/* Max pooling of xb[N][ceil(C/8)][H][W][8] into yb[N][ceil(C/8)][OH][OW][8] as
+ * fc_max_pool2d_forward pools x (d's C the logical channel count; OH, OW from
+ * fc_pool2d_output_shape; no indices): every lane of a block pooled, so zeros in the
+ * padded channels stay zeros. xb and yb must not overlap. */
+FC_API fc_status fc_max_pool2d_forward_nchw8c(const fc_pool2d_desc *d, const float *xb,
+                                              float *yb);
 
 #ifdef __cplusplus
 }

@@ -45,7 +45,7 @@ static fc_status check_axis(int64_t in, int64_t k, int64_t s, int64_t p0, int64_
     return FC_SUCCESS;
 }
 
-static fc_status check(const fc_pool2d_desc *d, int is_avg, int64_t *OH, int64_t *OW) {
+fc_status fc_pool_check(const fc_pool2d_desc *d, int is_avg, int64_t *OH, int64_t *OW) {
     if (!d) return FC_INVALID_ARGUMENT;
     if (d->N < 1 || d->C < 1) return FC_INVALID_SHAPE;
     if (is_avg && (d->dilation_h != 1 || d->dilation_w != 1)) return FC_INVALID_DILATION;
@@ -73,7 +73,7 @@ static fc_status check(const fc_pool2d_desc *d, int is_avg, int64_t *OH, int64_t
 
 fc_status fc_pool2d_output_shape(const fc_pool2d_desc *d, int64_t *OH, int64_t *OW) {
     if (!OH || !OW) return FC_INVALID_ARGUMENT;
-    return check(d, 0, OH, OW);
+    return fc_pool_check(d, 0, OH, OW);
 }
 
 /* A call's geometry, its shared tables and every thread's scratch, in one workspace. */
@@ -93,7 +93,7 @@ static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 /* Checks d and sizes the call's geometry and workspace (*need bytes). */
 static fc_status plan_call(const fc_pool2d_desc *d, int is_avg, pool_call *c, size_t *need) {
     int64_t OH, OW;
-    fc_status st = check(d, is_avg, &OH, &OW);
+    fc_status st = fc_pool_check(d, is_avg, &OH, &OW);
     if (st != FC_SUCCESS) return st;
     fc_pool_geom *g = &c->g;
     *g = (fc_pool_geom){0};

@@ -12,6 +12,10 @@
 /* Row buffers are rounded to this many floats times the stride, the widest vector. */
 #define FC_POOL_VMAX 16
 
+/* The descriptor checked (dilation only for max pooling: is_avg 0) and its output size:
+ * pool.c's entry points and the blocked layout's (pool/max_pool_nchw8c.c). */
+fc_status fc_pool_check(const fc_pool2d_desc *d, int is_avg, int64_t *OH, int64_t *OW);
+
 /* One plane's geometry plus tables shared (read-only) by every thread. */
 typedef struct fc_pool_geom {
     int64_t H, W, OH, OW;

@@ -44,12 +44,13 @@ def test_equal_to_the_nchw_plan(isa, monkeypatch, rng):
 
 
 def test_layouts_meet_at_other_steps(rng):
-    """A pool between blocked convolutions, a grouped one (plain) and channel counts that
-    are not multiples of 8: each value is reordered where a step needs the other layout."""
+    """A max pool between blocked convolutions (pools blocked), a grouped one (plain) and
+    channel counts that are not multiples of 8: each value is reordered where a step
+    needs the other layout."""
     model = nn.Sequential(
         nn.Conv2d(3, 20, 3, padding=1), nn.ReLU(),            # 3 channels: plain
         nn.Conv2d(20, 21, 3, padding=1), nn.BatchNorm2d(21), nn.ReLU(),   # blocked
-        nn.MaxPool2d(2),                                      # plain
+        nn.MaxPool2d(2),                                      # blocked: its input is
         nn.Conv2d(21, 17, 1), nn.ReLU(),                      # blocked
         nn.Conv2d(17, 34, 3, padding=1, groups=17),           # grouped: plain
         nn.Conv2d(34, 19, 3, stride=2, padding=1),            # blocked
@@ -60,8 +61,26 @@ def test_layouts_meet_at_other_steps(rng):
     plan = nn.inference(model)
     y = plan(x)
     assert plan.algorithms().count("nchw8c") == 3
-    ops = [s.op for s in plan._last.steps]
-    assert ops.count("to_nchw8c") == 3 and ops.count("from_nchw8c") == 3
+    steps = plan._last.steps
+    ops = [s.op for s in steps]
+    assert ops.count("to_nchw8c") == 2 and ops.count("from_nchw8c") == 2
+    assert [s.a.get("blocked", False) for s in steps if s.op == "maxpool"] == [True]
+    assert rel_err(y, model(x)) <= 1e-4
+
+
+def test_alexnet_pools_between_blocked_layers(isa, rng):
+    """AlexNet at batch 1: the pools after conv2 and conv5 read blocked values and pool
+    in that layout (no reorder around them); the plan equals the NCHW one."""
+    model = fc.models.alexnet(num_classes=10)
+    model.eval()
+    x = rng.standard_normal((1, 3, 99, 99)).astype(np.float32)
+    plan = nn.inference(model)
+    y = plan(x)
+    steps = plan._last.steps
+    assert [s.a.get("blocked", False) for s in steps if s.op == "maxpool"] == \
+        [False, True, True]
+    ops = [s.op for s in steps]
+    assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
     assert rel_err(y, model(x)) <= 1e-4
 
 
