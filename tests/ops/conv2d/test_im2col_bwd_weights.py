@@ -77,3 +77,28 @@ def test_narrow_crs_keeps_plain_gemm(isa, threads, case, rng):
         check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
     finally:
         fastconv.set_num_threads(before)
+
+
+# Channels-last panels (bwd_w_cl_panels): C/groups fills at least 8/9 of the lanes of its
+# NR-wide channel blocks on every ISA (32 and 64; 30: a last block two channels short,
+# 16 + 14 on AVX2), so grad_w is summed as [K][R][S][C] and permuted back. Strides 1-3
+# (runs of xt copied at once, or position by position), dilation, asymmetric padding,
+# groups, batch 1 and 3, several images per block (5x5 planes), several row blocks,
+# output rows longer than a K block (split runs), a partial last row tile (K 17).
+CL_CASES = [
+    _case((2, 32, 12, 12), (17, 32, 5, 5), 1, (2, 2, 2, 2)),
+    _case((1, 30, 15, 14), (24, 30, 3, 3), 2, (1, 0, 0, 1)),
+    _case((3, 64, 11, 10), (9, 64, 3, 3), 1, (2, 1, 0, 2), 2),
+    _case((2, 64, 13, 12), (24, 32, 5, 5), 1, (2, 2, 1, 1), 1, 2),
+    _case((6, 32, 5, 5), (20, 32, 3, 3), 1, (1, 1, 1, 1)),
+    _case((1, 60, 23, 25), (8, 60, 7, 7), 3, (3, 2, 1, 3)),
+    _case((1, 32, 6, 300), (9, 32, 3, 5), 1, (1, 1, 2, 2)),
+    _case((2, 32, 70, 70), (16, 32, 3, 3), 1, (1, 1, 1, 1)),
+    dict(x_shape=(1, 32, 9, 20), w_shape=(12, 32, 3, 2), stride=(2, 1), pads=(0, 1, 1, 0),
+         dilation=(1, 3), groups=1),
+]
+
+
+@pytest.mark.parametrize("case", CL_CASES, ids=case_id)
+def test_channels_last_panels(isa, threads, case, rng):
+    check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
