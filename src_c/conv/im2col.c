@@ -69,12 +69,15 @@ typedef struct plan {
     int layout;             /* forward: FC_IM2COL_WEIGHTS_AS_A or _AS_B (use_layout) */
     int fused;              /* backward-weights: B panels gathered from x (bwd_w_panels) */
     int cl;                 /* backward-weights: ... from x channels-last (bwd_w_cl_panels) */
+    int xp;                 /* backward-weights: ... from x padded (bwd_w_xp_panels) */
 } plan;
 
 static int bwd_w_fuses(const plan *p);
 static int64_t bwd_w_fused_floats(const plan *p, int gt);
 static int bwd_w_channels_last(const plan *p);
 static int64_t bwd_w_cl_floats(const plan *p, int gt);
+static int bwd_w_padded(const plan *p);
+static int64_t bwd_w_xp_floats(const plan *p, int gt);
 
 static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     memset(p, 0, sizeof *p);
@@ -186,7 +189,10 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
         if (p->fused) { /* bwd_w_panels: no column matrix, no GEMM arena */
             p->gemm_bytes = 0;
             p->cl = bwd_w_channels_last(p);
-            p->col_floats = p->cl ? bwd_w_cl_floats(p, gt) : bwd_w_fused_floats(p, gt);
+            p->xp = !p->cl && bwd_w_padded(p);
+            p->col_floats = p->cl   ? bwd_w_cl_floats(p, gt)
+                            : p->xp ? bwd_w_xp_floats(p, gt)
+                                    : bwd_w_fused_floats(p, gt);
         }
         /* Thread 0 writes grad_w itself, the others keep partial sums; channels-last,
          * every worker sums grad_w's permutation [K][R][S][C] into its own buffer. */
@@ -943,7 +949,9 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
  * takes at once. The column matrix (CRS x cols, 2.5 MB for a 5x5 layer with 64
  * channels: past L2) is never written nor read back, and the packed B never leaves L1.
  * Panels are independent (disjoint columns of gw): split over threads when the GEMM
- * would have been threaded. */
+ * would have been threaded. Two other sources of the same B panels skip the row buffer
+ * and its transposition where they measured faster: channels-last (bwd_w_cl_panels,
+ * layers with many channels) and padded rows (bwd_w_xp_panels, strides >= 4). */
 
 static int64_t align16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -1011,6 +1019,42 @@ static int64_t bwd_w_cl_floats(const plan *p, int gt) {
         pa > INT64_MAX / 4 || bp > INT64_MAX / 4)
         return -1;
     return align16(pa) + align16(xt) + bp;
+}
+
+/* Padded panels: the block's input rows copied once, padded with zeros, into xp
+ * [image][channel][row][column]; the NR columns q = (c, r, s) of a B panel row (one
+ * output position) are then runs of xp along s (one per (c, r) the panel spans),
+ * copied straight into the panel: no row buffer, no transposition. For a wide stride
+ * (>= 4), whose row panels gather stride_w of every S taps one float at a time: AlexNet
+ * conv1 (3 -> 96, 11x11/4, batch 8) 20.1-20.4 -> 19.2-19.6 ms, 8 -> 96 channels at
+ * 115x115 6.3-6.4 -> 5.9-6.05 ms (1 thread, CPU time, medians of 7, alternating). Not
+ * at stride 2 (ResNet conv1 7x7/2: 51.2-51.7 -> 52.3-53.4 ms, runs of 7 taps against
+ * row panels that copy 5 of 7 rows as runs) nor 1 (3x3, 16 -> 64 channels at 56x56:
+ * 6.3-6.5 -> 7.6-8.0 ms). */
+static int64_t bwd_w_xp_image(const plan *p) {
+    int64_t n;
+    if (!fc_mul_ok(p->Cg, bwd_w_xt_rows(p), &n) || !fc_mul_ok(n, bwd_w_xt_cols(p), &n)) return -1;
+    return n;
+}
+
+static int bwd_w_padded(const plan *p) {
+    int64_t xp = bwd_w_xp_image(p), col;
+    if (p->d->stride_w < 4 || xp < 0 || !fc_mul_ok(xp, p->nimg, &xp)) return 0;
+    return fc_mul_ok(p->CRS, p->cols, &col) && xp <= col;
+}
+
+/* a B panel and the 16 floats the last position's copy may spill past it */
+static int64_t bwd_w_xp_panel(const plan *p) {
+    return align16(fc_gemm_nr() * bwd_w_kmax(p) + 16);
+}
+
+static int64_t bwd_w_xp_floats(const plan *p, int gt) {
+    int64_t pa = fc_gemm_packed_a_floats(p->Kg, p->cols), xp = bwd_w_xp_image(p), bp;
+    if (pa < 0 || xp < 0 || !fc_mul_ok(xp, p->nimg, &xp) ||
+        !fc_mul_ok(bwd_w_xp_panel(p), gt, &bp) || xp > INT64_MAX / 4 ||
+        pa > INT64_MAX / 4 || bp > INT64_MAX / 4)
+        return -1;
+    return align16(pa) + align16(xp + 16) + bp;
 }
 
 /* Row q = (c, r, s) of block b's column matrix for group g (cols floats, images side
@@ -1201,6 +1245,89 @@ static void bwd_w_cl_panels(const plan *p, const float *xt, const block *b, cons
     }
 }
 
+/* xp's row hb of channel c of image i (block b, group g): x's row
+ * oh0 * stride_h + hb - pad_top from column -pad_left, zeros outside x. */
+static void bwd_w_xp_row(const plan *p, const float *x, int64_t g, const block *b, int64_t i,
+                         int64_t c, int64_t hb, float *xp) {
+    const fc_conv2d_desc *d = p->d;
+    const int64_t H = d->H, W = d->W, Wp = bwd_w_xt_cols(p);
+    const int64_t ih = b->oh0 * d->stride_h + hb - d->pad_top;
+    float *dst = xp + ((i * p->Cg + c) * bwd_w_xt_rows(p) + hb) * Wp;
+    if (ih < 0 || ih >= H) {
+        memset(dst, 0, (size_t)Wp * sizeof(float));
+        return;
+    }
+    int64_t pl = fc_min64(d->pad_left, Wp), wn = fc_max64(0, fc_min64(W, Wp - pl));
+    memset(dst, 0, (size_t)pl * sizeof(float));
+    memcpy(dst + pl, x + ((b->n0 + i) * d->C + g * p->Cg + c) * H * W + ih * W,
+           (size_t)wn * sizeof(float));
+    memset(dst + pl + wn, 0, (size_t)(Wp - pl - wn) * sizeof(float));
+}
+
+/* Panels [j0, j1) (NR columns of gw each) of block b: gw_g = (first) or += A . col^T,
+ * the B panels gathered from xp: for each run of s in one (c, r) the panel's columns
+ * [jq, jq + len) of every output position, o[t] = xp[..][ow * sw + (s0 + t) * dw]. */
+static void bwd_w_xp_panels(const plan *p, const float *xp, const block *b, const float *ap,
+                            float *gwg, int first, int64_t j0, int64_t j1, float *bp) {
+    const fc_conv2d_desc *d = p->d;
+    const fc_gemm_config *k = &fc_kernels_active()->gemm;
+    const int64_t mr = k->mr, nr = k->nr, cols = b->cols, M = p->Kg, CRS = p->CRS;
+    const int64_t Mr = fc_ceil_div(M, mr) * mr, kstep = fc_gemm_kstep(cols);
+    const int64_t Hb = bwd_w_xt_rows(p), Wp = bwd_w_xt_cols(p), OW = p->OW;
+    const int64_t sw = d->stride_w, sh = d->stride_h, dw = d->dilation_w, RS = p->R * p->S;
+    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
+    int64_t segoff[FC_GEMM_TILE_MAX], segj[FC_GEMM_TILE_MAX], seglen[FC_GEMM_TILE_MAX];
+    for (int64_t jp = j0; jp < j1; jp++) {
+        int64_t q0 = jp * nr, n = fc_min64(nr, CRS - q0), ns = 0;
+        for (int64_t jq = 0; jq < n; ns++) { /* one (c, r): columns [jq, jq + len) */
+            int64_t qq = q0 + jq, c = qq / RS, r = (qq / p->S) % p->R, s0 = qq % p->S;
+            seglen[ns] = fc_min64(p->S - s0, n - jq);
+            segoff[ns] = (c * Hb + r * d->dilation_h) * Wp + s0 * dw;
+            segj[ns] = jq;
+            jq += seglen[ns];
+        }
+        if (n < nr) /* columns no run writes: zero once (copies of 16 may spill there) */
+            for (int64_t q = 0; q < kstep; q++)
+                for (int64_t j = n; j < nr; j++) bp[q * nr + j] = 0.0f;
+        for (int64_t pc = 0; pc < cols; pc += kstep) {
+            int64_t kc = fc_min64(kstep, cols - pc);
+            float beta = first && pc == 0 ? 0.0f : 1.0f;
+            for (int64_t q = pc; q < pc + kc;) {
+                int64_t i = q / b->pb, oh = (q % b->pb) / OW, ow = q % OW;
+                int64_t run = fc_min64(OW - ow, pc + kc - q);
+                const float *src = xp + (i * p->Cg * Hb + oh * sh) * Wp + ow * sw;
+                float *o = bp + (q - pc) * nr;
+                for (int64_t t = 0; t < run; t++, o += nr, src += sw)
+                    for (int64_t e = 0; e < ns; e++) {
+                        const float *sp = src + segoff[e];
+                        float *op = o + segj[e];
+                        if (dw == 1 && seglen[e] <= 16) {
+                            /* whole vectors: spills past the run land where the next run
+                             * (or row) writes afterwards, or in columns past n */
+                            memcpy(op, sp, 64);
+                            continue;
+                        }
+                        for (int64_t u = 0; u < seglen[e]; u++) op[u] = sp[u * dw];
+                    }
+                q += run;
+            }
+            for (int64_t i0 = 0; i0 < M; i0 += mr) {
+                int64_t m = fc_min64(mr, M - i0);
+                const float *a = ap + Mr * pc + i0 * kc;
+                float *c = gwg + i0 * CRS + q0;
+                if (m == mr && n == nr) {
+                    k->ukernel(kc, a, bp, c, CRS, 1.0f, beta);
+                    continue;
+                }
+                k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++)
+                        c[i * CRS + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * CRS + j]);
+            }
+        }
+    }
+}
+
 /* gw (all groups, [K][CRS]) = (first) or += the contribution of block (ib, rb). */
 static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float *gy,
                              const float *x, float *gw, int first, worker *wk, int gt) {
@@ -1234,6 +1361,26 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
                     bwd_w_xt_row(p, x, g, &b, u / (CB * Hb), (u / Hb) % CB, u % Hb, xt);
                 bwd_w_cl_panels(p, xt, &b, ap, gwg, first, np * t / nt, np * (t + 1) / nt,
                                 bps + t * align16(nr * bwd_w_kmax(p)));
+            }
+            continue;
+        }
+        if (p->xp) {
+            int64_t nr = fc_gemm_nr(), np = fc_ceil_div(p->CRS, nr), Hb = bwd_w_xt_rows(p);
+            float *ap = wk->col, *xp = ap + align16(fc_gemm_packed_a_floats(p->Kg, p->cols));
+            float *bps = xp + align16(bwd_w_xp_image(p) * p->nimg + 16);
+            fc_gemm_pack_a(0, p->Kg, b.cols, A, lda, ap, 1);
+            #pragma omp parallel num_threads(gt) if (gt > 1)
+            {
+                int t = 0, nt = 1;
+#ifdef _OPENMP
+                t = omp_get_thread_num();
+                nt = omp_get_num_threads();
+#endif
+                #pragma omp for schedule(static)
+                for (int64_t u = 0; u < b.nn * p->Cg * Hb; u++)
+                    bwd_w_xp_row(p, x, g, &b, u / (p->Cg * Hb), (u / Hb) % p->Cg, u % Hb, xp);
+                bwd_w_xp_panels(p, xp, &b, ap, gwg, first, np * t / nt, np * (t + 1) / nt,
+                                bps + t * bwd_w_xp_panel(p));
             }
             continue;
         }

@@ -102,3 +102,24 @@ CL_CASES = [
 @pytest.mark.parametrize("case", CL_CASES, ids=case_id)
 def test_channels_last_panels(isa, threads, case, rng):
     check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
+
+
+# Padded panels (bwd_w_xp_panels): stride_w >= 4 without channels-last, each B panel row
+# copied from x's padded rows as runs along s (16-float copies that spill into columns
+# written afterwards, or one by one: a run longer than 16, dilation along W). Panels
+# spanning several channels (5 channels x 11 taps), padding on every side, dilation along
+# H and W, groups, stride 4 along W only, several images per block, batch 1 and 3.
+XP_CASES = [
+    _case((3, 5, 45, 47), (13, 5, 11, 11), 4, (1, 2, 3, 0)),
+    _case((1, 3, 38, 41), (10, 3, 7, 7), 5, (3, 3, 3, 3)),
+    dict(x_shape=(2, 6, 21, 60), w_shape=(10, 3, 3, 19), stride=(1, 4), pads=(1, 0, 2, 5),
+         dilation=(2, 1), groups=2),
+    dict(x_shape=(1, 4, 30, 50), w_shape=(8, 4, 5, 3), stride=(2, 4), pads=(0, 1, 2, 2),
+         dilation=(1, 3), groups=1),
+    _case((7, 3, 13, 13), (20, 3, 5, 5), 4, (2, 2, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("case", XP_CASES, ids=case_id)
+def test_padded_panels(isa, threads, case, rng):
+    check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
