@@ -68,10 +68,16 @@ typedef struct plan {
     int prepacked;          /* forward from weights the caller packed: none in the workspace */
     int layout;             /* forward: FC_IM2COL_WEIGHTS_AS_A or _AS_B (use_layout) */
     int fused;              /* backward-weights: B panels gathered from x (bwd_w_panels) */
+    int cl;                 /* backward-weights: ... from x channels-last (bwd_w_cl_panels) */
+    int xp;                 /* backward-weights: ... from x padded (bwd_w_xp_panels) */
 } plan;
 
 static int bwd_w_fuses(const plan *p);
 static int64_t bwd_w_fused_floats(const plan *p, int gt);
+static int bwd_w_channels_last(const plan *p);
+static int64_t bwd_w_cl_floats(const plan *p, int gt);
+static int bwd_w_padded(const plan *p);
+static int64_t bwd_w_xp_floats(const plan *p, int gt);
 
 static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     memset(p, 0, sizeof *p);
@@ -182,10 +188,15 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
         p->fused = bwd_w_fuses(p);
         if (p->fused) { /* bwd_w_panels: no column matrix, no GEMM arena */
             p->gemm_bytes = 0;
-            p->col_floats = bwd_w_fused_floats(p, gt);
+            p->cl = bwd_w_channels_last(p);
+            p->xp = !p->cl && bwd_w_padded(p);
+            p->col_floats = p->cl   ? bwd_w_cl_floats(p, gt)
+                            : p->xp ? bwd_w_xp_floats(p, gt)
+                                    : bwd_w_fused_floats(p, gt);
         }
-        /* Thread 0 writes grad_w itself; the others keep partial sums. */
-        if (p->across) p->gw_floats = p->Kg * p->CRS * p->G;
+        /* Thread 0 writes grad_w itself, the others keep partial sums; channels-last,
+         * every worker sums grad_w's permutation [K][R][S][C] into its own buffer. */
+        if (p->across || p->cl) p->gw_floats = p->Kg * p->CRS * p->G;
         break;
     }
 }
@@ -227,7 +238,8 @@ static size_t plan_workspace(const plan *p) {
         if (!fc_ws_add(&total, p->col_floats, sizeof(float))) return SIZE_MAX;
         if (!fc_ws_add(&total, p->stage_floats, sizeof(float))) return SIZE_MAX;
         if (__builtin_add_overflow(total, p->gemm_bytes + FC_ALIGN, &total)) return SIZE_MAX;
-        if (t > 0 && !fc_ws_add(&total, p->gw_floats, sizeof(float))) return SIZE_MAX;
+        if ((t > 0 || p->cl) && !fc_ws_add(&total, p->gw_floats, sizeof(float)))
+            return SIZE_MAX;
     }
     return total;
 }
@@ -263,7 +275,7 @@ static fc_status carve(const plan *p, fc_arena *ws, worker *w, int nw, float **w
         char *g = (char *)fc_arena_alloc(ws, p->gemm_bytes);
         if (!g && p->gemm_bytes) return FC_INVALID_WORKSPACE;
         w[t].gemm = (fc_arena){g, p->gemm_bytes, 0};
-        if (t > 0 && p->gw_floats) {
+        if ((t > 0 || p->cl) && p->gw_floats) {
             w[t].gw = (float *)fc_arena_alloc(ws, (size_t)p->gw_floats * sizeof(float));
             if (!w[t].gw) return FC_INVALID_WORKSPACE;
         }
@@ -937,7 +949,9 @@ fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
  * takes at once. The column matrix (CRS x cols, 2.5 MB for a 5x5 layer with 64
  * channels: past L2) is never written nor read back, and the packed B never leaves L1.
  * Panels are independent (disjoint columns of gw): split over threads when the GEMM
- * would have been threaded. */
+ * would have been threaded. Two other sources of the same B panels skip the row buffer
+ * and its transposition where they measured faster: channels-last (bwd_w_cl_panels,
+ * layers with many channels) and padded rows (bwd_w_xp_panels, strides >= 4). */
 
 static int64_t align16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -965,6 +979,85 @@ static int64_t bwd_w_fused_floats(const plan *p, int gt) {
     per = align16(rb) + align16(nr * bwd_w_kmax(p));
     if (!fc_mul_ok(per, gt, &per) || per > INT64_MAX - align16(pa)) return -1;
     return align16(pa) + per;
+}
+
+/* Channels-last panels: the block's input rows, padded, are transposed once into xt
+ * [image][channel block][row][column][NR] (NR channels side by side, zeros past C_g),
+ * and the GEMM runs against grad_w's permutation [K][R][S][C]: a panel of NR columns
+ * is NR channels of one tap (r, s), whose B panel rows (one per output position) are
+ * runs of xt: along an output row with stride 1 one copy of OW * NR floats. The
+ * transposition moves C*H*W floats per image instead of the column matrix's C*R*S*P.
+ * For layers with at least 8/9 of each panel's lanes busy (C_g = 64: 2 panels of 32
+ * per tap; not 3 channels) and an xt no larger than the block's column matrix (a huge
+ * padding or dilation keeps the row panels). Batch 8 dense 5x5 64 -> 64 at 28x28
+ * 14.1-14.4 -> 12.6-12.7 ms (PyTorch 12.9-13.3), AlexNet conv3 68.0-70.2 -> 66.1-67.1,
+ * batch 16 ResNet 3x3 64 -> 64 at 56x56 41.9-42.1 -> 38.6-39.3 (1 thread, CPU time,
+ * medians of 7, three alternating rounds; AVX2 dense 5x5: 199M -> 175M instructions). */
+static int64_t bwd_w_cblocks(const plan *p) { return fc_ceil_div(p->Cg, fc_gemm_nr()); }
+static int64_t bwd_w_xt_rows(const plan *p) {
+    return (p->rows - 1) * p->d->stride_h + (p->R - 1) * p->d->dilation_h + 1;
+}
+static int64_t bwd_w_xt_cols(const plan *p) {
+    return (p->OW - 1) * p->d->stride_w + (p->S - 1) * p->d->dilation_w + 1;
+}
+
+/* floats of one image's xt, -1 on overflow */
+static int64_t bwd_w_xt_image(const plan *p) {
+    int64_t n = bwd_w_cblocks(p) * fc_gemm_nr();
+    if (!fc_mul_ok(n, bwd_w_xt_rows(p), &n) || !fc_mul_ok(n, bwd_w_xt_cols(p), &n)) return -1;
+    return n;
+}
+
+static int bwd_w_channels_last(const plan *p) {
+    int64_t lanes = bwd_w_cblocks(p) * fc_gemm_nr(), xt = bwd_w_xt_image(p), col;
+    if (8 * lanes > 9 * p->Cg || xt < 0 || !fc_mul_ok(xt, p->nimg, &xt)) return 0;
+    return fc_mul_ok(p->CRS, p->cols, &col) && xt <= col;
+}
+
+/* Per worker: the packed gy, xt, then per GEMM thread a B panel; -1 on overflow. */
+static int64_t bwd_w_cl_floats(const plan *p, int gt) {
+    int64_t pa = fc_gemm_packed_a_floats(p->Kg, p->cols), xt = bwd_w_xt_image(p), bp;
+    if (pa < 0 || xt < 0 || !fc_mul_ok(xt, p->nimg, &xt) ||
+        !fc_mul_ok(align16(fc_gemm_nr() * bwd_w_kmax(p)), gt, &bp) || xt > INT64_MAX / 4 ||
+        pa > INT64_MAX / 4 || bp > INT64_MAX / 4)
+        return -1;
+    return align16(pa) + align16(xt) + bp;
+}
+
+/* Padded panels: the block's input rows copied once, padded with zeros, into xp
+ * [image][channel][row][column]; the NR columns q = (c, r, s) of a B panel row (one
+ * output position) are then runs of xp along s (one per (c, r) the panel spans),
+ * copied straight into the panel: no row buffer, no transposition. For a wide stride
+ * (>= 4), whose row panels gather stride_w of every S taps one float at a time: AlexNet
+ * conv1 (3 -> 96, 11x11/4, batch 8) 20.1-20.4 -> 19.2-19.6 ms, 8 -> 96 channels at
+ * 115x115 6.3-6.4 -> 5.9-6.05 ms (1 thread, CPU time, medians of 7, alternating). Not
+ * at stride 2 (ResNet conv1 7x7/2: 51.2-51.7 -> 52.3-53.4 ms, runs of 7 taps against
+ * row panels that copy 5 of 7 rows as runs) nor 1 (3x3, 16 -> 64 channels at 56x56:
+ * 6.3-6.5 -> 7.6-8.0 ms). */
+static int64_t bwd_w_xp_image(const plan *p) {
+    int64_t n;
+    if (!fc_mul_ok(p->Cg, bwd_w_xt_rows(p), &n) || !fc_mul_ok(n, bwd_w_xt_cols(p), &n)) return -1;
+    return n;
+}
+
+static int bwd_w_padded(const plan *p) {
+    int64_t xp = bwd_w_xp_image(p), col;
+    if (p->d->stride_w < 4 || xp < 0 || !fc_mul_ok(xp, p->nimg, &xp)) return 0;
+    return fc_mul_ok(p->CRS, p->cols, &col) && xp <= col;
+}
+
+/* a B panel and the 16 floats the last position's copy may spill past it */
+static int64_t bwd_w_xp_panel(const plan *p) {
+    return align16(fc_gemm_nr() * bwd_w_kmax(p) + 16);
+}
+
+static int64_t bwd_w_xp_floats(const plan *p, int gt) {
+    int64_t pa = fc_gemm_packed_a_floats(p->Kg, p->cols), xp = bwd_w_xp_image(p), bp;
+    if (pa < 0 || xp < 0 || !fc_mul_ok(xp, p->nimg, &xp) ||
+        !fc_mul_ok(bwd_w_xp_panel(p), gt, &bp) || xp > INT64_MAX / 4 ||
+        pa > INT64_MAX / 4 || bp > INT64_MAX / 4)
+        return -1;
+    return align16(pa) + align16(xp + 16) + bp;
 }
 
 /* Row q = (c, r, s) of block b's column matrix for group g (cols floats, images side
@@ -1070,6 +1163,174 @@ static void bwd_w_panels(const plan *p, const float *x, int64_t g, const block *
     }
 }
 
+/* xt's row hb of channel block cb of image i (block b, group g): x's row
+ * oh0 * stride_h + hb - pad_top, columns from -pad_left, NR channels side by side. */
+static void bwd_w_xt_row(const plan *p, const float *x, int64_t g, const block *b, int64_t i,
+                         int64_t cb, int64_t hb, float *xt) {
+    const fc_conv2d_desc *d = p->d;
+    const fc_gemm_config *k = &fc_kernels_active()->gemm;
+    const int64_t nr = k->nr, H = d->H, W = d->W, Wp = bwd_w_xt_cols(p);
+    const int64_t c0 = cb * nr, n = fc_min64(nr, p->Cg - c0);
+    const int64_t ih = b->oh0 * d->stride_h + hb - d->pad_top;
+    float *dst = xt + ((i * bwd_w_cblocks(p) + cb) * bwd_w_xt_rows(p) + hb) * Wp * nr;
+    if (ih < 0 || ih >= H) {
+        memset(dst, 0, (size_t)(Wp * nr) * sizeof(float));
+        return;
+    }
+    int64_t pl = fc_min64(d->pad_left, Wp), wn = fc_max64(0, fc_min64(W, Wp - pl));
+    const float *src = x + ((b->n0 + i) * d->C + g * p->Cg + c0) * H * W + ih * W;
+    memset(dst, 0, (size_t)(pl * nr) * sizeof(float));
+    if (n == nr && k->pack_transposed && nr % 8 == 0)
+        k->pack_transposed(src, H * W, wn, nr, dst + pl * nr);
+    else
+        for (int64_t w = 0; w < wn; w++)
+            for (int64_t j = 0; j < nr; j++)
+                dst[(pl + w) * nr + j] = j < n ? src[j * H * W + w] : 0.0f;
+    memset(dst + (pl + wn) * nr, 0, (size_t)((Wp - pl - wn) * nr) * sizeof(float));
+}
+
+/* o[t][0, nr) = src[t * step][0, nr) for t < n: a strided row's positions (constant
+ * sizes: inlined vector moves). */
+static inline void copy_chunks(float *restrict o, const float *restrict src, int64_t n,
+                               int64_t nr, int64_t step) {
+    if (nr == 32)
+        for (int64_t t = 0; t < n; t++) memcpy(o + t * 32, src + t * step, 128);
+    else if (nr == 16)
+        for (int64_t t = 0; t < n; t++) memcpy(o + t * 16, src + t * step, 64);
+    else
+        for (int64_t t = 0; t < n; t++) memcpy(o + t * nr, src + t * step, (size_t)nr * sizeof(float));
+}
+
+/* Panels [j0, j1) (channel block cb of tap (r, s): panel (r * S + s) * CB + cb) of block
+ * b: gwp (grad_w_g permuted, [K_g][R*S][C_g]) = (first) or += A . col^T, A packed by
+ * fc_gemm_pack_a (K_g x b->cols), col's rows read from xt. */
+static void bwd_w_cl_panels(const plan *p, const float *xt, const block *b, const float *ap,
+                            float *gwp, int first, int64_t j0, int64_t j1, float *bp) {
+    const fc_conv2d_desc *d = p->d;
+    const fc_gemm_config *k = &fc_kernels_active()->gemm;
+    const int64_t mr = k->mr, nr = k->nr, cols = b->cols, M = p->Kg, CRS = p->CRS;
+    const int64_t Mr = fc_ceil_div(M, mr) * mr, kstep = fc_gemm_kstep(cols);
+    const int64_t CB = bwd_w_cblocks(p), Hb = bwd_w_xt_rows(p), Wp = bwd_w_xt_cols(p);
+    const int64_t OW = p->OW, sw = d->stride_w, sh = d->stride_h;
+    const int64_t chan = Hb * Wp * nr, image = CB * chan;
+    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
+    for (int64_t jp = j0; jp < j1; jp++) {
+        int64_t rs = jp / CB, cb = jp % CB, r = rs / p->S, s = rs % p->S;
+        int64_t q0 = rs * p->Cg + cb * nr, n = fc_min64(nr, p->Cg - cb * nr);
+        const float *base = xt + cb * chan + (r * d->dilation_h * Wp + s * d->dilation_w) * nr;
+        for (int64_t pc = 0; pc < cols; pc += kstep) {
+            int64_t kc = fc_min64(kstep, cols - pc);
+            float beta = first && pc == 0 ? 0.0f : 1.0f;
+            float *o = bp;
+            for (int64_t q = pc; q < pc + kc;) { /* output positions, one row's run at once */
+                int64_t i = q / b->pb, oh = (q % b->pb) / OW, ow = q % OW;
+                int64_t run = fc_min64(OW - ow, pc + kc - q);
+                const float *src = base + i * image + (oh * sh * Wp + ow * sw) * nr;
+                if (sw == 1) memcpy(o, src, (size_t)(run * nr) * sizeof(float));
+                else copy_chunks(o, src, run, nr, sw * nr);
+                o += run * nr;
+                q += run;
+            }
+            for (int64_t i0 = 0; i0 < M; i0 += mr) {
+                int64_t m = fc_min64(mr, M - i0);
+                const float *a = ap + Mr * pc + i0 * kc;
+                float *c = gwp + i0 * CRS + q0;
+                if (m == mr && n == nr) {
+                    k->ukernel(kc, a, bp, c, CRS, 1.0f, beta);
+                    continue;
+                }
+                k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++)
+                        c[i * CRS + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * CRS + j]);
+            }
+        }
+    }
+}
+
+/* xp's row hb of channel c of image i (block b, group g): x's row
+ * oh0 * stride_h + hb - pad_top from column -pad_left, zeros outside x. */
+static void bwd_w_xp_row(const plan *p, const float *x, int64_t g, const block *b, int64_t i,
+                         int64_t c, int64_t hb, float *xp) {
+    const fc_conv2d_desc *d = p->d;
+    const int64_t H = d->H, W = d->W, Wp = bwd_w_xt_cols(p);
+    const int64_t ih = b->oh0 * d->stride_h + hb - d->pad_top;
+    float *dst = xp + ((i * p->Cg + c) * bwd_w_xt_rows(p) + hb) * Wp;
+    if (ih < 0 || ih >= H) {
+        memset(dst, 0, (size_t)Wp * sizeof(float));
+        return;
+    }
+    int64_t pl = fc_min64(d->pad_left, Wp), wn = fc_max64(0, fc_min64(W, Wp - pl));
+    memset(dst, 0, (size_t)pl * sizeof(float));
+    memcpy(dst + pl, x + ((b->n0 + i) * d->C + g * p->Cg + c) * H * W + ih * W,
+           (size_t)wn * sizeof(float));
+    memset(dst + pl + wn, 0, (size_t)(Wp - pl - wn) * sizeof(float));
+}
+
+/* Panels [j0, j1) (NR columns of gw each) of block b: gw_g = (first) or += A . col^T,
+ * the B panels gathered from xp: for each run of s in one (c, r) the panel's columns
+ * [jq, jq + len) of every output position, o[t] = xp[..][ow * sw + (s0 + t) * dw]. */
+static void bwd_w_xp_panels(const plan *p, const float *xp, const block *b, const float *ap,
+                            float *gwg, int first, int64_t j0, int64_t j1, float *bp) {
+    const fc_conv2d_desc *d = p->d;
+    const fc_gemm_config *k = &fc_kernels_active()->gemm;
+    const int64_t mr = k->mr, nr = k->nr, cols = b->cols, M = p->Kg, CRS = p->CRS;
+    const int64_t Mr = fc_ceil_div(M, mr) * mr, kstep = fc_gemm_kstep(cols);
+    const int64_t Hb = bwd_w_xt_rows(p), Wp = bwd_w_xt_cols(p), OW = p->OW;
+    const int64_t sw = d->stride_w, sh = d->stride_h, dw = d->dilation_w, RS = p->R * p->S;
+    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
+    int64_t segoff[FC_GEMM_TILE_MAX], segj[FC_GEMM_TILE_MAX], seglen[FC_GEMM_TILE_MAX];
+    for (int64_t jp = j0; jp < j1; jp++) {
+        int64_t q0 = jp * nr, n = fc_min64(nr, CRS - q0), ns = 0;
+        for (int64_t jq = 0; jq < n; ns++) { /* one (c, r): columns [jq, jq + len) */
+            int64_t qq = q0 + jq, c = qq / RS, r = (qq / p->S) % p->R, s0 = qq % p->S;
+            seglen[ns] = fc_min64(p->S - s0, n - jq);
+            segoff[ns] = (c * Hb + r * d->dilation_h) * Wp + s0 * dw;
+            segj[ns] = jq;
+            jq += seglen[ns];
+        }
+        if (n < nr) /* columns no run writes: zero once (copies of 16 may spill there) */
+            for (int64_t q = 0; q < kstep; q++)
+                for (int64_t j = n; j < nr; j++) bp[q * nr + j] = 0.0f;
+        for (int64_t pc = 0; pc < cols; pc += kstep) {
+            int64_t kc = fc_min64(kstep, cols - pc);
+            float beta = first && pc == 0 ? 0.0f : 1.0f;
+            for (int64_t q = pc; q < pc + kc;) {
+                int64_t i = q / b->pb, oh = (q % b->pb) / OW, ow = q % OW;
+                int64_t run = fc_min64(OW - ow, pc + kc - q);
+                const float *src = xp + (i * p->Cg * Hb + oh * sh) * Wp + ow * sw;
+                float *o = bp + (q - pc) * nr;
+                for (int64_t t = 0; t < run; t++, o += nr, src += sw)
+                    for (int64_t e = 0; e < ns; e++) {
+                        const float *sp = src + segoff[e];
+                        float *op = o + segj[e];
+                        if (dw == 1 && seglen[e] <= 16) {
+                            /* whole vectors: spills past the run land where the next run
+                             * (or row) writes afterwards, or in columns past n */
+                            memcpy(op, sp, 64);
+                            continue;
+                        }
+                        for (int64_t u = 0; u < seglen[e]; u++) op[u] = sp[u * dw];
+                    }
+                q += run;
+            }
+            for (int64_t i0 = 0; i0 < M; i0 += mr) {
+                int64_t m = fc_min64(mr, M - i0);
+                const float *a = ap + Mr * pc + i0 * kc;
+                float *c = gwg + i0 * CRS + q0;
+                if (m == mr && n == nr) {
+                    k->ukernel(kc, a, bp, c, CRS, 1.0f, beta);
+                    continue;
+                }
+                k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++)
+                        c[i * CRS + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * CRS + j]);
+            }
+        }
+    }
+}
+
 /* gw (all groups, [K][CRS]) = (first) or += the contribution of block (ib, rb). */
 static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float *gy,
                              const float *x, float *gw, int first, worker *wk, int gt) {
@@ -1084,6 +1345,47 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
             gather_planes(p, gy, g, &b, wk->stage);
             A = wk->stage;
             lda = b.cols;
+        }
+        if (p->cl) {
+            int64_t nr = fc_gemm_nr(), CB = bwd_w_cblocks(p), Hb = bwd_w_xt_rows(p);
+            int64_t np = p->R * p->S * CB, xtf = bwd_w_xt_image(p);
+            float *ap = wk->col, *xt = ap + align16(fc_gemm_packed_a_floats(p->Kg, p->cols));
+            float *bps = xt + align16(xtf * p->nimg);
+            fc_gemm_pack_a(0, p->Kg, b.cols, A, lda, ap, 1);
+            #pragma omp parallel num_threads(gt) if (gt > 1)
+            {
+                int t = 0, nt = 1;
+#ifdef _OPENMP
+                t = omp_get_thread_num();
+                nt = omp_get_num_threads();
+#endif
+                #pragma omp for schedule(static)
+                for (int64_t u = 0; u < b.nn * CB * Hb; u++)
+                    bwd_w_xt_row(p, x, g, &b, u / (CB * Hb), (u / Hb) % CB, u % Hb, xt);
+                bwd_w_cl_panels(p, xt, &b, ap, gwg, first, np * t / nt, np * (t + 1) / nt,
+                                bps + t * align16(nr * bwd_w_kmax(p)));
+            }
+            continue;
+        }
+        if (p->xp) {
+            int64_t nr = fc_gemm_nr(), np = fc_ceil_div(p->CRS, nr), Hb = bwd_w_xt_rows(p);
+            float *ap = wk->col, *xp = ap + align16(fc_gemm_packed_a_floats(p->Kg, p->cols));
+            float *bps = xp + align16(bwd_w_xp_image(p) * p->nimg + 16);
+            fc_gemm_pack_a(0, p->Kg, b.cols, A, lda, ap, 1);
+            #pragma omp parallel num_threads(gt) if (gt > 1)
+            {
+                int t = 0, nt = 1;
+#ifdef _OPENMP
+                t = omp_get_thread_num();
+                nt = omp_get_num_threads();
+#endif
+                #pragma omp for schedule(static)
+                for (int64_t u = 0; u < b.nn * p->Cg * Hb; u++)
+                    bwd_w_xp_row(p, x, g, &b, u / (p->Cg * Hb), (u / Hb) % p->Cg, u % Hb, xp);
+                bwd_w_xp_panels(p, xp, &b, ap, gwg, first, np * t / nt, np * (t + 1) / nt,
+                                bps + t * bwd_w_xp_panel(p));
+            }
+            continue;
         }
         if (p->fused) {
             int64_t nr = fc_gemm_nr(), np = fc_ceil_div(p->CRS, nr);
@@ -1121,6 +1423,18 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
     return st;
 }
 
+/* Row `row` (group, output channel) of grad_w from the workers' permuted sums:
+ * gw[row][c][r][s] = sum over workers of [row][r][s][c]. */
+static void bwd_w_unpermute(const plan *p, const worker *wk, int nw, float *gw, int64_t row) {
+    const int64_t RS = p->R * p->S, Cg = p->Cg, at = row * p->CRS;
+    for (int64_t rs = 0; rs < RS; rs++)
+        for (int64_t c = 0; c < Cg; c++) {
+            float s = wk[0].gw[at + rs * Cg + c];
+            for (int u = 1; u < nw; u++) s += wk[u].gw[at + rs * Cg + c];
+            gw[at + c * RS + rs] = s;
+        }
+}
+
 fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *gy,
                                           const float *x, float *gw, fc_arena *ws) {
     plan p;
@@ -1133,8 +1447,13 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
     if (st != FC_SUCCESS) return st;
     int64_t items = p.nib * p.nrb; /* blocks (ib, rb) */
     if (!p.across) {
+        float *dst = p.cl ? wk[0].gw : gw;
         for (int64_t i = 0; i < items && st == FC_SUCCESS; i++)
-            st = bwd_w_block(&p, i / p.nrb, i % p.nrb, gy, x, gw, i == 0, &wk[0], p.threads);
+            st = bwd_w_block(&p, i / p.nrb, i % p.nrb, gy, x, dst, i == 0, &wk[0], p.threads);
+        if (p.cl) {
+            #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
+            for (int64_t row = 0; row < p.G * p.Kg; row++) bwd_w_unpermute(&p, wk, 1, gw, row);
+        }
         return st;
     }
     /* Blocks split in nw contiguous ranges; thread t sums its range into its own
@@ -1147,7 +1466,7 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        float *dst = t == 0 ? gw : wk[t].gw;
+        float *dst = t == 0 && !p.cl ? gw : wk[t].gw;
         int64_t b0 = items * t / nw, b1 = items * (t + 1) / nw;
         if (b0 == b1) memset(dst, 0, (size_t)total * sizeof(float));
         for (int64_t i = b0; i < b1; i++)
@@ -1155,11 +1474,16 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
                 FC_SUCCESS)
                 __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
         #pragma omp barrier
-        #pragma omp for schedule(static)
-        for (int64_t i = 0; i < total; i++) {
-            float s = gw[i];
-            for (int u = 1; u < nw; u++) s += wk[u].gw[i];
-            gw[i] = s;
+        if (p.cl) {
+            #pragma omp for schedule(static)
+            for (int64_t row = 0; row < p.G * p.Kg; row++) bwd_w_unpermute(&p, wk, nw, gw, row);
+        } else {
+            #pragma omp for schedule(static)
+            for (int64_t i = 0; i < total; i++) {
+                float s = gw[i];
+                for (int u = 1; u < nw; u++) s += wk[u].gw[i];
+                gw[i] = s;
+            }
         }
     }
     return bad ? FC_INVALID_WORKSPACE : FC_SUCCESS;

@@ -158,6 +158,7 @@ static void init_avx512(fc_kernels *t) {
     t->gemm.mc = 192;
     t->gemm.kc = 256;
     t->gemm.nc = 3072;
+    t->gemm.pack_transposed = fc_f32_gemm_pack_transposed_ukernel_16x16__avx512;
     t->conv_direct.forward = fc_f32_conv_direct_ukernel_8x32__avx512;
     t->conv_direct.bwd_weights = fc_f32_conv_direct_bwd_weights_ukernel_8x3__avx512;
     t->depthwise.forward = fc_f32_depthwise_ukernel_2x64__avx512;

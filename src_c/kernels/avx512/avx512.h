@@ -10,6 +10,8 @@ void fc_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b
      float alpha, float beta);
 void fc_f32_gemm_epi_ukernel_8x32__avx512(int64_t kc, const float *a, const float *b, float *c,
      int64_t ldc, float alpha, float beta, const fc_gemm_epi *e, int64_t i0, int64_t j0);
+void fc_f32_gemm_pack_transposed_ukernel_16x16__avx512(const float *src, int64_t ld, int64_t kc,
+     int64_t w, float *dst);
 
 void fc_f32_conv_direct_ukernel_8x32__avx512(const fc_direct_rows *a, int64_t oh0, int64_t oh1);
 void fc_f32_conv_direct_bwd_weights_ukernel_8x3__avx512(const fc_direct_bwd_weights *a);

@@ -77,3 +77,49 @@ def test_narrow_crs_keeps_plain_gemm(isa, threads, case, rng):
         check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
     finally:
         fastconv.set_num_threads(before)
+
+
+# Channels-last panels (bwd_w_cl_panels): C/groups fills at least 8/9 of the lanes of its
+# NR-wide channel blocks on every ISA (32 and 64; 30: a last block two channels short,
+# 16 + 14 on AVX2), so grad_w is summed as [K][R][S][C] and permuted back. Strides 1-3
+# (runs of xt copied at once, or position by position), dilation, asymmetric padding,
+# groups, batch 1 and 3, several images per block (5x5 planes), several row blocks,
+# output rows longer than a K block (split runs), a partial last row tile (K 17).
+CL_CASES = [
+    _case((2, 32, 12, 12), (17, 32, 5, 5), 1, (2, 2, 2, 2)),
+    _case((1, 30, 15, 14), (24, 30, 3, 3), 2, (1, 0, 0, 1)),
+    _case((3, 64, 11, 10), (9, 64, 3, 3), 1, (2, 1, 0, 2), 2),
+    _case((2, 64, 13, 12), (24, 32, 5, 5), 1, (2, 2, 1, 1), 1, 2),
+    _case((6, 32, 5, 5), (20, 32, 3, 3), 1, (1, 1, 1, 1)),
+    _case((1, 60, 23, 25), (8, 60, 7, 7), 3, (3, 2, 1, 3)),
+    _case((1, 32, 6, 300), (9, 32, 3, 5), 1, (1, 1, 2, 2)),
+    _case((2, 32, 70, 70), (16, 32, 3, 3), 1, (1, 1, 1, 1)),
+    dict(x_shape=(1, 32, 9, 20), w_shape=(12, 32, 3, 2), stride=(2, 1), pads=(0, 1, 1, 0),
+         dilation=(1, 3), groups=1),
+]
+
+
+@pytest.mark.parametrize("case", CL_CASES, ids=case_id)
+def test_channels_last_panels(isa, threads, case, rng):
+    check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
+
+
+# Padded panels (bwd_w_xp_panels): stride_w >= 4 without channels-last, each B panel row
+# copied from x's padded rows as runs along s (16-float copies that spill into columns
+# written afterwards, or one by one: a run longer than 16, dilation along W). Panels
+# spanning several channels (5 channels x 11 taps), padding on every side, dilation along
+# H and W, groups, stride 4 along W only, several images per block, batch 1 and 3.
+XP_CASES = [
+    _case((3, 5, 45, 47), (13, 5, 11, 11), 4, (1, 2, 3, 0)),
+    _case((1, 3, 38, 41), (10, 3, 7, 7), 5, (3, 3, 3, 3)),
+    dict(x_shape=(2, 6, 21, 60), w_shape=(10, 3, 3, 19), stride=(1, 4), pads=(1, 0, 2, 5),
+         dilation=(2, 1), groups=2),
+    dict(x_shape=(1, 4, 30, 50), w_shape=(8, 4, 5, 3), stride=(2, 4), pads=(0, 1, 2, 2),
+         dilation=(1, 3), groups=1),
+    _case((7, 3, 13, 13), (20, 3, 5, 5), 4, (2, 2, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("case", XP_CASES, ids=case_id)
+def test_padded_panels(isa, threads, case, rng):
+    check_conv_case(fastconv, case, "im2col", rng, "backward_weights")
