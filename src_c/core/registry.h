@@ -66,7 +66,7 @@ typedef struct fc_kernels {
         fc_gemm_epi_ukernel_fn ukernel_epi;  /* the same tile with fc_gemm_epi at its store */
         int64_t mr, nr, mc, kc, nc;
         int a_in_l1;                  /* loop order: ir outside jr */
-        fc_gemm_pack_fn pack_transposed; /* 8x8-block transposing pack, or NULL */
+        fc_gemm_pack_fn pack_transposed; /* transposing pack (8x8 or 16x16 blocks), or NULL */
     } gemm;
 
     struct {
