@@ -3,7 +3,6 @@
  * kernel of conv/blocked.h. Meant for layers run many times with the same weights
  * (arranged once) on small maps, where im2col's N = OH*OW leaves GEMM lanes idle; a
  * network kept in this layout pays the reorders only at its edges. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "blocked.h"
@@ -145,11 +144,12 @@ typedef struct blk_band {
 } blk_band;
 
 /* The output columns whose taps read the map's data in the same columns of taps
- * [s0, s1): `count` columns; inside a band, `join` the class whose segment runs them
- * (itself, or its band's main class for a small one) and [u0, u1) the columns of taps
- * that segment runs. */
+ * [s0, s1): `count` columns. Inside a band: `join` the class whose segment runs them
+ * (itself, or its band's main class for a small one); for a segment's class, [u0, u1)
+ * the columns of taps it runs, its pixels [first, first + n) of the pixel order (at
+ * the cursor while they are filled), in `per` tiles of which `next` are made. */
 typedef struct blk_cols {
-    int64_t s0, s1, count, join, u0, u1;
+    int64_t s0, s1, count, join, u0, u1, first, n, cursor, per, next;
 } blk_cols;
 
 /* A kernel call's pixels: [pos, pos + n) of the image's pixel order (pix_x, pix_y), all
@@ -294,12 +294,6 @@ static void data_taps(int64_t o, int64_t step, int64_t dil, int64_t n, int64_t l
     *t1 = b;
 }
 
-static int tile_order(const void *pa, const void *pb) {
-    const blk_tile *a = pa, *b = pb;
-    if (a->row0 != b->row0) return a->row0 < b->row0 ? -1 : 1;
-    return (a->pos > b->pos) - (a->pos < b->pos);
-}
-
 /* The tiles of an image of an OH x OW output whose map holds data in rows
  * [top, top + rows) and columns [left, left + cols), the rest padding: the pixels in
  * segments that run the same taps, those of an output row band (the rows of taps that
@@ -333,7 +327,7 @@ static int64_t make_tiles(const fc_conv2d_desc *d, const blk_geom *g, int64_t to
         int64_t s0, s1, k = 0;
         data_taps(ow, sw, d->dilation_w, d->S, left, cols, &s0, &s1);
         while (k < nc && (cls[k].s0 != s0 || cls[k].s1 != s1)) k++;
-        if (k == nc) cls[nc++] = (blk_cols){s0, s1, 0, 0, 0, 0};
+        if (k == nc) cls[nc++] = (blk_cols){.s0 = s0, .s1 = s1};
         cls[k].count++;
         col_cls[ow] = k;
     }
@@ -349,6 +343,7 @@ static int64_t make_tiles(const fc_conv2d_desc *d, const blk_geom *g, int64_t to
             cls[k].join = small ? big : k;
             cls[k].u0 = cls[k].s0;
             cls[k].u1 = cls[k].s1;
+            cls[k].n = 0;
         }
         for (int64_t k = 0; k < nc; k++) {
             blk_cols *j = cls + cls[k].join;
@@ -361,26 +356,47 @@ static int64_t make_tiles(const fc_conv2d_desc *d, const blk_geom *g, int64_t to
                 j->u1 = fc_max64(j->u1, cls[k].s1);
             }
         }
+        /* the segments' pixels, row by row each, in one pass */
+        for (int64_t k = 0; k < nc; k++) cls[cls[k].join].n += cls[k].count * nr;
         for (int64_t k = 0; k < nc; k++) {
             if (cls[k].join != k) continue;
-            int64_t first = pos;
-            for (int64_t oh = bd->oh0; oh < bd->oh1; oh++)
-                for (int64_t ow = 0; ow < g->OW; ow++) {
-                    if (cls[col_cls[ow]].join != k) continue;
-                    pix_x[pos] = oh * row_step + ow * col_step;
-                    pix_y[pos++] = (oh * g->OW + ow) * CB;
-                }
-            int64_t n = pos - first, per = fc_ceil_div(n, np);
-            int64_t nrows = bd->r1 - bd->r0, ncols = cls[k].u1 - cls[k].u0;
-            if (nrows == 0 || ncols == 0) nrows = ncols = 0;
-            for (int64_t i = 0; i < per; i++) {
-                int64_t q0 = first + i * n / per, q1 = first + (i + 1) * n / per;
-                tiles[nt++] = (blk_tile){q0, q1 - q0, pix_y[q0] / CB / g->OW,
-                                         nrows ? bd->r0 * d->S + cls[k].u0 : 0, nrows, ncols};
+            cls[k].first = cls[k].cursor = pos;
+            pos += cls[k].n;
+            cls[k].per = fc_ceil_div(cls[k].n, np);
+            cls[k].next = 0;
+        }
+        for (int64_t oh = bd->oh0; oh < bd->oh1; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                int64_t at = cls[cls[col_cls[ow]].join].cursor++;
+                pix_x[at] = oh * row_step + ow * col_step;
+                pix_y[at] = (oh * g->OW + ow) * CB;
             }
+        /* the segments' tiles merged by first row (then by position): each segment's
+         * come in that order already */
+        int64_t nrows = bd->r1 - bd->r0;
+        for (;;) {
+            int64_t best = -1, best_row = 0, best_q = 0;
+            for (int64_t k = 0; k < nc; k++) {
+                const blk_cols *c = cls + k;
+                if (c->join != k || c->next == c->per) continue;
+                int64_t q0 = c->first + c->next * c->n / c->per;
+                int64_t row = pix_y[q0] / CB / g->OW;
+                if (best < 0 || row < best_row || (row == best_row && q0 < best_q)) {
+                    best = k;
+                    best_row = row;
+                    best_q = q0;
+                }
+            }
+            if (best < 0) break;
+            blk_cols *c = cls + best;
+            int64_t q1 = c->first + (c->next + 1) * c->n / c->per;
+            int64_t ncols = nrows ? c->u1 - c->u0 : 0;
+            int64_t run = ncols ? nrows : 0;
+            tiles[nt++] = (blk_tile){best_q, q1 - best_q, best_row,
+                                     run ? bd->r0 * d->S + c->u0 : 0, run, ncols};
+            c->next++;
         }
     }
-    qsort(tiles, (size_t)nt, sizeof *tiles, tile_order);
     return nt;
 }
 
@@ -409,6 +425,10 @@ static void blocked_item(const fc_blocked_args *base, const blk_geom *g,
     a.tap0 = tl->tap0;
     a.nrows = tl->nrows;
     a.ncols = tl->ncols;
+    if (a.ncols == d->S) { /* whole rows of taps: one run (the kernel's loop of old) */
+        a.ncols *= a.nrows;
+        a.nrows = a.nrows > 0;
+    }
     int64_t kb = grp * group;
     kern(&a, kb, fc_min64(group, g->KB - kb), tl->pos, tl->n);
 }
