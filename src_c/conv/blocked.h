@@ -44,9 +44,10 @@ typedef struct fc_blocked_args {
     int64_t x_cb;             /* floats between input channel blocks (Hp*Wp*8) */
     const int64_t *pix_x;     /* the tile's pixels from position q0: their input origins */
     const int64_t *pix_y;     /* ... and their output places (floats from y, res) */
-    /* Taps run: rows [0, nrows) x columns [0, ncols) of taps from tap0 = r0*S + s0 (the
-     * rows and columns of taps that read the map's data for the tile's pixels; the
-     * others read only padding, zeros, and are skipped: blocked.c's segments) */
+    /* Taps run: nrows runs of ncols taps, the runs S taps apart, from tap0 = r0*S + s0
+     * (the rows and columns of taps that read the map's data for the tile's pixels;
+     * the others read only padding, zeros, and are skipped: blocked.c's segments;
+     * whole rows of taps are one run) */
     const int64_t *toff;      /* R*S offsets (floats) of the taps from a pixel's origin */
     int64_t tap0, nrows, ncols;
     int64_t S;                /* taps per row of taps */
