@@ -44,9 +44,9 @@ COL_CASES = [
     _case((1, 16, 15, 15), (24, 16, 5, 5), stride=(3, 3), pads=(3, 2, 3, 1)),
     _case((2, 13, 7, 9), (17, 13, 1, 1), stride=(2, 3), pads=(1, 0, 2, 1)),   # 1x1 gathered
     _case((1, 5, 6, 6), (13, 5, 3, 3), pads=(3, 3, 3, 3)),         # pads past the reach
-    # wider than FC_BLOCKED_SPLIT_COLS_MAX_OW (16): the columns run as one class
+    # wider maps, 19 and 14 output columns
     _case((2, 13, 5, 19), (17, 13, 3, 3), pads=(1, 1, 2, 1)),
-    _case((1, 5, 4, 14), (13, 5, 3, 5), pads=(1, 1, 3, 2)),        # 16 wide exactly
+    _case((1, 5, 4, 14), (13, 5, 3, 5), pads=(1, 1, 3, 2)),
 ]
 
 
@@ -135,8 +135,7 @@ def test_flipped_backward_data(isa, threads, c, rng):
 # An infinite weight at a tap that reads only padding columns for some outputs: those
 # taps are skipped, so the outputs stay finite (and equal the convolution without that
 # tap), as oneDNN's; the others read it on data. Checked at the pixels of segments of 4+
-# pixels (the small ones, 1-row bands' corners, run their band's taps: blocked.c) on
-# outputs up to 16 wide (wider ones run all their columns of taps).
+# pixels (the small ones, 1-row bands' corners, run their band's taps: blocked.c).
 INF_CASES = [  # (case, rows checked)
     (_case((1, 13, 7, 7), (17, 13, 3, 3), pads=(0, 0, 1, 1)), "all"),
     (_case((2, 5, 7, 7), (13, 5, 3, 3), pads=(1, 1, 1, 1)), "inner"),
