@@ -42,16 +42,18 @@ typedef struct fc_blocked_args {
     const float *xp;          /* padded input of the image */
     int64_t cb;               /* input channel blocks */
     int64_t x_cb;             /* floats between input channel blocks (Hp*Wp*8) */
-    int64_t row_step;         /* floats between the inputs of consecutive output rows (sh*Wp*8) */
-    int64_t col_step;         /* ... of consecutive output columns (sw*8) */
-    int64_t ntaps;            /* taps run: R*S, or fewer where rows of taps would read
-                                 only the padding (blocked.c's bands) */
-    const int64_t *toff;      /* ntaps offsets (floats) of the taps from a pixel's origin */
-    int64_t tap0;             /* taps of each input block's weights before the run ones */
-    int64_t tap_skip;         /* R*S - ntaps: the taps of an input block not run */
+    const int64_t *pix_x;     /* the tile's pixels from position q0: their input origins */
+    const int64_t *pix_y;     /* ... and their output places (floats from y, res) */
+    /* Taps run: nrows runs of ncols taps, the runs S taps apart, from tap0 = r0*S + s0
+     * (the rows and columns of taps that read the map's data for the tile's pixels;
+     * the others read only padding, zeros, and are skipped: blocked.c's segments;
+     * whole rows of taps are one run) */
+    const int64_t *toff;      /* R*S offsets (floats) of the taps from a pixel's origin */
+    int64_t tap0, nrows, ncols;
+    int64_t S;                /* taps per row of taps */
+    int64_t T;                /* taps of an input block's weights (R*S) */
     const float *wb;          /* packed weights (all output blocks) */
     int64_t w_kb;             /* floats of one output block's weights (CB*R*S*64) */
-    int64_t OW;               /* output columns: pixel q is (q / OW, q % OW) */
     float *y;                 /* output of the image: y[KB][OH*OW][8] */
     int64_t y_kb;             /* floats between output blocks in y (OH*OW*8) */
     int64_t K;                /* real output channels: lanes past K are stored as 0 */
@@ -64,19 +66,20 @@ typedef struct fc_blocked_args {
     int relu;
 } fc_blocked_args;
 
-/* fc_conv2d_blocked_forward on an input whose rows outside [top, top + rows) the caller
- * padded with zeros (conv/blocked_nchw.c pads while it reorders; d has no padding of its
- * own there): the taps that read only those rows are skipped. Workspace as the public
- * forward's for d. */
+/* fc_conv2d_blocked_forward on an input whose rows outside [top, top + rows) and
+ * columns outside [left, left + cols) the caller padded with zeros (conv/blocked_nchw.c
+ * pads while it reorders; d has no padding of its own there): the taps that read only
+ * those rows or columns are skipped. Workspace as the public forward's for d. */
 fc_status fc_blocked_forward_padded(const fc_conv2d_desc *d, int64_t top, int64_t rows,
-                                    const float *xb, const float *wb, const fc_epilogue *ep,
-                                    float *yb, void *workspace, size_t workspace_size);
+                                    int64_t left, int64_t cols, const float *xb,
+                                    const float *wb, const fc_epilogue *ep, float *yb,
+                                    void *workspace, size_t workspace_size);
 
 /* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the
- * table's np) consecutive output pixels from q0, FC_BLOCKED_KBLOCKS blocks at a time
- * over the same pixels (their input stays in L1 across the blocks). Reads xp, wb,
- * scale, bias, res; writes only those pixels' blocks of y (after reading res at the
- * same place). */
+ * table's np) output pixels at positions [q0, q0 + np) of pix_x / pix_y,
+ * FC_BLOCKED_KBLOCKS blocks at a time over the same pixels (their input stays in L1
+ * across the blocks). Reads xp, wb, scale, bias, res; writes only those pixels' blocks
+ * of y (after reading res at the same place). */
 typedef void (*fc_blocked_fn)(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
                               int64_t np);
 

@@ -1,7 +1,8 @@
 /* The NCHW forward through the blocked direct kernel, with the reorders at the call's
  * edge (conv/blocked_nchw.h). Everything goes through blocked.c's public functions, their
  * scopes nesting inside the caller's, but the forward itself: fc_blocked_forward_padded,
- * told which rows of the input this file's reorder padded, so that it skips their taps. */
+ * told which rows and columns of the input this file's reorder padded, so that it skips
+ * their taps. */
 #include <string.h>
 
 #include "blocked.h"
@@ -116,7 +117,8 @@ static fc_status forward(const fc_conv2d_desc *d, const float *x, const float *w
         if (st != FC_SUCCESS) return st;
         bep.residual = yb;
     }
-    st = fc_blocked_forward_padded(&s.dp, d->pad_top, d->H, xb, wb, &bep, yb, inner, s.inner);
+    st = fc_blocked_forward_padded(&s.dp, d->pad_top, d->H, d->pad_left, d->W, xb, wb, &bep, yb,
+                                   inner, s.inner);
     if (st != FC_SUCCESS) return st;
     return fc_reorder_nchw8c_to_nchw(d->N, d->K, s.OH, s.OW, yb, y);
 }

@@ -104,6 +104,14 @@ int main(void) {
         {3, 3, 4, 5, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
         /* a strided, padded 1x1 layer: its input gathered into a dense map */
         {2, 13, 7, 9, 11, 1, 1, 2, 3, 1, 0, 2, 1, 1, 1, 1},
+        /* padding columns (conv/blocked.c's classes of columns): 5x5 pad 2, unequal
+         * left and right, columns over padding alone, 1x7 at stride 2, strided and
+         * dilated */
+        {1, 13, 9, 9, 17, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},
+        {2, 5, 6, 7, 9, 3, 3, 1, 1, 1, 2, 0, 3, 1, 1, 1},
+        {1, 8, 5, 6, 8, 3, 3, 1, 1, 0, 0, 4, 5, 1, 1, 1},
+        {1, 5, 8, 11, 13, 1, 7, 1, 2, 0, 0, 3, 3, 1, 1, 1},
+        {1, 5, 10, 13, 7, 3, 5, 2, 3, 2, 0, 3, 2, 1, 2, 1},
     };
     fc_isa best = fc_cpu_isa();
     for (int isa = 0; isa <= (int)best; isa++) {
@@ -128,6 +136,24 @@ int main(void) {
             if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
             CHECK(fc_conv2d_blocked_forward(&p, pxb, pwb, NULL, pyb, NULL, 0) == FC_SUCCESS);
             for (int q = 0; q < 8 * 8; q++) CHECK(pyb[q] == (q < 4 * 8 ? 0.0f : 8.0f));
+        }
+        fc_set_isa(best);
+    }
+
+    /* The same for columns: tap column 0 (infinite) of output column 1 reads padding
+     * column -2 and is skipped; output column 0 reads only padding (4 rows: a class of
+     * its own, not joined to another). */
+    {
+        const fc_conv2d_desc p = {1, 8, 4, 1, 8, 1, 3, 1, 1, 0, 0, 3, 0, 1, 1, 1};
+        float px[8 * 4], pw[8 * 8 * 3], pwb[8 * 8 * 3], pxb[8 * 4], pyb[8 * 2 * 4];
+        for (int i = 0; i < 8 * 4; i++) px[i] = 1.0f;
+        for (int i = 0; i < 8 * 8 * 3; i++) pw[i] = i % 3 == 0 ? INFINITY : 1.0f;
+        CHECK(fc_reorder_nchw_to_nchw8c(1, 8, 4, 1, px, pxb) == FC_SUCCESS);
+        CHECK(fc_conv2d_blocked_transform_weights(&p, pw, pwb, 8 * 8 * 3) == FC_SUCCESS);
+        for (int isa = 0; isa <= (int)best; isa++) {
+            if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
+            CHECK(fc_conv2d_blocked_forward(&p, pxb, pwb, NULL, pyb, NULL, 0) == FC_SUCCESS);
+            for (int q = 0; q < 8 * 8; q++) CHECK(pyb[q] == (q / 8 % 2 == 0 ? 0.0f : 8.0f));
         }
         fc_set_isa(best);
     }
