@@ -11,9 +11,6 @@
 #include "core/registry.h"
 
 #define CB FC_BLOCKED_CB
-/* The weights a work item's output blocks read, at most (unless one pair is larger):
- * half of a 512 KB L2, the rest for the input and output streams. */
-#define FC_BLOCKED_GROUP_BYTES (256 * 1024)
 
 /* ----------------------------------------------------------------- reorders */
 
@@ -512,10 +509,10 @@ static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t r
         .K = d->K, .scale = scale, .bias = bias, .relu = ep->relu != 0};
     /* Work items: (group of output blocks, image, tile of output pixels); a kernel call
      * runs the tile over all the group's blocks, so the tile's input stays in L1 while
-     * the group's weights, sized to stay in L2, are read again for each tile. Where all
-     * the weights fit (1x1 and most layers of large maps) there is one group and the
-     * input is streamed once; 512-channel 3x3 layers get one pair of blocks a group (the
-     * input, then, is what stays in cache). The images inside a group: a batch reads
+     * the group's weights, sized to stay in L2 (the table's group_bytes), are read
+     * again for each tile. Where all the weights fit (1x1 and most layers of large maps)
+     * there is one group and the input is streamed once; 512-channel 3x3 layers get one
+     * or two pairs of blocks a group (the input, then, is what stays in cache). The images inside a group: a batch reads
      * the weights from memory once, not once per image. Tiles are as even as the
      * kernel's width allows, inside each segment of pixels that run the same taps
      * (make_tiles). */
@@ -525,7 +522,7 @@ static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t r
     int64_t pair_bytes = FC_BLOCKED_KBLOCKS * base.w_kb * (int64_t)sizeof(float);
     /* as few groups as the L2 bound allows, as even as whole pairs make them (8 blocks
      * under a bound of 6: 4 + 4, not 6 + 2) */
-    int64_t most = FC_BLOCKED_KBLOCKS * fc_max64(1, FC_BLOCKED_GROUP_BYTES / pair_bytes);
+    int64_t most = FC_BLOCKED_KBLOCKS * fc_max64(1, kt->conv_blocked.group_bytes / pair_bytes);
     int64_t group = fc_ceil_div(fc_ceil_div(g.KB, fc_ceil_div(g.KB, most)), FC_BLOCKED_KBLOCKS) *
                     FC_BLOCKED_KBLOCKS;
     int64_t ngroups = fc_ceil_div(g.KB, group);

@@ -102,6 +102,7 @@ typedef struct fc_kernels {
     struct {  /* conv/blocked.h: NCHW8c direct convolution */
         fc_blocked_fn forward;
         int64_t np;                              /* output pixels per tile, at most */
+        int64_t group_bytes;                     /* weights a work item reads, at most */
     } conv_blocked;
     struct {  /* flat-tap direct convolution for few input channels (conv/smallc.h) */
         fc_smallc_rows_fn forward;

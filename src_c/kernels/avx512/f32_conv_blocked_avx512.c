@@ -1,6 +1,6 @@
-/* Blocked-layout (NCHW8c) direct-convolution micro-kernel, avx512: 2 blocks x 10 pixels
- * of accumulators, a pair of blocks one zmm (FC_BLOCKED_WIDE) where the reduction runs
- * over taps, two ymm for 1x1 layers. 10 pixels, not 12 or 14: on Zen 4, one thread,
+/* Blocked-layout (NCHW8c) direct-convolution micro-kernel, avx512: 10 pixels x two
+ * pairs of blocks (a pair one zmm, FC_BLOCKED_WIDE: 20 accumulators) where the
+ * reduction runs over taps, a pair as two ymm for 1x1 layers. 10 pixels, not 12 or 14: on Zen 4, one thread,
  * ResNet-18's 3x3 layers at batch 1 ran at 110-112 GFLOP/s with 10, 104-111 with 12,
  * 98-100 with 14 (the compiler's register moves and spills grow with the tile) and
  * 108-110 with 8 (ymm pairs); zmm pairs with 12 and 16 measured no faster than 10.
