@@ -264,7 +264,7 @@ static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_con
     return blocked_nchw_pays(d, algo, inplace);
 }
 
-/* Backward-data of a layer with more output than input channels, up to twice as many,
+/* Backward-data of a layer with more output than input channels, up to three times as many,
  * 16+ input channels, a kernel of 25+ taps and a padding that keeps the map's size (the
  * flipped forward then computes no position col2im would not): the flipped blocked
  * forward pays there too (re-measured after the blocked forward's groups of output
@@ -275,13 +275,14 @@ static int blocked_nchw(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_con
  * 1.2, N4 C64 17x17 K128 5.1-5.2 -> 4.4, N8 C64 17x17 K128 10.3-10.4 -> 9.6-9.8, N8 C48
  * 35x35 K96 24.2-24.7 -> 21.7-21.9, N8 C128 14x14 K256 29.5-30.5 -> 24.0-26.5, N2 C64
  * 56x56 K128 25.0-25.2 -> 24.2-25.1; 7x7 pad 3 N4 C32 28x28 K64 7.4-7.5 -> 5.9-6.1.
- * Not taken: 13 input channels (13 -> 40: 3.3-3.8 either way), AlexNet conv3 (C96 K256,
- * 2.7x: 67.7-69.4 either way), unpadded (C48 K64 5x5 at 35x35: 14.0 -> 14.7-15.3, the
+ * AlexNet conv3 (C96 K256, 2.7x: 67.7-69.4 either way before the blocked kernel skipped
+ * padding columns and paired its blocks in zmm; after, 68.8 -> 65.9 ms, 70.1 -> 67.1 in
+ * another round). Not taken: 13 input channels (13 -> 40: 3.3-3.8 either way), unpadded (C48 K64 5x5 at 35x35: 14.0 -> 14.7-15.3, the
  * flipped forward's 1.27x positions); 3x3 was not measured. */
 static int bwd_blocked_wider_pays(const fc_conv2d_desc *d) {
     int64_t OH, OW;
     fc_conv2d_out_shape(d, &OH, &OW);
-    return d->R * d->S >= 25 && d->C >= 16 && d->K <= 2 * d->C && OH == d->H && OW == d->W;
+    return d->R * d->S >= 25 && d->C >= 16 && d->K <= 3 * d->C && OH == d->H && OW == d->W;
 }
 
 /* AUTO's backward-data of a stride-1 convolution whose flipped forward (conv/

@@ -186,7 +186,7 @@ def test_explicit_algorithms_keep_their_meaning(forced, rng):
 
 # Backward-data through the flipped forward on the blocked kernel (bwd_data_flipped.c):
 # AUTO's choice at stride 1 for 5x5+ layers with no more output than input channels, or
-# with up to twice as many and 16+ input channels where the padding keeps the map's size
+# with up to three times as many and 16+ input channels where the padding keeps the map's size
 # (bwd_blocked_wider_pays), on more positions than im2col's in-place range (256).
 BWD_CASES = [
     _case((2, 24, 14, 13), (20, 24, 5, 5), pads=(2, 2, 2, 2)),
@@ -199,6 +199,8 @@ BWD_CASES = [
     _case((3, 20, 10, 9), (33, 20, 5, 7), pads=(2, 2, 3, 3)),   # 5x7, rows and columns differ
     _case((2, 16, 13, 11), (24, 16, 7, 7), pads=(3, 3, 3, 3)),  # 7x7
     _case((2, 48, 12, 12), (64, 48, 5, 5), pads=(2, 2, 2, 2)),  # Inception's channels
+    _case((2, 16, 12, 12), (33, 16, 5, 5), pads=(2, 2, 2, 2)),  # more than twice
+    _case((1, 32, 17, 17), (96, 32, 5, 5), pads=(2, 2, 2, 2)),  # three times (AlexNet's 2.7x)
 ]
 
 
@@ -236,7 +238,7 @@ def test_backward_data_more_outputs_asymmetric_padding(isa, threads, rng):
 
 
 @pytest.mark.parametrize("case", [
-    _case((2, 16, 12, 12), (33, 16, 5, 5), pads=(2, 2, 2, 2)),   # more than twice
+    _case((2, 16, 12, 12), (49, 16, 5, 5), pads=(2, 2, 2, 2)),   # more than three times
     _case((2, 13, 12, 12), (20, 13, 5, 5), pads=(2, 2, 2, 2)),   # under 16 input channels
     _case((2, 16, 12, 12), (24, 16, 5, 5)),                       # unpadded: grad_x larger
     _case((2, 16, 12, 12), (24, 16, 5, 5), pads=(1, 1, 1, 1)),   # padded, still larger
