@@ -1123,6 +1123,27 @@ static void panel_t(const fc_gemm_config *k, const float *rows, int64_t ld, int6
         for (int64_t i = 0; i < kc; i++) dst[i * nr + j] = rows[j * ld + i];
 }
 
+/* One B panel (kc deep, n <= NR valid columns) against every MR-row panel of the packed
+ * A block (K_g rows), into c (row stride ldc): c = or += A . B (beta 0 or 1); partial
+ * tiles through a scratch tile. */
+static void bwd_w_panel_gemm(const fc_gemm_config *k, const float *a, int64_t kc,
+                             const float *bp, int64_t M, int64_t n, float beta, float *c,
+                             int64_t ldc) {
+    const int64_t mr = k->mr, nr = k->nr;
+    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
+    for (int64_t i0 = 0; i0 < M; i0 += mr, a += mr * kc, c += mr * ldc) {
+        int64_t m = fc_min64(mr, M - i0);
+        if (m == mr && n == nr) {
+            k->ukernel(kc, a, bp, c, ldc, 1.0f, beta);
+            continue;
+        }
+        k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                c[i * ldc + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * ldc + j]);
+    }
+}
+
 /* Panels [j0, j1) (NR columns of gw each) of block b, group g: gw_g (row stride CRS) =
  * (first) or += A . col^T, with A packed by fc_gemm_pack_a (K_g x b->cols). */
 static void bwd_w_panels(const plan *p, const float *x, int64_t g, const block *b,
@@ -1133,7 +1154,6 @@ static void bwd_w_panels(const plan *p, const float *x, int64_t g, const block *
     const int64_t Mr = fc_ceil_div(M, mr) * mr, kstep = fc_gemm_kstep(cols);
     /* rows derived from the one stride_w taps back (col_row_next) */
     const int64_t sw = p->d->dilation_w == 1 ? p->d->stride_w : 1;
-    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
     for (int64_t jp = j0; jp < j1; jp++) {
         int64_t q0 = jp * nr, n = fc_min64(nr, CRS - q0);
         for (int64_t j = 0; j < n; j++)
@@ -1146,19 +1166,7 @@ static void bwd_w_panels(const plan *p, const float *x, int64_t g, const block *
             int64_t kc = fc_min64(kstep, cols - pc);
             float beta = first && pc == 0 ? 0.0f : 1.0f;
             panel_t(k, rows + pc, cols, kc, bp);
-            for (int64_t i0 = 0; i0 < M; i0 += mr) {
-                int64_t m = fc_min64(mr, M - i0);
-                const float *a = ap + Mr * pc + i0 * kc;
-                float *c = gwg + i0 * CRS + q0;
-                if (m == mr && n == nr) {
-                    k->ukernel(kc, a, bp, c, CRS, 1.0f, beta);
-                    continue;
-                }
-                k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
-                for (int64_t i = 0; i < m; i++)
-                    for (int64_t j = 0; j < n; j++)
-                        c[i * CRS + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * CRS + j]);
-            }
+            bwd_w_panel_gemm(k, ap + Mr * pc, kc, bp, M, n, beta, gwg + q0, CRS);
         }
     }
 }
@@ -1213,7 +1221,6 @@ static void bwd_w_cl_panels(const plan *p, const float *xt, const block *b, cons
     const int64_t CB = bwd_w_cblocks(p), Hb = bwd_w_xt_rows(p), Wp = bwd_w_xt_cols(p);
     const int64_t OW = p->OW, sw = d->stride_w, sh = d->stride_h;
     const int64_t chan = Hb * Wp * nr, image = CB * chan;
-    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
     for (int64_t jp = j0; jp < j1; jp++) {
         int64_t rs = jp / CB, cb = jp % CB, r = rs / p->S, s = rs % p->S;
         int64_t q0 = rs * p->Cg + cb * nr, n = fc_min64(nr, p->Cg - cb * nr);
@@ -1231,19 +1238,7 @@ static void bwd_w_cl_panels(const plan *p, const float *xt, const block *b, cons
                 o += run * nr;
                 q += run;
             }
-            for (int64_t i0 = 0; i0 < M; i0 += mr) {
-                int64_t m = fc_min64(mr, M - i0);
-                const float *a = ap + Mr * pc + i0 * kc;
-                float *c = gwp + i0 * CRS + q0;
-                if (m == mr && n == nr) {
-                    k->ukernel(kc, a, bp, c, CRS, 1.0f, beta);
-                    continue;
-                }
-                k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
-                for (int64_t i = 0; i < m; i++)
-                    for (int64_t j = 0; j < n; j++)
-                        c[i * CRS + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * CRS + j]);
-            }
+            bwd_w_panel_gemm(k, ap + Mr * pc, kc, bp, M, n, beta, gwp + q0, CRS);
         }
     }
 }
@@ -1278,7 +1273,6 @@ static void bwd_w_xp_panels(const plan *p, const float *xp, const block *b, cons
     const int64_t Mr = fc_ceil_div(M, mr) * mr, kstep = fc_gemm_kstep(cols);
     const int64_t Hb = bwd_w_xt_rows(p), Wp = bwd_w_xt_cols(p), OW = p->OW;
     const int64_t sw = d->stride_w, sh = d->stride_h, dw = d->dilation_w, RS = p->R * p->S;
-    float tile[FC_GEMM_TILE_MAX] __attribute__((aligned(64)));
     int64_t segoff[FC_GEMM_TILE_MAX], segj[FC_GEMM_TILE_MAX], seglen[FC_GEMM_TILE_MAX];
     for (int64_t jp = j0; jp < j1; jp++) {
         int64_t q0 = jp * nr, n = fc_min64(nr, CRS - q0), ns = 0;
@@ -1314,19 +1308,7 @@ static void bwd_w_xp_panels(const plan *p, const float *xp, const block *b, cons
                     }
                 q += run;
             }
-            for (int64_t i0 = 0; i0 < M; i0 += mr) {
-                int64_t m = fc_min64(mr, M - i0);
-                const float *a = ap + Mr * pc + i0 * kc;
-                float *c = gwg + i0 * CRS + q0;
-                if (m == mr && n == nr) {
-                    k->ukernel(kc, a, bp, c, CRS, 1.0f, beta);
-                    continue;
-                }
-                k->ukernel(kc, a, bp, tile, nr, 1.0f, 0.0f);
-                for (int64_t i = 0; i < m; i++)
-                    for (int64_t j = 0; j < n; j++)
-                        c[i * CRS + j] = tile[i * nr + j] + (beta == 0.0f ? 0.0f : c[i * CRS + j]);
-            }
+            bwd_w_panel_gemm(k, ap + Mr * pc, kc, bp, M, n, beta, gwg + q0, CRS);
         }
     }
 }
