@@ -540,10 +540,9 @@ static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t r
     #pragma omp parallel num_threads(T)
     {
         int64_t lo = 0, hi = items;
-        int t = 0, nt = 1;
+        int t, nt;
+        fc_team(&t, &nt);
 #ifdef _OPENMP
-        t = omp_get_thread_num();
-        nt = omp_get_num_threads();
         if (!dynamic) {
             /* Each thread a contiguous run of items of equal work (output blocks times
              * tiles): the last group may hold fewer blocks than the others (16 blocks in

@@ -840,11 +840,8 @@ fc_status fc_conv_im2col_forward_inplace(const fc_conv2d_desc *d, const float *x
     int T = p->threads;
     #pragma omp parallel num_threads(T) if (T > 1)
     {
-        int t = 0, nt = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        nt = omp_get_num_threads();
-#endif
+        int t, nt;
+        fc_team(&t, &nt);
         /* this thread's output channels: whole register tiles */
         int64_t tiles = fc_ceil_div(p->Kg, mr);
         int64_t k0 = fc_min64(p->Kg, tiles * t / nt * mr);
@@ -1336,11 +1333,8 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
             fc_gemm_pack_a(0, p->Kg, b.cols, A, lda, ap, 1);
             #pragma omp parallel num_threads(gt) if (gt > 1)
             {
-                int t = 0, nt = 1;
-#ifdef _OPENMP
-                t = omp_get_thread_num();
-                nt = omp_get_num_threads();
-#endif
+                int t, nt;
+                fc_team(&t, &nt);
                 #pragma omp for schedule(static)
                 for (int64_t u = 0; u < b.nn * CB * Hb; u++)
                     bwd_w_xt_row(p, x, g, &b, u / (CB * Hb), (u / Hb) % CB, u % Hb, xt);
@@ -1356,11 +1350,8 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
             fc_gemm_pack_a(0, p->Kg, b.cols, A, lda, ap, 1);
             #pragma omp parallel num_threads(gt) if (gt > 1)
             {
-                int t = 0, nt = 1;
-#ifdef _OPENMP
-                t = omp_get_thread_num();
-                nt = omp_get_num_threads();
-#endif
+                int t, nt;
+                fc_team(&t, &nt);
                 #pragma omp for schedule(static)
                 for (int64_t u = 0; u < b.nn * p->Cg * Hb; u++)
                     bwd_w_xp_row(p, x, g, &b, u / (p->Cg * Hb), (u / Hb) % p->Cg, u % Hb, xp);
@@ -1376,11 +1367,8 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
             fc_gemm_pack_a(0, p->Kg, b.cols, A, lda, ap, 1);
             #pragma omp parallel num_threads(gt) if (gt > 1)
             {
-                int t = 0, nt = 1;
-#ifdef _OPENMP
-                t = omp_get_thread_num();
-                nt = omp_get_num_threads();
-#endif
+                int t, nt;
+                fc_team(&t, &nt);
                 float *rows = bufs + t * per;
                 bwd_w_panels(p, x, g, &b, ap, gwg, first, np * t / nt, np * (t + 1) / nt,
                              rows, rows + align16(nr * p->cols));

@@ -46,6 +46,17 @@ int fc_call_depth(void);
 int fc_threads(void);
 /* The settings themselves, read when a scope opens. */
 int fc_threads_setting(void);
+/* The calling thread's index in its OpenMP team and the team's size (0 and 1 outside
+ * a parallel region, or in a build without OpenMP). */
+static inline void fc_team(int *t, int *nt) {
+#ifdef _OPENMP
+    *t = omp_get_thread_num();
+    *nt = omp_get_num_threads();
+#else
+    *t = 0;
+    *nt = 1;
+#endif
+}
 fc_precision fc_precision_setting(void);
 /* The call's snapshot of fc_set_precision. */
 fc_precision fc_precision_active(void);

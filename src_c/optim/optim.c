@@ -41,11 +41,8 @@ static int threads_for(int64_t total) {
 /* The calling OpenMP thread's share [lo, hi) of `total` elements, in multiples of 16
  * floats (a 64-byte line) so that threads never share a vector. */
 static void my_range(int64_t total, int64_t *lo, int64_t *hi) {
-    int t = 0, nth = 1;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-    nth = omp_get_num_threads();
-#endif
+    int t, nth;
+    fc_team(&t, &nth);
     int64_t per = fc_ceil_div(fc_ceil_div(total, nth), 16) * 16;
     *lo = fc_min64(total, per * t);
     *hi = fc_min64(total, *lo + per);

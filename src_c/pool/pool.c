@@ -277,11 +277,8 @@ fc_status fc_avg_pool2d_backward_ws(const fc_pool2d_desc *d, const float *grad_y
 
 /* The calling OpenMP thread's share [p0, p1) of n items. */
 static void thread_range(int64_t n, int64_t *p0, int64_t *p1) {
-#ifdef _OPENMP
-    int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    int64_t t = 0, nt = 1;
-#endif
+    int t, nt;
+    fc_team(&t, &nt);
     *p0 = n * t / nt;
     *p1 = n * (t + 1) / nt;
 }
