@@ -3,5 +3,12 @@
 #pragma GCC target("avx2,fma")
 #include "kernels/avx2/avx2.h"
 #define FC_BLOCKED_NP 6
+/* Unrolled twice, with a loop of its own for 1x1 layers (f32_conv_blocked.inc): on Zen 3,
+ * one thread, single layers of the inference plan, GFLOP/s against a peak of 103:
+ * ResNet-50's 1x1 layers 70-76 -> 83-88 (64 -> 256 at 56x56: 64 -> 75), 3x3 64@56
+ * 89 -> 91, 256@14 94 -> 96. Unrolled 4 times: 59-84 (spills again); once: 3x3
+ * layers 5-9% slower. */
+#define FC_BLOCKED_UNROLL "GCC unroll 2"
+#define FC_BLOCKED_1X1_LOOP 1
 #define FC_CONV_BLOCKED_UKERNEL fc_f32_conv_blocked_ukernel_16x6__avx2
 #include "kernels/f32_conv_blocked.inc"
