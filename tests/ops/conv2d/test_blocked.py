@@ -151,6 +151,8 @@ UNEVEN_CASES = [dict(x_shape=(N, 128, H, H), w_shape=(K, 128, 3, 3), stride=(1, 
 @pytest.mark.parametrize("c", UNEVEN_CASES, ids=case_id)
 def test_unequal_groups_over_threads(isa, threads, c, rng):
     run_case(c, (False, True, True, True), rng)
+    # in place, an item run twice (threads' runs overlapping) would add the residual twice
+    run_case(c, (False, True, True, True), rng, in_place=True)
 
 
 # Padding rows: conv/blocked.c groups the output rows into bands whose taps read the
@@ -197,7 +199,10 @@ def test_gathered_1x1(isa, c, rng):
 
 # Each thread pads (or gathers) the input rows its own tiles read first: padded 3x3 and
 # gathered 1x1 layers with one group of output blocks (the rows split by the threads'
-# pixels) and with several (split evenly), batch 1 and 3, over 1-3 threads.
+# pixels) and with several (split evenly), batch 1 and 3, over 1-3 threads. A batch
+# whose weights stay in cache runs image-major (each thread a run of images, then of
+# groups: the uneven groups above at batch 3, and here 200 output channels at batch 2);
+# at batch 1 many groups are handed out dynamically.
 SPLIT_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, R, R), stride=(s, s), pads=pads,
                     dilation=(1, 1))
                for N, C, K, H, W, R, s, pads in [
@@ -206,8 +211,10 @@ SPLIT_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, R, R), stride=(s, s), p
                    (3, 200, 40, 6, 7, 3, 1, (1, 1, 1, 1)),
                    (1, 21, 35, 17, 13, 1, 2, (0, 0, 0, 0)),
                    (3, 13, 9, 11, 10, 1, 1, (1, 0, 0, 2)),
-                   # 13 groups of one pair: handed out dynamically at 2 and 3 threads
-                   (2, 300, 200, 6, 7, 3, 1, (1, 1, 1, 1))]]
+                   # 13 groups of one pair: image-major at batch 2 (2.2 MB of weights),
+                   # handed out dynamically at batch 1 (2 and 3 threads)
+                   (2, 300, 200, 6, 7, 3, 1, (1, 1, 1, 1)),
+                   (1, 300, 200, 6, 7, 3, 1, (1, 1, 1, 1))]]
 
 
 @pytest.mark.parametrize("c", SPLIT_CASES, ids=case_id)
@@ -215,11 +222,13 @@ def test_input_rows_prepared_by_each_thread(isa, threads, c, rng):
     run_case(c, (False, True, False, True), rng)
 
 
-@pytest.mark.parametrize("C,K", [(20, 36), (300, 200)], ids=["static", "dynamic"])
-def test_threads_do_not_change_bits(rng, C, K):
+@pytest.mark.parametrize("N,C,K", [(2, 20, 36), (1, 300, 200), (3, 300, 200)],
+                         ids=["static", "dynamic", "image-major"])
+def test_threads_do_not_change_bits(rng, N, C, K):
     """Each output is summed by one kernel call in a fixed order, whatever the split
-    (equal-work runs, or with many groups of output blocks, groups handed out)."""
-    x = to_nchw8c(rng.standard_normal((2, C, 11, 13)).astype(np.float32))
+    (equal-work runs; with many groups of output blocks, groups handed out at batch 1
+    and runs of images at batch 3)."""
+    x = to_nchw8c(rng.standard_normal((N, C, 11, 13)).astype(np.float32))
     w = pack_nchw8c_weights(rng.standard_normal((K, C, 3, 3)).astype(np.float32))
     before = fastconv.get_num_threads()
     try:
