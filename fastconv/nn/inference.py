@@ -18,6 +18,9 @@ after changing them, build a new plan. plan(x) returns a fresh array (a copy of 
 arena's result buffer). A plan runs one call at a time (its arena is shared).
 """
 
+import statistics
+import time
+
 import numpy as np
 
 from fastconv import _C
@@ -624,15 +627,47 @@ class _Compiled:
             best = max(best, sum(nb(v) for v in live | saved))
         return best
 
-    def run(self, x):
+    def _env(self, x):
         env = list(self.env)
         env[0] = x
         if (_C.get_num_threads(), _C.get_isa()) != self.scratch_key:
             for v in self.scratch.values():
                 env[v] = None
+        return env
+
+    def run(self, x):
+        env = self._env(x)
         for f in self.runs:
             f(env)
         return np.array(env[self.output], copy=True)
+
+    def step_names(self):
+        """A name for each step of the program (self.steps, one per run): a
+        convolution's channels, kernel, stride, input map and algorithm."""
+        algos = iter(self.algorithms)
+        names = []
+        for s in self.steps:
+            if s.op not in ("conv", "conv_pool"):
+                names.append(s.op)
+                continue
+            N, C, H, W = self.logical.get(s.ins[0], self.shapes[s.ins[0]])
+            K, _, R, S = s.a["w"].shape
+            st = s.a["stride"]
+            st = st[0] if isinstance(st, (tuple, list)) and st[0] == st[1] else st
+            st = "x".join(map(str, st)) if isinstance(st, (tuple, list)) else st
+            names.append(f"{s.op} {C}->{K} {R}x{S}/{st} @{H}x{W} {next(algos)}")
+        return names
+
+    def profile(self, x, repeat):
+        """Median seconds of each run over `repeat` calls on x."""
+        times = [[] for _ in self.runs]
+        for _ in range(repeat):
+            env = self._env(x)
+            for k, f in enumerate(self.runs):
+                t0 = time.perf_counter()
+                f(env)
+                times[k].append(time.perf_counter() - t0)
+        return list(zip(self.step_names(), (statistics.median(t) for t in times)))
 
 
 class InferencePlan:
@@ -661,6 +696,21 @@ class InferencePlan:
     def __call__(self, x):
         x = _args.as_float32(x, "x", _FN)
         return self._program(x.shape).run(x)
+
+    def profile(self, x, repeat=5):
+        """Where a call's time goes: runs the plan `repeat` times on x and returns, for
+        each step of its program in order, (name, median seconds) -- the reorders
+        between layouts included. A convolution's name gives its channels, kernel,
+        stride, input map and algorithm: "conv 64->256 1x1/1 @56x56 nchw8c"; a first
+        layer run image by image with its max pool is one "conv_pool" step. The times
+        are each step's own, measured around it (a call's Python overhead between steps
+        is in none of them)."""
+        x = _args.as_float32(x, "x", _FN)
+        if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
+            raise ValueError(f"{_FN}.profile: repeat must be a positive integer, got {repeat!r}")
+        p = self._program(x.shape)
+        p.run(x)                                   # compiled and warm before timing
+        return p.profile(x, int(repeat))
 
     def steps(self):
         """The plan's steps (op name, reads, writes, attributes without arrays)."""

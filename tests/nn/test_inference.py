@@ -306,3 +306,35 @@ def test_workspace_argument_is_checked():
     with pytest.raises(RuntimeError, match="workspace"):     # too small: refused, not overrun
         _C.conv2d_forward_ex(x, w, None, None, None, False, y, (1, 1), (0, 0, 0, 0), (1, 1),
                              1, _C.ALGORITHMS["im2col"], np.empty(1, np.float32))
+
+
+def test_profile_names_and_times_every_step(built, monkeypatch):
+    """plan.profile: one (name, seconds) per step of the program, reorders included, in
+    order; a convolution named by its shape and the algorithm plan.algorithms() gives;
+    the plan's results unchanged by it."""
+    model = built["resnet18"]
+    x = np.random.default_rng(3).standard_normal((1, 3, 40, 40)).astype(np.float32)
+    plan = nn.inference(model)
+    prof = plan.profile(x, repeat=2)
+    names = [n for n, _ in prof]
+    assert len(prof) == len(plan._for(x.shape).runs)
+    assert all(isinstance(t, float) and t >= 0 for _, t in prof)
+    convs = [n for n in names if n.startswith("conv ")]
+    assert len(convs) == 20
+    assert [n.split()[-1] for n in convs] == plan.algorithms()
+    assert convs[0].startswith("conv 3->64 7x7/2 @40x40 ")
+    assert "conv 64->128 1x1/2 @10x10 " in " ".join(convs) + " "
+    if "nchw8c" in plan.algorithms():   # batch 1: the blocked region's two reorders
+        assert names.count("to_nchw8c") == names.count("from_nchw8c") == 1
+    assert names[-1] == "linear"
+    assert rel_err(plan(x), model(x)) <= 1e-4
+    # a first layer run image by image with its pool is one step
+    monkeypatch.setattr(inf, "POOL_PER_IMAGE_MIN_BYTES", 0)
+    x2 = np.concatenate([x, x])
+    names2 = [n for n, _ in nn.inference(model).profile(x2, repeat=1)]
+    assert names2[0].startswith("conv_pool 3->64 7x7/2 @40x40 ")
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="repeat"):
+            plan.profile(x, repeat=bad)
+    with pytest.raises(ValueError):
+        plan.profile(np.zeros((1, 3, 40), np.float32))
