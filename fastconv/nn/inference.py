@@ -652,9 +652,8 @@ class _Compiled:
                 continue
             N, C, H, W = self.logical.get(s.ins[0], self.shapes[s.ins[0]])
             K, _, R, S = s.a["w"].shape
-            st = s.a["stride"]
-            st = st[0] if isinstance(st, (tuple, list)) and st[0] == st[1] else st
-            st = "x".join(map(str, st)) if isinstance(st, (tuple, list)) else st
+            sh, sw = _args.pair(s.a["stride"], "stride", _FN)
+            st = sh if sh == sw else f"{sh}x{sw}"
             names.append(f"{s.op} {C}->{K} {R}x{S}/{st} @{H}x{W} {next(algos)}")
         return names
 
