@@ -10,5 +10,11 @@
 #include "kernels/avx512/avx512.h"
 #define FC_BLOCKED_NP 10
 #define FC_BLOCKED_WIDE 1
+/* (the assembly needs the tile size as a constant: an optimizing build) */
+#if defined(__x86_64__) && defined(__OPTIMIZE__) && !defined(FC_BLOCKED_NO_ASM)
+#include "kernels/avx512/blocked_quad_asm.h"
+#define FC_BLOCKED_QUAD_ASM 1
+#define BLK_ASM_TAPS 64 /* segments of more taps run the C loop */
+#endif
 #define FC_CONV_BLOCKED_UKERNEL fc_f32_conv_blocked_ukernel_16x10__avx512
 #include "kernels/f32_conv_blocked.inc"
