@@ -8,6 +8,7 @@
 #include "smallc.h"
 #include "im2col.h"
 #include "winograd.h"
+#include "core/registry.h"
 
 static fc_depthwise_conv2d_desc depthwise_desc(const fc_conv2d_desc *d) {
     fc_depthwise_conv2d_desc dd = {d->N, d->C, d->H, d->W, d->K / d->C, d->R, d->S,
@@ -186,6 +187,21 @@ static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
     return fc_mul_ok(OH * OW, d->N, &cols) && cols <= FC_IM2COL_INPLACE_MAX_COLS;
 }
 
+/* Whether the active ISA's blocked kernel takes every 3x3 layer blocked_3x3_pays
+ * shapes (the kernel table's all_3x3: AVX-512, its quad tiles in assembly), not only
+ * the small maps and batches below, and instead of Winograd and the in-place im2col
+ * too (that one on outputs of more than 64 positions), at any input size. Measured (2
+ * threads, AVX-512, the weights arranged and both reorders on every call, fastest of 7
+ * alternating calls, AUTO's choice -> blocked, forward then backward-data): batch 16
+ * 14x14 256 -> 256 13.95 -> 11.68 and 14.90 -> 11.66 ms; 56x56 64 -> 64 15.24 -> 13.97 and
+ * 15.21 -> 13.83; 13x13 256 -> 384 18.55 -> 14.87 and 20.17 -> 14.76, 384 -> 384 26.0 ->
+ * 21.3 and 29.0 -> 21.3; batch 8 35x35 64 -> 96 4.84 -> 3.62 and 5.20 -> 3.52; batch 2
+ * 28x28 128 -> 128 2.31 -> 1.50 (both); batch 32 7x7 512 2.86 -> 2.31 and 29.6 -> 22.0;
+ * batch 1 14x14 256 1.08 -> 0.91 and even, 56x56 256 13.0 -> 12.1 and 13.8 -> 12.0,
+ * 112x112 64 4.13 -> 3.35 and 3.90 -> 3.27; even (0.97-1.02) on 28x28 batch 16 and 7x7
+ * batch 8 and 16. Lost at 7x7 batch 1 (512: 1.23 -> 1.30, the in-place im2col). */
+static int blocked_all_3x3(void) { return fc_kernels_active()->conv_blocked.all_3x3; }
+
 /* 3x3 layers (stride 1, no dilation: blocked_nchw_pays checks those) where the blocked
  * kernel beats im2col + packed GEMM, reorders and weight arrangement on every call
  * included: 64 or more input and output channels, neither more than twice the other;
@@ -215,8 +231,18 @@ static int blocked_3x3_pays(const fc_conv2d_desc *d) {
         return 0;
     int64_t OH, OW, in;
     fc_conv2d_out_shape(d, &OH, &OW);
+    if (blocked_all_3x3()) return 1;
     if (!fc_prod4(d->N, d->C, d->H, d->W, &in) || in > (1 << 19)) return 0;
     return OH * OW <= 14 * 14 || d->N == 1;
+}
+
+/* blocked_3x3_pays where the kernel takes all 3x3 layers (above), and AUTO chose
+ * anything: the forward's in-place im2col only on outputs of more than 64 positions. */
+static int blocked_takes_3x3(const fc_conv2d_desc *d, int inplace) {
+    if (!blocked_all_3x3() || !blocked_3x3_pays(d)) return 0;
+    int64_t OH, OW;
+    fc_conv2d_out_shape(d, &OH, &OW);
+    return !inplace || d->N * OH * OW > 64;
 }
 
 /* Whether AUTO's forward runs the blocked direct kernel with the reorders at the
@@ -238,9 +264,9 @@ static int blocked_3x3_pays(const fc_conv2d_desc *d) {
  * instead of Winograd or the few-channel direct kernel), and only while its workspace
  * obeys FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
 static int blocked_nchw_pays(const fc_conv2d_desc *d, fc_conv_algorithm algo, int inplace) {
-    if (algo != FC_CONV_IM2COL || inplace) return 0;
     if (d->stride_h != 1 || d->stride_w != 1 || d->dilation_h != 1 || d->dilation_w != 1)
         return 0;
+    if ((algo != FC_CONV_IM2COL || inplace) && !blocked_takes_3x3(d, inplace)) return 0;
     /* 5x5 and larger with 6-15 input channels (LeNet's C3: 6 -> 16 5x5 at 14x14): a
      * GEMM of 16-32 rows and 150-375 deep wastes its tiles while the blocked kernel
      * runs at 6/8 or more of its lanes. 2 threads, AVX-512, medians of 60 alternating
@@ -315,7 +341,7 @@ static int bwd_blocked_flipped(const fc_conv2d_desc *d, fc_conv_algorithm asked,
         return 0;
     int forced = fc_conv_blocked_nchw_override();
     if (forced >= 0) return forced;
-    if (algo != FC_CONV_IM2COL ||
+    if ((algo != FC_CONV_IM2COL && !blocked_takes_3x3(&fd, 0)) ||
         (d->K > d->C && !bwd_blocked_wider_pays(d) && !blocked_3x3_pays(&fd)))
         return 0;
     fc_conv_algorithm fa = select_algorithm(&fd, FC_PASS_FORWARD, &bytes);

@@ -206,6 +206,7 @@ static void init_avx512(fc_kernels *t) {
     /* AVX-512 cores have 1-2 MB of L2: two pairs of a 512-channel 3x3 layer (590 KB),
      * so its tiles run as quads (kernels/f32_conv_blocked.inc) */
     t->conv_blocked.group_bytes = 640 * 1024;
+    t->conv_blocked.all_3x3 = 1; /* its quad tiles in assembly (blocked_quad_asm.h) */
     t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_8x48__avx512;
     t->conv_inplace.forward = fc_f32_conv_inplace_ukernel_12x2v__avx512;
     t->conv_inplace.vl = 16;

@@ -103,6 +103,9 @@ typedef struct fc_kernels {
         fc_blocked_fn forward;
         int64_t np;                              /* output pixels per tile, at most */
         int64_t group_bytes;                     /* weights a work item reads, at most */
+        /* 1: AUTO runs every 3x3 layer of 64+ channels on it, whatever the batch, map
+         * and AUTO's own choice (conv/conv2d.c, blocked_3x3_pays) */
+        int all_3x3;
     } conv_blocked;
     struct {  /* flat-tap direct convolution for few input channels (conv/smallc.h) */
         fc_smallc_rows_fn forward;

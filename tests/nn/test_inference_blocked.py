@@ -9,12 +9,25 @@ import numpy as np
 import pytest
 
 from batchnorm_stats import randomize_fc_bn
+from library_hooks import forced
 from reference import rel_err
 
 import fastconv as fc
 from fastconv import nn
 
 inf = importlib.import_module("fastconv.nn.inference")
+
+
+@pytest.fixture
+def classic_rule():
+    """AUTO's 3x3 rule without the kernel table's all_3x3 (conv2d.c): the AVX2 table
+    where the CPU has it, so that the batch > 1 tests below see the layers that rule
+    picks whatever the best ISA (AVX-512's table takes every 3x3 layer: tested last)."""
+    before = fc.get_isa()
+    if before == "avx512":
+        fc.set_isa("avx2")
+    yield
+    fc.set_isa(before)
 
 
 def test_resnet_keeps_the_layout_between_blocks(isa):
@@ -37,8 +50,9 @@ def test_equal_to_the_nchw_plan(isa, monkeypatch, rng):
     blocked = nn.inference(model)(x)
     monkeypatch.setattr(inf, "BLOCKED_MAX_BATCH", 0)
     monkeypatch.setattr(inf, "BLOCKED_BATCHED_MAX_PIXELS", 0)
-    plan = nn.inference(model)
-    plain = plan(x)
+    with forced("fc_conv_blocked_nchw_set_mode", 0):    # nor AUTO's own blocked forwards
+        plan = nn.inference(model)
+        plain = plan(x)
     assert "nchw8c" not in plan.algorithms()
     assert rel_err(blocked, plain) <= 1e-5
 
@@ -85,7 +99,7 @@ def test_alexnet_pools_between_blocked_layers(isa, rng):
 
 
 @pytest.mark.parametrize("batch", [2, 3])
-def test_larger_batches_blocked_on_small_maps(batch, monkeypatch, rng):
+def test_larger_batches_blocked_on_small_maps(batch, monkeypatch, rng, classic_rule):
     """With BLOCKED_BATCHED_MAX_PIXELS set (196; 0 by default), above BLOCKED_MAX_BATCH
     the convolutions reading maps of at most that many pixels run blocked: ResNet-18 on 64x64 keeps its stem and first
     stage (16x16 maps) NCHW, and the second stage's first convolution and shortcut (both
@@ -110,7 +124,7 @@ def test_larger_batches_blocked_on_small_maps(batch, monkeypatch, rng):
     assert rel_err(y, plain) <= 1e-5
 
 
-def test_larger_batches_equal_the_torch_twin(monkeypatch, rng):
+def test_larger_batches_equal_the_torch_twin(monkeypatch, rng, classic_rule):
     """The mixed plan (NCHW, then blocked with the residual reordered) against the torch
     twin in float64, at batch 2."""
     torch = pytest.importorskip("torch")
@@ -132,7 +146,7 @@ def test_larger_batches_equal_the_torch_twin(monkeypatch, rng):
 
 
 @pytest.mark.parametrize("batch", [2, 4])
-def test_larger_batches_stay_nchw_by_default(batch, rng):
+def test_larger_batches_stay_nchw_by_default(batch, rng, classic_rule):
     model = fc.models.resnet18(num_classes=3)
     model.eval()
     x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
@@ -143,7 +157,7 @@ def test_larger_batches_stay_nchw_by_default(batch, rng):
 
 
 @pytest.mark.parametrize("batch", [2, 3])
-def test_larger_batches_blocked_where_auto_is(batch, monkeypatch, rng):
+def test_larger_batches_blocked_where_auto_is(batch, monkeypatch, rng, classic_rule):
     """ResNet-18 on 112x112: stage 2's three stride-1 3x3 layers (128 channels, 14x14,
     more than 256 output positions) are the ones AUTO's forward runs blocked, and the
     plan runs just those on NCHW8c, reordering around each; equal to the model and to
@@ -161,6 +175,31 @@ def test_larger_batches_blocked_where_auto_is(batch, monkeypatch, rng):
     plain_plan = nn.inference(model)
     assert "nchw8c" not in plain_plan.algorithms(x.shape)
     assert rel_err(y, plain_plan(x)) <= 1e-5
+
+
+@pytest.mark.skipif(fc._C.cpu_isa() != "avx512",
+                    reason="the AVX-512 table's all_3x3 rule")
+def test_larger_batches_blocked_on_every_3x3_with_avx512(rng):
+    """With AVX-512's table (all_3x3) AUTO's forward runs every stride-1 3x3 layer of 64+
+    channels blocked at any batch and map past 64 output positions: ResNet-18 on
+    112x112 at batch 2, stages 1-3 (not the strided layers, shortcuts or conv1), each
+    reordered around; equal to the model."""
+    before = fc.get_isa()
+    fc.set_isa("avx512")
+    try:
+        model = randomize_fc_bn(fc.models.resnet18(num_classes=4), 6)
+        model.eval()
+        x = rng.standard_normal((2, 3, 112, 112)).astype(np.float32)
+        plan = nn.inference(model)
+        y = plan(x)
+        algos = plan.algorithms()
+    finally:
+        fc.set_isa(before)
+    # 0 conv1; stage 1: 1-4; stage 2: 5 shortcut, 6 strided, 7-9; stage 3: 10-14 the
+    # same; stage 4's 4x4 maps (32 positions) stay with the in-place im2col
+    assert [i for i, a in enumerate(algos) if a == "nchw8c"] == [1, 2, 3, 4, 7, 8, 9, 12,
+                                                                  13, 14]
+    assert rel_err(y, model(x)) <= 1e-4
 
 
 def test_weights_are_arranged_once_for_every_input_shape(monkeypatch, rng):

@@ -3,7 +3,8 @@
 the weights flipped straight into the blocked arrangement) where a 3x3 stride-1 layer
 has 64 or more input and output channels, neither more than twice the other, an input
 of at most 2^19 floats, and maps up to 14x14 or batch 1; the forward not where im2col
-reads its weights in place. Checked: the routes against the float64 reference (odd channel counts, batch
+reads its weights in place. Where the ISA's kernel table sets all_3x3 (AVX-512) every
+such layer, the in-place forward only on outputs of more than 64 positions. Checked: the routes against the float64 reference (odd channel counts, batch
 1-3, every ISA, 1-3 threads), the flipped route forced on odd shapes, the caller's
 workspace, and that AUTO takes the path exactly where the rule says."""
 
@@ -34,10 +35,16 @@ def _out(c):
     return N, K, (H + t + b - dh * (R - 1) - 1) // sh + 1, (W + l + r - dw * (S - 1) - 1) // sw + 1
 
 
+def _all_3x3():
+    """The active ISA's kernel table takes every 3x3 layer (registry.c: all_3x3)."""
+    return fastconv.get_isa() == "avx512"
+
+
 def _pays_3x3(N, C, K, H, W, OH, OW):
     """blocked_3x3_pays, restated (stride 1, no dilation, one group checked by callers)."""
-    return (C >= 64 and K >= 64 and K <= 2 * C and C <= 2 * K and N * C * H * W <= 1 << 19
-            and (OH * OW <= 14 * 14 or N == 1))
+    channels = C >= 64 and K >= 64 and K <= 2 * C and C <= 2 * K
+    return channels and (_all_3x3() or (N * C * H * W <= 1 << 19
+                                        and (OH * OW <= 14 * 14 or N == 1)))
 
 
 def _expected(c):
@@ -48,7 +55,10 @@ def _expected(c):
     plain = (R, S) == (3, 3) and c["stride"] == (1, 1) and c["dilation"] == (1, 1) and \
         c["groups"] == 1
     _, _, OH, OW = _out(c)
-    fwd = plain and _pays_3x3(N, C, K, H, W, OH, OW) and N * OH * OW > INPLACE_MAX_COLS
+    # the in-place im2col's outputs (up to INPLACE_MAX_COLS) stay with it, all_3x3's
+    # above 64 positions excepted
+    fwd = plain and _pays_3x3(N, C, K, H, W, OH, OW) and \
+        N * OH * OW > (64 if _all_3x3() else INPLACE_MAX_COLS)
     # the flipped forward: K and C swapped, grad_y in, the input's H x W out
     bwd = plain and min(_flipped_pads(c)) >= 0 and _pays_3x3(N, K, C, OH, OW, H, W)
     return fwd, bwd
@@ -62,10 +72,10 @@ def _case(xs, K, pads=(1, 1, 1, 1), stride=(1, 1), dilation=(1, 1)):
 # Shapes the rule takes, with odd channel counts, batch 1-3, asymmetric and no padding.
 RULE_CASES = [
     _case((1, 65, 17, 17), 65),                       # batch 1, 289 positions: both
-    _case((2, 67, 9, 11), 67),                        # 198 columns: forward in place
+    _case((2, 67, 9, 11), 67),                        # 198 columns: in place (all_3x3: both)
     _case((3, 64, 10, 10), 64),                       # both
     _case((2, 72, 13, 14), 72, pads=(0, 2, 1, 1)),    # asymmetric padding: both
-    _case((2, 64, 12, 12), 64, pads=(0, 0, 0, 0)),    # unpadded: backward-data only
+    _case((2, 64, 12, 12), 64, pads=(0, 0, 0, 0)),    # unpadded: in place (all_3x3: both)
 ]
 
 
@@ -76,7 +86,7 @@ def _select(c, pass_):
 
 def test_rule_cases_reach_both_routes():
     exp = [_expected(c) for c in RULE_CASES]
-    assert all(b for _, b in exp) and sum(f for f, _ in exp) == 3
+    assert all(b for _, b in exp) and sum(f for f, _ in exp) == (5 if _all_3x3() else 3)
     assert all(_select(c, p) == "im2col" for c in RULE_CASES for p in (0, 1))
 
 
@@ -167,34 +177,35 @@ def test_caller_workspace(case):
 # AUTO's choice at the rule's edges: (x shape, K, pads, stride, dilation), each with
 # what the rule says for the forward and the backward-data (restated by _expected,
 # asserted here literally too, so that the restatement cannot drift unnoticed).
-EDGES = [
-    ((1, 64, 56, 56), 64, 1, 1, 1, (True, True)),      # ResNet 56x56 batch 1 (the bench)
-    ((1, 64, 20, 20), 64, 1, 1, 1, (True, True)),      # batch 1, a map over 14x14
-    ((1, 64, 15, 15), 64, 1, 1, 1, (False, True)),     # 225 columns: forward in place
-    ((2, 64, 14, 14), 64, 1, 1, 1, (True, True)),      # 14x14 at batch 2
-    ((2, 64, 15, 15), 64, 1, 1, 1, (False, False)),    # over 14x14 at batch 2
-    ((2, 64, 7, 7), 64, 1, 1, 1, (False, True)),       # 98 columns: forward in place
-    ((2, 63, 14, 14), 63, 1, 1, 1, (False, False)),    # 63 channels
-    ((2, 65, 14, 14), 65, 1, 1, 1, (True, True)),      # 65 channels
-    ((2, 64, 14, 14), 72, 1, 1, 1, (True, True)),      # more output channels
-    ((2, 72, 14, 14), 64, 1, 1, 1, (True, True)),      # fewer output channels
-    ((2, 64, 14, 14), 128, 1, 1, 1, (True, True)),     # twice as many
-    ((2, 64, 14, 14), 129, 1, 1, 1, (False, False)),   # more than twice
-    ((2, 129, 14, 14), 64, 1, 1, 1, (False, False)),   # fewer than half
-    ((2, 64, 14, 14), 63, 1, 1, 1, (False, False)),    # 63 output channels
-    ((10, 256, 14, 14), 256, 1, 1, 1, (True, True)),   # 501,760 input floats
-    ((12, 256, 13, 13), 384, 1, 1, 1, (True, False)),  # 519,168 in; grad_y over 2^19
-    ((13, 256, 13, 13), 384, 1, 1, 1, (False, False)),  # 562,432 input floats
-    ((2, 64, 27, 27), 64, 1, 2, 1, (False, False)),    # stride 2 (14x14 output)
-    ((2, 64, 16, 16), 64, 2, 1, 2, (False, False)),    # dilation 2
+EDGES = [  # ..., (forward, backward-data), the same where the table's all_3x3 is set
+    ((1, 64, 56, 56), 64, 1, 1, 1, (True, True), (True, True)),      # ResNet 56x56 batch 1
+    ((1, 64, 20, 20), 64, 1, 1, 1, (True, True), (True, True)),      # batch 1, over 14x14
+    ((1, 64, 15, 15), 64, 1, 1, 1, (False, True), (True, True)),     # 225 columns: in place
+    ((1, 64, 8, 8), 64, 1, 1, 1, (False, True), (False, True)),      # 64 columns: in place
+    ((2, 64, 14, 14), 64, 1, 1, 1, (True, True), (True, True)),      # 14x14 at batch 2
+    ((2, 64, 15, 15), 64, 1, 1, 1, (False, False), (True, True)),    # over 14x14 at batch 2
+    ((2, 64, 7, 7), 64, 1, 1, 1, (False, True), (True, True)),       # 98 columns: in place
+    ((2, 63, 14, 14), 63, 1, 1, 1, (False, False), (False, False)),  # 63 channels
+    ((2, 65, 14, 14), 65, 1, 1, 1, (True, True), (True, True)),      # 65 channels
+    ((2, 64, 14, 14), 72, 1, 1, 1, (True, True), (True, True)),      # more output channels
+    ((2, 72, 14, 14), 64, 1, 1, 1, (True, True), (True, True)),      # fewer output channels
+    ((2, 64, 14, 14), 128, 1, 1, 1, (True, True), (True, True)),     # twice as many
+    ((2, 64, 14, 14), 129, 1, 1, 1, (False, False), (False, False)),  # more than twice
+    ((2, 129, 14, 14), 64, 1, 1, 1, (False, False), (False, False)),  # fewer than half
+    ((2, 64, 14, 14), 63, 1, 1, 1, (False, False), (False, False)),  # 63 output channels
+    ((10, 256, 14, 14), 256, 1, 1, 1, (True, True), (True, True)),   # 501,760 input floats
+    ((12, 256, 13, 13), 384, 1, 1, 1, (True, False), (True, True)),  # grad_y over 2^19
+    ((13, 256, 13, 13), 384, 1, 1, 1, (False, False), (True, True)),  # 562,432 input floats
+    ((2, 64, 27, 27), 64, 1, 2, 1, (False, False), (False, False)),  # stride 2 (14x14 out)
+    ((2, 64, 16, 16), 64, 2, 1, 2, (False, False), (False, False)),  # dilation 2
 ]
 
-
-@pytest.mark.parametrize("xs,K,pad,stride,dil,want", EDGES,
+@pytest.mark.parametrize("xs,K,pad,stride,dil,want,want_all", EDGES,
                          ids=["x".join(map(str, e[0])) + f"-k{e[1]}-s{e[3]}-d{e[4]}"
                               for e in EDGES])
-def test_auto_takes_it_exactly_where_the_rule_says(xs, K, pad, stride, dil, want):
+def test_auto_takes_it_exactly_where_the_rule_says(xs, K, pad, stride, dil, want, want_all):
     c = _case(xs, K, (pad,) * 4, (stride, stride), (dil, dil))
+    want = want_all if _all_3x3() else want
     assert _expected(c) == want
     assert _select(c, 0) == "im2col" and _select(c, 1) == "im2col"
     rng = np.random.default_rng(43)
