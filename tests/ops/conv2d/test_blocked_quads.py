@@ -3,7 +3,8 @@ pairs of blocks as 16-lane accumulators, two pairs a tile ("quads"), and what is
 a group after its quads (a pair, a single block). Output channel counts that give one
 quad (32), a quad and a block (40), a quad and a pair (48), two quads and a block (65,
 partial), two quads and a pair (72); 1x1, strided 1x1 (gathered), 3x3 and 5x5 kernels;
-every epilogue combination and the residual in place; against the float64 reference
+padding-only rows and columns and a long 1x1 reduction; every epilogue combination and
+the residual in place; against the float64 reference
 on every ISA (the others run their own tiles on the same shapes) at 1-3 threads."""
 import pytest
 
@@ -21,6 +22,13 @@ QUAD_CASES = [
     _case((2, 17, 9, 7), (65, 17, 5, 5), pads=(2, 2, 2, 2)),
     _case((1, 9, 11, 11), (72, 9, 1, 1), stride=(2, 2)),          # gathered 1x1
     _case((1, 33, 7, 7), (72, 33, 3, 3), pads=(1, 1, 1, 1)),
+    # AVX-512's quads run assembly over a list of the segment's taps: rows and columns
+    # that read padding alone (segments of fewer taps, and of none), a padded 1x1
+    # (gathered, one tap), a 1x1 over 65 input blocks on 9 pixels
+    _case((2, 13, 5, 6), (40, 13, 3, 3), pads=(4, 5, 1, 1)),
+    _case((1, 8, 3, 4), (64, 8, 3, 3), pads=(3, 3, 3, 3)),
+    _case((1, 70, 5, 5), (32, 70, 1, 1), pads=(1, 1, 1, 1)),
+    _case((1, 520, 3, 3), (32, 520, 1, 1)),
 ]
 
 
