@@ -229,9 +229,9 @@ static int blocked_3x3_pays(const fc_conv2d_desc *d) {
     if (d->R != 3 || d->S != 3 || d->C < 64 || d->K < 64 || d->K > 2 * d->C ||
         d->C > 2 * d->K)
         return 0;
+    if (blocked_all_3x3()) return 1;
     int64_t OH, OW, in;
     fc_conv2d_out_shape(d, &OH, &OW);
-    if (blocked_all_3x3()) return 1;
     if (!fc_prod4(d->N, d->C, d->H, d->W, &in) || in > (1 << 19)) return 0;
     return OH * OW <= 14 * 14 || d->N == 1;
 }
