@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* What the assembly reads (and acc, what it writes), at fixed offsets. */
-typedef struct blk_quad_job {
+typedef struct blk_asm_job {
     float acc[20][16];       /* out: zmm0..9 the first pair's pixels, zmm10..19 the second's */
     const float *xq[10];     /* each pixel's input origin, input block 0 */
     const float *w;          /* the first tap's weights of input block 0 (first pair) */
@@ -30,14 +30,14 @@ typedef struct blk_quad_job {
      * the last input block and the blocks run at start, start + x_cb, ..., -x_cb (a
      * loop of three instructions around the taps' FMAs) */
     int64_t start;
-} blk_quad_job;
-_Static_assert(__builtin_offsetof(blk_quad_job, xq) == 1280, "job layout");
-_Static_assert(__builtin_offsetof(blk_quad_job, w) == 1360, "job layout");
-_Static_assert(__builtin_offsetof(blk_quad_job, second) == 1368, "job layout");
-_Static_assert(__builtin_offsetof(blk_quad_job, x_cb) == 1376, "job layout");
-_Static_assert(__builtin_offsetof(blk_quad_job, cb) == 1384, "job layout");
-_Static_assert(__builtin_offsetof(blk_quad_job, taps) == 1392, "job layout");
-_Static_assert(__builtin_offsetof(blk_quad_job, start) == 1400, "job layout");
+} blk_asm_job;
+_Static_assert(__builtin_offsetof(blk_asm_job, xq) == 1280, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, w) == 1360, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, second) == 1368, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, x_cb) == 1376, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, cb) == 1384, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, taps) == 1392, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, start) == 1400, "job layout");
 
 /* Registers: pixel p's origin in R (rsi, r8..r15, rdi), its accumulators zmm<p> and
  * zmm1<p>; rax the tap's weights, rbx `second`, rcx the tap's offset, rdx the tap
@@ -74,8 +74,8 @@ _Static_assert(__builtin_offsetof(blk_quad_job, start) == 1400, "job layout");
 
 /* job->acc = the reduction over job->cb input blocks and the tap list, NP (1..10)
  * pixels. */
-static inline __attribute__((always_inline)) void blk_quad_reduce_asm(blk_quad_job *job,
-                                                                      const int NP) {
+static inline __attribute__((always_inline)) void blk_asm_reduce(blk_asm_job *job,
+                                                                  const int NP) {
     __asm__ volatile(
         "vmovq %%rdi, %%xmm31\n\t"
         "vmovq 1376(%%rdi), %%xmm28\n\t"

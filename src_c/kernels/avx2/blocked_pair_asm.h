@@ -1,0 +1,121 @@
+/* The reduction of the AVX2 blocked kernel's pair tile (kernels/f32_conv_blocked.inc:
+ * NP pixels x two output blocks, 12 ymm accumulators) in assembly, for the included
+ * kernel file only. GCC's loop, unrolled twice to keep the accumulators in its 16
+ * registers, addressed the broadcasts through an index register and spent 44
+ * instructions on 24 FMAs plus a block's loop overhead; here the 8 channels of a tap
+ * are one straight run (20 instructions for 12 FMAs, weights and broadcasts at fixed
+ * offsets), the 6 pixel origins, the weights and the tap list in named registers, input
+ * blocks in the outer loop and the segment's taps inside; a layer of one tap runs a
+ * loop of its own, three instructions around the FMAs. The job and its tap list are
+ * the AVX-512 quad's (avx512/blocked_quad_asm.h) with one pair instead of two.
+ * Built only when optimizing (the tile size must be a constant), x86-64, and not with
+ * -DFC_BLOCKED_NO_ASM (for comparisons). */
+#ifndef FC_BLOCKED_PAIR_ASM_H
+#define FC_BLOCKED_PAIR_ASM_H
+
+#include <stdint.h>
+
+/* What the assembly reads (and acc, what it writes), at fixed offsets. */
+typedef struct blk_asm_job {
+    float acc[12][8];        /* out: ymm0..5 the first block's pixels, ymm6..11 the second's */
+    const float *xq[6];      /* each pixel's input origin, input block 0 */
+    const float *w;          /* the first tap's weights of input block 0 */
+    int64_t second;          /* (the quads' second pair: unused here) */
+    int64_t x_cb;            /* bytes between input blocks */
+    int64_t cb;              /* input blocks (>= 1) */
+    /* per tap: byte offset from the origins, then bytes to the next tap's weights (the
+     * last: to the next input block's first tap); ended by an offset of -1 */
+    const int64_t *taps;
+    /* nonzero for a layer of one tap (T = 1): then xq are each pixel's origin past
+     * the last input block and the blocks run at start, start + x_cb, ..., -x_cb */
+    int64_t start;
+} blk_asm_job;
+_Static_assert(__builtin_offsetof(blk_asm_job, xq) == 384, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, w) == 432, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, x_cb) == 448, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, cb) == 456, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, taps) == 464, "job layout");
+_Static_assert(__builtin_offsetof(blk_asm_job, start) == 472, "job layout");
+
+/* Registers: pixel p's origin in R (rsi, r8..r12), its accumulators ymm<p> and
+ * ymm<6+p>; rax the tap's weights, rcx the tap's offset, rdx the tap list, r13 x_cb,
+ * r14 the input blocks left, r15 the list's start, rdi the job. Channel i of the tap:
+ * its weights in ymm12, ymm13, pixel p broadcast into T (ymm14, ymm15 in turn). */
+#define BP_PX(i, p, q, R, T)                                                   \
+    ".if " #p " < %c[np]\n\t"                                                  \
+    "vbroadcastss " #i "*4(%%" R ",%%rcx), %%ymm" #T "\n\t"                    \
+    "vfmadd231ps %%ymm" #T ", %%ymm12, %%ymm" #p "\n\t"                        \
+    "vfmadd231ps %%ymm" #T ", %%ymm13, %%ymm" #q "\n\t"                        \
+    ".endif\n\t"
+#define BP_CH(i)                                                               \
+    "vmovups " #i "*64(%%rax), %%ymm12\n\t"                                    \
+    "vmovups " #i "*64+32(%%rax), %%ymm13\n\t"                                 \
+    BP_PX(i, 0, 6, "rsi", 14) BP_PX(i, 1, 7, "r8", 15) BP_PX(i, 2, 8, "r9", 14) \
+    BP_PX(i, 3, 9, "r10", 15) BP_PX(i, 4, 10, "r11", 14) BP_PX(i, 5, 11, "r12", 15)
+#define BP_TAP BP_CH(0) BP_CH(1) BP_CH(2) BP_CH(3) BP_CH(4) BP_CH(5) BP_CH(6) BP_CH(7)
+/* for each pixel p: OP with its registers */
+#define BP_ZERO(p, q) ".if " #p " < %c[np]\n\tvxorps %%ymm" #p ", %%ymm" #p ", %%ymm" #p \
+    "\n\tvxorps %%ymm" #q ", %%ymm" #q ", %%ymm" #q "\n\t.endif\n\t"
+#define BP_ST(p, q)                                                            \
+    ".if " #p " < %c[np]\n\t"                                                  \
+    "vmovups %%ymm" #p ", " #p "*32(%%rdi)\n\t"                                \
+    "vmovups %%ymm" #q ", " #q "*32(%%rdi)\n\t"                                \
+    ".endif\n\t"
+#define BP_ORIGIN(p, R) ".if " #p " < %c[np]\n\tmov 384+8*" #p "(%%rdi), %%" R "\n\t.endif\n\t"
+#define BP_NEXT(p, R) ".if " #p " < %c[np]\n\tadd %%r13, %%" R "\n\t.endif\n\t"
+#define BP_EACH(M) M(0, "rsi") M(1, "r8") M(2, "r9") M(3, "r10") M(4, "r11") M(5, "r12")
+#define BP_EACH2(M) M(0, 6) M(1, 7) M(2, 8) M(3, 9) M(4, 10) M(5, 11)
+
+/* job->acc = the reduction over job->cb input blocks and the tap list, NP (1..6)
+ * pixels. */
+static inline __attribute__((always_inline)) void blk_asm_reduce(blk_asm_job *job,
+                                                                  const int NP) {
+    __asm__ volatile(
+        "mov 432(%%rdi), %%rax\n\t"
+        "mov 448(%%rdi), %%r13\n\t"
+        "mov 456(%%rdi), %%r14\n\t"
+        "mov 464(%%rdi), %%r15\n\t"
+        "mov 472(%%rdi), %%rcx\n\t"
+        BP_EACH2(BP_ZERO)
+        BP_EACH(BP_ORIGIN)
+        "test %%rcx, %%rcx\n\t"
+        "jnz 5f\n"
+        "3:\n\t"                          /* an input block */
+        "mov %%r15, %%rdx\n"
+        "1:\n\t"                          /* a tap */
+        "mov (%%rdx), %%rcx\n\t"
+        "test %%rcx, %%rcx\n\t"
+        "js 2f\n\t"
+        BP_TAP
+        "add 8(%%rdx), %%rax\n\t"
+        "add $16, %%rdx\n\t"
+        "jmp 1b\n"
+        "2:\n\t"                          /* the next input block */
+        BP_EACH(BP_NEXT)
+        "sub $1, %%r14\n\t"
+        "jnz 3b\n\t"
+        "jmp 6f\n"
+        "5:\n\t"                          /* one tap: rcx runs up to 0 */
+        BP_TAP
+        "add $512, %%rax\n\t"           /* the next block's weights: one tap on */
+        "add %%r13, %%rcx\n\t"
+        "jnz 5b\n"
+        "6:\n\t"
+        BP_EACH2(BP_ST)
+        :
+        : "D"(job), [np] "i"(NP)
+        : "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+          "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+          "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+#undef BP_PX
+#undef BP_CH
+#undef BP_TAP
+#undef BP_ZERO
+#undef BP_ST
+#undef BP_ORIGIN
+#undef BP_NEXT
+#undef BP_EACH
+#undef BP_EACH2
+
+#endif
