@@ -22,13 +22,15 @@ QUAD_CASES = [
     _case((2, 17, 9, 7), (65, 17, 5, 5), pads=(2, 2, 2, 2)),
     _case((1, 9, 11, 11), (72, 9, 1, 1), stride=(2, 2)),          # gathered 1x1
     _case((1, 33, 7, 7), (72, 33, 3, 3), pads=(1, 1, 1, 1)),
-    # AVX-512's quads run assembly over a list of the segment's taps: rows and columns
-    # that read padding alone (segments of fewer taps, and of none), a padded 1x1
-    # (gathered, one tap), a 1x1 over 65 input blocks on 9 pixels
+    # AVX-512's quads and AVX2's pairs run assembly over a list of the segment's taps
+    # (blk_asm_job): rows and columns that read padding alone (segments of fewer taps,
+    # and of none), a padded 1x1 (gathered, one tap), a 1x1 over 65 input blocks on 9
+    # pixels; segments of more than 64 taps (9x9) run the C loop
     _case((2, 13, 5, 6), (40, 13, 3, 3), pads=(4, 5, 1, 1)),
     _case((1, 8, 3, 4), (64, 8, 3, 3), pads=(3, 3, 3, 3)),
     _case((1, 70, 5, 5), (32, 70, 1, 1), pads=(1, 1, 1, 1)),
     _case((1, 520, 3, 3), (32, 520, 1, 1)),
+    _case((1, 8, 12, 12), (32, 8, 9, 9), pads=(4, 4, 4, 4)),
 ]
 
 
