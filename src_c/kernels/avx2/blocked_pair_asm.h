@@ -13,29 +13,12 @@
 #ifndef FC_BLOCKED_PAIR_ASM_H
 #define FC_BLOCKED_PAIR_ASM_H
 
-#include <stdint.h>
-
-/* What the assembly reads (and acc, what it writes), at fixed offsets. */
-typedef struct blk_asm_job {
-    float acc[12][8];        /* out: ymm0..5 the first block's pixels, ymm6..11 the second's */
-    const float *xq[6];      /* each pixel's input origin, input block 0 */
-    const float *w;          /* the first tap's weights of input block 0 */
-    int64_t second;          /* (the quads' second pair: unused here) */
-    int64_t x_cb;            /* bytes between input blocks */
-    int64_t cb;              /* input blocks (>= 1) */
-    /* per tap: byte offset from the origins, then bytes to the next tap's weights (the
-     * last: to the next input block's first tap); ended by an offset of -1 */
-    const int64_t *taps;
-    /* nonzero for a layer of one tap (T = 1): then xq are each pixel's origin past
-     * the last input block and the blocks run at start, start + x_cb, ..., -x_cb */
-    int64_t start;
-} blk_asm_job;
-_Static_assert(__builtin_offsetof(blk_asm_job, xq) == 384, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, w) == 432, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, x_cb) == 448, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, cb) == 456, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, taps) == 464, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, start) == 472, "job layout");
+/* ymm0..5 the first block's pixels, ymm6..11 the second's */
+#define BLK_JOB_ACC 12
+#define BLK_JOB_LANES 8
+#define BLK_JOB_NP 6
+#include "kernels/blocked_asm_job.h"
+BLK_JOB_LAYOUT(384, 432, 440, 448, 456, 464, 472);
 
 /* Registers: pixel p's origin in R (rsi, r8..r12), its accumulators ymm<p> and
  * ymm<6+p>; rax the tap's weights, rcx the tap's offset, rdx the tap list, r13 x_cb,

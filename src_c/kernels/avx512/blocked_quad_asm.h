@@ -13,31 +13,12 @@
 #ifndef FC_BLOCKED_QUAD_ASM_H
 #define FC_BLOCKED_QUAD_ASM_H
 
-#include <stdint.h>
-
-/* What the assembly reads (and acc, what it writes), at fixed offsets. */
-typedef struct blk_asm_job {
-    float acc[20][16];       /* out: zmm0..9 the first pair's pixels, zmm10..19 the second's */
-    const float *xq[10];     /* each pixel's input origin, input block 0 */
-    const float *w;          /* the first tap's weights of input block 0 (first pair) */
-    int64_t second;          /* bytes from a pair's weights to the second pair's */
-    int64_t x_cb;            /* bytes between input blocks */
-    int64_t cb;              /* input blocks (>= 1) */
-    /* per tap: byte offset from the origins, then bytes to the next tap's weights (the
-     * last: to the next input block's first tap); ended by an offset of -1 */
-    const int64_t *taps;
-    /* nonzero for a layer of one tap (T = 1): then xq are each pixel's origin past
-     * the last input block and the blocks run at start, start + x_cb, ..., -x_cb (a
-     * loop of three instructions around the taps' FMAs) */
-    int64_t start;
-} blk_asm_job;
-_Static_assert(__builtin_offsetof(blk_asm_job, xq) == 1280, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, w) == 1360, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, second) == 1368, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, x_cb) == 1376, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, cb) == 1384, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, taps) == 1392, "job layout");
-_Static_assert(__builtin_offsetof(blk_asm_job, start) == 1400, "job layout");
+/* zmm0..9 the first pair's pixels, zmm10..19 the second's */
+#define BLK_JOB_ACC 20
+#define BLK_JOB_LANES 16
+#define BLK_JOB_NP 10
+#include "kernels/blocked_asm_job.h"
+BLK_JOB_LAYOUT(1280, 1360, 1368, 1376, 1384, 1392, 1400);
 
 /* Registers: pixel p's origin in R (rsi, r8..r15, rdi), its accumulators zmm<p> and
  * zmm1<p>; rax the tap's weights, rbx `second`, rcx the tap's offset, rdx the tap
