@@ -21,6 +21,7 @@
 #include "kernels/avx2/blocked_pair_asm.h"
 #define FC_BLOCKED_PAIR_ASM 1
 #define BLK_ASM_TAPS 64 /* segments of more taps run the C loop */
+#define BLK_ASM_BLOCKS 2 /* output blocks of its tile: a pair */
 #endif
 #define FC_CONV_BLOCKED_UKERNEL fc_f32_conv_blocked_ukernel_16x6__avx2
 #include "kernels/f32_conv_blocked.inc"

@@ -15,6 +15,7 @@
 #include "kernels/avx512/blocked_quad_asm.h"
 #define FC_BLOCKED_QUAD_ASM 1
 #define BLK_ASM_TAPS 64 /* segments of more taps run the C loop */
+#define BLK_ASM_BLOCKS 4 /* output blocks of its tile: a quad */
 #endif
 #define FC_CONV_BLOCKED_UKERNEL fc_f32_conv_blocked_ukernel_16x10__avx512
 #include "kernels/f32_conv_blocked.inc"
