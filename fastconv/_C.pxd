@@ -74,6 +74,7 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pass pass_,
                                          fc_conv_algorithm *algo)
     fc_status fc_conv2d_auto_forward_blocked(const fc_conv2d_desc *d, int *blocked)
+    fc_status fc_conv2d_plan_blocked(const fc_conv2d_desc *d, int *blocked)
     fc_status fc_conv2d_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                 const float *x, const float *w, const float *bias,
                                 float *y, void *workspace, size_t workspace_size)

@@ -39,6 +39,15 @@ def conv2d_auto_forward_blocked(tuple xs, int64_t K, int64_t R, int64_t S, tuple
     return bool(blocked)
 
 
+def conv2d_plan_blocked(tuple xs, int64_t K, int64_t R, int64_t S, tuple stride,
+                        tuple pads, tuple dilation, int64_t groups):
+    """Whether a plan holding activations in NCHW8c runs this forward blocked."""
+    cdef fc_conv2d_desc d = _conv_desc(xs, K, R, S, stride, pads, dilation, groups)
+    cdef int blocked = 0
+    _check(fc_conv2d_plan_blocked(&d, &blocked), "conv2d")
+    return bool(blocked)
+
+
 def conv2d_workspace_size(tuple xs, int64_t K, int64_t R, int64_t S, tuple stride,
                           tuple pads, tuple dilation, int64_t groups, int algo, int pass_):
     cdef fc_conv2d_desc d = _conv_desc(xs, K, R, S, stride, pads, dilation, groups)

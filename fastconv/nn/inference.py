@@ -304,15 +304,17 @@ class _Compiled:
             return False
         if shape[0] <= BLOCKED_MAX_BATCH or shape[2] * shape[3] <= BLOCKED_BATCHED_MAX_PIXELS:
             return True
-        # Above that batch, the layers AUTO's forward itself runs blocked (behind
-        # reorders, weights arranged on every call): ResNet-50's 3x3 layers at 14x14 and
-        # 7x7, batch 8, plan 1-thread CPU time 685-721 -> 650-684 ms (three alternating
-        # rounds); at batch 16 AUTO keeps the 14x14 ones on im2col, no change measured.
+        # Above that batch, the C rule (fc_conv2d_plan_blocked): with AVX-512's table
+        # every such layer; with AVX2's the layers AUTO's forward itself runs blocked
+        # (behind reorders, weights arranged on every call): ResNet-50's 3x3 layers at
+        # 14x14 and 7x7, batch 8, plan 1-thread CPU time 685-721 -> 650-684 ms (three
+        # alternating rounds); at batch 16 AUTO keeps the 14x14 ones on im2col, no
+        # change measured.
         w = s.a["w"]
         p = _conv.ConvParams(_FN, shape, w.shape, s.a["stride"], s.a["padding"],
                              s.a["dilation"], 1)
-        return _C.conv2d_auto_forward_blocked(p.x_shape, w.shape[0], *w.shape[2:], p.stride,
-                                              p.pads, p.dilation, 1)
+        return _C.conv2d_plan_blocked(p.x_shape, w.shape[0], *w.shape[2:], p.stride,
+                                      p.pads, p.dilation, 1)
 
     def _placed(self, s):
         """s reading its inputs in the layout it runs on (reorders emitted as needed)."""

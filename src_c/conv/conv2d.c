@@ -506,6 +506,19 @@ fc_status fc_conv2d_auto_forward_blocked(const fc_conv2d_desc *d, int *blocked) 
     return st;
 }
 
+fc_status fc_conv2d_plan_blocked(const fc_conv2d_desc *d, int *blocked) {
+    FC_CALL_SCOPE();
+    if (!blocked) return FC_INVALID_ARGUMENT;
+    fc_conv_plan p;
+    fc_status st = auto_plan(d, FC_PASS_FORWARD, &p);
+    if (st != FC_SUCCESS) return st;
+    int forced = fc_conv_blocked_nchw_override();
+    *blocked = forced >= 0 ? forced
+                           : p.blocked_nchw || (d->groups == 1 && d->C >= 16 &&
+                                                fc_kernels_active()->conv_blocked.plan_any_batch);
+    return FC_SUCCESS;
+}
+
 fc_status fc_conv2d_output_shape(const fc_conv2d_desc *d, int64_t *OH, int64_t *OW) {
     if (!OH || !OW) return FC_INVALID_ARGUMENT;
     return fc_conv2d_check(d, OH, OW);

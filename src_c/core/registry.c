@@ -207,6 +207,13 @@ static void init_avx512(fc_kernels *t) {
      * so its tiles run as quads (kernels/f32_conv_blocked.inc) */
     t->conv_blocked.group_bytes = 640 * 1024;
     t->conv_blocked.all_3x3 = 1; /* its quad tiles in assembly (blocked_quad_asm.h) */
+    /* Plans with every layer blocked at batch 8-16 against blocked only where AUTO's
+     * forward is (the strided 3x3 and the 1x1 layers on im2col, reorders around them);
+     * Zen 5, 2 threads, plan.profile sums, alternating runs: ResNet-18 n16 153 -> 139
+     * ms, ResNet-50 n16 352 -> 321-334, n8 179-215 -> 166-183, AlexNet n16 even (79-93
+     * either way). AVX2's table keeps the rule: the same plans measured 2-4% slower
+     * all-blocked on its pair tiles (Zen 3, and its AVX2 path on Zen 5). */
+    t->conv_blocked.plan_any_batch = 1;
     t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_8x48__avx512;
     t->conv_inplace.forward = fc_f32_conv_inplace_ukernel_12x2v__avx512;
     t->conv_inplace.vl = 16;

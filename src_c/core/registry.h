@@ -106,6 +106,9 @@ typedef struct fc_kernels {
         /* 1: AUTO runs every 3x3 layer of 64+ channels on it, whatever the batch, map
          * and AUTO's own choice (conv/conv2d.c, blocked_3x3_pays) */
         int all_3x3;
+        /* 1: a caller keeping activations in NCHW8c (an inference plan) runs every
+         * convolution of 16+ input channels on it at any batch (fc_conv2d_plan_blocked) */
+        int plan_any_batch;
     } conv_blocked;
     struct {  /* flat-tap direct convolution for few input channels (conv/smallc.h) */
         fc_smallc_rows_fn forward;

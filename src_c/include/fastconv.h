@@ -190,6 +190,12 @@ FC_API fc_status fc_conv2d_select_algorithm(const fc_conv2d_desc *d, fc_conv_pas
  * (which then says im2col); 0 otherwise. A caller holding activations in NCHW8c (an
  * inference plan) runs such layers on that layout itself. */
 FC_API fc_status fc_conv2d_auto_forward_blocked(const fc_conv2d_desc *d, int *blocked);
+/* *blocked = 1 where a caller that keeps activations in NCHW8c between layers (an
+ * inference plan, no reorders per call) runs d's forward best on the blocked kernel:
+ * where fc_conv2d_auto_forward_blocked says so, and, with a kernel table whose blocked
+ * tiles win at any batch (AVX-512's), every layer of 16+ input channels and no groups.
+ * 0 otherwise. */
+FC_API fc_status fc_conv2d_plan_blocked(const fc_conv2d_desc *d, int *blocked);
 /* "auto", "direct", "im2col", "winograd_f23", "winograd_f43", "depthwise" (Python's
  * algorithm= spelling); "unknown" for any other value. Never NULL; static storage. */
 FC_API const char *fc_conv_algorithm_name(fc_conv_algorithm algo);

@@ -109,6 +109,21 @@ int main(void) {
         fc_conv2d_desc bad = r;
         bad.groups = 3;
         CHECK(fc_conv2d_auto_forward_blocked(&bad, &blocked) == FC_INVALID_GROUPS);
+        /* a plan holding NCHW8c runs the 1x1 blocked exactly where the table says so
+           (AVX-512's plan_any_batch), the 3x3 everywhere; 8 channels never */
+        fc_isa isa = fc_get_isa();
+        for (int t = FC_ISA_PORTABLE; t <= (int)fc_cpu_isa(); t++) {
+            CHECK(fc_set_isa((fc_isa)t) == FC_SUCCESS);
+            CHECK(fc_conv2d_plan_blocked(&r, &blocked) == FC_SUCCESS && blocked == 1);
+            CHECK(fc_conv2d_plan_blocked(&one, &blocked) == FC_SUCCESS);
+            CHECK(blocked == (t == FC_ISA_AVX512));
+            fc_conv2d_desc narrow = one;
+            narrow.C = 8;
+            CHECK(fc_conv2d_plan_blocked(&narrow, &blocked) == FC_SUCCESS && blocked == 0);
+        }
+        CHECK(fc_set_isa(isa) == FC_SUCCESS);
+        CHECK(fc_conv2d_plan_blocked(&r, NULL) == FC_INVALID_ARGUMENT);
+        CHECK(fc_conv2d_plan_blocked(&bad, &blocked) == FC_INVALID_GROUPS);
     }
     {   /* Winograd: one NaN spoils its 3x3 receptive field only, in every entry point */
         enum { N = 2, C = 3, H = 9, W = 10, K = 5 };

@@ -1,8 +1,8 @@
 """The inference plan at batch 1 runs its convolutions on the blocked layout (NCHW8c),
 keeping it between consecutive convolutions and reordering once at each end of a chain;
-at larger batches NCHW but for the layers AUTO's forward itself runs blocked
-(fc_conv2d_auto_forward_blocked), or blocked on small maps when BLOCKED_BATCHED_MAX_PIXELS
-is set."""
+at larger batches every layer with AVX-512's table, elsewhere NCHW but for the layers
+AUTO's forward itself runs blocked (fc_conv2d_plan_blocked), or blocked on small maps when
+BLOCKED_BATCHED_MAX_PIXELS is set."""
 import importlib
 
 import numpy as np
@@ -20,9 +20,10 @@ inf = importlib.import_module("fastconv.nn.inference")
 
 @pytest.fixture
 def classic_rule():
-    """AUTO's 3x3 rule without the kernel table's all_3x3 (conv2d.c): the AVX2 table
-    where the CPU has it, so that the batch > 1 tests below see the layers that rule
-    picks whatever the best ISA (AVX-512's table takes every 3x3 layer: tested last)."""
+    """AUTO's 3x3 rule without the kernel table's all_3x3 and plan_any_batch (conv2d.c):
+    the AVX2 table where the CPU has it, so that the batch > 1 tests below see the layers
+    that rule picks whatever the best ISA (AVX-512's table runs every layer blocked:
+    tested last)."""
     before = fc.get_isa()
     if before == "avx512":
         fc.set_isa("avx2")
@@ -171,34 +172,41 @@ def test_larger_batches_blocked_where_auto_is(batch, monkeypatch, rng, classic_r
     # 0 conv1, 1-4 stage 1, 5 the shortcut, 6 the strided 3x3, 7-9 stage 2's stride-1 3x3s
     assert [i for i, a in enumerate(algos) if a == "nchw8c"] == [7, 8, 9]
     assert rel_err(y, model(x)) <= 1e-4
-    monkeypatch.setattr(inf._C, "conv2d_auto_forward_blocked", lambda *a: False)
+    monkeypatch.setattr(inf._C, "conv2d_plan_blocked", lambda *a: False)
     plain_plan = nn.inference(model)
     assert "nchw8c" not in plain_plan.algorithms(x.shape)
     assert rel_err(y, plain_plan(x)) <= 1e-5
 
 
 @pytest.mark.skipif(fc._C.cpu_isa() != "avx512",
-                    reason="the AVX-512 table's all_3x3 rule")
-def test_larger_batches_blocked_on_every_3x3_with_avx512(rng):
-    """With AVX-512's table (all_3x3) AUTO's forward runs every stride-1 3x3 layer of 64+
-    channels blocked at any batch and map past 64 output positions: ResNet-18 on
-    112x112 at batch 2, stages 1-3 (not the strided layers, shortcuts or conv1), each
-    reordered around; equal to the model."""
+                    reason="the AVX-512 table's plan_any_batch rule")
+@pytest.mark.parametrize("batch", [2, 5])
+def test_larger_batches_all_blocked_with_avx512(batch, rng):
+    """With AVX-512's table (plan_any_batch) the plan runs every convolution of 16+
+    input channels blocked at any batch: ResNet-18 on 112x112 at batch 2 and 5, all
+    but the 3-channel conv1 (stride-2 3x3 layers and 1x1 shortcuts included), entered
+    once after the stem's pool and left once before the global pool; equal to the
+    model. AUTO's functional rule (reorders per call) still keeps the strided layers
+    and the shortcuts NCHW."""
     before = fc.get_isa()
     fc.set_isa("avx512")
     try:
         model = randomize_fc_bn(fc.models.resnet18(num_classes=4), 6)
         model.eval()
-        x = rng.standard_normal((2, 3, 112, 112)).astype(np.float32)
+        x = rng.standard_normal((batch, 3, 112, 112)).astype(np.float32)
         plan = nn.inference(model)
         y = plan(x)
         algos = plan.algorithms()
+        ops = [s.op for s in plan._last.steps]
+        strided = fc._C.conv2d_auto_forward_blocked((batch, 64, 28, 28), 128, 3, 3, (2, 2),
+                                                    (1, 1, 1, 1), (1, 1), 1)
+        shortcut = fc._C.conv2d_plan_blocked((batch, 64, 28, 28), 128, 1, 1, (2, 2),
+                                             (0, 0, 0, 0), (1, 1), 1)
     finally:
         fc.set_isa(before)
-    # 0 conv1; stage 1: 1-4; stage 2: 5 shortcut, 6 strided, 7-9; stage 3: 10-14 the
-    # same; stage 4's 4x4 maps (32 positions) stay with the in-place im2col
-    assert [i for i, a in enumerate(algos) if a == "nchw8c"] == [1, 2, 3, 4, 7, 8, 9, 12,
-                                                                  13, 14]
+    assert len(algos) == 20 and algos[0] != "nchw8c" and set(algos[1:]) == {"nchw8c"}
+    assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
+    assert not strided and shortcut
     assert rel_err(y, model(x)) <= 1e-4
 
 

@@ -108,6 +108,8 @@ def test_resnet_block_at_batch_one(isa, monkeypatch):
     inf = importlib.import_module("fastconv.nn.inference")
     monkeypatch.setattr(inf, "BLOCKED_MAX_BATCH", 0)
     monkeypatch.setattr(inf, "BLOCKED_BATCHED_MAX_PIXELS", 0)
+    # nor every layer above batch 1 (AVX-512's plan_any_batch): AUTO's own choices
+    monkeypatch.setattr(inf._C, "conv2d_plan_blocked", inf._C.conv2d_auto_forward_blocked)
     model = fc.models.resnet18(num_classes=7)
     model.eval()
     x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)
