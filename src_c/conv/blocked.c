@@ -130,6 +130,7 @@ typedef struct blk_geom {
     int64_t x_img, y_img;     /* floats per image: blocked input (unpadded), output */
     int64_t xp_img;           /* floats per padded (or gathered) image */
     int padded;               /* 0: the input is read in place */
+    int in_place;             /* padding never copied: taps over it skipped (make_tiles) */
     int gathered;             /* 1x1, strided or padded: the input pixels the output reads,
                                  gathered into planes of OH x OW (xp_img per image) */
 } blk_geom;
@@ -170,6 +171,17 @@ typedef struct blk_tile {
  * image-major (see there). */
 #define FC_BLOCKED_IMAGE_MAJOR_BYTES (4 << 20)
 
+/* Whether a padded layer reads its input in place rather than from a padded copy made
+ * on every call: on maps of more than 256 output pixels. In place, make_tiles joins no
+ * small classes of columns (a joined pixel would read its neighbours as padding), so a
+ * map's corners run as tiles of their own, which costs more than the copy on small
+ * maps. Zen 5, 2 threads, ResNet-18 plan steps, medians of alternating runs, copy ->
+ * in place: batch 16, 64@56x56 3x3 9.3-9.6 -> 8.6-8.7 ms, 128@28x28 8.9-9.1 -> 8.4-8.6,
+ * 64@56 stride 2 5.20 -> 4.92; 256@14x14 even (8.4-8.7 either way); 512@7x7 8.2-8.4 ->
+ * 8.7-8.9 (lost: kept on the copy). Whole plans with the rule: ResNet-18 batch 1 11.27
+ * -> 10.53 ms, ResNet-50 batch 1 27.2 -> 25.1. */
+static int blk_in_place_pays(const blk_geom *g) { return g->OH * g->OW > 256; }
+
 static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
     fc_status st = check_desc(d, &g->OH, &g->OW);
     if (st != FC_SUCCESS) return st;
@@ -186,6 +198,12 @@ static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
         g->padded = 1;
         g->Hp = g->OH;
         g->Wp = g->OW;
+    }
+    g->in_place = g->padded && !g->gathered && blk_in_place_pays(g);
+    if (g->in_place) {
+        g->padded = 0;
+        g->Hp = d->H;
+        g->Wp = d->W;
     }
     if (!fc_prod4(g->CBn, d->H, d->W, CB, &g->x_img) ||
         !fc_prod4(g->CBn, g->Hp, g->Wp, CB, &g->xp_img) ||
@@ -305,7 +323,8 @@ static void data_taps(int64_t o, int64_t step, int64_t dil, int64_t n, int64_t l
  * pixels of several rows: the left edge of a 5-row band is one tile of 5. A 3x3 layer
  * padded by 1 on a 7x7 map multiplied zeros in 2 of its 21 (row, tap row) pairs and as
  * many (column, tap column) ones. Small classes (fewer than FC_BLOCKED_MIN_TILE pixels
- * in the band: the corners of 1-row bands) join the band's main class. Skipped taps
+ * in the band: the corners of 1-row bands) join the band's main class, but where the
+ * input is read in place (g->in_place: its rows hold no padding to read). Skipped taps
  * are never multiplied, so an infinite weight over padding rows or columns alone makes
  * no NaN (inf * 0) there, as in oneDNN; but for those joined pixels, whose extra
  * columns of taps read padding (their rows never do). Returns the number of tiles. */
@@ -315,6 +334,9 @@ static int64_t make_tiles(const fc_conv2d_desc *d, const blk_geom *g, int64_t to
                           int64_t *pix_y, blk_tile *tiles) {
     int64_t sh = g->gathered ? 1 : d->stride_h, sw = g->gathered ? 1 : d->stride_w;
     int64_t row_step = sh * g->Wp * CB, col_step = sw * CB;
+    /* read in place, the pixels' origins lie up and left of their first data tap by
+     * the padding (before the map for its first row: only taps over data are run) */
+    int64_t x0 = g->in_place ? -(d->pad_top * g->Wp + d->pad_left) * CB : 0;
     int64_t nb = 0, nc = 0, pos = 0, nt = 0;
     int64_t min_px = fc_min64(FC_BLOCKED_MIN_TILE, np);
     for (int64_t oh = 0; oh < g->OH; oh++) {
@@ -342,7 +364,8 @@ static int64_t make_tiles(const fc_conv2d_desc *d, const blk_geom *g, int64_t to
         int64_t nr = bd->oh1 - bd->oh0;
         /* which class's segment runs each class's pixels, over which columns of taps */
         for (int64_t k = 0; k < nc; k++) {
-            int small = bd->r1 == 0 || cls[k].count * nr < min_px;
+            /* (in place, a joined pixel would read its neighbours as padding) */
+            int small = bd->r1 == 0 || (!g->in_place && cls[k].count * nr < min_px);
             cls[k].join = small ? big : k;
             cls[k].u0 = cls[k].s0;
             cls[k].u1 = cls[k].s1;
@@ -371,7 +394,7 @@ static int64_t make_tiles(const fc_conv2d_desc *d, const blk_geom *g, int64_t to
         for (int64_t oh = bd->oh0; oh < bd->oh1; oh++)
             for (int64_t ow = 0; ow < g->OW; ow++) {
                 int64_t at = cls[cls[col_cls[ow]].join].cursor++;
-                pix_x[at] = oh * row_step + ow * col_step;
+                pix_x[at] = x0 + oh * row_step + ow * col_step;
                 pix_y[at] = (oh * g->OW + ow) * CB;
             }
         /* the segments' tiles (each segment's in order) merged by their last row, then
@@ -460,7 +483,7 @@ static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t r
         top = left = 0;
         rows = g.Hp;
         cols = g.Wp;
-    } else if (g.padded) {
+    } else if (g.padded || g.in_place) {
         top = d->pad_top;
         rows = d->H;
         left = d->pad_left;

@@ -112,6 +112,15 @@ int main(void) {
         {1, 8, 5, 6, 8, 3, 3, 1, 1, 0, 0, 4, 5, 1, 1, 1},
         {1, 5, 8, 11, 13, 1, 7, 1, 2, 0, 0, 3, 3, 1, 1, 1},
         {1, 5, 10, 13, 7, 3, 5, 2, 3, 2, 0, 3, 2, 1, 2, 1},
+        /* more than 256 output pixels: padding read in place, never copied (only taps
+         * over data run; the first row's pixels start before the buffer), corners as
+         * tiles of their own: 3x3 pad 1 at batch 2, unequal pads, columns over padding
+         * alone, strided and dilated, 9x9 (segments of more than 64 taps: the C loop) */
+        {2, 11, 19, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+        {1, 9, 20, 21, 10, 5, 5, 1, 1, 2, 0, 3, 1, 1, 1, 1},
+        {1, 5, 16, 18, 8, 3, 3, 1, 1, 0, 0, 4, 5, 1, 1, 1},
+        {1, 6, 40, 37, 9, 3, 5, 2, 1, 3, 2, 2, 3, 1, 2, 1},
+        {1, 8, 17, 17, 8, 9, 9, 1, 1, 4, 4, 4, 4, 1, 1, 1},
     };
     fc_isa best = fc_cpu_isa();
     for (int isa = 0; isa <= (int)best; isa++) {
