@@ -279,6 +279,34 @@ def test_padded_channels_of_inputs_ignored(rng):
     assert not yb[:, -1, :, :, 3:].any()
 
 
+@pytest.mark.parametrize("R,K", [(3, 40), (1, 36), (3, 12)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_non_finite_through_the_epilogue(isa, R, K, relu, rng):
+    """The epilogue keeps IEEE semantics on every tile (quads, pairs, single blocks):
+    a NaN input makes NaN outputs with and without the ReLU (max(0, NaN) is NaN, as in
+    torch), a -inf one makes -inf outputs (positive weights), 0 after the ReLU."""
+    x = np.abs(rng.standard_normal((2, 16, 9, 11))).astype(np.float32)
+    w = np.abs(rng.standard_normal((K, 16, R, R))).astype(np.float32)
+    bias = np.zeros(K, np.float32)
+    x[0, 3, 4, 5] = np.nan
+    x[1, 7, 2, 8] = -np.inf
+    yb = conv2d_nchw8c(to_nchw8c(x), w, bias, 1, R // 2, relu=relu)
+    got = from_nchw8c(yb, K)
+    want = conv2d_ref(x, w, stride=(1, 1), pads=(R // 2,) * 4, dilation=(1, 1))
+    if relu:
+        want = np.where(np.isnan(want), want, np.maximum(want, 0.0))
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got).any()
+    assert np.array_equal(np.isneginf(got), np.isneginf(want))
+    assert np.isneginf(got).any() != relu
+    fin = np.isfinite(want)
+    assert np.allclose(got[fin], want[fin], rtol=1e-4, atol=1e-4)
+    # a zero map with zero weights: +0 sums, bias -0 keeps no sign through + 0
+    z = conv2d_nchw8c(to_nchw8c(np.zeros((1, 16, 5, 5), np.float32)),
+                      np.zeros((K, 16, R, R), np.float32), np.full(K, -0.0, np.float32),
+                      1, R // 2, relu=relu)
+    assert not np.signbit(z).any()
+
+
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 5, 7), (1, 8, 4, 4), (3, 17, 3, 9),
                                    (1, 64, 7, 7), (0, 5, 2, 2)])
 def test_reorders_round_trip_exactly(shape, rng):
