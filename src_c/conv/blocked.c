@@ -191,9 +191,16 @@ static fc_status make_geom(const fc_conv2d_desc *d, blk_geom *g) {
     g->Wp = d->W + d->pad_left + d->pad_right;
     g->padded = d->pad_top || d->pad_bottom || d->pad_left || d->pad_right;
     /* A strided 1x1 layer would read one pixel of every sw (half of each cache line at
-     * stride 2) and again for each group of output blocks: its input is gathered once
-     * into a dense OH x OW map (zeros where it reads padding) and run at stride 1. */
-    g->gathered = d->R == 1 && d->S == 1 && (g->padded || d->stride_h > 1 || d->stride_w > 1);
+     * stride 2) and again for each group of output blocks: at batch 1 its input is
+     * gathered once into a dense OH x OW map (zeros where it reads padding) and run at
+     * stride 1. A batch reads it in place unless padded: the gather's pass over the
+     * input cost more than the lines the kernel leaves half read. Zen 5, 2 threads,
+     * ResNet-50 plan steps, medians of alternating runs, gathered -> in place: batch 16
+     * 256 -> 512 @56 9.67 -> 8.00 ms, 512 -> 1024 @28 8.25 -> 7.50, 1024 -> 2048 @14
+     * 8.11 -> 7.85; batch 1 even (0.53 ms) but 1024 -> 2048, 13 groups reading the map
+     * again: 0.63 -> 0.68. */
+    int strided = d->stride_h > 1 || d->stride_w > 1;
+    g->gathered = d->R == 1 && d->S == 1 && (g->padded || (strided && d->N < 2));
     if (g->gathered) {
         g->padded = 1;
         g->Hp = g->OH;

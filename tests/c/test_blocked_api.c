@@ -102,8 +102,10 @@ int main(void) {
         {2, 5, 9, 8, 16, 3, 3, 2, 2, 1, 0, 0, 1, 1, 1, 1},
         {1, 16, 6, 13, 9, 2, 5, 1, 3, 0, 2, 2, 1, 2, 1, 1},
         {3, 3, 4, 5, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
-        /* a strided, padded 1x1 layer: its input gathered into a dense map */
+        /* a strided, padded 1x1 layer: its input gathered into a dense map; unpadded
+           at batch 2, read in place */
         {2, 13, 7, 9, 11, 1, 1, 2, 3, 1, 0, 2, 1, 1, 1, 1},
+        {2, 13, 7, 9, 11, 1, 1, 2, 3, 0, 0, 0, 0, 1, 1, 1},
         /* padding columns (conv/blocked.c's classes of columns): 5x5 pad 2, unequal
          * left and right, columns over padding alone, 1x7 at stride 2, strided and
          * dilated */

@@ -205,15 +205,20 @@ def test_padding_read_in_place(isa, threads, c, rng):
     run_case(c, (False, True, True, False), rng, in_place=True)
 
 
-# Strided or padded 1x1 layers, whose input conv/blocked.c gathers into a dense map
-# first (zeros where the padding is read): odd sizes, unequal strides and pads, batch 2.
+# Padded 1x1 layers, and strided ones at batch 1, whose input conv/blocked.c gathers
+# into a dense map first (zeros where the padding is read): odd sizes, unequal strides
+# and pads, batch 2; unpadded strided ones at batch 2 and 3 read in place (every sw-th
+# pixel of every sh-th row), one group of output blocks and several.
 GATHER_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, 1, 1), stride=st, pads=pads,
                      dilation=(1, 1))
                 for N, C, K, H, W, st, pads in [
                     (1, 16, 24, 13, 13, (2, 2), (0, 0, 0, 0)),
                     (2, 21, 9, 9, 11, (2, 3), (1, 0, 2, 1)),
                     (1, 8, 17, 6, 5, (1, 1), (1, 1, 1, 1)),
-                    (3, 35, 40, 7, 7, (3, 1), (0, 2, 0, 0))]]
+                    (3, 35, 40, 7, 7, (3, 1), (0, 2, 0, 0)),
+                    (2, 21, 19, 9, 11, (2, 3), (0, 0, 0, 0)),
+                    (3, 16, 40, 14, 13, (2, 2), (0, 0, 0, 0)),
+                    (2, 300, 200, 6, 7, (2, 1), (0, 0, 0, 0))]]
 
 
 @pytest.mark.parametrize("c", GATHER_CASES, ids=case_id)
