@@ -1,15 +1,14 @@
 /* The job of a blocked kernel's tile reduction in assembly (avx512/blocked_quad_asm.h,
  * avx2/blocked_pair_asm.h), filled by kernels/f32_conv_blocked.inc's blk_asm_fill. The
- * including header sets BLK_JOB_ACC (accumulator registers), BLK_JOB_LANES (floats a
- * register) and BLK_JOB_NP (pixels), and checks the offsets its assembly reads. */
+ * including header sets BLK_JOB_ACC (its accumulator registers, the reduction's register
+ * outputs) and BLK_JOB_NP (pixels), and checks the offsets its assembly reads. */
 #ifndef FC_BLOCKED_ASM_JOB_H
 #define FC_BLOCKED_ASM_JOB_H
 
 #include <stdint.h>
 
-/* What the assembly reads (and acc, what it writes), at fixed offsets. */
+/* What the assembly reads, at fixed offsets. */
 typedef struct blk_asm_job {
-    float acc[BLK_JOB_ACC][BLK_JOB_LANES]; /* out: the accumulators, by register */
     const float *xq[BLK_JOB_NP]; /* each pixel's input origin, input block 0 */
     const float *w;          /* the first tap's weights of input block 0 (first pair) */
     int64_t second;          /* bytes from a pair's weights to the second pair's (quads) */

@@ -15,10 +15,9 @@
 
 /* ymm0..5 the first block's pixels, ymm6..11 the second's */
 #define BLK_JOB_ACC 12
-#define BLK_JOB_LANES 8
 #define BLK_JOB_NP 6
 #include "kernels/blocked_asm_job.h"
-BLK_JOB_LAYOUT(384, 432, 440, 448, 456, 464, 472);
+BLK_JOB_LAYOUT(0, 48, 56, 64, 72, 80, 88);
 
 /* Registers: pixel p's origin in R (rsi, r8..r12), its accumulators ymm<p> and
  * ymm<6+p>; rax the tap's weights, rcx the tap's offset, rdx the tap list, r13 x_cb,
@@ -39,26 +38,28 @@ BLK_JOB_LAYOUT(384, 432, 440, 448, 456, 464, 472);
 /* for each pixel p: OP with its registers */
 #define BP_ZERO(p, q) ".if " #p " < %c[np]\n\tvxorps %%ymm" #p ", %%ymm" #p ", %%ymm" #p \
     "\n\tvxorps %%ymm" #q ", %%ymm" #q ", %%ymm" #q "\n\t.endif\n\t"
-#define BP_ST(p, q)                                                            \
-    ".if " #p " < %c[np]\n\t"                                                  \
-    "vmovups %%ymm" #p ", " #p "*32(%%rdi)\n\t"                                \
-    "vmovups %%ymm" #q ", " #q "*32(%%rdi)\n\t"                                \
-    ".endif\n\t"
-#define BP_ORIGIN(p, R) ".if " #p " < %c[np]\n\tmov 384+8*" #p "(%%rdi), %%" R "\n\t.endif\n\t"
+#define BP_ORIGIN(p, R) ".if " #p " < %c[np]\n\tmov 8*" #p "(%%rdi), %%" R "\n\t.endif\n\t"
 #define BP_NEXT(p, R) ".if " #p " < %c[np]\n\tadd %%r13, %%" R "\n\t.endif\n\t"
 #define BP_EACH(M) M(0, "rsi") M(1, "r8") M(2, "r9") M(3, "r10") M(4, "r11") M(5, "r12")
 #define BP_EACH2(M) M(0, 6) M(1, 7) M(2, 8) M(3, 9) M(4, 10) M(5, 11)
 
-/* job->acc = the reduction over job->cb input blocks and the tap list, NP (1..6)
- * pixels. */
-static inline __attribute__((always_inline)) void blk_asm_reduce(blk_asm_job *job,
-                                                                  const int NP) {
+/* acc[0..5] (the first block's pixels), acc[6..11] (the second's) = the reduction over
+ * job->cb input blocks and the tap list, NP (1..6) pixels: the accumulators leave the
+ * assembly as register outputs, not through memory, so the epilogue starts from
+ * them. */
+typedef float blk_asm_acc __attribute__((vector_size(32)));
+static inline __attribute__((always_inline)) void
+blk_asm_reduce(const blk_asm_job *job, blk_asm_acc *acc, const int NP) {
+    register blk_asm_acc a0 __asm__("ymm0"), a1 __asm__("ymm1"), a2 __asm__("ymm2"),
+        a3 __asm__("ymm3"), a4 __asm__("ymm4"), a5 __asm__("ymm5"), a6 __asm__("ymm6"),
+        a7 __asm__("ymm7"), a8 __asm__("ymm8"), a9 __asm__("ymm9"), a10 __asm__("ymm10"),
+        a11 __asm__("ymm11");
     __asm__ volatile(
-        "mov 432(%%rdi), %%rax\n\t"
-        "mov 448(%%rdi), %%r13\n\t"
-        "mov 456(%%rdi), %%r14\n\t"
-        "mov 464(%%rdi), %%r15\n\t"
-        "mov 472(%%rdi), %%rcx\n\t"
+        "mov 48(%%rdi), %%rax\n\t"
+        "mov 64(%%rdi), %%r13\n\t"
+        "mov 72(%%rdi), %%r14\n\t"
+        "mov 80(%%rdi), %%r15\n\t"
+        "mov 88(%%rdi), %%rcx\n\t"
         BP_EACH2(BP_ZERO)
         BP_EACH(BP_ORIGIN)
         "test %%rcx, %%rcx\n\t"
@@ -84,18 +85,18 @@ static inline __attribute__((always_inline)) void blk_asm_reduce(blk_asm_job *jo
         "add %%r13, %%rcx\n\t"
         "jnz 5b\n"
         "6:\n\t"
-        BP_EACH2(BP_ST)
-        :
+        : "=x"(a0), "=x"(a1), "=x"(a2), "=x"(a3), "=x"(a4), "=x"(a5), "=x"(a6), "=x"(a7),
+          "=x"(a8), "=x"(a9), "=x"(a10), "=x"(a11)
         : "D"(job), [np] "i"(NP)
         : "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-          "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-          "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+          "memory", "cc", "xmm12", "xmm13", "xmm14", "xmm15");
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5;
+    acc[6] = a6, acc[7] = a7, acc[8] = a8, acc[9] = a9, acc[10] = a10, acc[11] = a11;
 }
 #undef BP_PX
 #undef BP_CH
 #undef BP_TAP
 #undef BP_ZERO
-#undef BP_ST
 #undef BP_ORIGIN
 #undef BP_NEXT
 #undef BP_EACH

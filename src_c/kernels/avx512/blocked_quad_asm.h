@@ -15,10 +15,9 @@
 
 /* zmm0..9 the first pair's pixels, zmm10..19 the second's */
 #define BLK_JOB_ACC 20
-#define BLK_JOB_LANES 16
 #define BLK_JOB_NP 10
 #include "kernels/blocked_asm_job.h"
-BLK_JOB_LAYOUT(1280, 1360, 1368, 1376, 1384, 1392, 1400);
+BLK_JOB_LAYOUT(0, 80, 88, 96, 104, 112, 120);
 
 /* Registers: pixel p's origin in R (rsi, r8..r15, rdi), its accumulators zmm<p> and
  * zmm1<p>; rax the tap's weights, rbx `second`, rcx the tap's offset, rdx the tap
@@ -41,30 +40,34 @@ BLK_JOB_LAYOUT(1280, 1360, 1368, 1376, 1384, 1392, 1400);
 /* for each pixel p: OP with its registers */
 #define BQ_ZERO(p) ".if " #p " < %c[np]\n\tvpxord %%zmm" #p ", %%zmm" #p ", %%zmm" #p \
     "\n\tvpxord %%zmm1" #p ", %%zmm1" #p ", %%zmm1" #p "\n\t.endif\n\t"
-#define BQ_ST(p)                                                               \
-    ".if " #p " < %c[np]\n\t"                                                  \
-    "vmovups %%zmm" #p ", " #p "*64(%%rdi)\n\t"                                \
-    "vmovups %%zmm1" #p ", (10+" #p ")*64(%%rdi)\n\t"                          \
-    ".endif\n\t"
-#define BQ_ORIGIN(p, R) ".if " #p " < %c[np]\n\tmov 1280+8*" #p "(%%rdi), %%" R "\n\t.endif\n\t"
+#define BQ_ORIGIN(p, R) ".if " #p " < %c[np]\n\tmov 8*" #p "(%%rdi), %%" R "\n\t.endif\n\t"
 #define BQ_NEXT(p, R) ".if " #p " < %c[np]\n\tadd %%rcx, %%" R "\n\t.endif\n\t"
 #define BQ_EACH(M)                                                             \
     M(0, "rsi") M(1, "r8") M(2, "r9") M(3, "r10") M(4, "r11") M(5, "r12")      \
     M(6, "r13") M(7, "r14") M(8, "r15") M(9, "rdi")
 #define BQ_EACH1(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9)
 
-/* job->acc = the reduction over job->cb input blocks and the tap list, NP (1..10)
- * pixels. */
-static inline __attribute__((always_inline)) void blk_asm_reduce(blk_asm_job *job,
-                                                                  const int NP) {
+/* acc[0..9] (the first pair's pixels), acc[10..19] (the second's) = the reduction over
+ * job->cb input blocks and the tap list, NP (1..10) pixels: the accumulators leave the
+ * assembly as register outputs, not through memory, so the epilogue starts from
+ * them. */
+typedef float blk_asm_acc __attribute__((vector_size(64)));
+static inline __attribute__((always_inline)) void
+blk_asm_reduce(blk_asm_job *job, blk_asm_acc *acc, const int NP) {
+    register blk_asm_acc a0 __asm__("zmm0"), a1 __asm__("zmm1"), a2 __asm__("zmm2"),
+        a3 __asm__("zmm3"), a4 __asm__("zmm4"), a5 __asm__("zmm5"), a6 __asm__("zmm6"),
+        a7 __asm__("zmm7"), a8 __asm__("zmm8"), a9 __asm__("zmm9"), a10 __asm__("zmm10"),
+        a11 __asm__("zmm11"), a12 __asm__("zmm12"), a13 __asm__("zmm13"),
+        a14 __asm__("zmm14"), a15 __asm__("zmm15"), a16 __asm__("zmm16"),
+        a17 __asm__("zmm17"), a18 __asm__("zmm18"), a19 __asm__("zmm19");
     __asm__ volatile(
         "vmovq %%rdi, %%xmm31\n\t"
-        "vmovq 1376(%%rdi), %%xmm28\n\t"
-        "vmovq 1384(%%rdi), %%xmm29\n\t"
-        "vmovq 1392(%%rdi), %%xmm30\n\t"
-        "mov 1360(%%rdi), %%rax\n\t"
-        "mov 1368(%%rdi), %%rbx\n\t"
-        "mov 1400(%%rdi), %%rcx\n\t"
+        "vmovq 96(%%rdi), %%xmm28\n\t"
+        "vmovq 104(%%rdi), %%xmm29\n\t"
+        "vmovq 112(%%rdi), %%xmm30\n\t"
+        "mov 80(%%rdi), %%rax\n\t"
+        "mov 88(%%rdi), %%rbx\n\t"
+        "mov 120(%%rdi), %%rcx\n\t"
         BQ_EACH1(BQ_ZERO)
         BQ_EACH(BQ_ORIGIN)
         "test %%rcx, %%rcx\n\t"
@@ -98,19 +101,21 @@ static inline __attribute__((always_inline)) void blk_asm_reduce(blk_asm_job *jo
         "jnz 4b\n"
         "6:\n\t"
         "vmovq %%xmm31, %%rdi\n\t"
-        BQ_EACH1(BQ_ST)
-        : "+D"(job)
+        : "+D"(job), "=v"(a0), "=v"(a1), "=v"(a2), "=v"(a3), "=v"(a4), "=v"(a5), "=v"(a6),
+          "=v"(a7), "=v"(a8), "=v"(a9), "=v"(a10), "=v"(a11), "=v"(a12), "=v"(a13),
+          "=v"(a14), "=v"(a15), "=v"(a16), "=v"(a17), "=v"(a18), "=v"(a19)
         : [np] "i"(NP)
         : "rax", "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
-          "r15", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
-          "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
-          "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24",
-          "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+          "r15", "memory", "cc", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",
+          "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5;
+    acc[6] = a6, acc[7] = a7, acc[8] = a8, acc[9] = a9, acc[10] = a10, acc[11] = a11;
+    acc[12] = a12, acc[13] = a13, acc[14] = a14, acc[15] = a15, acc[16] = a16;
+    acc[17] = a17, acc[18] = a18, acc[19] = a19;
 }
 #undef BQ_PX
 #undef BQ_CH
 #undef BQ_ZERO
-#undef BQ_ST
 #undef BQ_ORIGIN
 #undef BQ_NEXT
 #undef BQ_EACH
