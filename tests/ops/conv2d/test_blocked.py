@@ -157,50 +157,42 @@ def test_unequal_groups_over_threads(isa, threads, c, rng):
 
 # Padding rows: conv/blocked.c groups the output rows into bands whose taps read the
 # map's data in the same rows of taps and runs only those (make_bands). Output rows that
+def _geometry_cases(rows):
+    return [dict(x_shape=(N, C, H, W), w_shape=(K, C, R, S), stride=st, pads=pads,
+                 dilation=dil) for N, C, H, W, K, R, S, st, pads, dil in rows]
+
+
 # read padding alone (pad 4 and 5 around a 3-tap kernel: the epilogue of a zero sum),
 # dilation 2, stride 2 against pad 3, a 7x7 kernel on a 7x7 map padded by 3 (7 bands),
 # a single data row, unequal top and bottom; batch 1-3, odd channel counts.
-BAND_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, R, S), stride=st, pads=pads,
-                   dilation=dil)
-              for N, C, H, W, K, R, S, st, pads, dil in [
-                  (2, 13, 5, 6, 17, 3, 3, (1, 1), (4, 5, 1, 1), (1, 1)),
-                  (1, 9, 7, 8, 11, 3, 3, (1, 1), (3, 2, 2, 2), (2, 1)),
-                  (3, 17, 9, 9, 19, 5, 5, (2, 1), (3, 3, 2, 2), (1, 1)),
-                  (2, 16, 7, 7, 24, 7, 7, (1, 1), (3, 3, 3, 3), (1, 1)),
-                  (2, 8, 1, 9, 8, 3, 3, (1, 1), (2, 2, 1, 1), (1, 1)),
-                  (1, 5, 12, 5, 13, 5, 3, (3, 1), (0, 4, 1, 0), (1, 2)),
-              ]]
-
-
-@pytest.mark.parametrize("c", BAND_CASES, ids=case_id)
-def test_taps_over_padding_rows_skipped(isa, threads, c, rng):
-    for combo in [(False, False, False, False), (False, True, False, True),
-                  (True, True, True, False)]:
-        run_case(c, combo, rng)
-
-
+BAND_CASES = _geometry_cases([
+    (2, 13, 5, 6, 17, 3, 3, (1, 1), (4, 5, 1, 1), (1, 1)),
+    (1, 9, 7, 8, 11, 3, 3, (1, 1), (3, 2, 2, 2), (2, 1)),
+    (3, 17, 9, 9, 19, 5, 5, (2, 1), (3, 3, 2, 2), (1, 1)),
+    (2, 16, 7, 7, 24, 7, 7, (1, 1), (3, 3, 3, 3), (1, 1)),
+    (2, 8, 1, 9, 8, 3, 3, (1, 1), (2, 2, 1, 1), (1, 1)),
+    (1, 5, 12, 5, 13, 5, 3, (3, 1), (0, 4, 1, 0), (1, 2)),
+])
 # Padded layers of more than 256 output pixels read their input in place (conv/blocked.c,
 # blk_in_place_pays): only taps over data run, a pixel's origin may lie in the padding
 # (before the map on its first row), corners are tiles of their own. ResNet's 3x3 at
 # 28x28, unequal and oversized pads (columns and rows over padding alone), strides,
 # dilation, 1xS and Rx1 kernels, 9x9 (more than 64 taps: the C loop), batch 1-3.
-IN_PLACE_CASES = [dict(x_shape=(N, C, H, W), w_shape=(K, C, R, S), stride=st, pads=pads,
-                       dilation=dil)
-                  for N, C, H, W, K, R, S, st, pads, dil in [
-                      (2, 16, 28, 28, 24, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
-                      (1, 13, 17, 19, 9, 3, 3, (1, 1), (0, 2, 1, 0), (1, 1)),
-                      (3, 7, 16, 18, 17, 3, 3, (1, 1), (4, 0, 0, 5), (1, 1)),
-                      (1, 9, 40, 37, 11, 3, 5, (2, 1), (3, 2, 2, 3), (1, 2)),
-                      (2, 20, 24, 23, 16, 1, 7, (1, 1), (0, 0, 3, 3), (1, 1)),
-                      (1, 8, 26, 20, 8, 5, 1, (1, 1), (2, 2, 0, 0), (2, 1)),
-                      (1, 8, 17, 17, 12, 9, 9, (1, 1), (4, 4, 4, 4), (1, 1)),
-                  ]]
+IN_PLACE_CASES = _geometry_cases([
+    (2, 16, 28, 28, 24, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+    (1, 13, 17, 19, 9, 3, 3, (1, 1), (0, 2, 1, 0), (1, 1)),
+    (3, 7, 16, 18, 17, 3, 3, (1, 1), (4, 0, 0, 5), (1, 1)),
+    (1, 9, 40, 37, 11, 3, 5, (2, 1), (3, 2, 2, 3), (1, 2)),
+    (2, 20, 24, 23, 16, 1, 7, (1, 1), (0, 0, 3, 3), (1, 1)),
+    (1, 8, 26, 20, 8, 5, 1, (1, 1), (2, 2, 0, 0), (2, 1)),
+    (1, 8, 17, 17, 12, 9, 9, (1, 1), (4, 4, 4, 4), (1, 1)),
+])
 
 
-@pytest.mark.parametrize("c", IN_PLACE_CASES, ids=case_id)
-def test_padding_read_in_place(isa, threads, c, rng):
+@pytest.mark.parametrize("c", BAND_CASES + IN_PLACE_CASES, ids=case_id)
+def test_taps_over_padding_skipped(isa, threads, c, rng):
     for combo in [(False, False, False, False), (True, True, True, True),
-                  (False, True, False, True)]:
+                  (False, True, False, True), (True, True, True, False)]:
         run_case(c, combo, rng)
     run_case(c, (False, True, True, False), rng, in_place=True)
 
