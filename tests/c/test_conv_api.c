@@ -123,6 +123,7 @@ int main(void) {
         }
         CHECK(fc_set_isa(isa) == FC_SUCCESS);
         CHECK(fc_conv2d_plan_blocked(&r, NULL) == FC_INVALID_ARGUMENT);
+        CHECK(fc_conv2d_plan_blocked(NULL, &blocked) == FC_INVALID_ARGUMENT);
         CHECK(fc_conv2d_plan_blocked(&bad, &blocked) == FC_INVALID_GROUPS);
     }
     {   /* Winograd: one NaN spoils its 3x3 receptive field only, in every entry point */
