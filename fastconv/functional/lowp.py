@@ -11,42 +11,65 @@ float32 op runs, and each float32 array it returns is rounded once to the 16-bit
 array go straight to the op.
 
 ml_dtypes is optional: without it float16 still works, and bfloat16 arrays cannot exist.
+It is imported only when asked for by name (`dtype_of("bfloat16")`, `BFLOAT16`): its
+import takes about a second (most of `import fastconv` with it), and a bfloat16 array
+passed in means its caller imported it already.
 """
 import functools
 import inspect
+import sys
 
 import numpy as np
 
 from fastconv import _C
 
-try:
-    import ml_dtypes as _ml_dtypes
-    BFLOAT16 = np.dtype(_ml_dtypes.bfloat16)
-except ImportError:  # pragma: no cover - exercised only without the extra
-    _ml_dtypes = None
-    BFLOAT16 = None
 FLOAT16 = np.dtype(np.float16)
-
-# dtype -> the C conversion's name for it
-KINDS = {FLOAT16: "float16"}
-if BFLOAT16 is not None:
-    KINDS[BFLOAT16] = "bfloat16"
 
 # Arguments some ops write in place: a 16-bit one receives the float32 result, rounded.
 INPLACE = ("out", "running_mean", "running_var")
 
-__all__ = ["accepts_16bit", "dtype_of", "to_float32", "from_float32", "round_to", "BFLOAT16",
-           "FLOAT16"]
+__all__ = ["accepts_16bit", "dtype_of", "kind_of", "to_float32", "from_float32", "round_to",
+           "BFLOAT16", "FLOAT16"]
+
+
+def _bfloat16(load):
+    """ml_dtypes' bfloat16 dtype; None without ml_dtypes, or (load False) before anything
+    imported it."""
+    m = sys.modules.get("ml_dtypes")
+    if m is None and load:
+        try:
+            import ml_dtypes as m
+        except ImportError:  # pragma: no cover - exercised only without the extra
+            return None
+    return None if m is None else np.dtype(m.bfloat16)
+
+
+def __getattr__(name):
+    if name == "BFLOAT16":       # lazily: see the module docstring
+        return _bfloat16(True)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def kind_of(dtype):
+    """The C conversion's name for a 16-bit floating dtype ("float16", "bfloat16"), or
+    None for any other dtype."""
+    if dtype.itemsize != 2 or dtype.kind in "iub":
+        return None
+    if dtype == FLOAT16:
+        return "float16"
+    bf = _bfloat16(False)
+    return "bfloat16" if bf is not None and dtype == bf else None
 
 
 def dtype_of(name):
     """The numpy dtype for 'bfloat16' / 'float16' (or a dtype / type of either)."""
     if isinstance(name, str):
         if name in ("bfloat16", "bf16"):
-            if BFLOAT16 is None:
+            bf = _bfloat16(True)
+            if bf is None:
                 raise ImportError("bfloat16 needs the ml_dtypes package "
                                   "(pip install 'fastconv[bf16]')")
-            return BFLOAT16
+            return bf
         if name in ("float16", "half", "f16"):
             return FLOAT16
         raise ValueError(f"dtype must be 'bfloat16' or 'float16', got {name!r}")
@@ -54,13 +77,13 @@ def dtype_of(name):
         d = np.dtype(name)
     except TypeError:
         raise TypeError(f"dtype must be 'bfloat16' or 'float16', got {name!r}") from None
-    if d not in KINDS:
+    if kind_of(d) is None:
         raise ValueError(f"dtype must be bfloat16 or float16, got {d}")
     return d
 
 
 def is_16bit(a):
-    return isinstance(a, np.ndarray) and a.dtype in KINDS
+    return isinstance(a, np.ndarray) and kind_of(a.dtype) is not None
 
 
 def to_float32(a, out=None):
@@ -68,7 +91,7 @@ def to_float32(a, out=None):
     (C-contiguous float32 of a's shape)."""
     a = np.ascontiguousarray(a)
     y = np.empty(a.shape, np.float32) if out is None else out
-    _C.convert_from_16(KINDS[a.dtype], a.view(np.uint16), y)
+    _C.convert_from_16(kind_of(a.dtype), a.view(np.uint16), y)
     return y
 
 
@@ -79,7 +102,7 @@ def from_float32(a, dtype, out=None):
     direct = (out is not None and out.dtype == dtype and out.flags.c_contiguous
               and out.shape == a.shape)
     y = out if direct else np.empty(a.shape, dtype)
-    _C.convert_to_16(KINDS[dtype], a, y.view(np.uint16))
+    _C.convert_to_16(kind_of(dtype), a, y.view(np.uint16))
     if out is not None and not direct:
         out[...] = y
         return out
@@ -101,13 +124,13 @@ def round_to(a, dtype, out=None):
     h = np.empty(min(src.size, _ROUND_CHUNK), dtype)
     for i in range(0, src.size, _ROUND_CHUNK):
         n = min(_ROUND_CHUNK, src.size - i)
-        _C.convert_to_16(KINDS[dtype], src[i:i + n], h[:n].view(np.uint16))
-        _C.convert_from_16(KINDS[dtype], h[:n].view(np.uint16), dst[i:i + n])
+        _C.convert_to_16(kind_of(dtype), src[i:i + n], h[:n].view(np.uint16))
+        _C.convert_from_16(kind_of(dtype), h[:n].view(np.uint16), dst[i:i + n])
     return y
 
 
 def _floating(a):
-    return isinstance(a, np.ndarray) and (a.dtype.kind == "f" or a.dtype in KINDS)
+    return isinstance(a, np.ndarray) and (a.dtype.kind == "f" or kind_of(a.dtype) is not None)
 
 
 def _round_result(r, dtype, back):
@@ -137,7 +160,7 @@ def accepts_16bit(op):
             return op(*args, **kwargs)
         bound = sig.bind(*args, **kwargs)
         floats = [(k, v) for k, v in bound.arguments.items() if _floating(v)]
-        dtype = next(v.dtype for _, v in floats if v.dtype in KINDS)
+        dtype = next(v.dtype for _, v in floats if kind_of(v.dtype) is not None)
         lowp = [(k, v) for k, v in floats if v.dtype == dtype]
         others = [(k, v) for k, v in floats if v.dtype != dtype]
         if others:
