@@ -659,8 +659,8 @@ class _Compiled:
             names.append(f"{s.op} {C}->{K} {R}x{S}/{st} @{H}x{W} {next(algos)}")
         return names
 
-    def profile(self, x, repeat):
-        """Median seconds of each run over `repeat` calls on x."""
+    def profile(self, x, repeat, stat=statistics.median):
+        """stat (median, min) of each run's seconds over `repeat` calls on x."""
         times = [[] for _ in self.runs]
         for _ in range(repeat):
             env = self._env(x)
@@ -668,7 +668,7 @@ class _Compiled:
                 t0 = time.perf_counter()
                 f(env)
                 times[k].append(time.perf_counter() - t0)
-        return list(zip(self.step_names(), (statistics.median(t) for t in times)))
+        return list(zip(self.step_names(), (stat(t) for t in times)))
 
 
 class InferencePlan:
@@ -698,10 +698,12 @@ class InferencePlan:
         x = _args.as_float32(x, "x", _FN)
         return self._program(x.shape).run(x)
 
-    def profile(self, x, repeat=5):
+    def profile(self, x, repeat=5, stat="median"):
         """Where a call's time goes: runs the plan `repeat` times on x and returns, for
         each step of its program in order, (name, median seconds) -- the reorders
-        between layouts included. A convolution's name gives its channels, kernel,
+        between layouts included. stat="min": each step's fastest run instead (on a
+        host whose neighbours steal cycles, the fastest of many runs is the steadier
+        measure of the code). A convolution's name gives its channels, kernel,
         stride, input map and algorithm: "conv 64->256 1x1/1 @56x56 nchw8c"; a first
         layer run image by image with its max pool is one "conv_pool" step. The times
         are each step's own, measured around it (a call's Python overhead between steps
@@ -709,9 +711,12 @@ class InferencePlan:
         x = _args.as_float32(x, "x", _FN)
         if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
             raise ValueError(f"{_FN}.profile: repeat must be a positive integer, got {repeat!r}")
+        stats = {"median": statistics.median, "min": min}
+        if stat not in stats:
+            raise ValueError(f"{_FN}.profile: stat must be 'median' or 'min', got {stat!r}")
         p = self._program(x.shape)
         p.run(x)                                   # compiled and warm before timing
-        return p.profile(x, int(repeat))
+        return p.profile(x, int(repeat), stats[stat])
 
     def steps(self):
         """The plan's steps (op name, reads, writes, attributes without arrays)."""

@@ -336,5 +336,28 @@ def test_profile_names_and_times_every_step(built, monkeypatch):
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="repeat"):
             plan.profile(x, repeat=bad)
+    with pytest.raises(ValueError, match="stat"):
+        plan.profile(x, repeat=2, stat="mean")
     with pytest.raises(ValueError):
         plan.profile(np.zeros((1, 3, 40), np.float32))
+
+
+def test_profile_min_takes_each_steps_fastest_run(built, monkeypatch):
+    """stat="min": each step's fastest of the repeats, "median" their median (a fake
+    clock: every step of repeat r takes r + 1 seconds, repeats 0..2)."""
+    plan = nn.inference(built["resnet18"])
+    x = np.random.default_rng(4).standard_normal((1, 3, 40, 40)).astype(np.float32)
+    plan(x)
+    n = len(plan._for(x.shape).runs)
+    got = {}
+    for stat in ("min", "median"):
+        calls = iter(range(10 ** 6))
+
+        def clock():
+            i = next(calls)
+            return float(i) + (0.0 if i % 2 == 0 else (i // 2) // n)
+
+        monkeypatch.setattr(inf.time, "perf_counter", clock)
+        got[stat] = [t for _, t in plan.profile(x, repeat=3, stat=stat)]
+    assert got["min"] == [1.0] * n
+    assert got["median"] == [2.0] * n
