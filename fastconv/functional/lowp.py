@@ -53,7 +53,7 @@ def __getattr__(name):
 def kind_of(dtype):
     """The C conversion's name for a 16-bit floating dtype ("float16", "bfloat16"), or
     None for any other dtype."""
-    if dtype.itemsize != 2 or dtype.kind in "iub":
+    if dtype.itemsize != 2:
         return None
     if dtype == FLOAT16:
         return "float16"
@@ -122,10 +122,11 @@ def round_to(a, dtype, out=None):
     y = np.empty(a.shape, np.float32) if out is None else out
     src, dst = a.reshape(-1), y.reshape(-1)
     h = np.empty(min(src.size, _ROUND_CHUNK), dtype)
+    kind = kind_of(dtype)
     for i in range(0, src.size, _ROUND_CHUNK):
         n = min(_ROUND_CHUNK, src.size - i)
-        _C.convert_to_16(kind_of(dtype), src[i:i + n], h[:n].view(np.uint16))
-        _C.convert_from_16(kind_of(dtype), h[:n].view(np.uint16), dst[i:i + n])
+        _C.convert_to_16(kind, src[i:i + n], h[:n].view(np.uint16))
+        _C.convert_from_16(kind, h[:n].view(np.uint16), dst[i:i + n])
     return y
 
 

@@ -216,6 +216,8 @@ _BLOCKED_MIN_CHANNELS = 16     # below this (a first layer) the lanes would be m
 # ResNet-18's conv1 output at batch 16 is 49 MiB, more than the rest of the network
 # holds at once (the two-layer bound fell from 61.2 to 45.9 MiB, the input included).
 POOL_PER_IMAGE_MIN_BYTES = 16 << 20
+# plan.profile's statistics of a step's times over its repeats
+PROFILE_STATS = {"median": statistics.median, "min": min}
 
 
 class _Compiled:
@@ -711,12 +713,11 @@ class InferencePlan:
         x = _args.as_float32(x, "x", _FN)
         if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
             raise ValueError(f"{_FN}.profile: repeat must be a positive integer, got {repeat!r}")
-        stats = {"median": statistics.median, "min": min}
-        if stat not in stats:
+        if stat not in PROFILE_STATS:
             raise ValueError(f"{_FN}.profile: stat must be 'median' or 'min', got {stat!r}")
         p = self._program(x.shape)
         p.run(x)                                   # compiled and warm before timing
-        return p.profile(x, int(repeat), stats[stat])
+        return p.profile(x, int(repeat), PROFILE_STATS[stat])
 
     def steps(self):
         """The plan's steps (op name, reads, writes, attributes without arrays)."""
