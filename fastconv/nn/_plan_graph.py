@@ -30,7 +30,8 @@ class Step:
         self.op, self.ins, self.out, self.a = op, list(ins), out, a
 
     def __repr__(self):
-        keep = {k: v for k, v in self.a.items() if not isinstance(v, np.ndarray)}
+        keep = {k: v for k, v in self.a.items()
+                if not isinstance(v, np.ndarray) and not k.startswith("_")}  # (caches)
         return f"Step({self.op}, {self.ins} -> {self.out}, {keep})"
 
 

@@ -321,9 +321,10 @@ class _Compiled:
     def _placed(self, s):
         """s reading its inputs in the layout it runs on (reorders emitted as needed)."""
         if self._runs_blocked(s):
-            if "_nchw8c_weights" not in s.a:   # on the graph's step: shared by every shape
-                s.a["_nchw8c_weights"] = _C.conv2d_blocked_transform_weights(s.a["w"])
             ins = [self._blocked(v) for v in s.ins]
+            # the arranged weights, made on first need, cached on the graph's step: shared
+            # by every input shape's program
+            s.a.setdefault("_packed", {})
             a = dict(s.a, blocked=True)
         elif s.op == "maxpool" and s.ins[0] in self.logical:
             # pools in the layout its input already has (AlexNet between blocked layers)
@@ -496,8 +497,14 @@ class _Compiled:
         N, K, OH, OW = p.out_shape
         self.shapes[o] = (N, -(-K // 8), OH, OW, 8)
         self.logical[o] = p.out_shape
-        wb = a["_nchw8c_weights"]
         r, relu = a["residual"], a["relu"]
+        if w.shape[2:] == (3, 3) and p.stride == (1, 1) and p.dilation == (1, 1) and \
+                _C.conv2d_plan_blocked_winograd(xs, K, p.pads):
+            return self._conv_blocked_winograd(s, xs, p)
+        packed = a["_packed"]
+        if "nchw8c" not in packed:
+            packed["nchw8c"] = _C.conv2d_blocked_transform_weights(w)
+        wb = packed["nchw8c"]
         self.algorithms = getattr(self, "algorithms", []) + ["nchw8c"]
         t = self._scratch(_C.conv2d_blocked_workspace_size(xs, w.shape, p.stride, p.pads,
                                                            p.dilation))
@@ -507,6 +514,24 @@ class _Compiled:
                                       None if r is None else env[r], relu, env[o],
                                       p.stride, p.pads, p.dilation,
                                       None if t is None else env[t])
+        return run
+
+    def _conv_blocked_winograd(self, s, xs, p):
+        """A 3x3 stride-1 layer on the blocked layout by Winograd F(2x2,3x3): its filters
+        transformed once (on the graph's step, for every input shape)."""
+        a, o, i = s.a, s.out, s.ins[0]
+        w, b, r, relu = a["w"], a["b"], a["residual"], a["relu"]
+        packed = a["_packed"]
+        if "nchw8c_winograd" not in packed:
+            packed["nchw8c_winograd"] = _C.conv2d_blocked_winograd_transform_weights(w)
+        wb = packed["nchw8c_winograd"]
+        self.algorithms = getattr(self, "algorithms", []) + ["nchw8c_winograd"]
+        t = self._scratch(_C.conv2d_blocked_winograd_workspace_size(xs, w.shape[0], p.pads))
+
+        def run(env):
+            _C.conv2d_blocked_winograd_forward(env[i], xs, wb, w, None, b,
+                                               None if r is None else env[r], relu, env[o],
+                                               p.pads, None if t is None else env[t])
         return run
 
     def _adaptive(self, s, xs):

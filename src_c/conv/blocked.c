@@ -468,12 +468,13 @@ static void blocked_item(const fc_blocked_args *base, const blk_geom *g,
                          const fc_conv2d_desc *d, const fc_epilogue *ep, const float *xp,
                          int64_t x_img, float *yb, fc_blocked_fn kern, int64_t it,
                          const blk_tile *tiles, int64_t ntiles, int64_t group,
-                         int image_major) {
+                         int image_major, int64_t w_period, int64_t w_step) {
     int64_t tile = it % ntiles, rest = it / ntiles, ngroups = fc_ceil_div(g->KB, group);
     int64_t n = image_major ? rest / ngroups : rest % d->N;
     int64_t grp = image_major ? rest % ngroups : rest / d->N;
     const blk_tile *tl = tiles + tile;
     fc_blocked_args a = *base;
+    a.wb = base->wb + n % w_period * w_step;
     a.xp = xp + n * x_img;
     a.y = yb + n * g->y_img;
     a.res = ep->residual ? ep->residual + n * g->y_img : NULL;
@@ -492,12 +493,19 @@ static void blocked_item(const fc_blocked_args *base, const blk_geom *g,
  * [left, left + cols) of the input (after the padding this call adds, if any), the
  * others zeros. */
 static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t rows,
-                                 int64_t left, int64_t cols, const float *xb, const float *wb, const fc_epilogue *ep,
-                                 float *yb, void *workspace, size_t workspace_size) {
+                                 int64_t left, int64_t cols, const float *xb, const float *wb,
+                                 int64_t w_period, int64_t w_step, int64_t x_step,
+                                 int64_t y_step, const fc_epilogue *ep, float *yb,
+                                 void *workspace, size_t workspace_size) {
     if (!xb || !wb || !yb) return FC_INVALID_ARGUMENT;
     blk_geom g;
     fc_status st = make_geom(d, &g);
     if (st != FC_SUCCESS) return st;
+    if (x_step || y_step) { /* images further apart than their size: unpadded input only */
+        if (g.padded || x_step < g.x_img || y_step < g.y_img) return FC_INVALID_ARGUMENT;
+        g.x_img = x_step;
+        g.y_img = y_step;
+    }
     if (g.gathered) { /* 1x1 taps: each gathered pixel reads its own place */
         top = left = 0;
         rows = g.Hp;
@@ -597,7 +605,7 @@ static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t r
      * ResNet-18 batch 1 512@7x7 2.92 -> 2.63 ms (three layers), ResNet-50 batch 1
      * 512@7x7 1.82 -> 1.64, 512 3x3/2 @14 0.97 -> 0.84, 256 -> 1024 1x1 1.96 -> 1.85;
      * one thread, ResNet-18 batch 1 512@7x7 4.95 -> 4.83; batch 16 even. */
-    int pf = ngroups > 1 && !image_major;
+    int pf = ngroups > 1 && !image_major && w_period == 1;
     /* One region for the padding and the kernels (a barrier between them, not a second
      * fork and join: 2 threads, ResNet-18's 64@56 3x3 at batch 1 lost 7% to its
      * padding as a region of its own, 2% at one thread). */
@@ -650,7 +658,7 @@ static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t r
                     if (pf) prefetch_group_slice(wb, base.w_kb, g.KB, group, grp + T,
                                                  it - grp * per_group, per_group);
                     blocked_item(&base, &g, d, ep, xp, x_img, yb, kern, it, tiles, ntiles,
-                                 group, 0);
+                                 group, 0, w_period, w_step);
                 }
         } else {
             for (int64_t it = lo; it < hi; it++) {
@@ -658,7 +666,7 @@ static fc_status blocked_forward(const fc_conv2d_desc *d, int64_t top, int64_t r
                     prefetch_group_slice(wb, base.w_kb, g.KB, group, it / per_group + 1,
                                          it % per_group, per_group);
                 blocked_item(&base, &g, d, ep, xp, x_img, yb, kern, it, tiles, ntiles,
-                             group, image_major);
+                             group, image_major, w_period, w_step);
             }
         }
     }
@@ -670,13 +678,24 @@ fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb, co
                                     size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!d) return FC_INVALID_ARGUMENT;
-    return blocked_forward(d, 0, d->H, 0, d->W, xb, wb, ep, yb, workspace, workspace_size);
+    return blocked_forward(d, 0, d->H, 0, d->W, xb, wb, 1, 0, 0, 0, ep, yb, workspace,
+                           workspace_size);
+}
+
+fc_status fc_blocked_forward_image_weights(const fc_conv2d_desc *d, const float *xb,
+                                           const float *wb, int64_t w_period, int64_t w_step,
+                                           int64_t x_step, int64_t y_step,
+                                           const fc_epilogue *ep, float *yb, void *workspace,
+                                           size_t workspace_size) {
+    if (w_period < 1) return FC_INVALID_ARGUMENT;
+    return blocked_forward(d, 0, d->H, 0, d->W, xb, wb, w_period, w_step, x_step, y_step, ep,
+                           yb, workspace, workspace_size);
 }
 
 fc_status fc_blocked_forward_padded(const fc_conv2d_desc *d, int64_t top, int64_t rows,
                                     int64_t left, int64_t cols, const float *xb,
                                     const float *wb, const fc_epilogue *ep, float *yb,
                                     void *workspace, size_t workspace_size) {
-    return blocked_forward(d, top, rows, left, cols, xb, wb, ep, yb, workspace,
+    return blocked_forward(d, top, rows, left, cols, xb, wb, 1, 0, 0, 0, ep, yb, workspace,
                            workspace_size);
 }

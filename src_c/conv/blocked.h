@@ -75,6 +75,49 @@ fc_status fc_blocked_forward_padded(const fc_conv2d_desc *d, int64_t top, int64_
                                     const float *wb, const fc_epilogue *ep, float *yb,
                                     void *workspace, size_t workspace_size);
 
+/* fc_conv2d_blocked_forward with image n's arranged weights at wb + (n % w_period) *
+ * w_step floats (conv/blocked_winograd.c: one weight matrix per transform position,
+ * the positions run as the images of one call) and, where x_step, y_step are not 0,
+ * image n of an unpadded input at xb + n * x_step, of the output at yb + n * y_step
+ * (at least an image's floats apart). */
+fc_status fc_blocked_forward_image_weights(const fc_conv2d_desc *d, const float *xb,
+                                           const float *wb, int64_t w_period, int64_t w_step,
+                                           int64_t x_step, int64_t y_step,
+                                           const fc_epilogue *ep, float *yb, void *workspace,
+                                           size_t workspace_size);
+
+/* Winograd F(2x2,3x3) on the layout (conv/blocked_winograd.c): the tile transforms of
+ * one tile row of one channel block, per ISA (kernels/f32_conv_blocked_winograd.inc).
+ * V and M hold tile tw's 8 lanes of transform position xi at [xi * pos + tw * 8]. */
+typedef struct fc_blocked_wg_in {
+    const float *x;           /* the block's input plane: H x W pixels of 8 */
+    int64_t H, W;
+    int64_t h0, w0;           /* the first tile's input origin (2*th - pad_top, -pad_left);
+                                 rows and columns outside the plane read as zeros */
+    int64_t TW;
+    float *v;
+    int64_t pos;
+} fc_blocked_wg_in;
+
+typedef struct fc_blocked_wg_out {
+    const float *m;
+    int64_t pos, TW;
+    int64_t rows, OW;         /* output rows of the tile row (1 or 2) and columns */
+    float *y;                 /* the block's plane at the tile row's first output row */
+    const float *res;         /* the residual at the same place, or NULL (may be y) */
+    const float *scale, *bias;/* the block's 8 of each (scale 1 where absent) */
+    int relu;
+    int kn;                   /* real channels of the block: lanes past it stored as 0 */
+    /* A tile holding a non-finite value (NaN, infinity, a transform's overflow): before
+     * the epilogue, fix(ctx, oh, ow, v) recomputes each non-finite lane of v, output
+     * (oh, ow) of the plane (oh counted from the tile row's first) */
+    void (*fix)(const void *ctx, int64_t oh, int64_t ow, float *v);
+    const void *ctx;
+} fc_blocked_wg_out;
+
+typedef void (*fc_blocked_wg_in_fn)(const fc_blocked_wg_in *a);
+typedef void (*fc_blocked_wg_out_fn)(const fc_blocked_wg_out *a);
+
 /* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the
  * table's np) output pixels at positions [q0, q0 + np) of pix_x / pix_y,
  * FC_BLOCKED_KBLOCKS blocks at a time over the same pixels (their input stays in L1

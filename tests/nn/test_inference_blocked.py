@@ -16,6 +16,9 @@ import fastconv as fc
 from fastconv import nn
 
 inf = importlib.import_module("fastconv.nn.inference")
+# a blocked convolution runs the direct kernel or, on 3x3 stride-1 layers of 64+
+# channels, Winograd F(2x2,3x3) (fc_conv2d_plan_blocked_winograd)
+BLOCKED = {"nchw8c", "nchw8c_winograd"}
 
 
 @pytest.fixture
@@ -38,7 +41,10 @@ def test_resnet_keeps_the_layout_between_blocks(isa):
     plan = nn.inference(model)
     y = plan(x)
     algos = plan.algorithms()
-    assert algos[0] != "nchw8c" and set(algos[1:]) == {"nchw8c"}   # 3-channel conv1 is not
+    assert algos[0] not in BLOCKED and set(algos[1:]) <= BLOCKED   # 3-channel conv1 is not
+    # stage 1's four 3x3 layers (64 channels, 16x16: 64 tiles) by Winograd, stage 2's
+    # (8x8 maps, 16 tiles) too, not the strided ones nor stages 3-4 (4x4, 2x2: < 16 tiles)
+    assert [i for i, a in enumerate(algos) if a == "nchw8c_winograd"] == [1, 2, 3, 4, 7, 8, 9]
     ops = [s.op for s in plan._last.steps]
     assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
     assert rel_err(y, model(x)) <= 1e-4
@@ -54,7 +60,7 @@ def test_equal_to_the_nchw_plan(isa, monkeypatch, rng):
     with forced("fc_conv_blocked_nchw_set_mode", 0):    # nor AUTO's own blocked forwards
         plan = nn.inference(model)
         plain = plan(x)
-    assert "nchw8c" not in plan.algorithms()
+    assert not BLOCKED & set(plan.algorithms())
     assert rel_err(blocked, plain) <= 1e-5
 
 
@@ -114,14 +120,14 @@ def test_larger_batches_blocked_on_small_maps(batch, monkeypatch, rng, classic_r
     y = plan(x)
     algos = plan.algorithms()
     assert len(algos) == 20
-    assert "nchw8c" not in algos[:7] and set(algos[7:]) == {"nchw8c"}
+    assert not BLOCKED & set(algos[:7]) and set(algos[7:]) <= BLOCKED
     ops = [s.op for s in plan._last.steps]
     assert ops.count("to_nchw8c") == 2 and ops.count("from_nchw8c") == 1
     assert rel_err(y, model(x)) <= 1e-4
     monkeypatch.setattr(inf, "BLOCKED_BATCHED_MAX_PIXELS", 0)
     plain_plan = nn.inference(model)
     plain = plain_plan(x)
-    assert "nchw8c" not in plain_plan.algorithms()
+    assert not BLOCKED & set(plain_plan.algorithms())
     assert rel_err(y, plain) <= 1e-5
 
 
@@ -153,7 +159,7 @@ def test_larger_batches_stay_nchw_by_default(batch, rng, classic_rule):
     x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
     plan = nn.inference(model)
     y = plan(x)
-    assert "nchw8c" not in plan.algorithms()
+    assert not BLOCKED & set(plan.algorithms())
     assert rel_err(y, model(x)) <= 1e-4
 
 
@@ -170,11 +176,11 @@ def test_larger_batches_blocked_where_auto_is(batch, monkeypatch, rng, classic_r
     y = plan(x)
     algos = plan.algorithms()
     # 0 conv1, 1-4 stage 1, 5 the shortcut, 6 the strided 3x3, 7-9 stage 2's stride-1 3x3s
-    assert [i for i, a in enumerate(algos) if a == "nchw8c"] == [7, 8, 9]
+    assert [i for i, a in enumerate(algos) if a in BLOCKED] == [7, 8, 9]
     assert rel_err(y, model(x)) <= 1e-4
     monkeypatch.setattr(inf._C, "conv2d_plan_blocked", lambda *a: False)
     plain_plan = nn.inference(model)
-    assert "nchw8c" not in plain_plan.algorithms(x.shape)
+    assert not BLOCKED & set(plain_plan.algorithms(x.shape))
     assert rel_err(y, plain_plan(x)) <= 1e-5
 
 
@@ -204,7 +210,11 @@ def test_larger_batches_all_blocked_with_avx512(batch, rng):
                                              (0, 0, 0, 0), (1, 1), 1)
     finally:
         fc.set_isa(before)
-    assert len(algos) == 20 and algos[0] != "nchw8c" and set(algos[1:]) == {"nchw8c"}
+    assert len(algos) == 20 and algos[0] not in BLOCKED and set(algos[1:]) <= BLOCKED
+    # Winograd: the stride-1 3x3 layers of stages 1-3 (28x28 to 7x7 maps), not stage 4's
+    # (4x4 maps: 4 tiles)
+    assert [i for i, a in enumerate(algos) if a == "nchw8c_winograd"] == \
+        [1, 2, 3, 4, 7, 8, 9, 12, 13, 14]
     assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
     assert not strided and shortcut
     assert rel_err(y, model(x)) <= 1e-4
@@ -226,3 +236,34 @@ def test_weights_are_arranged_once_for_every_input_shape(monkeypatch, rng):
         x = rng.standard_normal((1, 16, hw, hw)).astype(np.float32)
         assert rel_err(plan(x), model(x)) <= 1e-5
     assert len(calls) == 2 and plan.algorithms((1, 16, 9, 9)) == ["nchw8c", "nchw8c"]
+
+
+def test_winograd_weights_are_transformed_once_for_every_input_shape(monkeypatch, rng):
+    """A 64-channel 3x3 layer runs Winograd on 8x8 and 10x10 maps (16 and 25 tiles),
+    its filters transformed on first need and shared by both shapes' programs; equal to
+    the model; under set_precision("highest") the direct kernel instead."""
+    calls = []
+    real = inf._C.conv2d_blocked_winograd_transform_weights
+
+    def counting(w):
+        calls.append(w.shape)
+        return real(w)
+    model = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(64, 72, 3, padding=1))
+    randomize_fc_bn(model, 7)
+    model.eval()
+    plan = nn.inference(model)
+    monkeypatch.setattr(inf._C, "conv2d_blocked_winograd_transform_weights", counting)
+    for hw in (8, 10):
+        x = rng.standard_normal((1, 64, hw, hw)).astype(np.float32)
+        assert rel_err(plan(x), model(x)) <= 1e-5
+        assert plan.algorithms(x.shape) == ["nchw8c_winograd"] * 2
+    assert calls == [(64, 64, 3, 3), (72, 64, 3, 3)]
+    fc.set_precision("highest")
+    try:
+        x = rng.standard_normal((1, 64, 8, 8)).astype(np.float32)
+        plan = nn.inference(model)
+        assert rel_err(plan(x), model(x)) <= 1e-5
+        assert plan.algorithms(x.shape) == ["nchw8c"] * 2
+    finally:
+        fc.set_precision("high")

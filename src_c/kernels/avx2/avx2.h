@@ -79,5 +79,7 @@ void fc_f16_to_f32_ukernel__avx2(int64_t n, const uint16_t *x, float *y);
 
 void fc_f32_conv_blocked_ukernel_16x6__avx2(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
         int64_t np);
+void fc_f32_conv_blocked_wg_input_ukernel__avx2(const fc_blocked_wg_in *a);
+void fc_f32_conv_blocked_wg_output_ukernel__avx2(const fc_blocked_wg_out *a);
 
 #endif

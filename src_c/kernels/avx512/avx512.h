@@ -75,5 +75,7 @@ double fc_f32_xent_exp_sum_ukernel__avx512(int64_t n, const float *z, float shif
 
 void fc_f32_conv_blocked_ukernel_16x10__avx512(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
         int64_t np);
+void fc_f32_conv_blocked_wg_input_ukernel__avx512(const fc_blocked_wg_in *a);
+void fc_f32_conv_blocked_wg_output_ukernel__avx512(const fc_blocked_wg_out *a);
 
 #endif

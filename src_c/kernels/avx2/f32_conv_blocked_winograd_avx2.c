@@ -1,0 +1,6 @@
+/* Winograd F(2x2,3x3) tile transforms on the blocked layout NCHW8c, avx2. */
+#pragma GCC target("avx2,fma")
+#include "kernels/avx2/avx2.h"
+#define FC_BLOCKED_WG_INPUT_UKERNEL fc_f32_conv_blocked_wg_input_ukernel__avx2
+#define FC_BLOCKED_WG_OUTPUT_UKERNEL fc_f32_conv_blocked_wg_output_ukernel__avx2
+#include "kernels/f32_conv_blocked_winograd.inc"

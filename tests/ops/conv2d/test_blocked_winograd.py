@@ -1,0 +1,233 @@
+"""Winograd F(2x2,3x3) on the blocked layout (conv2d_nchw8c(algorithm="winograd_f23"),
+conv/blocked_winograd.c) against the float64 reference on every ISA path: odd maps
+(cropped tiles), channels not a multiple of 8, paddings 0-3 and asymmetric, batch 1 and
+> 1, every epilogue combination, the residual updated in place; non-finite values spoil
+only the outputs whose receptive field holds them; the plan's rule and its test hook;
+arguments Winograd cannot serve. Error: the norm-wise bound of conv2d's winograd_f23."""
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _C
+from fastconv.functional.blocked import (conv2d_nchw8c, from_nchw8c, pack_nchw8c_weights,
+                                         to_nchw8c)
+from reference import EPS32, conv2d_ref
+
+from .test_blocked import COMBOS, combo_id, nchw8c_ref
+
+FACTOR = 4.0      # F(2x2)'s, as in test_winograd.py
+
+
+def _cases(count, seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        N = int(rng.choice([1, 1, 2, 3]))
+        C, K = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        pads = tuple(int(p) for p in rng.integers(0, 4, size=4))
+        H, W = int(rng.integers(1, 20)), int(rng.integers(1, 20))
+        if H + pads[0] + pads[1] < 3 or W + pads[2] + pads[3] < 3:
+            continue
+        cases.append(((N, C, H, W), (K, C, 3, 3), pads))
+    return cases
+
+
+# ResNet-like layers scaled down in channels; odd maps crop the last tile row/column
+RESNET = [((1, C, H, H), (K, C, 3, 3), (1, 1, 1, 1))
+          for C, K, H in [(16, 16, 28), (24, 40, 14), (32, 32, 7), (64, 64, 13)]]
+CASES = _cases(20, seed=2311) + RESNET
+
+
+def case_id(c):
+    xs, ws, pads = c
+    return f"x{'x'.join(map(str, xs))}-K{ws[0]}-p{''.join(map(str, pads))}"
+
+
+def _run(c, combo, rng, in_place=False, packed=True):
+    xs, ws, pads = c
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    conv = conv2d_ref(x, w, pads=pads)
+    absconv = conv2d_ref(np.abs(x), np.abs(w), pads=pads)
+    use_scale, use_bias, use_res, relu = combo
+    K = ws[0]
+    scale = rng.uniform(-2, 2, K).astype(np.float32) if use_scale else None
+    bias = rng.standard_normal(K).astype(np.float32) if use_bias else None
+    res = rng.standard_normal(conv.shape).astype(np.float32) if use_res else None
+    s = np.ones(K) if scale is None else scale.astype(np.float64)
+    b = np.zeros(K) if bias is None else bias.astype(np.float64)
+    r = 0.0 if res is None else res.astype(np.float64)
+    want = s[None, :, None, None] * conv + b[None, :, None, None] + r
+    if relu:
+        want = np.maximum(want, 0.0)
+    xb = to_nchw8c(x)
+    resb = None if res is None else nchw8c_ref(res)
+    padding = ((pads[0], pads[1]), (pads[2], pads[3]))
+    if in_place:
+        yb = resb
+        pw = pack_nchw8c_weights(w, "winograd_f23")
+        _C.conv2d_blocked_winograd_forward(xb, xs, pw.packed, pw.plain, scale, bias, yb, relu,
+                                           yb, pads)
+    else:
+        wt = pack_nchw8c_weights(w, "winograd_f23") if packed else w
+        yb = conv2d_nchw8c(xb, wt, bias, 1, padding, scale=scale, residual=resb, relu=relu,
+                           algorithm=None if packed else "winograd_f23")
+    N, _, OH, OW = conv.shape
+    assert yb.shape == (N, -(-K // 8), OH, OW, 8)
+    assert not yb[:, -1, :, :, K - 8 * (yb.shape[1] - 1):].any(), "padded channels not zero"
+    got = from_nchw8c(yb, K).astype(np.float64)
+    # norm-wise, the scale and the epilogue's own terms on top of the convolution's bound
+    tol = (FACTOR * EPS32 * np.sqrt(xs[1] * 9 + 2) * (np.abs(s).max() * absconv.max() +
+                                                       np.abs(b).max() + np.abs(r).max()))
+    err = np.abs(got - want).max()
+    assert err <= tol, f"{case_id(c)}: max error {err:.3g} > {tol:.3g}"
+
+
+@pytest.mark.parametrize("c", CASES, ids=case_id)
+def test_plain_forward(isa, c, rng):
+    _run(c, (False, False, False, False), rng, packed=False)
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=combo_id)
+def test_every_epilogue(isa, combo, rng):
+    for c in CASES[:5] + RESNET[:2]:
+        _run(c, combo, rng)
+
+
+@pytest.mark.parametrize("combo", [c for c in COMBOS if c[2]], ids=combo_id)
+def test_residual_is_y(isa, combo, rng):
+    for c in CASES[:4] + RESNET[1:2]:
+        _run(c, combo, rng, in_place=True)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_thread_counts(threads, rng):
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(threads)
+    try:
+        for c in CASES[:6] + RESNET:
+            _run(c, (True, True, True, True), rng)
+    finally:
+        fastconv.set_num_threads(before)
+
+
+SPOIL = [((1, 12, 9, 11), (10, 12, 3, 3), (1, 1, 1, 1)),
+         ((2, 5, 8, 6), (9, 5, 3, 3), (0, 2, 1, 3))]
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("c", SPOIL, ids=case_id)
+def test_non_finite_input_spoils_its_footprint(isa, c, value, rng):
+    """One bad input pixel: exactly the outputs whose 3x3 window reads it are non-finite
+    (not its whole 4x4 tile window), the others as accurate as without it."""
+    xs, ws, pads = c
+    for at in [(0, 0, 0, 0), (xs[0] - 1, xs[1] - 1, xs[2] - 1, xs[3] - 1),
+               (0, xs[1] // 2, xs[2] // 2, xs[3] // 2)]:
+        x = rng.standard_normal(xs).astype(np.float32)
+        x[at] = value
+        w = rng.standard_normal(ws).astype(np.float32)
+        b = rng.standard_normal(ws[0]).astype(np.float32)
+        ref = conv2d_ref(x, w, b, pads=pads)
+        absref = conv2d_ref(np.nan_to_num(np.abs(x), posinf=0.0), np.abs(w), np.abs(b),
+                            pads=pads)
+        padding = ((pads[0], pads[1]), (pads[2], pads[3]))
+        y = from_nchw8c(conv2d_nchw8c(to_nchw8c(x), w, b, 1, padding,
+                                      algorithm="winograd_f23"), ws[0]).astype(np.float64)
+        bad = ~np.isfinite(ref)
+        assert bad.any()
+        np.testing.assert_array_equal(~np.isfinite(y), bad)
+        same_sign = np.isinf(ref) & np.isinf(y)
+        np.testing.assert_array_equal(np.sign(y[same_sign]), np.sign(ref[same_sign]))
+        tol = FACTOR * EPS32 * np.sqrt(xs[1] * 9 + 1) * absref[~bad].max()
+        assert np.abs(y[~bad] - ref[~bad]).max() <= tol
+
+
+def test_infinite_weight_over_padding_only(isa, rng):
+    """A filter tap that only ever reads padding (the corner tap on a 1-pixel-wide map with
+    padding on one side) makes no NaN: direct sums skip it, and so does the fix-up."""
+    x = rng.standard_normal((1, 4, 5, 1)).astype(np.float32)
+    w = rng.standard_normal((3, 4, 3, 3)).astype(np.float32)
+    w[1, 2, 0, 0] = np.inf                   # column 0 of taps reads the left padding only
+    padding = ((1, 1), (1, 1))               # one output column
+    y = from_nchw8c(conv2d_nchw8c(to_nchw8c(x), w, None, 1, padding,
+                                  algorithm="winograd_f23"), 3).astype(np.float64)
+    ref = conv2d_ref(x, np.where(np.isinf(w), 0, w), pads=(1, 1, 1, 1))
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_huge_finite_inputs_do_not_overflow(isa, rng):
+    """Inputs near FLT_MAX whose direct sum is finite stay finite (the transforms may
+    overflow; those outputs are recomputed directly)."""
+    x = np.zeros((1, 1, 6, 6), np.float32)
+    x[0, 0, 2, 2] = 3.0e38
+    x[0, 0, 2, 3] = -3.0e38
+    w = np.zeros((1, 1, 3, 3), np.float32)
+    w[0, 0, 1, 1] = 1.0
+    y = from_nchw8c(conv2d_nchw8c(to_nchw8c(x), w, None, 1, 1, algorithm="winograd_f23"), 1)
+    np.testing.assert_array_equal(y, x)
+
+
+# Maps of several bands (conv/blocked_winograd.c: about 1 MB of V and M each): 64 -> 64
+# at 40x40 runs 4 bands of 5 tile rows; 40 -> 48 at 45x37, batch 2, 3 bands an image
+# (8, 8, 7 rows), the last shorter.
+BANDS = [((1, 64, 40, 40), (64, 64, 3, 3), (1, 1, 1, 1)),
+         ((2, 40, 45, 37), (48, 40, 3, 3), (1, 2, 0, 1))]
+
+
+@pytest.mark.parametrize("c", BANDS, ids=case_id)
+def test_several_bands(isa, c, rng):
+    _run(c, (True, True, True, True), rng)
+    _run(c, (False, True, True, False), rng, in_place=True)
+
+
+def test_plan_rule(rng):
+    """The plan's rule: 3x3 stride-1 layers of 64+ channels on maps of 16+ tiles
+    (ResNet's 56x56 to 7x7), not narrow layers or smaller maps; never under
+    set_precision("highest"); the test hook forces it either way."""
+    from library_hooks import forced
+    rule = _C.conv2d_plan_blocked_winograd
+    for C, H in [(64, 56), (128, 28), (256, 14), (512, 7)]:
+        assert rule((1, C, H, H), C, (1, 1, 1, 1))
+    assert not rule((1, 512, 5, 5), 512, (1, 1, 1, 1))       # 9 tiles
+    assert not rule((1, 16, 14, 14), 16, (1, 1, 1, 1))
+    with forced("fc_conv_blocked_winograd_set_mode"):
+        assert rule((1, 16, 14, 14), 16, (1, 1, 1, 1))
+    with forced("fc_conv_blocked_winograd_set_mode", 0):
+        assert not rule((1, 256, 14, 14), 256, (1, 1, 1, 1))
+    fastconv.set_precision("highest")
+    try:
+        assert not rule((1, 256, 14, 14), 256, (1, 1, 1, 1))
+    finally:
+        fastconv.set_precision("high")
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: pack_nchw8c_weights(np.zeros((4, 4, 5, 5), np.float32), "winograd_f23"),
+     "3x3 weight"),
+    (lambda: conv2d_nchw8c(np.zeros((1, 1, 9, 9, 8), np.float32),
+                           np.zeros((4, 4, 3, 3), np.float32), stride=2,
+                           algorithm="winograd_f23"), "stride 1"),
+    (lambda: conv2d_nchw8c(np.zeros((1, 1, 9, 9, 8), np.float32),
+                           np.zeros((4, 4, 3, 3), np.float32), dilation=2,
+                           algorithm="winograd_f23"), "dilation 1"),
+])
+def test_unsupported(call, match):
+    with pytest.raises(fastconv.UnsupportedError, match=match):
+        call()
+
+
+def test_bad_algorithm_names():
+    w = np.zeros((4, 4, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        pack_nchw8c_weights(w, "winograd")
+    with pytest.raises(ValueError, match="packed for algorithm 'direct'"):
+        conv2d_nchw8c(np.zeros((1, 1, 5, 5, 8), np.float32), pack_nchw8c_weights(w),
+                      algorithm="winograd_f23")
+
+
+def test_empty_batch():
+    w = np.ones((4, 4, 3, 3), np.float32)
+    yb = conv2d_nchw8c(np.zeros((0, 1, 5, 5, 8), np.float32), w, padding=1,
+                       algorithm="winograd_f23")
+    assert yb.shape == (0, 1, 5, 5, 8)
