@@ -271,15 +271,18 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb,
                                         const float *wb, const fc_epilogue *ep, float *yb,
                                         void *workspace, size_t workspace_size)
-    fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, int *yes)
+    fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d,
+                                              fc_conv_algorithm *algo)
     fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d,
-                                                      size_t *floats)
+                                                      fc_conv_algorithm algo, size_t *floats)
     fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d,
+                                                           fc_conv_algorithm algo,
                                                            const float *w, float *wb,
                                                            size_t wb_floats)
     fc_status fc_conv2d_blocked_winograd_workspace_size(const fc_conv2d_desc *d,
-                                                        size_t *nbytes)
-    fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, const float *xb,
+                                                        fc_conv_algorithm algo, size_t *nbytes)
+    fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d,
+                                                 fc_conv_algorithm algo, const float *xb,
                                                  const float *wb, const float *w,
                                                  const fc_epilogue *ep, float *yb,
                                                  void *workspace, size_t workspace_size)

@@ -13,9 +13,10 @@ once (pack_nchw8c_weights).
     yb = max_pool2d_nchw8c(yb, 3, stride=2) # pooling stays in the layout too
     y = from_nchw8c(yb, K)                  # -> (N, K, OH, OW)
 
-algorithm="winograd_f23" (pack_nchw8c_weights and conv2d_nchw8c) runs a 3x3 stride-1
-layer by Winograd F(2x2,3x3) on the same layout, with 2.25 times fewer multiplications
-(the inference plan's choice on 14x14 and 28x28 maps; error as conv2d's "winograd_f23").
+algorithm="winograd_f23" or "winograd_f43" (pack_nchw8c_weights and conv2d_nchw8c)
+runs a 3x3 stride-1 layer by Winograd F(2x2,3x3) or F(4x4,3x3) on the same layout, with
+2.25 or 4 times fewer multiplications (the inference plan's choice for 3x3 layers of 64+
+channels; errors as conv2d's algorithms of those names).
 """
 import numpy as np
 
@@ -64,7 +65,8 @@ def from_nchw8c(xb, channels):
     return x
 
 
-ALGORITHMS = ("direct", "winograd_f23")
+ALGORITHMS = ("direct", "winograd_f23", "winograd_f43")
+_WINOGRAD = ("winograd_f23", "winograd_f43")
 
 
 class Nchw8cWeights:
@@ -90,17 +92,18 @@ def _algorithm(algorithm, fn):
 
 
 def pack_nchw8c_weights(weight, algorithm="direct"):
-    """weight (K, C, R, S) arranged once for conv2d_nchw8c; algorithm "winograd_f23"
-    takes 3x3 weights (transformed once)."""
+    """weight (K, C, R, S) arranged once for conv2d_nchw8c; the Winograd algorithms take
+    3x3 weights (transformed once)."""
     fn = "pack_nchw8c_weights"
     algorithm = _algorithm(algorithm, fn)
     weight = _args.as_array(weight, "weight", fn, 4, "(K, C, R, S)")
     if min(weight.shape) < 1:
         raise ValueError(f"{fn}: weight of shape {tuple(weight.shape)} has an empty dimension")
-    positions = 16 if algorithm == "winograd_f23" else int(np.prod(weight.shape[2:]))
-    if algorithm == "winograd_f23" and weight.shape[2:] != (3, 3):
+    positions = {"winograd_f23": 16, "winograd_f43": 36}.get(algorithm,
+                                                             int(np.prod(weight.shape[2:])))
+    if algorithm in _WINOGRAD and weight.shape[2:] != (3, 3):
         raise fastconv_errors.UnsupportedError(
-            f"{fn}: algorithm 'winograd_f23' takes a 3x3 weight, got shape "
+            f"{fn}: algorithm {algorithm!r} takes a 3x3 weight, got shape "
             f"{tuple(weight.shape)}")
     _args.check_elements((_blocks(weight.shape[0]) * BLOCK, _blocks(weight.shape[1]) * BLOCK,
                           positions), "packed weight", fn)
@@ -108,7 +111,7 @@ def pack_nchw8c_weights(weight, algorithm="direct"):
     if algorithm == "direct":
         return Nchw8cWeights(w.shape, _C.conv2d_blocked_transform_weights(w))
     w = np.array(w, dtype=np.float32, order="C")      # the caller may change theirs
-    return Nchw8cWeights(w.shape, _C.conv2d_blocked_winograd_transform_weights(w),
+    return Nchw8cWeights(w.shape, _C.conv2d_blocked_winograd_transform_weights(w, algorithm),
                          algorithm, w)
 
 
@@ -120,8 +123,8 @@ def conv2d_nchw8c(xb, weight, bias=None, stride=1, padding=0, dilation=1, *, sca
         y = act(scale[k] * conv(x, weight)[n, k] + bias[k] + residual[n, k])
     with scale and bias (K,) and residual in yb's blocked shape (it may be a previous
     layer's output; the padded channels are ignored). padding as conv2d's. algorithm:
-    "direct" (the default for a plain weight) or "winograd_f23" (3x3, stride 1,
-    dilation 1); None takes a packed weight's own."""
+    "direct" (the default for a plain weight), "winograd_f23" or "winograd_f43" (3x3,
+    stride 1, dilation 1); None takes a packed weight's own."""
     fn = "conv2d_nchw8c"
     xb = _args.as_array(xb, "x", fn, 5, "(N, C/8, H, W, 8)")
     if algorithm is not None:
@@ -142,10 +145,10 @@ def conv2d_nchw8c(xb, weight, bias=None, stride=1, padding=0, dilation=1, *, sca
                          f"{_blocks(C)}, H, W, {BLOCK}) (C={C} input channels), got "
                          f"{tuple(xb.shape)}")
     p = ConvParams(fn, (N, C, H, W), w_shape, stride, padding, dilation, 1)
-    if algorithm == "winograd_f23" and (w_shape[2:] != (3, 3) or p.stride != (1, 1) or
-                                        p.dilation != (1, 1)):
+    if algorithm in _WINOGRAD and (w_shape[2:] != (3, 3) or p.stride != (1, 1) or
+                                   p.dilation != (1, 1)):
         raise fastconv_errors.UnsupportedError(
-            f"{fn}: algorithm 'winograd_f23' serves 3x3 kernels with stride 1 and "
+            f"{fn}: algorithm {algorithm!r} serves 3x3 kernels with stride 1 and "
             f"dilation 1, got weight {w_shape}, stride {p.stride}, dilation {p.dilation}")
     OH, OW = p.out_shape[2:]
     out_shape = (N, _blocks(K), OH, OW, BLOCK)
@@ -160,9 +163,9 @@ def conv2d_nchw8c(xb, weight, bias=None, stride=1, padding=0, dilation=1, *, sca
         packed = weight.packed
     xb = _args.to_float32(xb, "x", fn)
     scale, residual = epilogue_float32(fn, scale, residual)
-    if algorithm == "winograd_f23":
-        _C.conv2d_blocked_winograd_forward(xb, p.x_shape, packed, weight.plain, scale, bias,
-                                           residual, relu, yb, p.pads)
+    if algorithm in _WINOGRAD:
+        _C.conv2d_blocked_winograd_forward(algorithm, xb, p.x_shape, packed, weight.plain,
+                                           scale, bias, residual, relu, yb, p.pads)
     else:
         _C.conv2d_blocked_forward(xb, p.x_shape, packed, w_shape, scale, bias, residual,
                                   relu, yb, p.stride, p.pads, p.dilation)

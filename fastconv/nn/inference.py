@@ -498,9 +498,10 @@ class _Compiled:
         self.shapes[o] = (N, -(-K // 8), OH, OW, 8)
         self.logical[o] = p.out_shape
         r, relu = a["residual"], a["relu"]
-        if w.shape[2:] == (3, 3) and p.stride == (1, 1) and p.dilation == (1, 1) and \
-                _C.conv2d_plan_blocked_winograd(xs, K, p.pads):
-            return self._conv_blocked_winograd(s, xs, p)
+        if w.shape[2:] == (3, 3) and p.stride == (1, 1) and p.dilation == (1, 1):
+            algo = _C.conv2d_plan_blocked_winograd(xs, K, p.pads)
+            if algo != "direct":
+                return self._conv_blocked_winograd(s, xs, p, algo)
         packed = a["_packed"]
         if "nchw8c" not in packed:
             packed["nchw8c"] = _C.conv2d_blocked_transform_weights(w)
@@ -516,20 +517,23 @@ class _Compiled:
                                       None if t is None else env[t])
         return run
 
-    def _conv_blocked_winograd(self, s, xs, p):
-        """A 3x3 stride-1 layer on the blocked layout by Winograd F(2x2,3x3): its filters
-        transformed once (on the graph's step, for every input shape)."""
+    def _conv_blocked_winograd(self, s, xs, p, algo):
+        """A 3x3 stride-1 layer on the blocked layout by Winograd (algo "winograd_f23" or
+        "winograd_f43"): its filters transformed once (on the graph's step, for every
+        input shape)."""
         a, o, i = s.a, s.out, s.ins[0]
         w, b, r, relu = a["w"], a["b"], a["residual"], a["relu"]
         packed = a["_packed"]
-        if "nchw8c_winograd" not in packed:
-            packed["nchw8c_winograd"] = _C.conv2d_blocked_winograd_transform_weights(w)
-        wb = packed["nchw8c_winograd"]
-        self.algorithms = getattr(self, "algorithms", []) + ["nchw8c_winograd"]
-        t = self._scratch(_C.conv2d_blocked_winograd_workspace_size(xs, w.shape[0], p.pads))
+        key = "nchw8c_" + algo
+        if key not in packed:
+            packed[key] = _C.conv2d_blocked_winograd_transform_weights(w, algo)
+        wb = packed[key]
+        self.algorithms = getattr(self, "algorithms", []) + [key]
+        t = self._scratch(_C.conv2d_blocked_winograd_workspace_size(algo, xs, w.shape[0],
+                                                                    p.pads))
 
         def run(env):
-            _C.conv2d_blocked_winograd_forward(env[i], xs, wb, w, None, b,
+            _C.conv2d_blocked_winograd_forward(algo, env[i], xs, wb, w, None, b,
                                                None if r is None else env[r], relu, env[o],
                                                p.pads, None if t is None else env[t])
         return run

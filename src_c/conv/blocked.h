@@ -86,15 +86,17 @@ fc_status fc_blocked_forward_image_weights(const fc_conv2d_desc *d, const float 
                                            const fc_epilogue *ep, float *yb, void *workspace,
                                            size_t workspace_size);
 
-/* Winograd F(2x2,3x3) on the layout (conv/blocked_winograd.c): the tile transforms of
- * one tile row of one channel block, per ISA (kernels/f32_conv_blocked_winograd.inc).
- * V and M hold tile tw's 8 lanes of transform position xi at [xi * pos + tw * 8]. */
+/* Winograd F(mxm,3x3), m = 2 or 4, on the layout (conv/blocked_winograd.c): the tile
+ * transforms of one tile row of one channel block, per ISA
+ * (kernels/f32_conv_blocked_winograd.inc). V and M hold tile tw's 8 lanes of transform
+ * position xi at [xi * pos + tw * 8]. */
 typedef struct fc_blocked_wg_in {
     const float *x;           /* the block's input plane: H x W pixels of 8 */
     int64_t H, W;
-    int64_t h0, w0;           /* the first tile's input origin (2*th - pad_top, -pad_left);
+    int64_t h0, w0;           /* the first tile's input origin (m*th - pad_top, -pad_left);
                                  rows and columns outside the plane read as zeros */
     int64_t TW;
+    int m;
     float *v;
     int64_t pos;
 } fc_blocked_wg_in;
@@ -102,7 +104,8 @@ typedef struct fc_blocked_wg_in {
 typedef struct fc_blocked_wg_out {
     const float *m;
     int64_t pos, TW;
-    int64_t rows, OW;         /* output rows of the tile row (1 or 2) and columns */
+    int mt;                   /* the tile's m */
+    int64_t rows, OW;         /* output rows of the tile row (1..m) and columns */
     float *y;                 /* the block's plane at the tile row's first output row */
     const float *res;         /* the residual at the same place, or NULL (may be y) */
     const float *scale, *bias;/* the block's 8 of each (scale 1 where absent) */

@@ -1,19 +1,20 @@
-/* Winograd F(2x2,3x3) on the blocked channel layout NCHW8c, for callers that keep
- * activations blocked (the inference plan): 16 multiplications for 4 outputs where the
- * direct blocked kernel makes 36. Three passes:
- *   input transform: each 4x4 input tile (stride 2, zeros past the map) of a block's 8
- *     channels -> BT d B, written as 16 blocked maps of the TH x TW tiles, one per
- *     transform position xi: V[n][xi] = an "image" (CBn, TH, TW, 8);
+/* Winograd F(2x2,3x3) and F(4x4,3x3) on the blocked channel layout NCHW8c, for callers
+ * that keep activations blocked (the inference plan): (m+2)^2 multiplications for m x m
+ * outputs (16 for 4, 36 for 16) where the direct blocked kernel makes 9 per output.
+ * Three passes:
+ *   input transform: each (m+2)x(m+2) input tile (stride m, zeros past the map) of a
+ *     block's 8 channels -> BT d B, written as XI = (m+2)^2 blocked maps of the TH x TW
+ *     tiles, one per transform position xi: V[xi] = an "image" (CBn, TH, TW, 8);
  *   products: one call of the blocked kernel (conv/blocked.c) as a 1x1 convolution over
- *     the N*16 images of V, image (n, xi) multiplied by its position's filter U[xi]
- *     (arranged as 1x1 weights): M[n][xi] (KB, TH, TW, 8);
- *   output transform: AT m A of each tile's 16 values, cropped to the map, the epilogue
- *     (scale, bias, residual, ReLU) on the way to y.
- * The filter transform and the 1-D transforms are the NCHW F(2x2)'s
- * (conv/winograd_common.c, kernels/f32_winograd_transforms.inc), so is its error bound
- * (README: below torch's); as there, a non-finite output (NaN, infinity, or a
- * transform's overflow) is recomputed directly, so it spoils only the outputs whose
- * 3x3 receptive field holds it. */
+ *     the XI images of V, image xi multiplied by its position's filter U[xi] (arranged
+ *     as 1x1 weights): M[xi] (KB, TH, TW, 8);
+ *   output transform: AT m A of each tile, cropped to the map, the epilogue (scale,
+ *     bias, residual, ReLU) on the way to y.
+ * The filter transform and the 1-D transforms are the NCHW Winograd's
+ * (conv/winograd_common.c, kernels/f32_winograd_transforms.inc), so are its error
+ * bounds (README); as there, a non-finite output (NaN, infinity, or a transform's
+ * overflow) is recomputed directly, so it spoils only the outputs whose 3x3 receptive
+ * field holds it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,6 @@
 #include "core/registry.h"
 
 #define CB FC_BLOCKED_CB
-#define XI 16 /* transform positions: (2 + 2)^2 */
 
 /* Tile rows are run in bands (all three passes on a band, then the next) whose V and M
  * take at most about this many bytes, so that they stay in the cores' L2 between the
@@ -35,14 +35,16 @@
 #endif
 
 typedef struct wgb_geom {
+    int m;              /* output tile: m x m (2 or 4) */
+    int64_t XI;         /* transform positions, (m + 2)^2 */
     int64_t OH, OW, TH, TW, CBn, KB;
     int64_t band;       /* tile rows of a band (the last may have fewer) */
-    fc_conv2d_desc g1;  /* a band's products: a 1x1 convolution over 16 images of tiles */
+    fc_conv2d_desc g1;  /* a band's products: a 1x1 convolution over XI images of tiles */
     int64_t w_xi;       /* floats of one position's arranged filter */
 } wgb_geom;
 
 /* Floats between the transform positions of a band's V (blocks = CBn) or M (KB): one
- * cache line more than their data, so that the 16 streams a transform reads or writes
+ * cache line more than their data, so that the XI streams a transform reads or writes
  * do not fall into the same L1 sets (a whole number of 4 KB pages apart, as 64@56x56's
  * bands of 4 tile rows are, they thrashed: the same layer's time varied 2.5x from one
  * process to the next). */
@@ -50,23 +52,26 @@ static int64_t pos_floats(int64_t blocks, int64_t rows, int64_t TW) {
     return blocks * rows * TW * CB + 16;
 }
 
-static fc_status make_geom(const fc_conv2d_desc *d, wgb_geom *g) {
+static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_geom *g) {
     if (!d) return FC_INVALID_ARGUMENT;
+    g->m = fc_winograd_tile(algo);
+    if (!g->m) return FC_INVALID_ARGUMENT;
+    g->XI = (g->m + 2) * (g->m + 2);
     fc_status st = fc_conv2d_check(d, &g->OH, &g->OW);
     if (st != FC_SUCCESS) return st;
     if (d->groups != 1 || !fc_winograd_serves(d)) return FC_UNSUPPORTED_ALGORITHM;
-    g->TH = fc_ceil_div(g->OH, 2);
-    g->TW = fc_ceil_div(g->OW, 2);
+    g->TH = fc_ceil_div(g->OH, g->m);
+    g->TW = fc_ceil_div(g->OW, g->m);
     g->CBn = fc_ceil_div(d->C, CB);
     g->KB = fc_ceil_div(d->K, CB);
     int64_t row, t;
-    if (!fc_prod4(XI * (g->CBn + g->KB), g->TW, CB, (int64_t)sizeof(float), &row) ||
-        !fc_prod4(g->KB, CB, g->CBn, CB, &g->w_xi) || !fc_mul_ok(XI, g->w_xi, &t))
+    if (!fc_prod4(g->XI * (g->CBn + g->KB), g->TW, CB, (int64_t)sizeof(float), &row) ||
+        !fc_prod4(g->KB, CB, g->CBn, CB, &g->w_xi) || !fc_mul_ok(g->XI, g->w_xi, &t))
         return FC_SIZE_OVERFLOW;
     int64_t most = fc_max64(1, FC_WGB_BAND_BYTES / row), bands = fc_ceil_div(g->TH, most);
     g->band = fc_ceil_div(g->TH, bands);        /* as even as whole rows allow */
     if (!fc_mul_ok(g->band, row, &t)) return FC_SIZE_OVERFLOW;
-    g->g1 = (fc_conv2d_desc){.N = XI, .C = d->C, .H = g->band, .W = g->TW, .K = d->K,
+    g->g1 = (fc_conv2d_desc){.N = g->XI, .C = d->C, .H = g->band, .W = g->TW, .K = d->K,
                              .R = 1, .S = 1, .stride_h = 1, .stride_w = 1,
                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
     return FC_SUCCESS;
@@ -77,53 +82,73 @@ static fc_status make_geom(const fc_conv2d_desc *d, wgb_geom *g) {
 static int g_mode = -1;
 FC_API void fc_conv_blocked_winograd_set_mode(int mode) { g_mode = mode < 0 ? -1 : mode > 0; }
 
-/* Where it pays: 3x3 layers of 64+ channels on maps of 7x7 and more (16+ tiles). Zen 4,
- * 2 threads, batch 1, C = K, padding 1, one layer, fastest of 60 calls against the
- * direct blocked kernel's in the same process: 64@56x56 0.56-0.88 of its time (up to
- * 1.8 while a neighbour loaded the host's memory), 128@28x28 0.51-0.79, 256@14x14
- * 0.50-0.75, 512@7x7 0.67-0.84. Whole plans, fastest of 60 calls alternating with
- * onnxruntime, direct -> Winograd: ResNet-18 batch 1 18.8 -> 14.1-15.3 ms, batch 16
- * 268-285 -> 239-244 ms; ResNet-50 batch 1 47.7 -> 42.8, batch 16 740 -> 682. */
-fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, int *yes) {
+/* Where it pays: 3x3 layers of 64+ channels on maps of 7x7 and more (16+ tiles of 2x2).
+ * Zen 4, 2 threads, batch 1, C = K, padding 1, one layer, fastest of 50-60 calls against
+ * the direct blocked kernel's in the same process (ms):
+ *                 direct   F(2x2)      F(4x4)
+ *     64@56x56   1.07-1.14  0.86-0.89  0.49-0.51
+ *     128@28x28  1.03-1.08  0.63-0.64  0.36-0.39
+ *     256@14x14  1.01-1.05  0.54-0.55  0.41-0.43
+ *     512@7x7    1.03-1.11  0.81-0.85  1.00-1.26
+ * (F(2x2) alone on 64@56x56 went up to 1.8 ms while a neighbour loaded the host's
+ * memory.) F(4x4) on maps of 49+ of its tiles (28x28 and up), and at batch > 1 on 16+
+ * (14x14): at batch 1 its 2.25x larger filters come from memory on every call (ResNet-50's
+ * six 256@14x14 layers: 9.4 MB each); F(2x2) on the rest. Whole plans, fastest of 40-60
+ * calls alternating with onnxruntime (ms): ResNet-18 batch 1 direct 18.8, F(2x2) 13.5,
+ * this rule 11.9-12.1, F(4x4) on 14x14 too 11.8-13.5 (onnxruntime 17.9-19.1); batch 16
+ * direct 268-285, F(2x2) 232-244, F(4x4) from 28x28 221, from 14x14 194-225 (ort
+ * 289-302); ResNet-50 batch 1 direct 47.7, F(2x2) 42.8, this rule 34.8-37.3, F(4x4) on
+ * 14x14 too 37.3-39.0 (ort 41.9-42.7); batch 16 direct 740, F(2x2) 682, this rule 577
+ * (ort 675-711). */
+#define WGB_F43_MIN_TILES 49
+#define WGB_F43_MIN_TILES_BATCH 16
+fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, fc_conv_algorithm *algo) {
     FC_CALL_SCOPE();
-    if (!yes) return FC_INVALID_ARGUMENT;
-    wgb_geom g;
-    fc_status st = make_geom(d, &g);
-    *yes = 0;
+    if (!algo) return FC_INVALID_ARGUMENT;
+    wgb_geom g2, g4;
+    fc_status st = make_geom(d, FC_CONV_WINOGRAD_F23, &g2);
+    *algo = FC_CONV_DIRECT;
     if (st == FC_UNSUPPORTED_ALGORITHM) return FC_SUCCESS;
     if (st != FC_SUCCESS) return st;
-    if (fc_precision_active() != FC_PRECISION_HIGH) return FC_SUCCESS;
-    *yes = g_mode >= 0 ? g_mode
-                       : d->C >= 64 && d->K >= 64 && g.TH * g.TW >= 16;
+    st = make_geom(d, FC_CONV_WINOGRAD_F43, &g4);
+    if (st != FC_SUCCESS) return st;
+    if (fc_precision_active() != FC_PRECISION_HIGH || g_mode == 0) return FC_SUCCESS;
+    if (g_mode == 1 || (d->C >= 64 && d->K >= 64 && g2.TH * g2.TW >= 16))
+        *algo = g4.TH * g4.TW >= WGB_F43_MIN_TILES ||
+                        (d->N > 1 && g4.TH * g4.TW >= WGB_F43_MIN_TILES_BATCH)
+                    ? FC_CONV_WINOGRAD_F43
+                    : FC_CONV_WINOGRAD_F23;
     return FC_SUCCESS;
 }
 
-fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d, size_t *floats) {
+fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d,
+                                                  fc_conv_algorithm algo, size_t *floats) {
     FC_CALL_SCOPE();
     if (!floats) return FC_INVALID_ARGUMENT;
     wgb_geom g;
-    fc_status st = make_geom(d, &g);
+    fc_status st = make_geom(d, algo, &g);
     if (st != FC_SUCCESS) return st;
-    *floats = (size_t)(XI * g.w_xi);
+    *floats = (size_t)(g.XI * g.w_xi);
     return FC_SUCCESS;
 }
 
-fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d, const float *w,
+fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d,
+                                                       fc_conv_algorithm algo, const float *w,
                                                        float *wb, size_t wb_floats) {
     FC_CALL_SCOPE();
     if (!w || !wb) return FC_INVALID_ARGUMENT;
     wgb_geom g;
-    fc_status st = make_geom(d, &g);
+    fc_status st = make_geom(d, algo, &g);
     if (st != FC_SUCCESS) return st;
-    if (wb_floats < (size_t)(XI * g.w_xi)) return FC_INVALID_WORKSPACE;
+    if (wb_floats < (size_t)(g.XI * g.w_xi)) return FC_INVALID_WORKSPACE;
     int64_t plane;
     if (!fc_mul_ok(d->K, d->C, &plane)) return FC_SIZE_OVERFLOW;
     /* U[xi][k][c], once per layer: not from the thread's workspace cache, which would
      * keep its size after the call */
-    float *u = malloc((size_t)(XI * plane) * sizeof(float));
+    float *u = malloc((size_t)(g.XI * plane) * sizeof(float));
     if (!u) return FC_OUT_OF_MEMORY;
-    fc_winograd_transform_filters(d, 2, w, u);
-    for (int xi = 0; xi < XI; xi++)
+    fc_winograd_transform_filters(d, g.m, w, u);
+    for (int64_t xi = 0; xi < g.XI; xi++)
         fc_blocked_arrange_weights(d->K, d->C, 1, u + xi * plane, d->C, 1, 1, wb + xi * g.w_xi);
     free(u);
     return FC_SUCCESS;
@@ -133,19 +158,20 @@ fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d, 
 static size_t workspace_bytes(const wgb_geom *g, size_t *gemm) {
     size_t total = 0;
     if (fc_conv2d_blocked_workspace_size(&g->g1, gemm) != FC_SUCCESS) return SIZE_MAX;
-    if (!fc_ws_add(&total, XI * pos_floats(g->CBn, g->band, g->TW), sizeof(float)) ||
-        !fc_ws_add(&total, XI * pos_floats(g->KB, g->band, g->TW), sizeof(float)) ||
+    if (!fc_ws_add(&total, g->XI * pos_floats(g->CBn, g->band, g->TW), sizeof(float)) ||
+        !fc_ws_add(&total, g->XI * pos_floats(g->KB, g->band, g->TW), sizeof(float)) ||
         !fc_ws_add(&total, 2 * g->KB * CB, sizeof(float)) || /* scale, bias */
         !fc_ws_add(&total, (int64_t)*gemm, 1))
         return SIZE_MAX;
     return total;
 }
 
-fc_status fc_conv2d_blocked_winograd_workspace_size(const fc_conv2d_desc *d, size_t *bytes) {
+fc_status fc_conv2d_blocked_winograd_workspace_size(const fc_conv2d_desc *d,
+                                                    fc_conv_algorithm algo, size_t *bytes) {
     FC_CALL_SCOPE();
     if (!bytes) return FC_INVALID_ARGUMENT;
     wgb_geom g;
-    fc_status st = make_geom(d, &g);
+    fc_status st = make_geom(d, algo, &g);
     if (st != FC_SUCCESS) return st;
     size_t gemm, b = workspace_bytes(&g, &gemm);
     if (b == SIZE_MAX) return FC_SIZE_OVERFLOW;
@@ -188,14 +214,14 @@ static void fix_output(const void *ctx, int64_t oh, int64_t ow, float *v) {
     }
 }
 
-fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, const float *xb,
-                                             const float *wb, const float *w,
+fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                             const float *xb, const float *wb, const float *w,
                                              const fc_epilogue *ep, float *yb, void *workspace,
                                              size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!xb || !wb || !w || !yb) return FC_INVALID_ARGUMENT;
     wgb_geom g;
-    fc_status st = make_geom(d, &g);
+    fc_status st = make_geom(d, algo, &g);
     if (st != FC_SUCCESS) return st;
     const fc_epilogue none = {NULL, NULL, NULL, 0};
     if (!ep) ep = &none;
@@ -208,8 +234,8 @@ fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, const floa
     st = fc_workspace_open(workspace, workspace_size, need, &ws);
     if (st != FC_SUCCESS) return st;
     const fc_kernels *kt = fc_kernels_active();
-    float *v = fc_arena_alloc(&ws, (size_t)(XI * pos_floats(g.CBn, g.band, g.TW)) * sizeof(float));
-    float *m = fc_arena_alloc(&ws, (size_t)(XI * pos_floats(g.KB, g.band, g.TW)) * sizeof(float));
+    float *v = fc_arena_alloc(&ws, (size_t)(g.XI * pos_floats(g.CBn, g.band, g.TW)) * sizeof(float));
+    float *m = fc_arena_alloc(&ws, (size_t)(g.XI * pos_floats(g.KB, g.band, g.TW)) * sizeof(float));
     void *gws = fc_arena_alloc(&ws, gemm);
     float *scale = fc_arena_alloc(&ws, (size_t)(2 * g.KB * CB) * sizeof(float));
     if (!v || !m || !scale || (gemm && !gws)) return FC_INVALID_WORKSPACE;
@@ -229,12 +255,12 @@ fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, const floa
                 int64_t cb = r / rows, th = t0 + r % rows;
                 fc_blocked_wg_in in = {
                     .x = xb + (n * g.CBn + cb) * d->H * d->W * CB, .H = d->H, .W = d->W,
-                    .h0 = 2 * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW,
+                    .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m,
                     .v = v + (cb * rows + th - t0) * g.TW * CB,
                     .pos = pos_floats(g.CBn, rows, g.TW)};
                 kt->conv_blocked.wg_input(&in);
             }
-            st = fc_blocked_forward_image_weights(&g1, v, wb, XI, g.w_xi,
+            st = fc_blocked_forward_image_weights(&g1, v, wb, g.XI, g.w_xi,
                                                   pos_floats(g.CBn, rows, g.TW),
                                                   pos_floats(g.KB, rows, g.TW), NULL, m, gws,
                                                   gemm);
@@ -242,12 +268,12 @@ fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, const floa
             #pragma omp parallel for num_threads(fc_threads()) schedule(static)
             for (int64_t r = 0; r < g.KB * rows; r++) {
                 int64_t kb = r / rows, th = t0 + r % rows, plane = g.OH * g.OW * CB;
-                int64_t at = (n * g.KB + kb) * plane + 2 * th * g.OW * CB;
-                wgb_fix f = {d, xb, w, n, kb * CB, 2 * th};
+                int64_t at = (n * g.KB + kb) * plane + g.m * th * g.OW * CB;
+                wgb_fix f = {d, xb, w, n, kb * CB, g.m * th};
                 fc_blocked_wg_out out = {
                     .m = m + (kb * rows + th - t0) * g.TW * CB,
-                    .pos = pos_floats(g.KB, rows, g.TW), .TW = g.TW,
-                    .rows = fc_min64(2, g.OH - 2 * th), .OW = g.OW, .y = yb + at,
+                    .pos = pos_floats(g.KB, rows, g.TW), .TW = g.TW, .mt = g.m,
+                    .rows = fc_min64(g.m, g.OH - g.m * th), .OW = g.OW, .y = yb + at,
                     .res = ep->residual ? ep->residual + at : NULL, .scale = scale + kb * CB,
                     .bias = bias + kb * CB, .relu = ep->relu != 0,
                     .kn = (int)fc_min64(CB, d->K - kb * CB), .fix = fix_output, .ctx = &f};

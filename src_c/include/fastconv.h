@@ -632,27 +632,33 @@ FC_API fc_status fc_conv2d_blocked_workspace_size(const fc_conv2d_desc *d, size_
 FC_API fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float *xb,
                                            const float *wb, const fc_epilogue *ep, float *yb,
                                            void *workspace, size_t workspace_size);
-/* Winograd F(2x2,3x3) on the same layout: 3x3 kernels, stride 1, dilation 1, groups 1,
- * any padding (else FC_UNSUPPORTED_ALGORITHM); 2.25 times fewer multiplications than
- * fc_conv2d_blocked_forward, the error of FC_CONV_WINOGRAD_F23 (the README's bound).
- * The weights are transformed and arranged once (only d's K and C matter); the forward
- * also takes the plain w[K][C][3][3], read only to recompute an output that came out
- * non-finite directly (a NaN or infinity spoils only the outputs whose receptive field
- * holds it). Otherwise as fc_conv2d_blocked_forward. */
-/* *yes = 1 where a caller keeping activations in NCHW8c (an inference plan) runs d's
- * forward best by fc_conv2d_blocked_winograd_forward (never under
- * FC_PRECISION_HIGHEST). */
-FC_API fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, int *yes);
-FC_API fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d, size_t *floats);
+/* Winograd on the same layout, algo FC_CONV_WINOGRAD_F23 or FC_CONV_WINOGRAD_F43 (else
+ * FC_INVALID_ARGUMENT): 3x3 kernels, stride 1, dilation 1, groups 1, any padding (else
+ * FC_UNSUPPORTED_ALGORITHM); 2.25 (F23) or 4 (F43) times fewer multiplications than
+ * fc_conv2d_blocked_forward, the error of the NCHW algorithm of that name (the README's
+ * bounds). The weights are transformed and arranged once (only d's K and C matter); the
+ * forward also takes the plain w[K][C][3][3], read only to recompute an output that came
+ * out non-finite directly (a NaN or infinity spoils only the outputs whose receptive
+ * field holds it). Otherwise as fc_conv2d_blocked_forward. */
+FC_API fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d,
+                                                         fc_conv_algorithm algo, size_t *floats);
 FC_API fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d,
+                                                              fc_conv_algorithm algo,
                                                               const float *w, float *wb,
                                                               size_t wb_floats);
 FC_API fc_status fc_conv2d_blocked_winograd_workspace_size(const fc_conv2d_desc *d,
+                                                           fc_conv_algorithm algo,
                                                            size_t *bytes);
-FC_API fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, const float *xb,
+FC_API fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d,
+                                                    fc_conv_algorithm algo, const float *xb,
                                                     const float *wb, const float *w,
                                                     const fc_epilogue *ep, float *yb,
                                                     void *workspace, size_t workspace_size);
+/* *algo = the algorithm a caller keeping activations in NCHW8c (an inference plan)
+ * runs d's forward by: FC_CONV_WINOGRAD_F23 / _F43 (fc_conv2d_blocked_winograd_forward)
+ * or FC_CONV_DIRECT (fc_conv2d_blocked_forward; always under FC_PRECISION_HIGHEST). */
+FC_API fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d,
+                                                 fc_conv_algorithm *algo);
 /* Max pooling of xb[N][ceil(C/8)][H][W][8] into yb[N][ceil(C/8)][OH][OW][8] as
  * fc_max_pool2d_forward pools x (d's C the logical channel count; OH, OW from
  * fc_pool2d_output_shape; no indices): every lane of a block pooled, so zeros in the

@@ -1,6 +1,6 @@
-/* Winograd F(2x2,3x3) on the blocked layout through the C API
+/* Winograd F(2x2,3x3) and F(4x4,3x3) on the blocked layout through the C API
  * (fc_conv2d_blocked_winograd_*): on every ISA path this CPU runs, against a
- * double-precision reference with F(2x2)'s norm-wise bound, every epilogue combination,
+ * double-precision reference with each algorithm's norm-wise bound, every epilogue combination,
  * the residual in place, a caller workspace of exactly the reported size, odd maps (a
  * cropped last tile), paddings 0-3, batch > 1 and maps of several bands; a NaN input
  * spoils only its 3x3 footprint and an infinite weight over padding alone makes no NaN;
@@ -36,16 +36,18 @@ static double ref(const fc_conv2d_desc *d, const float *x, const float *w, int64
     return acc;
 }
 
-static int check_case(const fc_conv2d_desc *d, int combo, unsigned *seed) {
+static int check_case(const fc_conv2d_desc *d, fc_conv_algorithm algo, int combo,
+                      unsigned *seed) {
     int64_t OH, OW;
     CHECK(fc_conv2d_output_shape(d, &OH, &OW) == FC_SUCCESS);
     int64_t KB = blocks(d->K), CBn = blocks(d->C), P = OH * OW;
     size_t nx = (size_t)(d->N * d->C * d->H * d->W), nw = (size_t)(d->K * d->C * 9);
     size_t nxb = (size_t)(d->N * CBn * 8 * d->H * d->W), nyb = (size_t)(d->N * KB * 8 * P);
     size_t ny = (size_t)(d->N * d->K * P), nwb, ws;
-    CHECK(fc_conv2d_blocked_winograd_weights_size(d, &nwb) == FC_SUCCESS);
-    CHECK(nwb == (size_t)(16 * KB * 8 * CBn * 8));
-    CHECK(fc_conv2d_blocked_winograd_workspace_size(d, &ws) == FC_SUCCESS);
+    int64_t xi = algo == FC_CONV_WINOGRAD_F43 ? 36 : 16;
+    CHECK(fc_conv2d_blocked_winograd_weights_size(d, algo, &nwb) == FC_SUCCESS);
+    CHECK(nwb == (size_t)(xi * KB * 8 * CBn * 8));
+    CHECK(fc_conv2d_blocked_winograd_workspace_size(d, algo, &ws) == FC_SUCCESS);
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *xb = malloc(nxb * 4), *wb = malloc(nwb * 4);
     float *res = malloc(ny * 4), *resb = malloc(nyb * 4), *yb = malloc(nyb * 4);
     float *scale = malloc((size_t)d->K * 4), *bias = malloc((size_t)d->K * 4);
@@ -56,10 +58,11 @@ static int check_case(const fc_conv2d_desc *d, int combo, unsigned *seed) {
     for (int64_t k = 0; k < d->K; k++) { scale[k] = 2 * rnd(seed); bias[k] = rnd(seed); }
     CHECK(fc_reorder_nchw_to_nchw8c(d->N, d->C, d->H, d->W, x, xb) == FC_SUCCESS);
     CHECK(fc_reorder_nchw_to_nchw8c(d->N, d->K, OH, OW, res, resb) == FC_SUCCESS);
-    CHECK(fc_conv2d_blocked_winograd_transform_weights(d, w, wb, nwb) == FC_SUCCESS);
+    CHECK(fc_conv2d_blocked_winograd_transform_weights(d, algo, w, wb, nwb) == FC_SUCCESS);
     fc_epilogue ep = {combo & 1 ? scale : NULL, combo & 2 ? bias : NULL, combo & 4 ? resb : NULL,
                       (combo & 8) != 0};
-    /* F(2x2)'s norm-wise bound (README): 4 eps32 sqrt(9C) max|conv| and the epilogue */
+    /* the norm-wise bound (README): f eps32 sqrt(9C) max|conv| and the epilogue, f = 4
+     * (F23), 16 (F43) */
     double most = 0, mag;
     for (int64_t n = 0; n < d->N; n++)
         for (int64_t k = 0; k < d->K; k++)
@@ -68,12 +71,14 @@ static int check_case(const fc_conv2d_desc *d, int combo, unsigned *seed) {
                     ref(d, x, w, n, k, oh, ow, &mag);
                     if (mag > most) most = mag;
                 }
-    double tol = 4 * 6e-8 * sqrt(9.0 * d->C + 2) * (2 * most + 2);
+    double tol = (algo == FC_CONV_WINOGRAD_F43 ? 16 : 4) * 6e-8 * sqrt(9.0 * d->C + 2) *
+                 (2 * most + 2);
     for (int in_place = 0; in_place < (ep.residual ? 2 : 1); in_place++) {
         fc_epilogue e = ep;
         if (in_place) { memcpy(yb, resb, nyb * 4); e.residual = yb; }
         else memset(yb, 0xff, nyb * 4); /* NaN: yb is never read */
-        CHECK(fc_conv2d_blocked_winograd_forward(d, xb, wb, w, &e, yb, buf, ws) == FC_SUCCESS);
+        CHECK(fc_conv2d_blocked_winograd_forward(d, algo, xb, wb, w, &e, yb, buf, ws) ==
+              FC_SUCCESS);
         for (int64_t n = 0; n < d->N; n++)
             for (int64_t k = 0; k < KB * 8; k++)
                 for (int64_t oh = 0; oh < OH; oh++)
@@ -86,8 +91,8 @@ static int check_case(const fc_conv2d_desc *d, int combo, unsigned *seed) {
                         double v = sc * acc + b + rv;
                         if (ep.relu && v < 0) v = 0;
                         if (!(fabs(got - v) <= tol)) {
-                            printf("combo %d in_place %d: y[%lld][%lld][%lld][%lld] = %g, want %g\n",
-                                   combo, in_place, (long long)n, (long long)k, (long long)oh,
+                            printf("algo %d combo %d in_place %d: y[%lld][%lld][%lld][%lld] = %g, want %g\n",
+                                   (int)algo, combo, in_place, (long long)n, (long long)k, (long long)oh,
                                    (long long)ow, got, v);
                             return 1;
                         }
@@ -108,18 +113,22 @@ int main(int argc, char **argv) {
         {1, 16, 6, 13, 9, 3, 3, 1, 1, 3, 3, 0, 0, 1, 1, 1},
         {3, 3, 4, 5, 4, 3, 3, 1, 1, 1, 0, 2, 1, 1, 1, 1},
         {1, 8, 3, 3, 8, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},
-        /* several bands of tile rows: 64 channels on 40x40 (4 bands of 5 rows), 40 -> 48
-         * on 45x37 at batch 2 (bands of 8, 8 and 7 rows) */
+        /* several bands of tile rows: 64 channels on 40x40 (F23: 4 bands of 5 rows, F43:
+         * 2 of 5), 40 -> 48 on 45x37 at batch 2 (8, 8 and 7 rows; 6 and 6) */
         {1, 64, 40, 40, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
         {2, 40, 45, 37, 48, 3, 3, 1, 1, 1, 2, 0, 1, 1, 1, 1},
     };
     int ncases = few ? 5 : (int)(sizeof cases / sizeof cases[0]);
+    const fc_conv_algorithm algos[2] = {FC_CONV_WINOGRAD_F23, FC_CONV_WINOGRAD_F43};
     fc_isa best = fc_cpu_isa();
     for (int isa = 0; isa <= (int)best; isa++) {
         if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
-        for (int combo = 0; combo < 16; combo++)
-            for (int i = 0; i < ncases; i++)
-                if ((i < 5 || combo % 5 == 0) && check_case(&cases[i], combo, &seed)) return 1;
+        for (int a = 0; a < 2; a++)
+            for (int combo = 0; combo < 16; combo++)
+                for (int i = 0; i < ncases; i++)
+                    if ((i < 5 || combo % 5 == 0) &&
+                        check_case(&cases[i], algos[a], combo, &seed))
+                        return 1;
     }
     fc_set_isa(best);
 
@@ -128,16 +137,18 @@ int main(int argc, char **argv) {
      * reads only the left padding, makes no NaN (the fix-up skips taps over padding, as direct does) */
     {
         const fc_conv2d_desc p = {1, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-        float px[8 * 36], pw[8 * 8 * 9], pwb[16 * 64], pxb[8 * 36], pyb[8 * 36];
+        float px[8 * 36], pw[8 * 8 * 9], pwb[36 * 64], pxb[8 * 36], pyb[8 * 36];
         for (int i = 0; i < 8 * 36; i++) px[i] = 1.0f;
         for (int i = 0; i < 8 * 8 * 9; i++) pw[i] = 0.5f;
         px[2 * 6 + 3] = NAN; /* channel 0, row 2, column 3 */
         CHECK(fc_reorder_nchw_to_nchw8c(1, 8, 6, 6, px, pxb) == FC_SUCCESS);
-        CHECK(fc_conv2d_blocked_winograd_transform_weights(&p, pw, pwb, 16 * 64) == FC_SUCCESS);
-        for (int isa = 0; isa <= (int)best; isa++) {
+        for (int isa = 0; isa <= (int)best; isa++)
+        for (int a = 0; a < 2; a++) {
             if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
-            CHECK(fc_conv2d_blocked_winograd_forward(&p, pxb, pwb, pw, NULL, pyb, NULL, 0) ==
+            CHECK(fc_conv2d_blocked_winograd_transform_weights(&p, algos[a], pw, pwb, 36 * 64) ==
                   FC_SUCCESS);
+            CHECK(fc_conv2d_blocked_winograd_forward(&p, algos[a], pxb, pwb, pw, NULL, pyb, NULL,
+                                                     0) == FC_SUCCESS);
             for (int oh = 0; oh < 6; oh++)
                 for (int ow = 0; ow < 6; ow++) {
                     int hit = oh >= 1 && oh <= 3 && ow >= 2 && ow <= 4;
@@ -146,15 +157,17 @@ int main(int argc, char **argv) {
         }
         fc_set_isa(best);
         const fc_conv2d_desc q = {1, 8, 5, 1, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-        float qx[8 * 5], qw[8 * 8 * 9], qwb[16 * 64], qxb[8 * 5], qyb[8 * 5];
+        float qx[8 * 5], qw[8 * 8 * 9], qwb[36 * 64], qxb[8 * 5], qyb[8 * 5];
         for (int i = 0; i < 8 * 5; i++) qx[i] = 1.0f;
         for (int i = 0; i < 8 * 8 * 9; i++) qw[i] = i % 3 == 0 ? INFINITY : 1.0f;
         CHECK(fc_reorder_nchw_to_nchw8c(1, 8, 5, 1, qx, qxb) == FC_SUCCESS);
-        CHECK(fc_conv2d_blocked_winograd_transform_weights(&q, qw, qwb, 16 * 64) == FC_SUCCESS);
-        for (int isa = 0; isa <= (int)best; isa++) {
+        for (int isa = 0; isa <= (int)best; isa++)
+        for (int a = 0; a < 2; a++) {
             if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
-            CHECK(fc_conv2d_blocked_winograd_forward(&q, qxb, qwb, qw, NULL, qyb, NULL, 0) ==
+            CHECK(fc_conv2d_blocked_winograd_transform_weights(&q, algos[a], qw, qwb, 36 * 64) ==
                   FC_SUCCESS);
+            CHECK(fc_conv2d_blocked_winograd_forward(&q, algos[a], qxb, qwb, qw, NULL, qyb, NULL,
+                                                     0) == FC_SUCCESS);
             for (int i = 0; i < 8 * 5; i++) CHECK(isfinite(qyb[i]));
         }
         fc_set_isa(best);
@@ -162,15 +175,19 @@ int main(int argc, char **argv) {
 
     /* the plan's rule */
     {
-        int yes = -1;
+        fc_conv_algorithm yes = FC_CONV_AUTO;
         const fc_conv2d_desc r1 = {1, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
         const fc_conv2d_desc r2 = {1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
         const fc_conv2d_desc r3 = {1, 256, 14, 14, 256, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
-        CHECK(fc_conv2d_plan_blocked_winograd(&r1, &yes) == FC_SUCCESS && yes == 1);
-        CHECK(fc_conv2d_plan_blocked_winograd(&r2, &yes) == FC_SUCCESS && yes == 0);
-        CHECK(fc_conv2d_plan_blocked_winograd(&r3, &yes) == FC_SUCCESS && yes == 0);
+        const fc_conv2d_desc r4 = {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        CHECK(fc_conv2d_plan_blocked_winograd(&r1, &yes) == FC_SUCCESS &&
+              yes == FC_CONV_WINOGRAD_F23);
+        CHECK(fc_conv2d_plan_blocked_winograd(&r4, &yes) == FC_SUCCESS &&
+              yes == FC_CONV_WINOGRAD_F43);
+        CHECK(fc_conv2d_plan_blocked_winograd(&r2, &yes) == FC_SUCCESS && yes == FC_CONV_DIRECT);
+        CHECK(fc_conv2d_plan_blocked_winograd(&r3, &yes) == FC_SUCCESS && yes == FC_CONV_DIRECT);
         CHECK(fc_set_precision(FC_PRECISION_HIGHEST) == FC_SUCCESS);
-        CHECK(fc_conv2d_plan_blocked_winograd(&r1, &yes) == FC_SUCCESS && yes == 0);
+        CHECK(fc_conv2d_plan_blocked_winograd(&r1, &yes) == FC_SUCCESS && yes == FC_CONV_DIRECT);
         CHECK(fc_set_precision(FC_PRECISION_HIGH) == FC_SUCCESS);
         CHECK(fc_conv2d_plan_blocked_winograd(&r1, NULL) == FC_INVALID_ARGUMENT);
     }
@@ -179,31 +196,35 @@ int main(int argc, char **argv) {
     const fc_conv2d_desc *d = &cases[0];
     float one[64 * 16] = {0}, out[64 * 16];
     size_t n, ws;
-    CHECK(fc_conv2d_blocked_winograd_weights_size(d, &n) == FC_SUCCESS);
+    CHECK(fc_conv2d_blocked_winograd_weights_size(d, FC_CONV_WINOGRAD_F23, &n) == FC_SUCCESS);
     fc_conv2d_desc bad = *d;
     bad.stride_h = 2;
-    CHECK(fc_conv2d_blocked_winograd_weights_size(&bad, &n) == FC_UNSUPPORTED_ALGORITHM);
+    CHECK(fc_conv2d_blocked_winograd_weights_size(&bad, FC_CONV_WINOGRAD_F43, &n) == FC_UNSUPPORTED_ALGORITHM);
     bad = *d; bad.R = bad.S = 5;
-    CHECK(fc_conv2d_blocked_winograd_workspace_size(&bad, &ws) == FC_UNSUPPORTED_ALGORITHM);
+    CHECK(fc_conv2d_blocked_winograd_workspace_size(&bad, FC_CONV_WINOGRAD_F23, &ws) == FC_UNSUPPORTED_ALGORITHM);
     bad = *d; bad.C = 12; bad.K = 18; bad.groups = 2;
-    CHECK(fc_conv2d_blocked_winograd_forward(&bad, one, one, one, NULL, out, NULL, 0) ==
+    CHECK(fc_conv2d_blocked_winograd_forward(&bad, FC_CONV_WINOGRAD_F23, one, one, one, NULL, out, NULL, 0) ==
           FC_UNSUPPORTED_ALGORITHM);
     bad = *d; bad.dilation_w = 2;
-    CHECK(fc_conv2d_blocked_winograd_forward(&bad, one, one, one, NULL, out, NULL, 0) ==
+    CHECK(fc_conv2d_blocked_winograd_forward(&bad, FC_CONV_WINOGRAD_F23, one, one, one, NULL, out, NULL, 0) ==
           FC_UNSUPPORTED_ALGORITHM);
-    CHECK(fc_conv2d_blocked_winograd_forward(d, NULL, one, one, NULL, out, NULL, 0) ==
+    CHECK(fc_conv2d_blocked_winograd_forward(d, FC_CONV_WINOGRAD_F23, NULL, one, one, NULL, out, NULL, 0) ==
           FC_INVALID_ARGUMENT);
-    CHECK(fc_conv2d_blocked_winograd_forward(d, one, one, NULL, NULL, out, NULL, 0) ==
+    CHECK(fc_conv2d_blocked_winograd_forward(d, FC_CONV_WINOGRAD_F23, one, one, NULL, NULL, out, NULL, 0) ==
           FC_INVALID_ARGUMENT);
-    CHECK(fc_conv2d_blocked_winograd_forward(NULL, one, one, one, NULL, out, NULL, 0) ==
+    CHECK(fc_conv2d_blocked_winograd_forward(NULL, FC_CONV_WINOGRAD_F23, one, one, one, NULL, out, NULL, 0) ==
           FC_INVALID_ARGUMENT);
-    CHECK(fc_conv2d_blocked_winograd_transform_weights(d, one, out, 10) == FC_INVALID_WORKSPACE);
-    CHECK(fc_conv2d_blocked_winograd_workspace_size(d, NULL) == FC_INVALID_ARGUMENT);
-    CHECK(fc_conv2d_blocked_winograd_workspace_size(d, &ws) == FC_SUCCESS);
-    CHECK(fc_conv2d_blocked_winograd_forward(d, one, one, one, NULL, out, out, 8) ==
+    CHECK(fc_conv2d_blocked_winograd_transform_weights(d, FC_CONV_WINOGRAD_F23, one, out, 10) == FC_INVALID_WORKSPACE);
+    CHECK(fc_conv2d_blocked_winograd_workspace_size(d, FC_CONV_WINOGRAD_F23, NULL) == FC_INVALID_ARGUMENT);
+    CHECK(fc_conv2d_blocked_winograd_workspace_size(d, FC_CONV_WINOGRAD_F23, &ws) == FC_SUCCESS);
+    CHECK(fc_conv2d_blocked_winograd_forward(d, FC_CONV_WINOGRAD_F23, one, one, one, NULL, out, out, 8) ==
           FC_INVALID_WORKSPACE);
     bad = *d; bad.N = INT64_MAX / 4; bad.H = bad.W = 1 << 20;
-    CHECK(fc_conv2d_blocked_winograd_workspace_size(&bad, &ws) == FC_SIZE_OVERFLOW);
+    CHECK(fc_conv2d_blocked_winograd_workspace_size(&bad, FC_CONV_WINOGRAD_F23, &ws) == FC_SIZE_OVERFLOW);
+    /* an algorithm that is not a Winograd one */
+    CHECK(fc_conv2d_blocked_winograd_weights_size(d, FC_CONV_DIRECT, &n) == FC_INVALID_ARGUMENT);
+    CHECK(fc_conv2d_blocked_winograd_forward(d, FC_CONV_AUTO, one, one, one, NULL, out, NULL, 0) ==
+          FC_INVALID_ARGUMENT);
     printf("blocked Winograd API ok\n");
     return 0;
 }

@@ -17,8 +17,8 @@ from fastconv import nn
 
 inf = importlib.import_module("fastconv.nn.inference")
 # a blocked convolution runs the direct kernel or, on 3x3 stride-1 layers of 64+
-# channels, Winograd F(2x2,3x3) (fc_conv2d_plan_blocked_winograd)
-BLOCKED = {"nchw8c", "nchw8c_winograd"}
+# channels, Winograd F(2x2,3x3) or F(4x4,3x3) (fc_conv2d_plan_blocked_winograd)
+BLOCKED = {"nchw8c", "nchw8c_winograd_f23", "nchw8c_winograd_f43"}
 
 
 @pytest.fixture
@@ -42,9 +42,11 @@ def test_resnet_keeps_the_layout_between_blocks(isa):
     y = plan(x)
     algos = plan.algorithms()
     assert algos[0] not in BLOCKED and set(algos[1:]) <= BLOCKED   # 3-channel conv1 is not
-    # stage 1's four 3x3 layers (64 channels, 16x16: 64 tiles) by Winograd, stage 2's
-    # (8x8 maps, 16 tiles) too, not the strided ones nor stages 3-4 (4x4, 2x2: < 16 tiles)
-    assert [i for i, a in enumerate(algos) if a == "nchw8c_winograd"] == [1, 2, 3, 4, 7, 8, 9]
+    # stage 1's four 3x3 layers (64 channels, 16x16: 64 2x2 tiles, 16 4x4 ones) by
+    # F(2x2), stage 2's (8x8 maps, 16 tiles) too, not the strided ones nor stages 3-4
+    # (4x4, 2x2: < 16 tiles)
+    assert [i for i, a in enumerate(algos) if a == "nchw8c_winograd_f23"] == \
+        [1, 2, 3, 4, 7, 8, 9]
     ops = [s.op for s in plan._last.steps]
     assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
     assert rel_err(y, model(x)) <= 1e-4
@@ -211,10 +213,11 @@ def test_larger_batches_all_blocked_with_avx512(batch, rng):
     finally:
         fc.set_isa(before)
     assert len(algos) == 20 and algos[0] not in BLOCKED and set(algos[1:]) <= BLOCKED
-    # Winograd: the stride-1 3x3 layers of stages 1-3 (28x28 to 7x7 maps), not stage 4's
-    # (4x4 maps: 4 tiles)
-    assert [i for i, a in enumerate(algos) if a == "nchw8c_winograd"] == \
-        [1, 2, 3, 4, 7, 8, 9, 12, 13, 14]
+    # Winograd: the stride-1 3x3 layers of stages 1-3, F(4x4) on 28x28 and (batch > 1)
+    # 14x14 maps, F(2x2) on 7x7; not stage 4's (4x4 maps: 4 tiles)
+    assert [i for i, a in enumerate(algos) if a == "nchw8c_winograd_f43"] == \
+        [1, 2, 3, 4, 7, 8, 9]
+    assert [i for i, a in enumerate(algos) if a == "nchw8c_winograd_f23"] == [12, 13, 14]
     assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
     assert not strided and shortcut
     assert rel_err(y, model(x)) <= 1e-4
@@ -245,9 +248,9 @@ def test_winograd_weights_are_transformed_once_for_every_input_shape(monkeypatch
     calls = []
     real = inf._C.conv2d_blocked_winograd_transform_weights
 
-    def counting(w):
+    def counting(w, algo):
         calls.append(w.shape)
-        return real(w)
+        return real(w, algo)
     model = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
                           nn.Conv2d(64, 72, 3, padding=1))
     randomize_fc_bn(model, 7)
@@ -257,7 +260,7 @@ def test_winograd_weights_are_transformed_once_for_every_input_shape(monkeypatch
     for hw in (8, 10):
         x = rng.standard_normal((1, 64, hw, hw)).astype(np.float32)
         assert rel_err(plan(x), model(x)) <= 1e-5
-        assert plan.algorithms(x.shape) == ["nchw8c_winograd"] * 2
+        assert plan.algorithms(x.shape) == ["nchw8c_winograd_f23"] * 2
     assert calls == [(64, 64, 3, 3), (72, 64, 3, 3)]
     fc.set_precision("highest")
     try:

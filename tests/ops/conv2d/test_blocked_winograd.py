@@ -1,9 +1,10 @@
-"""Winograd F(2x2,3x3) on the blocked layout (conv2d_nchw8c(algorithm="winograd_f23"),
-conv/blocked_winograd.c) against the float64 reference on every ISA path: odd maps
-(cropped tiles), channels not a multiple of 8, paddings 0-3 and asymmetric, batch 1 and
-> 1, every epilogue combination, the residual updated in place; non-finite values spoil
-only the outputs whose receptive field holds them; the plan's rule and its test hook;
-arguments Winograd cannot serve. Error: the norm-wise bound of conv2d's winograd_f23."""
+"""Winograd F(2x2,3x3) and F(4x4,3x3) on the blocked layout (conv2d_nchw8c(algorithm=
+"winograd_f23" / "winograd_f43"), conv/blocked_winograd.c) against the float64 reference
+on every ISA path: odd maps (cropped tiles), channels not a multiple of 8, paddings 0-3
+and asymmetric, batch 1 and > 1, maps of several bands, every epilogue combination, the
+residual updated in place; non-finite values spoil only the outputs whose receptive
+field holds them; the plan's rule and its test hook; arguments Winograd cannot serve.
+Error: the norm-wise bounds of conv2d's algorithms of the same names."""
 import numpy as np
 import pytest
 
@@ -15,7 +16,8 @@ from reference import EPS32, conv2d_ref
 
 from .test_blocked import COMBOS, combo_id, nchw8c_ref
 
-FACTOR = 4.0      # F(2x2)'s, as in test_winograd.py
+ALGOS = ["winograd_f23", "winograd_f43"]
+FACTOR = {"winograd_f23": 4.0, "winograd_f43": 16.0}   # as in test_winograd.py
 
 
 def _cases(count, seed):
@@ -43,7 +45,7 @@ def case_id(c):
     return f"x{'x'.join(map(str, xs))}-K{ws[0]}-p{''.join(map(str, pads))}"
 
 
-def _run(c, combo, rng, in_place=False, packed=True):
+def _run(c, combo, rng, algo, in_place=False, packed=True):
     xs, ws, pads = c
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
@@ -65,48 +67,52 @@ def _run(c, combo, rng, in_place=False, packed=True):
     padding = ((pads[0], pads[1]), (pads[2], pads[3]))
     if in_place:
         yb = resb
-        pw = pack_nchw8c_weights(w, "winograd_f23")
-        _C.conv2d_blocked_winograd_forward(xb, xs, pw.packed, pw.plain, scale, bias, yb, relu,
-                                           yb, pads)
+        pw = pack_nchw8c_weights(w, algo)
+        _C.conv2d_blocked_winograd_forward(algo, xb, xs, pw.packed, pw.plain, scale, bias, yb,
+                                           relu, yb, pads)
     else:
-        wt = pack_nchw8c_weights(w, "winograd_f23") if packed else w
+        wt = pack_nchw8c_weights(w, algo) if packed else w
         yb = conv2d_nchw8c(xb, wt, bias, 1, padding, scale=scale, residual=resb, relu=relu,
-                           algorithm=None if packed else "winograd_f23")
+                           algorithm=None if packed else algo)
     N, _, OH, OW = conv.shape
     assert yb.shape == (N, -(-K // 8), OH, OW, 8)
     assert not yb[:, -1, :, :, K - 8 * (yb.shape[1] - 1):].any(), "padded channels not zero"
     got = from_nchw8c(yb, K).astype(np.float64)
     # norm-wise, the scale and the epilogue's own terms on top of the convolution's bound
-    tol = (FACTOR * EPS32 * np.sqrt(xs[1] * 9 + 2) * (np.abs(s).max() * absconv.max() +
-                                                       np.abs(b).max() + np.abs(r).max()))
+    tol = (FACTOR[algo] * EPS32 * np.sqrt(xs[1] * 9 + 2) *
+           (np.abs(s).max() * absconv.max() + np.abs(b).max() + np.abs(r).max()))
     err = np.abs(got - want).max()
-    assert err <= tol, f"{case_id(c)}: max error {err:.3g} > {tol:.3g}"
+    assert err <= tol, f"{algo} {case_id(c)}: max error {err:.3g} > {tol:.3g}"
 
 
+@pytest.mark.parametrize("algo", ALGOS)
 @pytest.mark.parametrize("c", CASES, ids=case_id)
-def test_plain_forward(isa, c, rng):
-    _run(c, (False, False, False, False), rng, packed=False)
+def test_plain_forward(isa, c, algo, rng):
+    _run(c, (False, False, False, False), rng, algo, packed=False)
 
 
+@pytest.mark.parametrize("algo", ALGOS)
 @pytest.mark.parametrize("combo", COMBOS, ids=combo_id)
-def test_every_epilogue(isa, combo, rng):
+def test_every_epilogue(isa, combo, algo, rng):
     for c in CASES[:5] + RESNET[:2]:
-        _run(c, combo, rng)
+        _run(c, combo, rng, algo)
 
 
+@pytest.mark.parametrize("algo", ALGOS)
 @pytest.mark.parametrize("combo", [c for c in COMBOS if c[2]], ids=combo_id)
-def test_residual_is_y(isa, combo, rng):
+def test_residual_is_y(isa, combo, algo, rng):
     for c in CASES[:4] + RESNET[1:2]:
-        _run(c, combo, rng, in_place=True)
+        _run(c, combo, rng, algo, in_place=True)
 
 
+@pytest.mark.parametrize("algo", ALGOS)
 @pytest.mark.parametrize("threads", [1, 3])
-def test_thread_counts(threads, rng):
+def test_thread_counts(threads, algo, rng):
     before = fastconv.get_num_threads()
     fastconv.set_num_threads(threads)
     try:
         for c in CASES[:6] + RESNET:
-            _run(c, (True, True, True, True), rng)
+            _run(c, (True, True, True, True), rng, algo)
     finally:
         fastconv.set_num_threads(before)
 
@@ -115,11 +121,13 @@ SPOIL = [((1, 12, 9, 11), (10, 12, 3, 3), (1, 1, 1, 1)),
          ((2, 5, 8, 6), (9, 5, 3, 3), (0, 2, 1, 3))]
 
 
+@pytest.mark.parametrize("algo", ALGOS)
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("c", SPOIL, ids=case_id)
-def test_non_finite_input_spoils_its_footprint(isa, c, value, rng):
+def test_non_finite_input_spoils_its_footprint(isa, c, value, algo, rng):
     """One bad input pixel: exactly the outputs whose 3x3 window reads it are non-finite
-    (not its whole 4x4 tile window), the others as accurate as without it."""
+    (not its whole tile window: F(4x4)'s transforms spread it over the 4x4 outputs of
+    each tile whose 6x6 window holds it), the others as accurate as without it."""
     xs, ws, pads = c
     for at in [(0, 0, 0, 0), (xs[0] - 1, xs[1] - 1, xs[2] - 1, xs[3] - 1),
                (0, xs[1] // 2, xs[2] // 2, xs[3] // 2)]:
@@ -132,17 +140,18 @@ def test_non_finite_input_spoils_its_footprint(isa, c, value, rng):
                             pads=pads)
         padding = ((pads[0], pads[1]), (pads[2], pads[3]))
         y = from_nchw8c(conv2d_nchw8c(to_nchw8c(x), w, b, 1, padding,
-                                      algorithm="winograd_f23"), ws[0]).astype(np.float64)
+                                      algorithm=algo), ws[0]).astype(np.float64)
         bad = ~np.isfinite(ref)
         assert bad.any()
         np.testing.assert_array_equal(~np.isfinite(y), bad)
         same_sign = np.isinf(ref) & np.isinf(y)
         np.testing.assert_array_equal(np.sign(y[same_sign]), np.sign(ref[same_sign]))
-        tol = FACTOR * EPS32 * np.sqrt(xs[1] * 9 + 1) * absref[~bad].max()
+        tol = FACTOR[algo] * EPS32 * np.sqrt(xs[1] * 9 + 1) * absref[~bad].max()
         assert np.abs(y[~bad] - ref[~bad]).max() <= tol
 
 
-def test_infinite_weight_over_padding_only(isa, rng):
+@pytest.mark.parametrize("algo", ALGOS)
+def test_infinite_weight_over_padding_only(isa, algo, rng):
     """A filter tap that only ever reads padding (the corner tap on a 1-pixel-wide map with
     padding on one side) makes no NaN: direct sums skip it, and so does the fix-up."""
     x = rng.standard_normal((1, 4, 5, 1)).astype(np.float32)
@@ -150,13 +159,14 @@ def test_infinite_weight_over_padding_only(isa, rng):
     w[1, 2, 0, 0] = np.inf                   # column 0 of taps reads the left padding only
     padding = ((1, 1), (1, 1))               # one output column
     y = from_nchw8c(conv2d_nchw8c(to_nchw8c(x), w, None, 1, padding,
-                                  algorithm="winograd_f23"), 3).astype(np.float64)
+                                  algorithm=algo), 3).astype(np.float64)
     ref = conv2d_ref(x, np.where(np.isinf(w), 0, w), pads=(1, 1, 1, 1))
     assert np.isfinite(y).all()
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
-def test_huge_finite_inputs_do_not_overflow(isa, rng):
+@pytest.mark.parametrize("algo", ALGOS)
+def test_huge_finite_inputs_do_not_overflow(isa, algo, rng):
     """Inputs near FLT_MAX whose direct sum is finite stay finite (the transforms may
     overflow; those outputs are recomputed directly)."""
     x = np.zeros((1, 1, 6, 6), np.float32)
@@ -164,46 +174,53 @@ def test_huge_finite_inputs_do_not_overflow(isa, rng):
     x[0, 0, 2, 3] = -3.0e38
     w = np.zeros((1, 1, 3, 3), np.float32)
     w[0, 0, 1, 1] = 1.0
-    y = from_nchw8c(conv2d_nchw8c(to_nchw8c(x), w, None, 1, 1, algorithm="winograd_f23"), 1)
+    y = from_nchw8c(conv2d_nchw8c(to_nchw8c(x), w, None, 1, 1, algorithm=algo), 1)
     np.testing.assert_array_equal(y, x)
 
 
 # Maps of several bands (conv/blocked_winograd.c: about 1 MB of V and M each): 64 -> 64
-# at 40x40 runs 4 bands of 5 tile rows; 40 -> 48 at 45x37, batch 2, 3 bands an image
-# (8, 8, 7 rows), the last shorter.
+# at 40x40 runs 4 bands of 5 tile rows under F(2x2), 2 of 5 under F(4x4); 40 -> 48 at
+# 45x37, batch 2, 3 bands an image (8, 8, 7 rows, the last shorter) and 2 (6, 6).
 BANDS = [((1, 64, 40, 40), (64, 64, 3, 3), (1, 1, 1, 1)),
          ((2, 40, 45, 37), (48, 40, 3, 3), (1, 2, 0, 1))]
 
 
+@pytest.mark.parametrize("algo", ALGOS)
 @pytest.mark.parametrize("c", BANDS, ids=case_id)
-def test_several_bands(isa, c, rng):
-    _run(c, (True, True, True, True), rng)
-    _run(c, (False, True, True, False), rng, in_place=True)
+def test_several_bands(isa, c, algo, rng):
+    _run(c, (True, True, True, True), rng, algo)
+    _run(c, (False, True, True, False), rng, algo, in_place=True)
 
 
 def test_plan_rule(rng):
-    """The plan's rule: 3x3 stride-1 layers of 64+ channels on maps of 16+ tiles
-    (ResNet's 56x56 to 7x7), not narrow layers or smaller maps; never under
+    """The plan's rule: 3x3 stride-1 layers of 64+ channels on maps of 16+ 2x2 tiles, by
+    F(4x4) where it has 49+ tiles (ResNet's 56x56 and 28x28; at batch > 1 16+, 14x14),
+    F(2x2) below; not narrow layers or smaller maps; never under
     set_precision("highest"); the test hook forces it either way."""
     from library_hooks import forced
     rule = _C.conv2d_plan_blocked_winograd
-    for C, H in [(64, 56), (128, 28), (256, 14), (512, 7)]:
-        assert rule((1, C, H, H), C, (1, 1, 1, 1))
-    assert not rule((1, 512, 5, 5), 512, (1, 1, 1, 1))       # 9 tiles
-    assert not rule((1, 16, 14, 14), 16, (1, 1, 1, 1))
+    for C, H, algo in [(64, 56, "winograd_f43"), (128, 28, "winograd_f43"),
+                       (256, 14, "winograd_f23"), (512, 7, "winograd_f23")]:
+        assert rule((1, C, H, H), C, (1, 1, 1, 1)) == algo
+    assert rule((2, 256, 14, 14), 256, (1, 1, 1, 1)) == "winograd_f43"   # batch > 1
+    assert rule((2, 512, 7, 7), 512, (1, 1, 1, 1)) == "winograd_f23"
+    assert rule((1, 512, 5, 5), 512, (1, 1, 1, 1)) == "direct"      # 9 tiles
+    assert rule((1, 16, 14, 14), 16, (1, 1, 1, 1)) == "direct"
     with forced("fc_conv_blocked_winograd_set_mode"):
-        assert rule((1, 16, 14, 14), 16, (1, 1, 1, 1))
+        assert rule((1, 16, 14, 14), 16, (1, 1, 1, 1)) == "winograd_f23"
     with forced("fc_conv_blocked_winograd_set_mode", 0):
-        assert not rule((1, 256, 14, 14), 256, (1, 1, 1, 1))
+        assert rule((1, 256, 14, 14), 256, (1, 1, 1, 1)) == "direct"
     fastconv.set_precision("highest")
     try:
-        assert not rule((1, 256, 14, 14), 256, (1, 1, 1, 1))
+        assert rule((1, 256, 14, 14), 256, (1, 1, 1, 1)) == "direct"
     finally:
         fastconv.set_precision("high")
 
 
 @pytest.mark.parametrize("call, match", [
     (lambda: pack_nchw8c_weights(np.zeros((4, 4, 5, 5), np.float32), "winograd_f23"),
+     "3x3 weight"),
+    (lambda: pack_nchw8c_weights(np.zeros((4, 4, 1, 3), np.float32), "winograd_f43"),
      "3x3 weight"),
     (lambda: conv2d_nchw8c(np.zeros((1, 1, 9, 9, 8), np.float32),
                            np.zeros((4, 4, 3, 3), np.float32), stride=2,
@@ -226,8 +243,8 @@ def test_bad_algorithm_names():
                       algorithm="winograd_f23")
 
 
-def test_empty_batch():
+@pytest.mark.parametrize("algo", ALGOS)
+def test_empty_batch(algo):
     w = np.ones((4, 4, 3, 3), np.float32)
-    yb = conv2d_nchw8c(np.zeros((0, 1, 5, 5, 8), np.float32), w, padding=1,
-                       algorithm="winograd_f23")
+    yb = conv2d_nchw8c(np.zeros((0, 1, 5, 5, 8), np.float32), w, padding=1, algorithm=algo)
     assert yb.shape == (0, 1, 5, 5, 8)
