@@ -118,8 +118,22 @@ typedef struct fc_blocked_wg_out {
     const void *ctx;
 } fc_blocked_wg_out;
 
+/* The filter transform G f G^T of one block's 8 output channels [k0, k0 + kn) against
+ * input channel c, written straight into the positions' arranged 1x1 weights (the 8
+ * lanes of position xi at dst + xi * pos; lanes past kn stored as 0). Lane l's filter
+ * has tap (r, s) at w + l * sk + r * fr + s * fs (fr, fs negative: read flipped). In
+ * double, the sums in the same order as the NCHW Winograd's (conv/winograd_common.c). */
+typedef struct fc_blocked_wg_filt {
+    const float *w;
+    int64_t sk, fr, fs;
+    int kn, m;
+    float *dst;
+    int64_t pos;
+} fc_blocked_wg_filt;
+
 typedef void (*fc_blocked_wg_in_fn)(const fc_blocked_wg_in *a);
 typedef void (*fc_blocked_wg_out_fn)(const fc_blocked_wg_out *a);
+typedef void (*fc_blocked_wg_filt_fn)(const fc_blocked_wg_filt *a);
 
 /* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the
  * table's np) output pixels at positions [q0, q0 + np) of pix_x / pix_y,
@@ -128,5 +142,20 @@ typedef void (*fc_blocked_wg_out_fn)(const fc_blocked_wg_out *a);
  * of y (after reading res at the same place). */
 typedef void (*fc_blocked_fn)(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
                               int64_t np);
+
+/* conv/blocked_winograd.c's pieces for a caller that transforms the filters on every
+ * call (conv/blocked_nchw.c): fc_conv2d_blocked_winograd_transform_weights's work, of
+ * d's filters w, or (flipped) of those of the layer whose backward-data d's forward is
+ * (conv/bwd_data_flipped.h; w[d->C][d->K][3][3]); and the forward, whose fix-up of
+ * non-finite outputs reads the same plain filters. */
+/* The test hook's setting (fc_conv_blocked_winograd_set_mode: -1 the rule, 0 never, 1
+ * wherever Winograd serves), which conv2d.c's NCHW rule obeys too. */
+int fc_conv_blocked_winograd_override(void);
+fc_status fc_blocked_winograd_transform(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                        const float *w, int flipped, float *wb);
+fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                  const float *xb, const float *wb, const float *w, int flipped,
+                                  const fc_epilogue *ep, float *yb, void *workspace,
+                                  size_t workspace_size);
 
 #endif

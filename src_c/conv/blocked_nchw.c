@@ -60,6 +60,11 @@ int fc_conv_blocked_nchw_override(void) { return g_mode; }
 FC_API int64_t fc_conv_blocked_nchw_runs(void) {
     return __atomic_load_n(&g_runs, __ATOMIC_RELAXED);
 }
+/* and how many of them ran Winograd (fc_conv_blocked_nchw_winograd_forward) */
+static int64_t g_wg_runs = 0;
+FC_API int64_t fc_conv_blocked_nchw_winograd_runs(void) {
+    return __atomic_load_n(&g_wg_runs, __ATOMIC_RELAXED);
+}
 
 /* xb[n][cb][hp][wp][8] = x[n][cb*8 + j][hp - pad_top][wp - pad_left], zero outside the
  * map and past C. */
@@ -132,4 +137,62 @@ fc_status fc_conv_blocked_nchw_forward_arranged(const fc_conv2d_desc *d, const f
                                                 const float *wb, const fc_epilogue *ep,
                                                 float *y, fc_arena *ws) {
     return forward(d, x, NULL, wb, ep, y, ws);
+}
+
+/* ------------------------------------------------- Winograd on the blocked layout */
+
+typedef struct bw_sizes {
+    int64_t OH, OW, xb, yb; /* floats of the blocked input (unpadded) and output */
+    size_t wb, inner;       /* floats of the transformed filters; the forward's bytes */
+} bw_sizes;
+
+static fc_status wg_sizes(const fc_conv2d_desc *d, fc_conv_algorithm algo, bw_sizes *s) {
+    fc_status st = fc_conv2d_check(d, &s->OH, &s->OW);
+    if (st != FC_SUCCESS) return st;
+    int64_t cp = fc_ceil_div(d->C, FC_BLOCKED_CB) * FC_BLOCKED_CB;
+    int64_t kp = fc_ceil_div(d->K, FC_BLOCKED_CB) * FC_BLOCKED_CB;
+    if (!fc_prod4(d->N, cp, d->H, d->W, &s->xb) || !fc_prod4(d->N, kp, s->OH, s->OW, &s->yb))
+        return FC_SIZE_OVERFLOW;
+    if ((st = fc_conv2d_blocked_winograd_weights_size(d, algo, &s->wb)) != FC_SUCCESS) return st;
+    return fc_conv2d_blocked_winograd_workspace_size(d, algo, &s->inner);
+}
+
+size_t fc_conv_blocked_nchw_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
+    bw_sizes s;
+    if (wg_sizes(d, algo, &s) != FC_SUCCESS) return SIZE_MAX;
+    size_t total = 0;
+    if (!fc_ws_add(&total, s.xb, sizeof(float)) || !fc_ws_add(&total, s.yb, sizeof(float)) ||
+        s.wb > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)s.wb, sizeof(float)) ||
+        s.inner > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)s.inner, 1))
+        return SIZE_MAX;
+    return total;
+}
+
+fc_status fc_conv_blocked_nchw_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                                const float *x, const float *w, int flipped,
+                                                const fc_epilogue *ep, float *y, fc_arena *ws) {
+    bw_sizes s;
+    fc_status st = wg_sizes(d, algo, &s);
+    if (st != FC_SUCCESS) return st;
+    if (d->N == 0) return FC_SUCCESS;
+    float *xb = fc_arena_alloc(ws, (size_t)s.xb * sizeof(float));
+    float *yb = fc_arena_alloc(ws, (size_t)s.yb * sizeof(float));
+    float *wb = fc_arena_alloc(ws, s.wb * sizeof(float));
+    void *inner = fc_arena_alloc(ws, s.inner);
+    if (!xb || !yb || !wb || !inner) return FC_INVALID_WORKSPACE;
+    __atomic_add_fetch(&g_runs, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_wg_runs, 1, __ATOMIC_RELAXED);
+
+    st = fc_reorder_nchw_to_nchw8c(d->N, d->C, d->H, d->W, x, xb);
+    if (st != FC_SUCCESS) return st;
+    if ((st = fc_blocked_winograd_transform(d, algo, w, flipped, wb)) != FC_SUCCESS) return st;
+    fc_epilogue bep = *ep; /* the residual reordered first, as forward() does */
+    if (ep->residual) {
+        st = fc_reorder_nchw_to_nchw8c(d->N, d->K, s.OH, s.OW, ep->residual, yb);
+        if (st != FC_SUCCESS) return st;
+        bep.residual = yb;
+    }
+    st = fc_blocked_winograd_run(d, algo, xb, wb, w, flipped, &bep, yb, inner, s.inner);
+    if (st != FC_SUCCESS) return st;
+    return fc_reorder_nchw8c_to_nchw(d->N, d->K, s.OH, s.OW, yb, y);
 }

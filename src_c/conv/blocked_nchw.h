@@ -21,6 +21,15 @@ fc_status fc_conv_blocked_nchw_forward(const fc_conv2d_desc *d, const float *x, 
 fc_status fc_conv_blocked_nchw_forward_arranged(const fc_conv2d_desc *d, const float *x,
                                                 const float *wb, const fc_epilogue *ep,
                                                 float *y, fc_arena *ws);
+/* Winograd F(2x2,3x3) / F(4x4,3x3) on the blocked layout (conv/blocked_winograd.c) the
+ * same way: the reorders and the filter transforms on every call.
+ * With `flipped`, d is the flipped forward of a layer's backward-data (conv/
+ * bwd_data_flipped.h) and w that layer's weights, transformed flipped. The workspace
+ * counts the blocked input and output, the transformed filters and the forward's own. */
+size_t fc_conv_blocked_nchw_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo);
+fc_status fc_conv_blocked_nchw_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                                const float *x, const float *w, int flipped,
+                                                const fc_epilogue *ep, float *y, fc_arena *ws);
 /* The test hook's setting (-1: AUTO's rule, 0: never, 1: every AUTO forward of one
  * group, and every AUTO backward-data of one group with a flipped forward), which
  * fc_conv_plan_make obeys. */

@@ -33,6 +33,13 @@
 #ifndef FC_WGB_BAND_BYTES
 #define FC_WGB_BAND_BYTES (1 << 20)
 #endif
+/* ... but at least this many tiles (or the whole batch's), so that each position's
+ * filters, read from L3 or memory once a band where they outgrow L2 (512 channels: 1
+ * MB a position), serve enough tiles: a band of one 7x7 image's 16 tiles of 2x2 left
+ * F(2x2) on 512 channels no faster than the direct kernel at batch 16. */
+#ifndef FC_WGB_BAND_MIN_TILES
+#define FC_WGB_BAND_MIN_TILES 64
+#endif
 
 typedef struct wgb_geom {
     int m;              /* output tile: m x m (2 or 4) */
@@ -68,8 +75,12 @@ static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_
     if (!fc_prod4(g->XI * (g->CBn + g->KB), g->TW, CB, (int64_t)sizeof(float), &row) ||
         !fc_prod4(g->KB, CB, g->CBn, CB, &g->w_xi) || !fc_mul_ok(g->XI, g->w_xi, &t))
         return FC_SIZE_OVERFLOW;
-    int64_t most = fc_max64(1, FC_WGB_BAND_BYTES / row), bands = fc_ceil_div(g->TH, most);
-    g->band = fc_ceil_div(g->TH, bands);        /* as even as whole rows allow */
+    /* bands run over the batch's N * TH tile rows, across images */
+    int64_t all = d->N * g->TH;
+    int64_t most = fc_max64(fc_max64(1, FC_WGB_BAND_BYTES / row),
+                            fc_ceil_div(FC_WGB_BAND_MIN_TILES, g->TW));
+    int64_t bands = fc_ceil_div(fc_max64(all, 1), most);
+    g->band = fc_ceil_div(fc_max64(all, 1), bands); /* as even as whole rows allow */
     if (!fc_mul_ok(g->band, row, &t)) return FC_SIZE_OVERFLOW;
     g->g1 = (fc_conv2d_desc){.N = g->XI, .C = d->C, .H = g->band, .W = g->TW, .K = d->K,
                              .R = 1, .S = 1, .stride_h = 1, .stride_w = 1,
@@ -81,6 +92,7 @@ static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_
  * never, 1 wherever Winograd serves. Not thread-safe. */
 static int g_mode = -1;
 FC_API void fc_conv_blocked_winograd_set_mode(int mode) { g_mode = mode < 0 ? -1 : mode > 0; }
+int fc_conv_blocked_winograd_override(void) { return g_mode; }
 
 /* Where it pays: 3x3 layers of 64+ channels on maps of 7x7 and more (16+ tiles of 2x2).
  * Zen 4, 2 threads, batch 1, C = K, padding 1, one layer, fastest of 50-60 calls against
@@ -115,7 +127,7 @@ fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, fc_conv_algor
     if (fc_precision_active() != FC_PRECISION_HIGH || g_mode == 0) return FC_SUCCESS;
     if (g_mode == 1 || (d->C >= 64 && d->K >= 64 && g2.TH * g2.TW >= 16))
         *algo = g4.TH * g4.TW >= WGB_F43_MIN_TILES ||
-                        (d->N > 1 && g4.TH * g4.TW >= WGB_F43_MIN_TILES_BATCH)
+                        (d->N > 1 && d->N * g4.TH * g4.TW >= WGB_F43_MIN_TILES_BATCH)
                     ? FC_CONV_WINOGRAD_F43
                     : FC_CONV_WINOGRAD_F23;
     return FC_SUCCESS;
@@ -132,6 +144,30 @@ fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d,
     return FC_SUCCESS;
 }
 
+/* The filters' transforms straight into the positions' arranged 1x1 weights (blocked.c's
+ * fc_blocked_arrange_weights layout, T = 1): one kernel call per (output block, input
+ * channel), the padded input channels' rows zeros. Forward: filter (k, c) at
+ * w[k][c]; flipped (conv/bwd_data_flipped.h): w[c][k] turned around. */
+static void transform(const wgb_geom *g, const fc_conv2d_desc *d, const float *w, int flipped,
+                      float *wb) {
+    const fc_kernels *kt = fc_kernels_active();
+    const int64_t PB = FC_BLOCKED_KBLOCKS, Cp = g->CBn * CB;
+    int64_t sk = flipped ? 9 : d->C * 9, sc = flipped ? d->K * 9 : 9;
+    int64_t base = flipped ? 8 : 0, fr = flipped ? -3 : 3, fs = flipped ? -1 : 1;
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t t = 0; t < g->KB * Cp; t++) {
+        int64_t kb = t / Cp, c = t % Cp, kb0 = kb - kb % PB;
+        int64_t nb = fc_min64(PB, g->KB - kb0);
+        int kn = c < d->C ? (int)fc_min64(CB, d->K - kb * CB) : 0;
+        fc_blocked_wg_filt f = {
+            .w = kn ? w + kb * CB * sk + c * sc + base : w, .sk = sk, .fr = fr, .fs = fs,
+            .kn = kn, .m = g->m, .pos = g->w_xi,
+            .dst = wb + kb0 * g->CBn * CB * CB + (c / CB) * CB * nb * CB + (c % CB) * nb * CB +
+                   (kb - kb0) * CB};
+        kt->conv_blocked.wg_filter(&f);
+    }
+}
+
 fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d,
                                                        fc_conv_algorithm algo, const float *w,
                                                        float *wb, size_t wb_floats) {
@@ -141,17 +177,16 @@ fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d,
     fc_status st = make_geom(d, algo, &g);
     if (st != FC_SUCCESS) return st;
     if (wb_floats < (size_t)(g.XI * g.w_xi)) return FC_INVALID_WORKSPACE;
-    int64_t plane;
-    if (!fc_mul_ok(d->K, d->C, &plane)) return FC_SIZE_OVERFLOW;
-    /* U[xi][k][c], once per layer: not from the thread's workspace cache, which would
-     * keep its size after the call */
-    float *u = malloc((size_t)(g.XI * plane) * sizeof(float));
-    if (!u) return FC_OUT_OF_MEMORY;
-    fc_winograd_transform_filters(d, g.m, w, u);
-    for (int64_t xi = 0; xi < g.XI; xi++)
-        fc_blocked_arrange_weights(d->K, d->C, 1, u + xi * plane, d->C, 1, 1, wb + xi * g.w_xi);
-    free(u);
+    transform(&g, d, w, 0, wb);
     return FC_SUCCESS;
+}
+
+fc_status fc_blocked_winograd_transform(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                        const float *w, int flipped, float *wb) {
+    wgb_geom g;
+    fc_status st = make_geom(d, algo, &g);
+    if (st == FC_SUCCESS) transform(&g, d, w, flipped, wb);
+    return st;
 }
 
 /* Workspace: V, M and the products' (the blocked kernel's) workspace. */
@@ -183,6 +218,7 @@ fc_status fc_conv2d_blocked_winograd_workspace_size(const fc_conv2d_desc *d,
 typedef struct wgb_fix {
     const fc_conv2d_desc *d;
     const float *xb, *w;
+    int flipped;            /* w is the layer's whose backward-data d's forward is */
     int64_t n, k0, oh0;     /* output block's first channel, the tile row's first row */
 } wgb_fix;
 
@@ -206,7 +242,8 @@ static void fix_output(const void *ctx, int64_t oh, int64_t ow, float *v) {
                     int64_t x = ow + s - d->pad_left;
                     if (x < 0 || x >= d->W) continue;
                     acc += (double)plane[(h * d->W + x) * CB] *
-                           f->w[((k * d->C + c) * 3 + r) * 3 + s];
+                           (f->flipped ? f->w[((c * d->K + k) * 3 + 2 - r) * 3 + 2 - s]
+                                       : f->w[((k * d->C + c) * 3 + r) * 3 + s]);
                 }
             }
         }
@@ -220,6 +257,13 @@ fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, fc_conv_al
                                              size_t workspace_size) {
     FC_CALL_SCOPE();
     if (!xb || !wb || !w || !yb) return FC_INVALID_ARGUMENT;
+    return fc_blocked_winograd_run(d, algo, xb, wb, w, 0, ep, yb, workspace, workspace_size);
+}
+
+fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                  const float *xb, const float *wb, const float *w, int flipped,
+                                  const fc_epilogue *ep, float *yb, void *workspace,
+                                  size_t workspace_size) {
     wgb_geom g;
     fc_status st = make_geom(d, algo, &g);
     if (st != FC_SUCCESS) return st;
@@ -245,40 +289,41 @@ fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d, fc_conv_al
         scale[k] = !ep->scale ? 1.0f : k < d->K ? ep->scale[k] : 0.0f;
         bias[k] = ep->bias && k < d->K ? ep->bias[k] : 0.0f;
     }
-    for (int64_t n = 0; n < d->N; n++)
-        for (int64_t t0 = 0; t0 < g.TH; t0 += g.band) {
-            int64_t rows = fc_min64(g.band, g.TH - t0);
-            fc_conv2d_desc g1 = g.g1;
-            g1.H = rows;
-            #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-            for (int64_t r = 0; r < g.CBn * rows; r++) {
-                int64_t cb = r / rows, th = t0 + r % rows;
-                fc_blocked_wg_in in = {
-                    .x = xb + (n * g.CBn + cb) * d->H * d->W * CB, .H = d->H, .W = d->W,
-                    .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m,
-                    .v = v + (cb * rows + th - t0) * g.TW * CB,
-                    .pos = pos_floats(g.CBn, rows, g.TW)};
-                kt->conv_blocked.wg_input(&in);
-            }
-            st = fc_blocked_forward_image_weights(&g1, v, wb, g.XI, g.w_xi,
-                                                  pos_floats(g.CBn, rows, g.TW),
-                                                  pos_floats(g.KB, rows, g.TW), NULL, m, gws,
-                                                  gemm);
-            if (st != FC_SUCCESS) return st;
-            #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-            for (int64_t r = 0; r < g.KB * rows; r++) {
-                int64_t kb = r / rows, th = t0 + r % rows, plane = g.OH * g.OW * CB;
-                int64_t at = (n * g.KB + kb) * plane + g.m * th * g.OW * CB;
-                wgb_fix f = {d, xb, w, n, kb * CB, g.m * th};
-                fc_blocked_wg_out out = {
-                    .m = m + (kb * rows + th - t0) * g.TW * CB,
-                    .pos = pos_floats(g.KB, rows, g.TW), .TW = g.TW, .mt = g.m,
-                    .rows = fc_min64(g.m, g.OH - g.m * th), .OW = g.OW, .y = yb + at,
-                    .res = ep->residual ? ep->residual + at : NULL, .scale = scale + kb * CB,
-                    .bias = bias + kb * CB, .relu = ep->relu != 0,
-                    .kn = (int)fc_min64(CB, d->K - kb * CB), .fix = fix_output, .ctx = &f};
-                kt->conv_blocked.wg_output(&out);
-            }
+    /* a band is `rows` of the batch's N * TH tile rows, row gr = tile row gr % TH of
+     * image gr / TH */
+    for (int64_t t0 = 0; t0 < d->N * g.TH; t0 += g.band) {
+        int64_t rows = fc_min64(g.band, d->N * g.TH - t0);
+        fc_conv2d_desc g1 = g.g1;
+        g1.H = rows;
+        #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+        for (int64_t r = 0; r < g.CBn * rows; r++) {
+            int64_t cb = r / rows, gr = t0 + r % rows, n = gr / g.TH, th = gr % g.TH;
+            fc_blocked_wg_in in = {
+                .x = xb + (n * g.CBn + cb) * d->H * d->W * CB, .H = d->H, .W = d->W,
+                .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m,
+                .v = v + (cb * rows + r % rows) * g.TW * CB,
+                .pos = pos_floats(g.CBn, rows, g.TW)};
+            kt->conv_blocked.wg_input(&in);
         }
+        st = fc_blocked_forward_image_weights(&g1, v, wb, g.XI, g.w_xi,
+                                              pos_floats(g.CBn, rows, g.TW),
+                                              pos_floats(g.KB, rows, g.TW), NULL, m, gws, gemm);
+        if (st != FC_SUCCESS) return st;
+        #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+        for (int64_t r = 0; r < g.KB * rows; r++) {
+            int64_t kb = r / rows, gr = t0 + r % rows, n = gr / g.TH, th = gr % g.TH;
+            int64_t plane = g.OH * g.OW * CB;
+            int64_t at = (n * g.KB + kb) * plane + g.m * th * g.OW * CB;
+            wgb_fix f = {d, xb, w, flipped, n, kb * CB, g.m * th};
+            fc_blocked_wg_out out = {
+                .m = m + (kb * rows + r % rows) * g.TW * CB,
+                .pos = pos_floats(g.KB, rows, g.TW), .TW = g.TW, .mt = g.m,
+                .rows = fc_min64(g.m, g.OH - g.m * th), .OW = g.OW, .y = yb + at,
+                .res = ep->residual ? ep->residual + at : NULL, .scale = scale + kb * CB,
+                .bias = bias + kb * CB, .relu = ep->relu != 0,
+                .kn = (int)fc_min64(CB, d->K - kb * CB), .fix = fix_output, .ctx = &f};
+            kt->conv_blocked.wg_output(&out);
+        }
+    }
     return FC_SUCCESS;
 }

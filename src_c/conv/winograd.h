@@ -41,8 +41,6 @@ typedef struct fc_winograd_output {
 typedef void (*fc_winograd_input_fn)(const fc_winograd_input *a);
 typedef int (*fc_winograd_output_fn)(const fc_winograd_output *a);
 
-/* u[g][xi][k][c] = (G w[k][c] G^T)[xi] of the forward (xi < (m+2)^2), in double. */
-void fc_winograd_transform_filters(const fc_conv2d_desc *d, int m, const float *w, float *u);
 /* 1 when Winograd serves the descriptor (3x3, stride 1, dilation 1). */
 int fc_winograd_serves(const fc_conv2d_desc *d);
 /* Output tile size m (2 or 4) of a Winograd algorithm, 0 for any other. */

@@ -192,10 +192,6 @@ static void transform_weights(const fc_conv2d_desc *d, int m, int backward, cons
     }
 }
 
-void fc_winograd_transform_filters(const fc_conv2d_desc *d, int m, const float *w, float *u) {
-    transform_weights(d, m, 0, w, u);
-}
-
 /* --------------------------------------------------------------- run */
 
 

@@ -4,7 +4,9 @@
  * hook, with the full epilogue and the residual in place (residual == y); backward-data
  * as the flipped forward on that path (conv/bwd_data_flipped.c), by the 3x3 rule and
  * forced on odd shapes (dilation, 1x1, 5x3); each in a caller workspace of exactly the
- * reported size and in the thread's cache, against a double reference. Arguments: the
+ * reported size and in the thread's cache, against a double reference; both passes
+ * again through Winograd on the blocked layout (the filters transformed on every call,
+ * the backward-data's flipped), forced by the hooks on odd 3x3 shapes. Arguments: the
  * thread count (default 2). */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +19,12 @@
 /* Test hooks of conv/blocked_nchw.c (not in fastconv.h). */
 void fc_conv_blocked_nchw_set_mode(int mode);
 int64_t fc_conv_blocked_nchw_runs(void);
+void fc_conv_blocked_winograd_set_mode(int mode); /* conv/blocked_winograd.c */
+int64_t fc_conv_blocked_nchw_winograd_runs(void);
+
+/* Error allowed per output, relative to its sum of |products| (+1): the direct kernel's,
+ * or Winograd's looser one (its bound is norm-wise: tests/ops/conv2d/test_winograd.py). */
+static double g_tol = 1e-5;
 
 static float rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 9) & 0xffff) / 32768.0f - 1.0f; }
 
@@ -59,7 +67,7 @@ static int run(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
                     int64_t i = ((n * d->K + k) * OH + oh) * OW + ow;
                     double want = sc[k] * acc + b[k] + res[i];
                     want = want > 0 ? want : 0;
-                    double tol = 1e-5 * (fabs(sc[k]) * mag + fabs(b[k]) + fabs(res[i]) + 1);
+                    double tol = g_tol * (fabs(sc[k]) * mag + fabs(b[k]) + fabs(res[i]) + 1);
                     CHECK(fabs(y[i] - want) <= tol);
                 }
     free(x); free(w); free(y); free(res); free(sc); free(b); free(ws);
@@ -102,7 +110,7 @@ static int run_bwd(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
                                 want[i] += p;
                                 mag[i] += fabs(p);
                             }
-    for (int64_t i = 0; i < nx; i++) CHECK(fabs(gx[i] - want[i]) <= 1e-5 * (mag[i] + 1));
+    for (int64_t i = 0; i < nx; i++) CHECK(fabs(gx[i] - want[i]) <= g_tol * (mag[i] + 1));
     free(gx); free(w); free(gy); free(want); free(mag); free(ws);
     return 0;
 }
@@ -140,6 +148,20 @@ int main(int argc, char **argv) {
         {2, 9, 5, 6, 11, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
     };
     CHECK(run_each(bodd, 4, 200u, run_bwd) == 0);
+    /* Winograd forced: F(2x2) on small maps, F(4x4) from 49 tiles of 4x4 (batch 1) or
+     * 16 in a batch; odd channels, asymmetric padding */
+    fc_conv_blocked_winograd_set_mode(1);
+    g_tol = 1e-3;
+    const fc_conv2d_desc wg[] = {
+        {1, 13, 9, 7, 5, 3, 3, 1, 1, 1, 0, 2, 1, 1, 1, 1},
+        {2, 9, 17, 15, 11, 3, 3, 1, 1, 1, 1, 0, 1, 1, 1, 1},
+        {1, 10, 30, 29, 7, 3, 3, 1, 1, 2, 1, 1, 0, 1, 1, 1},
+    };
+    int64_t wg_before = fc_conv_blocked_nchw_winograd_runs();
+    CHECK(run_each(wg, 3, 300u, run) == 0);
+    CHECK(run_each(wg, 3, 400u, run_bwd) == 0);
+    CHECK(fc_conv_blocked_nchw_winograd_runs() == wg_before + 12);
+    fc_conv_blocked_winograd_set_mode(-1);
     fc_conv_blocked_nchw_set_mode(-1);
     printf("blocked NCHW forward and backward-data: ok\n");
     return 0;

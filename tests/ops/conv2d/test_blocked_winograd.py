@@ -178,11 +178,14 @@ def test_huge_finite_inputs_do_not_overflow(isa, algo, rng):
     np.testing.assert_array_equal(y, x)
 
 
-# Maps of several bands (conv/blocked_winograd.c: about 1 MB of V and M each): 64 -> 64
-# at 40x40 runs 4 bands of 5 tile rows under F(2x2), 2 of 5 under F(4x4); 40 -> 48 at
-# 45x37, batch 2, 3 bands an image (8, 8, 7 rows, the last shorter) and 2 (6, 6).
+# Several bands (conv/blocked_winograd.c: about 1 MB of V and M, 64+ tiles each, over the
+# batch's tile rows): 64 -> 64 at 40x40 runs 4 bands of 5 tile rows under F(2x2), 2 of
+# 5 under F(4x4); 40 -> 48 at 45x37 batch 2 (23 and 12 tile rows an image) bands of
+# 10, 10, 10, 10, 6 tile rows under F(2x2), 3 of 8 under F(4x4), across images; so does
+# batch 3 of 64 at 24x24: 4 bands of 9 tile rows (F(2x2), 12 an image), 2 of 9 (F(4x4), 6).
 BANDS = [((1, 64, 40, 40), (64, 64, 3, 3), (1, 1, 1, 1)),
-         ((2, 40, 45, 37), (48, 40, 3, 3), (1, 2, 0, 1))]
+         ((2, 40, 45, 37), (48, 40, 3, 3), (1, 2, 0, 1)),
+         ((3, 64, 24, 24), (64, 64, 3, 3), (1, 1, 1, 1))]
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -194,7 +197,8 @@ def test_several_bands(isa, c, algo, rng):
 
 def test_plan_rule(rng):
     """The plan's rule: 3x3 stride-1 layers of 64+ channels on maps of 16+ 2x2 tiles, by
-    F(4x4) where it has 49+ tiles (ResNet's 56x56 and 28x28; at batch > 1 16+, 14x14),
+    F(4x4) where it has 49+ tiles (ResNet's 56x56 and 28x28; at batch > 1 16+ in the
+    batch, whose bands run across images: 14x14, and 7x7 from batch 4),
     F(2x2) below; not narrow layers or smaller maps; never under
     set_precision("highest"); the test hook forces it either way."""
     from library_hooks import forced
@@ -203,7 +207,8 @@ def test_plan_rule(rng):
                        (256, 14, "winograd_f23"), (512, 7, "winograd_f23")]:
         assert rule((1, C, H, H), C, (1, 1, 1, 1)) == algo
     assert rule((2, 256, 14, 14), 256, (1, 1, 1, 1)) == "winograd_f43"   # batch > 1
-    assert rule((2, 512, 7, 7), 512, (1, 1, 1, 1)) == "winograd_f23"
+    assert rule((2, 512, 7, 7), 512, (1, 1, 1, 1)) == "winograd_f23"   # 8 tiles
+    assert rule((4, 512, 7, 7), 512, (1, 1, 1, 1)) == "winograd_f43"   # 16
     assert rule((1, 512, 5, 5), 512, (1, 1, 1, 1)) == "direct"      # 9 tiles
     assert rule((1, 16, 14, 14), 16, (1, 1, 1, 1)) == "direct"
     with forced("fc_conv_blocked_winograd_set_mode"):
