@@ -38,15 +38,20 @@ static fc_status sizes(const fc_conv2d_desc *d, bn_sizes *s) {
     return fc_conv2d_blocked_workspace_size(&s->dp, &s->inner);
 }
 
-size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d) {
-    bn_sizes s;
-    if (sizes(d, &s) != FC_SUCCESS) return SIZE_MAX;
+/* Bytes of the pieces both routes take: the blocked input and output, the arranged
+ * (or transformed) weights, the inner call's workspace. */
+static size_t pieces_bytes(int64_t xb, int64_t yb, size_t wb, size_t inner) {
     size_t total = 0;
-    if (!fc_ws_add(&total, s.xb, sizeof(float)) || !fc_ws_add(&total, s.yb, sizeof(float)) ||
-        s.wb > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)s.wb, sizeof(float)) ||
-        s.inner > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)s.inner, 1))
+    if (!fc_ws_add(&total, xb, sizeof(float)) || !fc_ws_add(&total, yb, sizeof(float)) ||
+        wb > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)wb, sizeof(float)) ||
+        inner > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)inner, 1))
         return SIZE_MAX;
     return total;
+}
+
+size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d) {
+    bn_sizes s;
+    return sizes(d, &s) != FC_SUCCESS ? SIZE_MAX : pieces_bytes(s.xb, s.yb, s.wb, s.inner);
 }
 
 /* Test hooks (not in fastconv.h): -1 AUTO's rule (conv2d.c), 0 never, 1 every AUTO
@@ -90,6 +95,18 @@ static void reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp, co
     }
 }
 
+/* The kernel applies the whole epilogue at its stores. The residual (NCHW, perhaps y
+ * itself) is reordered into the blocked output yb first, which the kernel reads before
+ * it writes each place (its contract allows res == y): y is only written by the last
+ * reorder, after the residual has been read. bep: ep with that residual. */
+static fc_status blocked_epilogue(const fc_conv2d_desc *d, int64_t OH, int64_t OW,
+                                  const fc_epilogue *ep, float *yb, fc_epilogue *bep) {
+    *bep = *ep;
+    if (!ep->residual) return FC_SUCCESS;
+    bep->residual = yb;
+    return fc_reorder_nchw_to_nchw8c(d->N, d->K, OH, OW, ep->residual, yb);
+}
+
 /* The forward from plain weights w (arranged here) or from weights the caller arranged
  * (wb_given, out of the same workspace). */
 static fc_status forward(const fc_conv2d_desc *d, const float *x, const float *w,
@@ -112,16 +129,8 @@ static fc_status forward(const fc_conv2d_desc *d, const float *x, const float *w
         if (st != FC_SUCCESS) return st;
         wb = own;
     }
-    /* The kernel applies the whole epilogue at its stores. The residual (NCHW, perhaps
-     * y itself) is reordered into the blocked output first, which the kernel reads
-     * before it writes each place (its contract allows res == y): y is only written by
-     * the last reorder, after the residual has been read. */
-    fc_epilogue bep = *ep;
-    if (ep->residual) {
-        st = fc_reorder_nchw_to_nchw8c(d->N, d->K, s.OH, s.OW, ep->residual, yb);
-        if (st != FC_SUCCESS) return st;
-        bep.residual = yb;
-    }
+    fc_epilogue bep;
+    if ((st = blocked_epilogue(d, s.OH, s.OW, ep, yb, &bep)) != FC_SUCCESS) return st;
     st = fc_blocked_forward_padded(&s.dp, d->pad_top, d->H, d->pad_left, d->W, xb, wb, &bep, yb,
                                    inner, s.inner);
     if (st != FC_SUCCESS) return st;
@@ -159,13 +168,8 @@ static fc_status wg_sizes(const fc_conv2d_desc *d, fc_conv_algorithm algo, bw_si
 
 size_t fc_conv_blocked_nchw_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
     bw_sizes s;
-    if (wg_sizes(d, algo, &s) != FC_SUCCESS) return SIZE_MAX;
-    size_t total = 0;
-    if (!fc_ws_add(&total, s.xb, sizeof(float)) || !fc_ws_add(&total, s.yb, sizeof(float)) ||
-        s.wb > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)s.wb, sizeof(float)) ||
-        s.inner > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)s.inner, 1))
-        return SIZE_MAX;
-    return total;
+    return wg_sizes(d, algo, &s) != FC_SUCCESS ? SIZE_MAX
+                                               : pieces_bytes(s.xb, s.yb, s.wb, s.inner);
 }
 
 fc_status fc_conv_blocked_nchw_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
@@ -186,12 +190,8 @@ fc_status fc_conv_blocked_nchw_winograd_forward(const fc_conv2d_desc *d, fc_conv
     st = fc_reorder_nchw_to_nchw8c(d->N, d->C, d->H, d->W, x, xb);
     if (st != FC_SUCCESS) return st;
     if ((st = fc_blocked_winograd_transform(d, algo, w, flipped, wb)) != FC_SUCCESS) return st;
-    fc_epilogue bep = *ep; /* the residual reordered first, as forward() does */
-    if (ep->residual) {
-        st = fc_reorder_nchw_to_nchw8c(d->N, d->K, s.OH, s.OW, ep->residual, yb);
-        if (st != FC_SUCCESS) return st;
-        bep.residual = yb;
-    }
+    fc_epilogue bep;
+    if ((st = blocked_epilogue(d, s.OH, s.OW, ep, yb, &bep)) != FC_SUCCESS) return st;
     st = fc_blocked_winograd_run(d, algo, xb, wb, w, flipped, &bep, yb, inner, s.inner);
     if (st != FC_SUCCESS) return st;
     return fc_reorder_nchw8c_to_nchw(d->N, d->K, s.OH, s.OW, yb, y);
