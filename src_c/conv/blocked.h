@@ -99,6 +99,7 @@ typedef struct fc_blocked_wg_in {
     int m;
     float *v;
     int64_t pos;
+    int64_t ts;               /* floats between consecutive tiles' 8 lanes (8: blocked) */
 } fc_blocked_wg_in;
 
 typedef struct fc_blocked_wg_out {
@@ -134,6 +135,10 @@ typedef struct fc_blocked_wg_filt {
 typedef void (*fc_blocked_wg_in_fn)(const fc_blocked_wg_in *a);
 typedef void (*fc_blocked_wg_out_fn)(const fc_blocked_wg_out *a);
 typedef void (*fc_blocked_wg_filt_fn)(const fc_blocked_wg_filt *a);
+/* Backward-weights (conv/blocked_winograd_bwd_weights.c) transforms grad_y's m x m
+ * tiles by A g A^T with the same arguments: x the block's grad_y plane (H x W = the
+ * output map), h0 = m * th, w0 = 0, (m+2)^2 positions written as the input transform's. */
+typedef fc_blocked_wg_in_fn fc_blocked_wg_grad_fn;
 
 /* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the
  * table's np) output pixels at positions [q0, q0 + np) of pix_x / pix_y,

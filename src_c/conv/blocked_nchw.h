@@ -30,6 +30,15 @@ size_t fc_conv_blocked_nchw_winograd_workspace(const fc_conv2d_desc *d, fc_conv_
 fc_status fc_conv_blocked_nchw_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                                 const float *x, const float *w, int flipped,
                                                 const fc_epilogue *ep, float *y, fc_arena *ws);
+/* Backward-weights of a 3x3 stride-1 layer by Winograd on the blocked layout
+ * (conv/blocked_winograd_bwd_weights.c): gw (K, C, 3, 3) of grad_y and x, both NCHW;
+ * groups 1. The workspace counts both reordered, the transformed tiles of a band, the
+ * positions' K x C gradients and the GEMMs' packing. */
+size_t fc_conv_blocked_nchw_winograd_bwd_weights_workspace(const fc_conv2d_desc *d,
+                                                           fc_conv_algorithm algo);
+fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
+                                                    fc_conv_algorithm algo, const float *gy,
+                                                    const float *x, float *gw, fc_arena *ws);
 /* The test hook's setting (-1: AUTO's rule, 0: never, 1: every AUTO forward of one
  * group, and every AUTO backward-data of one group with a flipped forward), which
  * fc_conv_plan_make obeys. */

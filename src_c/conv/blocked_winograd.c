@@ -302,7 +302,7 @@ fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm alg
                 .x = xb + (n * g.CBn + cb) * d->H * d->W * CB, .H = d->H, .W = d->W,
                 .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m,
                 .v = v + (cb * rows + r % rows) * g.TW * CB,
-                .pos = pos_floats(g.CBn, rows, g.TW)};
+                .pos = pos_floats(g.CBn, rows, g.TW), .ts = CB};
             kt->conv_blocked.wg_input(&in);
         }
         st = fc_blocked_forward_image_weights(&g1, v, wb, g.XI, g.w_xi,

@@ -73,6 +73,7 @@ static void init_portable(fc_kernels *t) {
     t->conv_blocked.wg_input = fc_f32_conv_blocked_wg_input_ukernel__portable;
     t->conv_blocked.wg_output = fc_f32_conv_blocked_wg_output_ukernel__portable;
     t->conv_blocked.wg_filter = fc_f32_conv_blocked_wg_filter_ukernel__portable;
+    t->conv_blocked.wg_grad = fc_f32_conv_blocked_wg_grad_ukernel__portable;
     t->conv_blocked.np = 3;
     /* half of a 512 KB L2, the rest for the input and output streams */
     t->conv_blocked.group_bytes = 256 * 1024;
@@ -143,6 +144,7 @@ static void init_avx2(fc_kernels *t) {
     t->conv_blocked.wg_input = fc_f32_conv_blocked_wg_input_ukernel__avx2;
     t->conv_blocked.wg_output = fc_f32_conv_blocked_wg_output_ukernel__avx2;
     t->conv_blocked.wg_filter = fc_f32_conv_blocked_wg_filter_ukernel__avx2;
+    t->conv_blocked.wg_grad = fc_f32_conv_blocked_wg_grad_ukernel__avx2;
     t->conv_blocked.np = 6;
     t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_4x24__avx2;
     t->conv_inplace.forward = fc_f32_conv_inplace_ukernel_6x2v__avx2;
@@ -211,6 +213,7 @@ static void init_avx512(fc_kernels *t) {
     t->conv_blocked.wg_input = fc_f32_conv_blocked_wg_input_ukernel__avx512;
     t->conv_blocked.wg_output = fc_f32_conv_blocked_wg_output_ukernel__avx512;
     t->conv_blocked.wg_filter = fc_f32_conv_blocked_wg_filter_ukernel__avx512;
+    t->conv_blocked.wg_grad = fc_f32_conv_blocked_wg_grad_ukernel__avx512;
     t->conv_blocked.np = 10;
     /* AVX-512 cores have 1-2 MB of L2: two pairs of a 512-channel 3x3 layer (590 KB),
      * so its tiles run as quads (kernels/f32_conv_blocked.inc) */

@@ -104,6 +104,7 @@ typedef struct fc_kernels {
         fc_blocked_wg_in_fn wg_input;            /* Winograd F(2x2,3x3)'s transforms */
         fc_blocked_wg_out_fn wg_output;
         fc_blocked_wg_filt_fn wg_filter;
+        fc_blocked_wg_grad_fn wg_grad;
         int64_t np;                              /* output pixels per tile, at most */
         int64_t group_bytes;                     /* weights a work item reads, at most */
         /* 1: AUTO runs every 3x3 layer of 64+ channels on it, whatever the batch, map

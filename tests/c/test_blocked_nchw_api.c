@@ -6,7 +6,8 @@
  * forced on odd shapes (dilation, 1x1, 5x3); each in a caller workspace of exactly the
  * reported size and in the thread's cache, against a double reference; both passes
  * again through Winograd on the blocked layout (the filters transformed on every call,
- * the backward-data's flipped), forced by the hooks on odd 3x3 shapes. Arguments: the
+ * the backward-data's flipped), and backward-weights that way, forced by the hooks on
+ * odd 3x3 shapes. Arguments: the
  * thread count (default 2). */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ void fc_conv_blocked_nchw_set_mode(int mode);
 int64_t fc_conv_blocked_nchw_runs(void);
 void fc_conv_blocked_winograd_set_mode(int mode); /* conv/blocked_winograd.c */
 int64_t fc_conv_blocked_nchw_winograd_runs(void);
+int64_t fc_conv_blocked_winograd_bwd_weights_runs(void);
 
 /* Error allowed per output, relative to its sum of |products| (+1): the direct kernel's,
  * or Winograd's looser one (its bound is norm-wise: tests/ops/conv2d/test_winograd.py). */
@@ -115,6 +117,53 @@ static int run_bwd(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
     return 0;
 }
 
+/* Backward-weights by Winograd on the blocked layout (conv/blocked_winograd_bwd_weights.c,
+ * forced by the hooks), grad_bias beside it, against double sums. */
+static int run_bwdw(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
+    int64_t OH, OW;
+    CHECK(fc_conv2d_output_shape(d, &OH, &OW) == FC_SUCCESS);
+    int64_t nx = d->N * d->C * d->H * d->W, nw = d->K * d->C * 9, ny = d->N * d->K * OH * OW;
+    float *x = malloc(nx * sizeof(float)), *gy = malloc(ny * sizeof(float));
+    float *gw = malloc(nw * sizeof(float)), *gb = malloc(d->K * sizeof(float));
+    for (int64_t i = 0; i < nx; i++) x[i] = rnd(&seed);
+    for (int64_t i = 0; i < ny; i++) gy[i] = rnd(&seed);
+    size_t bytes;
+    CHECK(fc_conv2d_workspace_size(d, FC_CONV_AUTO, FC_PASS_BACKWARD_WEIGHTS, &bytes) ==
+          FC_SUCCESS);
+    void *ws = caller_ws ? malloc(bytes) : NULL;
+    int64_t before = fc_conv_blocked_winograd_bwd_weights_runs();
+    CHECK(fc_conv2d_backward_weights(d, FC_CONV_AUTO, gy, x, gw, gb, ws, caller_ws ? bytes : 0) ==
+          FC_SUCCESS);
+    CHECK(fc_conv_blocked_winograd_bwd_weights_runs() == before + 1);
+    for (int64_t k = 0; k < d->K; k++) {
+        double b = 0, bm = 0;
+        for (int64_t n = 0; n < d->N; n++)
+            for (int64_t q = 0; q < OH * OW; q++) {
+                b += gy[(n * d->K + k) * OH * OW + q];
+                bm += fabs(gy[(n * d->K + k) * OH * OW + q]);
+            }
+        CHECK(fabs(gb[k] - b) <= 1e-5 * (bm + 1));
+        for (int64_t c = 0; c < d->C; c++)
+            for (int r = 0; r < 3; r++)
+                for (int s = 0; s < 3; s++) {
+                    double acc = 0, mag = 0;
+                    for (int64_t n = 0; n < d->N; n++)
+                        for (int64_t oh = 0; oh < OH; oh++)
+                            for (int64_t ow = 0; ow < OW; ow++) {
+                                int64_t ih = oh - d->pad_top + r, iw = ow - d->pad_left + s;
+                                if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W) continue;
+                                double p = (double)gy[((n * d->K + k) * OH + oh) * OW + ow] *
+                                           x[((n * d->C + c) * d->H + ih) * d->W + iw];
+                                acc += p;
+                                mag += fabs(p);
+                            }
+                    CHECK(fabs(gw[(k * d->C + c) * 9 + r * 3 + s] - acc) <= g_tol * (mag + 1));
+                }
+    }
+    free(x); free(gy); free(gw); free(gb); free(ws);
+    return 0;
+}
+
 /* fn on each of n descriptors, in the thread's cache and in a caller's workspace. */
 static int run_each(const fc_conv2d_desc *ds, int n, unsigned seed,
                     int (*fn)(const fc_conv2d_desc *, unsigned, int)) {
@@ -161,8 +210,9 @@ int main(int argc, char **argv) {
     CHECK(run_each(wg, 3, 300u, run) == 0);
     CHECK(run_each(wg, 3, 400u, run_bwd) == 0);
     CHECK(fc_conv_blocked_nchw_winograd_runs() == wg_before + 12);
+    CHECK(run_each(wg, 3, 500u, run_bwdw) == 0);
     fc_conv_blocked_winograd_set_mode(-1);
     fc_conv_blocked_nchw_set_mode(-1);
-    printf("blocked NCHW forward and backward-data: ok\n");
+    printf("blocked NCHW forward, backward-data and backward-weights: ok\n");
     return 0;
 }

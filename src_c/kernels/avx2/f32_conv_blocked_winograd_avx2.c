@@ -4,4 +4,5 @@
 #define FC_BLOCKED_WG_INPUT_UKERNEL fc_f32_conv_blocked_wg_input_ukernel__avx2
 #define FC_BLOCKED_WG_OUTPUT_UKERNEL fc_f32_conv_blocked_wg_output_ukernel__avx2
 #define FC_BLOCKED_WG_FILTER_UKERNEL fc_f32_conv_blocked_wg_filter_ukernel__avx2
+#define FC_BLOCKED_WG_GRAD_UKERNEL fc_f32_conv_blocked_wg_grad_ukernel__avx2
 #include "kernels/f32_conv_blocked_winograd.inc"

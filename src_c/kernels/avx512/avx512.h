@@ -78,5 +78,6 @@ void fc_f32_conv_blocked_ukernel_16x10__avx512(const fc_blocked_args *a, int64_t
 void fc_f32_conv_blocked_wg_input_ukernel__avx512(const fc_blocked_wg_in *a);
 void fc_f32_conv_blocked_wg_output_ukernel__avx512(const fc_blocked_wg_out *a);
 void fc_f32_conv_blocked_wg_filter_ukernel__avx512(const fc_blocked_wg_filt *a);
+void fc_f32_conv_blocked_wg_grad_ukernel__avx512(const fc_blocked_wg_in *a);
 
 #endif

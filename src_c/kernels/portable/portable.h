@@ -80,5 +80,6 @@ void fc_f32_conv_blocked_ukernel_16x3__portable(const fc_blocked_args *a, int64_
 void fc_f32_conv_blocked_wg_input_ukernel__portable(const fc_blocked_wg_in *a);
 void fc_f32_conv_blocked_wg_output_ukernel__portable(const fc_blocked_wg_out *a);
 void fc_f32_conv_blocked_wg_filter_ukernel__portable(const fc_blocked_wg_filt *a);
+void fc_f32_conv_blocked_wg_grad_ukernel__portable(const fc_blocked_wg_in *a);
 
 #endif
