@@ -14,23 +14,10 @@ from fastconv import _C
 from library_hooks import forced, run_counter
 from reference import conv2d_backward_ref
 
+from .test_blocked_nchw_winograd import _cases, _grow, case_id, route  # noqa: F401 (fixture)
 from .test_winograd import FACTOR, assert_norm_close
 
 _runs = run_counter("fc_conv_blocked_winograd_bwd_weights_runs")
-
-
-def _cases(count, seed):
-    rng = np.random.default_rng(seed)
-    cases = []
-    while len(cases) < count:
-        N = int(rng.choice([1, 2, 3]))
-        C, K = int(rng.integers(1, 30)), int(rng.integers(1, 30))
-        pads = tuple(int(p) for p in rng.integers(0, 4, size=4))
-        H, W = int(rng.integers(1, 16)), int(rng.integers(1, 16))
-        if H + pads[0] + pads[1] < 3 or W + pads[2] + pads[3] < 3:
-            continue
-        cases.append(((N, C, H, W), (K, C, 3, 3), pads))
-    return cases
 
 
 CASES = _cases(16, seed=5003)
@@ -39,29 +26,6 @@ CASES = _cases(16, seed=5003)
 # images: 72 -> 64 at 60x60 batch 3 (F(4x4): 15 rows of 15 tiles an image).
 BANDS = [((3, 40, 45, 37), (48, 40, 3, 3), (1, 2, 0, 1)),
          ((3, 72, 60, 60), (64, 72, 3, 3), (1, 1, 1, 1))]
-
-
-def case_id(c):
-    xs, ws, pads = c
-    return f"x{'x'.join(map(str, xs))}-K{ws[0]}-p{''.join(map(str, pads))}"
-
-
-@pytest.fixture(params=["winograd_f23", "winograd_f43"])
-def route(request):
-    """Both hooks on; the rule under the hook picks the tile size by the shape."""
-    with forced("fc_conv_blocked_nchw_set_mode"), forced("fc_conv_blocked_winograd_set_mode"):
-        yield request.param
-
-
-def _sized(c, algo):
-    """c with its map sized so that the rule picks `algo`: F(4x4) on 49+ 4x4 tiles an
-    image (16+ in a batch > 1), F(2x2) below."""
-    (N, C, H, W), ws, pads = c
-    if algo == "winograd_f43":
-        H, W = max(H, 30), max(W, 30)
-    else:
-        N, H, W = 1, min(H, 12), min(W, 12)
-    return (N, C, H, W), ws, pads
 
 
 def _grads(xs, ws, pads, rng, mutate=None):
@@ -91,7 +55,7 @@ def _check(xs, ws, pads, algo, rng):
 
 @pytest.mark.parametrize("c", CASES, ids=case_id)
 def test_matches_reference(isa, threads, route, c, rng):
-    xs, ws, pads = _sized(c, route)
+    xs, ws, pads = _grow(c, route)
     assert _C.conv2d_plan_blocked_winograd(xs, ws[0], pads) == route
     _check(xs, ws, pads, route, rng)
 
