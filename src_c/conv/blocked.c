@@ -95,9 +95,9 @@ void fc_blocked_arrange_weights(int64_t K, int64_t C, int64_t T, const float *sr
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t ck = 0; ck < CBn * KB; ck++) {
         int64_t cb = ck / KB, kb = ck % KB;
-        int64_t kb0 = kb - kb % PB, b = kb - kb0, nb = fc_min64(PB, KB - kb0);
+        int64_t nb = fc_min64(PB, KB - (kb - kb % PB)); /* blocks of its pair */
         int64_t kn = fc_min64(CB, K - kb * CB); /* real k of the block */
-        float *dst = wb + kb0 * CBn * T * CB * CB + cb * T * CB * nb * CB + b * CB;
+        float *dst = wb + fc_blocked_weights_at(KB, CBn, T, kb, cb * CB, 0);
         for (int64_t t = 0; t < T; t++)
             for (int64_t i = 0; i < CB; i++, dst += nb * CB) {
                 int64_t c = cb * CB + i, j = 0;

@@ -32,6 +32,17 @@ static inline void fc_blocked_gather_run(const float *restrict src, int64_t stri
  * flipped ones (conv/bwd_data_flipped.c) read straight from w. */
 void fc_blocked_arrange_weights(int64_t K, int64_t C, int64_t T, const float *src, int64_t sk,
                                 int64_t sc, int64_t st, float *restrict wb);
+/* Where that arrangement keeps the 8 lanes (k = kb*8 + j) of output block kb against
+ * input channel c and tap t, for KB output blocks and CBn input blocks. */
+static inline int64_t fc_blocked_weights_at(int64_t KB, int64_t CBn, int64_t T, int64_t kb,
+                                            int64_t c, int64_t t) {
+    int64_t kb0 = kb - kb % FC_BLOCKED_KBLOCKS;
+    int64_t nb = KB - kb0 < FC_BLOCKED_KBLOCKS ? KB - kb0 : FC_BLOCKED_KBLOCKS;
+    return kb0 * CBn * T * FC_BLOCKED_CB * FC_BLOCKED_CB +
+           (c / FC_BLOCKED_CB) * T * FC_BLOCKED_CB * nb * FC_BLOCKED_CB +
+           (t * FC_BLOCKED_CB + c % FC_BLOCKED_CB) * nb * FC_BLOCKED_CB +
+           (kb - kb0) * FC_BLOCKED_CB;
+}
 
 /* One image of the forward pass. The input is padded (zeros around each plane, so the
  * kernel needs no boundary logic): xp[CB][Hp][Wp][8]. Weights
@@ -148,14 +159,23 @@ typedef fc_blocked_wg_in_fn fc_blocked_wg_grad_fn;
 typedef void (*fc_blocked_fn)(const fc_blocked_args *a, int64_t kb, int64_t nkb, int64_t q0,
                               int64_t np);
 
+/* The test hook's setting (fc_conv_blocked_winograd_set_mode: -1 the rule, 0 never, 1
+ * wherever Winograd serves), which conv2d.c's NCHW rule obeys too. */
+int fc_conv_blocked_winograd_override(void);
+/* Tile rows of a band of the Winograd passes over `all` tile rows of TW tiles (the
+ * batch's, across images): at most about `bytes` of transformed data (row_bytes a row)
+ * but at least min_tiles tiles, the bands as even as whole rows allow. */
+static inline int64_t fc_blocked_wg_band(int64_t all, int64_t TW, int64_t row_bytes,
+                                         int64_t bytes, int64_t min_tiles) {
+    int64_t most = fc_max64(fc_max64(1, bytes / row_bytes), fc_ceil_div(min_tiles, TW));
+    all = fc_max64(all, 1);
+    return fc_ceil_div(all, fc_ceil_div(all, most));
+}
 /* conv/blocked_winograd.c's pieces for a caller that transforms the filters on every
  * call (conv/blocked_nchw.c): fc_conv2d_blocked_winograd_transform_weights's work, of
  * d's filters w, or (flipped) of those of the layer whose backward-data d's forward is
  * (conv/bwd_data_flipped.h; w[d->C][d->K][3][3]); and the forward, whose fix-up of
  * non-finite outputs reads the same plain filters. */
-/* The test hook's setting (fc_conv_blocked_winograd_set_mode: -1 the rule, 0 never, 1
- * wherever Winograd serves), which conv2d.c's NCHW rule obeys too. */
-int fc_conv_blocked_winograd_override(void);
 fc_status fc_blocked_winograd_transform(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                         const float *w, int flipped, float *wb);
 fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm algo,

@@ -15,7 +15,6 @@
  * bounds (README); as there, a non-finite output (NaN, infinity, or a transform's
  * overflow) is recomputed directly, so it spoils only the outputs whose 3x3 receptive
  * field holds it. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "blocked.h"
@@ -76,11 +75,8 @@ static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_
         !fc_prod4(g->KB, CB, g->CBn, CB, &g->w_xi) || !fc_mul_ok(g->XI, g->w_xi, &t))
         return FC_SIZE_OVERFLOW;
     /* bands run over the batch's N * TH tile rows, across images */
-    int64_t all = d->N * g->TH;
-    int64_t most = fc_max64(fc_max64(1, FC_WGB_BAND_BYTES / row),
-                            fc_ceil_div(FC_WGB_BAND_MIN_TILES, g->TW));
-    int64_t bands = fc_ceil_div(fc_max64(all, 1), most);
-    g->band = fc_ceil_div(fc_max64(all, 1), bands); /* as even as whole rows allow */
+    g->band = fc_blocked_wg_band(d->N * g->TH, g->TW, row, FC_WGB_BAND_BYTES,
+                                 FC_WGB_BAND_MIN_TILES);
     if (!fc_mul_ok(g->band, row, &t)) return FC_SIZE_OVERFLOW;
     g->g1 = (fc_conv2d_desc){.N = g->XI, .C = d->C, .H = g->band, .W = g->TW, .K = d->K,
                              .R = 1, .S = 1, .stride_h = 1, .stride_w = 1,
@@ -151,19 +147,17 @@ fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d,
 static void transform(const wgb_geom *g, const fc_conv2d_desc *d, const float *w, int flipped,
                       float *wb) {
     const fc_kernels *kt = fc_kernels_active();
-    const int64_t PB = FC_BLOCKED_KBLOCKS, Cp = g->CBn * CB;
+    const int64_t Cp = g->CBn * CB;
     int64_t sk = flipped ? 9 : d->C * 9, sc = flipped ? d->K * 9 : 9;
     int64_t base = flipped ? 8 : 0, fr = flipped ? -3 : 3, fs = flipped ? -1 : 1;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t t = 0; t < g->KB * Cp; t++) {
-        int64_t kb = t / Cp, c = t % Cp, kb0 = kb - kb % PB;
-        int64_t nb = fc_min64(PB, g->KB - kb0);
+        int64_t kb = t / Cp, c = t % Cp;
         int kn = c < d->C ? (int)fc_min64(CB, d->K - kb * CB) : 0;
         fc_blocked_wg_filt f = {
             .w = kn ? w + kb * CB * sk + c * sc + base : w, .sk = sk, .fr = fr, .fs = fs,
             .kn = kn, .m = g->m, .pos = g->w_xi,
-            .dst = wb + kb0 * g->CBn * CB * CB + (c / CB) * CB * nb * CB + (c % CB) * nb * CB +
-                   (kb - kb0) * CB};
+            .dst = wb + fc_blocked_weights_at(g->KB, g->CBn, 1, kb, c, 0)};
         kt->conv_blocked.wg_filter(&f);
     }
 }

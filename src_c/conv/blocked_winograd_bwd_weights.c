@@ -36,6 +36,8 @@ typedef struct bww_geom {
     int m;
     int64_t XI, OH, OW, TH, TW, Cp, Kp;
     int64_t band;         /* tile rows of a band (of the batch's N * TH) */
+    int64_t xb, gyb, vy, du; /* floats of the workspace's pieces: x and grad_y blocked, a
+                                band's V and Y, dU */
     size_t gemm;          /* the GEMMs' arena bytes, a slice per thread */
 } bww_geom;
 
@@ -50,15 +52,15 @@ static fc_status geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, bww_geom 
     g->TW = fc_ceil_div(g->OW, g->m);
     g->Cp = fc_ceil_div(d->C, CB) * CB;
     g->Kp = fc_ceil_div(d->K, CB) * CB;
-    int64_t row, all = fc_max64(d->N * g->TH, 1);
+    int64_t row;
     if (!fc_prod4(g->XI * (g->Cp + g->Kp), g->TW, (int64_t)sizeof(float), 1, &row))
         return FC_SIZE_OVERFLOW;
-    int64_t most = fc_max64(fc_max64(1, BWW_BAND_BYTES / row),
-                            fc_ceil_div(BWW_BAND_MIN_TILES, g->TW));
-    int64_t bands = fc_ceil_div(all, most);
-    g->band = fc_ceil_div(all, bands);
-    int64_t T = g->band * g->TW, t;
-    if (!fc_prod4(g->XI, T, g->Cp + g->Kp, 1, &t)) return FC_SIZE_OVERFLOW;
+    g->band = fc_blocked_wg_band(d->N * g->TH, g->TW, row, BWW_BAND_BYTES, BWW_BAND_MIN_TILES);
+    int64_t T = g->band * g->TW;
+    if (!fc_prod4(d->N, g->Cp, d->H, d->W, &g->xb) ||
+        !fc_prod4(d->N, g->Kp, g->OH, g->OW, &g->gyb) ||
+        !fc_prod4(g->XI, T, g->Cp + g->Kp, 1, &g->vy) || !fc_prod4(g->XI, d->K, d->C, 1, &g->du))
+        return FC_SIZE_OVERFLOW;
     /* the positions' GEMMs split over the threads, one thread each: a team per GEMM
      * cost more in joins than it gained on the small ones (64 channels) */
     size_t one = fc_gemm_workspace(d->K, d->C, T, 1);
@@ -72,14 +74,9 @@ size_t fc_conv_blocked_nchw_winograd_bwd_weights_workspace(const fc_conv2d_desc 
                                                            fc_conv_algorithm algo) {
     bww_geom g;
     if (geom(d, algo, &g) != FC_SUCCESS) return SIZE_MAX;
-    int64_t xb, gyb, vy, du;
-    if (!fc_prod4(d->N, g.Cp, d->H, d->W, &xb) || !fc_prod4(d->N, g.Kp, g.OH, g.OW, &gyb) ||
-        !fc_prod4(g.XI, g.band * g.TW, g.Cp + g.Kp, 1, &vy) ||
-        !fc_prod4(g.XI, d->K, d->C, 1, &du))
-        return SIZE_MAX;
     size_t total = 0;
-    if (!fc_ws_add(&total, xb, sizeof(float)) || !fc_ws_add(&total, gyb, sizeof(float)) ||
-        !fc_ws_add(&total, vy, sizeof(float)) || !fc_ws_add(&total, du, sizeof(float)) ||
+    if (!fc_ws_add(&total, g.xb, sizeof(float)) || !fc_ws_add(&total, g.gyb, sizeof(float)) ||
+        !fc_ws_add(&total, g.vy, sizeof(float)) || !fc_ws_add(&total, g.du, sizeof(float)) ||
         g.gemm > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)g.gemm, 1))
         return SIZE_MAX;
     return total;
@@ -120,10 +117,10 @@ fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
         memset(gw, 0, (size_t)plane * 9 * sizeof(float));
         return FC_SUCCESS;
     }
-    float *xb = fc_arena_alloc(ws, (size_t)(d->N * g.Cp * d->H * d->W) * sizeof(float));
-    float *gyb = fc_arena_alloc(ws, (size_t)(d->N * g.Kp * g.OH * g.OW) * sizeof(float));
-    float *v = fc_arena_alloc(ws, (size_t)(g.XI * T * (g.Cp + g.Kp)) * sizeof(float));
-    float *du = fc_arena_alloc(ws, (size_t)(g.XI * plane) * sizeof(float));
+    float *xb = fc_arena_alloc(ws, (size_t)g.xb * sizeof(float));
+    float *gyb = fc_arena_alloc(ws, (size_t)g.gyb * sizeof(float));
+    float *v = fc_arena_alloc(ws, (size_t)g.vy * sizeof(float));
+    float *du = fc_arena_alloc(ws, (size_t)g.du * sizeof(float));
     char *gws = fc_arena_alloc(ws, g.gemm);
     if (!xb || !gyb || !v || !du || (g.gemm && !gws)) return FC_INVALID_WORKSPACE;
     float *y = v + g.XI * T * g.Cp;

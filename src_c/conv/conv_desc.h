@@ -24,9 +24,10 @@ typedef struct fc_conv_plan {
     int blocked_nchw;          /* forward through the blocked kernel with reorders
                                   (conv/blocked_nchw.c; AUTO's choice for 5x5, conv2d.c;
                                   algo stays the im2col it replaces) */
-    fc_conv_algorithm blocked_wg;  /* with blocked_nchw: FC_CONV_WINOGRAD_F23 / _F43 on
-                                  the blocked layout instead of the direct kernel
-                                  (conv2d.c's blocked_winograd); else FC_CONV_AUTO */
+    fc_conv_algorithm blocked_wg;  /* FC_CONV_WINOGRAD_F23 / _F43 on the blocked layout
+                                  (conv2d.c's blocked_winograd): with blocked_nchw instead
+                                  of the direct kernel, or AUTO's backward-weights
+                                  (conv/blocked_winograd_bwd_weights.c); else FC_CONV_AUTO */
 } fc_conv_plan;
 
 /* Checks d once, resolves FC_CONV_AUTO, sizes the workspace. */
