@@ -107,7 +107,8 @@ typedef struct fc_blocked_wg_in {
     int64_t h0, w0;           /* the first tile's input origin (m*th - pad_top, -pad_left);
                                  rows and columns outside the plane read as zeros */
     int64_t TW;
-    int m;
+    int m;                    /* output tile m x m (2 or 4), the tiles' stride */
+    int r;                    /* kernel r x r (3, or 5 with m 2): input tiles of m + r - 1 */
     float *v;
     int64_t pos;
     int64_t ts;               /* floats between consecutive tiles' 8 lanes (8: blocked) */
@@ -116,7 +117,7 @@ typedef struct fc_blocked_wg_in {
 typedef struct fc_blocked_wg_out {
     const float *m;
     int64_t pos, TW;
-    int mt;                   /* the tile's m */
+    int mt, r;                /* the tile's m and the kernel's r (as fc_blocked_wg_in's) */
     int64_t rows, OW;         /* output rows of the tile row (1..m) and columns */
     float *y;                 /* the block's plane at the tile row's first output row */
     const float *res;         /* the residual at the same place, or NULL (may be y) */
@@ -138,7 +139,7 @@ typedef struct fc_blocked_wg_out {
 typedef struct fc_blocked_wg_filt {
     const float *w;
     int64_t sk, fr, fs;
-    int kn, m;
+    int kn, m, r;             /* (m, r as fc_blocked_wg_in's) */
     float *dst;
     int64_t pos;
 } fc_blocked_wg_filt;
@@ -174,10 +175,15 @@ static inline int64_t fc_blocked_wg_band(int64_t all, int64_t TW, int64_t row_by
 /* conv/blocked_winograd.c's pieces for a caller that transforms the filters on every
  * call (conv/blocked_nchw.c): fc_conv2d_blocked_winograd_transform_weights's work, of
  * d's filters w, or (flipped) of those of the layer whose backward-data d's forward is
- * (conv/bwd_data_flipped.h; w[d->C][d->K][3][3]); and the forward, whose fix-up of
+ * (conv/bwd_data_flipped.h; w[d->C][d->K][R][S]); and the forward, whose fix-up of
  * non-finite outputs reads the same plain filters. */
 fc_status fc_blocked_winograd_transform(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                         const float *w, int flipped, float *wb);
+/* fc_conv2d_blocked_winograd_weights_size and _workspace_size at once. These three and
+ * the run serve 5x5 layers too (stride 1, no dilation), FC_CONV_WINOGRAD_F23 there
+ * meaning F(2x2,5x5), which the public functions do not. */
+fc_status fc_blocked_winograd_sizes(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                    size_t *wb_floats, size_t *bytes);
 fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                   const float *xb, const float *wb, const float *w, int flipped,
                                   const fc_epilogue *ep, float *yb, void *workspace,

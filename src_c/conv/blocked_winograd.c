@@ -1,6 +1,8 @@
 /* Winograd F(2x2,3x3) and F(4x4,3x3) on the blocked channel layout NCHW8c, for callers
  * that keep activations blocked (the inference plan): (m+2)^2 multiplications for m x m
- * outputs (16 for 4, 36 for 16) where the direct blocked kernel makes 9 per output.
+ * outputs (16 for 4, 36 for 16) where the direct blocked kernel makes 9 per output. For
+ * the NCHW forward's callers (conv/blocked_nchw.c) also F(2x2,5x5): 36 multiplications
+ * for 4 outputs against 100, its tiles 6x6 like F(4x4,3x3)'s, whose points it shares.
  * Three passes:
  *   input transform: each (m+2)x(m+2) input tile (stride m, zeros past the map) of a
  *     block's 8 channels -> BT d B, written as XI = (m+2)^2 blocked maps of the TH x TW
@@ -42,7 +44,8 @@
 
 typedef struct wgb_geom {
     int m;              /* output tile: m x m (2 or 4) */
-    int64_t XI;         /* transform positions, (m + 2)^2 */
+    int r;              /* kernel: r x r (3, or 5 with m 2) */
+    int64_t XI;         /* transform positions, (m + r - 1)^2 */
     int64_t OH, OW, TH, TW, CBn, KB;
     int64_t band;       /* tile rows of a band (the last may have fewer) */
     fc_conv2d_desc g1;  /* a band's products: a 1x1 convolution over XI images of tiles */
@@ -58,14 +61,24 @@ static int64_t pos_floats(int64_t blocks, int64_t rows, int64_t TW) {
     return blocks * rows * TW * CB + 16;
 }
 
-static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_geom *g) {
+/* Whether F(2x2,5x5) serves d (with FC_CONV_WINOGRAD_F23: internal callers only). */
+static int serves_5x5(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
+    return algo == FC_CONV_WINOGRAD_F23 && d->R == 5 && d->S == 5 && d->stride_h == 1 &&
+           d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1;
+}
+
+/* wide: F23 on a 5x5 layer is F(2x2,5x5) (else unsupported, as the public API says). */
+static fc_status make_geom_wide(const fc_conv2d_desc *d, fc_conv_algorithm algo, int wide,
+                                wgb_geom *g) {
     if (!d) return FC_INVALID_ARGUMENT;
     g->m = fc_winograd_tile(algo);
     if (!g->m) return FC_INVALID_ARGUMENT;
-    g->XI = (g->m + 2) * (g->m + 2);
     fc_status st = fc_conv2d_check(d, &g->OH, &g->OW);
     if (st != FC_SUCCESS) return st;
-    if (d->groups != 1 || !fc_winograd_serves(d)) return FC_UNSUPPORTED_ALGORITHM;
+    int five = wide && serves_5x5(d, algo);
+    if (d->groups != 1 || !(fc_winograd_serves(d) || five)) return FC_UNSUPPORTED_ALGORITHM;
+    g->r = five ? 5 : 3;
+    g->XI = (g->m + g->r - 1) * (g->m + g->r - 1);
     g->TH = fc_ceil_div(g->OH, g->m);
     g->TW = fc_ceil_div(g->OW, g->m);
     g->CBn = fc_ceil_div(d->C, CB);
@@ -82,6 +95,10 @@ static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_
                              .R = 1, .S = 1, .stride_h = 1, .stride_w = 1,
                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
     return FC_SUCCESS;
+}
+
+static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_geom *g) {
+    return make_geom_wide(d, algo, 0, g);
 }
 
 /* The plan's rule (fc_conv2d_plan_blocked_winograd), or the test hook's: -1 the rule, 0
@@ -147,16 +164,16 @@ fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d,
 static void transform(const wgb_geom *g, const fc_conv2d_desc *d, const float *w, int flipped,
                       float *wb) {
     const fc_kernels *kt = fc_kernels_active();
-    const int64_t Cp = g->CBn * CB;
-    int64_t sk = flipped ? 9 : d->C * 9, sc = flipped ? d->K * 9 : 9;
-    int64_t base = flipped ? 8 : 0, fr = flipped ? -3 : 3, fs = flipped ? -1 : 1;
+    const int64_t Cp = g->CBn * CB, T = g->r * g->r;
+    int64_t sk = flipped ? T : d->C * T, sc = flipped ? d->K * T : T;
+    int64_t base = flipped ? T - 1 : 0, fr = flipped ? -g->r : g->r, fs = flipped ? -1 : 1;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t t = 0; t < g->KB * Cp; t++) {
         int64_t kb = t / Cp, c = t % Cp;
         int kn = c < d->C ? (int)fc_min64(CB, d->K - kb * CB) : 0;
         fc_blocked_wg_filt f = {
             .w = kn ? w + kb * CB * sk + c * sc + base : w, .sk = sk, .fr = fr, .fs = fs,
-            .kn = kn, .m = g->m, .pos = g->w_xi,
+            .kn = kn, .m = g->m, .r = g->r, .pos = g->w_xi,
             .dst = wb + fc_blocked_weights_at(g->KB, g->CBn, 1, kb, c, 0)};
         kt->conv_blocked.wg_filter(&f);
     }
@@ -178,7 +195,7 @@ fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d,
 fc_status fc_blocked_winograd_transform(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                         const float *w, int flipped, float *wb) {
     wgb_geom g;
-    fc_status st = make_geom(d, algo, &g);
+    fc_status st = make_geom_wide(d, algo, 1, &g);
     if (st == FC_SUCCESS) transform(&g, d, w, flipped, wb);
     return st;
 }
@@ -208,6 +225,18 @@ fc_status fc_conv2d_blocked_winograd_workspace_size(const fc_conv2d_desc *d,
     return FC_SUCCESS;
 }
 
+fc_status fc_blocked_winograd_sizes(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                    size_t *wb_floats, size_t *bytes) {
+    wgb_geom g;
+    fc_status st = make_geom_wide(d, algo, 1, &g);
+    if (st != FC_SUCCESS) return st;
+    size_t gemm, b = workspace_bytes(&g, &gemm);
+    if (b == SIZE_MAX) return FC_SIZE_OVERFLOW;
+    *wb_floats = (size_t)(g.XI * g.w_xi);
+    *bytes = b;
+    return FC_SUCCESS;
+}
+
 /* What the output transform's fix-up reads: the input and plain filters of image n. */
 typedef struct wgb_fix {
     const fc_conv2d_desc *d;
@@ -227,17 +256,18 @@ static void fix_output(const void *ctx, int64_t oh, int64_t ow, float *v) {
         if (v[l] - v[l] == 0) continue;
         int64_t k = f->k0 + l;
         double acc = 0.0;
+        const int64_t R = d->R, S = d->S;
         for (int64_t c = 0; c < d->C; c++) {
             const float *plane = f->xb + ((f->n * CBn + c / CB) * d->H * d->W) * CB + c % CB;
-            for (int r = 0; r < 3; r++) {
+            for (int64_t r = 0; r < R; r++) {
                 int64_t h = oh + r - d->pad_top;
                 if (h < 0 || h >= d->H) continue;
-                for (int s = 0; s < 3; s++) {
+                for (int64_t s = 0; s < S; s++) {
                     int64_t x = ow + s - d->pad_left;
                     if (x < 0 || x >= d->W) continue;
                     acc += (double)plane[(h * d->W + x) * CB] *
-                           (f->flipped ? f->w[((c * d->K + k) * 3 + 2 - r) * 3 + 2 - s]
-                                       : f->w[((k * d->C + c) * 3 + r) * 3 + s]);
+                           (f->flipped ? f->w[((c * d->K + k) * R + R - 1 - r) * S + S - 1 - s]
+                                       : f->w[((k * d->C + c) * R + r) * S + s]);
                 }
             }
         }
@@ -259,7 +289,7 @@ fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm alg
                                   const fc_epilogue *ep, float *yb, void *workspace,
                                   size_t workspace_size) {
     wgb_geom g;
-    fc_status st = make_geom(d, algo, &g);
+    fc_status st = make_geom_wide(d, algo, 1, &g);
     if (st != FC_SUCCESS) return st;
     const fc_epilogue none = {NULL, NULL, NULL, 0};
     if (!ep) ep = &none;
@@ -294,7 +324,7 @@ fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm alg
             int64_t cb = r / rows, gr = t0 + r % rows, n = gr / g.TH, th = gr % g.TH;
             fc_blocked_wg_in in = {
                 .x = xb + (n * g.CBn + cb) * d->H * d->W * CB, .H = d->H, .W = d->W,
-                .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m,
+                .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m, .r = g.r,
                 .v = v + (cb * rows + r % rows) * g.TW * CB,
                 .pos = pos_floats(g.CBn, rows, g.TW), .ts = CB};
             kt->conv_blocked.wg_input(&in);
@@ -311,7 +341,7 @@ fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm alg
             wgb_fix f = {d, xb, w, flipped, n, kb * CB, g.m * th};
             fc_blocked_wg_out out = {
                 .m = m + (kb * rows + r % rows) * g.TW * CB,
-                .pos = pos_floats(g.KB, rows, g.TW), .TW = g.TW, .mt = g.m,
+                .pos = pos_floats(g.KB, rows, g.TW), .TW = g.TW, .mt = g.m, .r = g.r,
                 .rows = fc_min64(g.m, g.OH - g.m * th), .OW = g.OW, .y = yb + at,
                 .res = ep->residual ? ep->residual + at : NULL, .scale = scale + kb * CB,
                 .bias = bias + kb * CB, .relu = ep->relu != 0,

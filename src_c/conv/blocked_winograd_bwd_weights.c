@@ -140,14 +140,14 @@ fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
             if (b < CBn) {
                 fc_blocked_wg_in in = {
                     .x = xb + (n * CBn + b) * d->H * d->W * CB, .H = d->H, .W = d->W,
-                    .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m,
+                    .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m, .r = 3,
                     .v = v + at * g.Cp + b * CB, .pos = T * g.Cp, .ts = g.Cp};
                 kt->conv_blocked.wg_input(&in);
             } else {
                 int64_t kb = b - CBn;
                 fc_blocked_wg_in in = {
                     .x = gyb + (n * KB + kb) * g.OH * g.OW * CB, .H = g.OH, .W = g.OW,
-                    .h0 = g.m * th, .w0 = 0, .TW = g.TW, .m = g.m,
+                    .h0 = g.m * th, .w0 = 0, .TW = g.TW, .m = g.m, .r = 3,
                     .v = y + at * g.Kp + kb * CB, .pos = T * g.Kp, .ts = g.Kp};
                 kt->conv_blocked.wg_grad(&in);
             }

@@ -246,6 +246,21 @@ static int blocked_takes_3x3(const fc_conv2d_desc *d, int inplace) {
     return !inplace || d->N * OH * OW > 64;
 }
 
+/* 5x5 and larger kernels on 14x14 and larger output maps (16+ input channels) where
+ * im2col would read the weights in place: there too the blocked kernel (and F(2x2,5x5),
+ * blocked_winograd_5x5) wins. 2 threads, AVX-512, fastest of 15 alternating calls,
+ * batch 1, 5x5 padding 2, in-place im2col -> blocked (-> F(2x2,5x5)), ms: 14x14 64 ->
+ * 64 0.30 -> 0.21 (0.19), 128 -> 128 1.14 -> 0.75 (0.68), 256 -> 256 4.16 -> 2.90,
+ * 48 -> 128 0.37 -> 0.34 (0.27); batch 2 128 -> 128 1.16 -> 1.09 (1.01). Not on 7x7
+ * maps (160 -> 320: 0.96 -> 1.12). */
+static int blocked_takes_large_inplace(const fc_conv2d_desc *d, fc_conv_algorithm algo,
+                                       int inplace) {
+    int64_t OH, OW;
+    fc_conv2d_out_shape(d, &OH, &OW);
+    return algo == FC_CONV_IM2COL && inplace && d->R * d->S >= 25 && d->C >= 16 &&
+           OH * OW >= 14 * 14;
+}
+
 /* Whether AUTO's forward runs the blocked direct kernel with the reorders at the
  * call's edge (conv/blocked_nchw.c) instead of im2col + GEMM: large kernels (5x5 and
  * up) at stride 1 without dilation, 16+ input channels (or 6-15 with 16-32 output
@@ -267,7 +282,9 @@ static int blocked_takes_3x3(const fc_conv2d_desc *d, int inplace) {
 static int blocked_nchw_pays(const fc_conv2d_desc *d, fc_conv_algorithm algo, int inplace) {
     if (d->stride_h != 1 || d->stride_w != 1 || d->dilation_h != 1 || d->dilation_w != 1)
         return 0;
-    if ((algo != FC_CONV_IM2COL || inplace) && !blocked_takes_3x3(d, inplace)) return 0;
+    if ((algo != FC_CONV_IM2COL || inplace) && !blocked_takes_3x3(d, inplace) &&
+        !blocked_takes_large_inplace(d, algo, inplace))
+        return 0;
     /* 5x5 and larger with 6-15 input channels (LeNet's C3: 6 -> 16 5x5 at 14x14): a
      * GEMM of 16-32 rows and 150-375 deep wastes its tiles while the blocked kernel
      * runs at 6/8 or more of its lanes. 2 threads, AVX-512, medians of 60 alternating
@@ -369,10 +386,34 @@ static int bwd_blocked_flipped(const fc_conv2d_desc *d, fc_conv_algorithm asked,
  * 4 256 @ 14x14 5.0 -> 4.2 (4.9) and 4.8 -> 4.3 (5.2). Lost with 16 tiles: 512 @ 7x7
  * batch 4 (F(4x4)) 6.0 -> 8.1 and 6.4 -> 8.3, batch 1 backward-data (F(2x2)) 2.6 -> 4.5. */
 #define FC_BLOCKED_WG_MIN_TILES 48
+
+/* 5x5 layers (stride 1, no dilation) that the blocked forward takes run F(2x2,5x5)
+ * (conv/blocked_winograd.c) with 32+ channels in and out, 64+ on one side, under
+ * FC_PRECISION_HIGH (its error is F(4x4,3x3)'s order: the same points; worst measured
+ * 1.2-1.6 of the norm-wise unit, F(4x4)'s bound 16), or wherever the test hook says;
+ * the batch's tiles past FC_BLOCKED_WG_MIN_TILES as for 3x3. 2 threads, AVX-512,
+ * fastest of 9 alternating calls, blocked direct -> F(2x2,5x5) (torch), ms, forward
+ * then backward-data: AlexNet 96 -> 256 at 27x27 batch 16 64.8 -> 39.4 (63.3) and
+ * 66.5 -> 39.7 (64.5), batch 1 4.44 -> 2.91 (4.60) and 4.52 -> 3.15 (4.77); batch 8
+ * 64 -> 64 at 28x28 6.24 -> 4.56 (6.32) and 6.23 -> 4.68 (6.59), 48 -> 64 at 35x35
+ * 6.65 -> 4.82 (6.76) and 6.73 -> 4.89 (6.77), 64 -> 96 13.2 -> 8.2 (13.3); batch 1
+ * 192 -> 64 at 27x27 2.17 -> 1.58, 64 -> 64 at 28x28 0.72 -> 0.52. Even or lost at 32
+ * channels (batch 8 32 -> 32 at 14x14 0.37 -> 0.46 backward-data) and with 16 input
+ * channels (batch 8 16 -> 64 at 28x28 1.51 -> 1.66). */
+static int blocked_winograd_5x5(const fc_conv2d_desc *fd) {
+    if (fd->R != 5 || fd->S != 5 || fd->stride_h != 1 || fd->stride_w != 1 ||
+        fd->dilation_h != 1 || fd->dilation_w != 1 || fd->groups != 1)
+        return 0;
+    int forced = fc_conv_blocked_winograd_override();
+    if (forced >= 0) return forced;
+    return fc_precision_active() == FC_PRECISION_HIGH && fc_min64(fd->C, fd->K) >= 32 &&
+           fc_max64(fd->C, fd->K) >= 64;
+}
 static fc_conv_algorithm blocked_winograd(const fc_conv2d_desc *fd) {
     fc_conv_algorithm a;
-    if (!fc_winograd_serves(fd) || fc_conv2d_plan_blocked_winograd(fd, &a) != FC_SUCCESS ||
-        a == FC_CONV_DIRECT)
+    if (blocked_winograd_5x5(fd)) a = FC_CONV_WINOGRAD_F23;
+    else if (!fc_winograd_serves(fd) || fc_conv2d_plan_blocked_winograd(fd, &a) != FC_SUCCESS ||
+             a == FC_CONV_DIRECT)
         return FC_CONV_AUTO;
     int64_t OH, OW, m = fc_winograd_tile(a);
     fc_conv2d_out_shape(fd, &OH, &OW);

@@ -1,0 +1,156 @@
+"""AUTO's NCHW forward and backward-data of 5x5 stride-1 layers through Winograd
+F(2x2,5x5) on the blocked layout (conv2d.c, blocked_winograd_5x5; conv/blocked_winograd.c):
+6x6 tiles with F(4x4,3x3)'s points, so its input transform, the filters (the
+backward-data's flipped) transformed on every call. Checked against the float64
+reference with both test hooks forcing the route on odd shapes (channels not multiples
+of 8, batch 1-3, asymmetric padding up to 4, every ISA, 1-3 threads), the epilogue
+through it, the non-finite fix-up reading 5x5 windows, and where the rule takes it."""
+
+import numpy as np
+import pytest
+
+import fastconv
+from library_hooks import forced, run_counter
+from reference import conv2d_backward_ref, conv2d_ref
+
+from .test_winograd import FACTOR, assert_norm_close   # Winograd's bound is norm-wise
+
+_runs = run_counter("fc_conv_blocked_nchw_winograd_runs")
+# F(2x2,5x5) shares F(4x4,3x3)'s points and so its bound's factor (measured worst over
+# 200 such cases on each ISA: 1.2-1.6 of the unit, against 16)
+F25 = FACTOR["winograd_f43"]
+
+
+def _cases(count, seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        N = int(rng.choice([1, 2, 3]))
+        C, K = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+        pads = tuple(int(p) for p in rng.integers(0, 5, size=4))   # a flipped forward: <= 4
+        H, W = int(rng.integers(1, 18)), int(rng.integers(1, 18))
+        if H + pads[0] + pads[1] < 5 or W + pads[2] + pads[3] < 5:
+            continue
+        cases.append(((N, C, H, W), (K, C, 5, 5), pads))
+    return cases
+
+
+CASES = _cases(16, seed=5525) + [((2, 64, 11, 9), (72, 64, 5, 5), (2, 2, 2, 2))]
+
+
+def case_id(c):
+    xs, ws, pads = c
+    return f"x{'x'.join(map(str, xs))}-K{ws[0]}-p{''.join(map(str, pads))}"
+
+
+@pytest.fixture
+def route():
+    with forced("fc_conv_blocked_nchw_set_mode"), forced("fc_conv_blocked_winograd_set_mode"):
+        yield
+
+
+def _padding(pads):
+    return ((pads[0], pads[1]), (pads[2], pads[3]))
+
+
+@pytest.mark.parametrize("c", CASES, ids=case_id)
+def test_forward_matches_reference(isa, threads, route, c, rng):
+    xs, ws, pads = c
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    before = _runs()
+    y = fastconv.conv2d(x, w, b, padding=_padding(pads))
+    assert _runs() == before + 1
+    ref = conv2d_ref(x, w, b, pads=pads)
+    absref = conv2d_ref(np.abs(x), np.abs(w), np.abs(b), pads=pads)
+    assert_norm_close(y, ref, absref, 25 * xs[1], F25, "forward")
+
+
+@pytest.mark.parametrize("c", CASES, ids=case_id)
+def test_backward_data_matches_reference(isa, threads, route, c, rng):
+    """The flipped forward: K and C swapped, the 5x5 filters turned around while they are
+    transformed; its padding is 4 - the layer's."""
+    xs, ws, pads = c
+    N, C, H, W = xs
+    OH, OW = H + pads[0] + pads[1] - 4, W + pads[2] + pads[3] - 4
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    gy = rng.standard_normal((N, ws[0], OH, OW)).astype(np.float32)
+    before = _runs()
+    gx, _, _ = fastconv.conv2d_backward(gy, x, w, padding=_padding(pads), weight_grad=False)
+    assert _runs() == before + 1
+    ref = conv2d_backward_ref(gy, x, w, pads=pads)[0]
+    absref = conv2d_backward_ref(np.abs(gy), x, np.abs(w), pads=pads)[0]
+    assert_norm_close(gx, ref, absref, 25 * ws[0], F25, "grad_x")
+
+
+def test_forward_epilogue(isa, route, rng):
+    xs, ws, pads = (2, 20, 13, 12), (13, 20, 5, 5), (2, 1, 3, 2)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    scale = rng.uniform(-2, 2, 13).astype(np.float32)
+    bias = rng.standard_normal(13).astype(np.float32)
+    ref = conv2d_ref(x, w, pads=pads)
+    res = rng.standard_normal(ref.shape).astype(np.float32)
+    before = _runs()
+    y = fastconv.conv2d(x, w, bias, padding=_padding(pads), scale=scale, residual=res,
+                        relu=True)
+    assert _runs() == before + 1
+    want = np.maximum(scale[None, :, None, None] * ref + bias[None, :, None, None] + res, 0)
+    absref = np.abs(scale)[None, :, None, None] * conv2d_ref(np.abs(x), np.abs(w), pads=pads)
+    assert_norm_close(y, want, absref + np.abs(bias)[None, :, None, None] + np.abs(res),
+                      25 * 20 + 2, F25, "epilogue")
+
+
+def test_backward_data_nan_stays_in_its_window(isa, route, rng):
+    """A NaN in grad_y spoils only the grad_x pixels whose 5x5 window reads it; the
+    others, tiles holding it included, are recomputed directly from the flipped
+    filters and match the reference."""
+    N, C, K, H, h, c = 1, 24, 17, 14, 6, 7
+    x = rng.standard_normal((N, C, H, H)).astype(np.float32)
+    w = rng.standard_normal((K, C, 5, 5)).astype(np.float32)
+    gy = rng.standard_normal((N, K, H, H)).astype(np.float32)
+    gy[0, 5, h, c] = np.nan
+    before = _runs()
+    gx, _, _ = fastconv.conv2d_backward(gy, x, w, padding=2, weight_grad=False)
+    assert _runs() == before + 1
+    spoiled = np.zeros(gx.shape, bool)
+    spoiled[0, :, h - 2:h + 3, c - 2:c + 3] = True
+    assert np.isnan(gx[spoiled]).all() and np.isfinite(gx[~spoiled]).all()
+    pads = (2, 2, 2, 2)
+    ref = conv2d_backward_ref(np.nan_to_num(gy), x, w, pads=pads)[0]
+    absref = conv2d_backward_ref(np.abs(np.nan_to_num(gy)), x, np.abs(w), pads=pads)[0]
+    assert_norm_close(np.where(spoiled, 0, gx), np.where(spoiled, 0, ref), absref, 25 * K,
+                      F25, "grad_x")
+
+
+def _auto_and_direct(rng, xs, K):
+    """AUTO's forward as it is, and with Winograd forced off; whether Winograd ran."""
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((K, xs[1], 5, 5)).astype(np.float32) * 0.05
+    before = _runs()
+    y = fastconv.conv2d(x, w, padding=2)
+    took = _runs() - before
+    with forced("fc_conv_blocked_winograd_set_mode", 0):
+        direct = fastconv.conv2d(x, w, padding=2)
+    return y, direct, took
+
+
+def test_rule(rng):
+    """Without the hooks: AlexNet's 96 -> 256 at 27x27 and a batch-1 14x14 map with 64
+    channels take F(2x2,5x5); 32 channels in and out, 16 input channels, 7x7 maps (16
+    tiles) and set_precision('highest') do not."""
+    for xs, K in [((1, 96, 27, 27), 256), ((1, 64, 14, 14), 64)]:
+        y, direct, took = _auto_and_direct(rng, xs, K)
+        assert took == 1 and not np.array_equal(y, direct), (xs, K)
+    for xs, K in [((4, 32, 28, 28), 32), ((4, 16, 28, 28), 64), ((2, 64, 7, 7), 64)]:
+        y, direct, took = _auto_and_direct(rng, xs, K)
+        assert took == 0 and np.array_equal(y, direct), (xs, K)
+    before = fastconv.get_precision()
+    fastconv.set_precision("highest")
+    try:
+        y, direct, took = _auto_and_direct(rng, (1, 96, 27, 27), 256)
+    finally:
+        fastconv.set_precision(before)
+    assert took == 0 and np.array_equal(y, direct)
