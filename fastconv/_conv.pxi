@@ -284,10 +284,11 @@ def conv2d_blocked_forward(xb, tuple x_shape, wb, tuple w_shape, scale, bias, re
         st = fc_conv2d_blocked_forward(&d, px, pw, &ep, py, pws, nws)
     _check(st, "conv2d_nchw8c")
 
-def conv2d_plan_blocked_winograd(tuple xs, int64_t K, tuple pads):
-    """The algorithm name a plan holding activations in NCHW8c runs this 3x3 stride-1
-    forward by: "winograd_f23", "winograd_f43" or "direct"."""
-    cdef fc_conv2d_desc d = _conv_desc(xs, K, 3, 3, (1, 1), pads, (1, 1), 1)
+def conv2d_plan_blocked_winograd(tuple xs, int64_t K, tuple pads, int64_t R=3):
+    """The algorithm name a plan holding activations in NCHW8c runs this RxR (3 or 5)
+    stride-1 forward by: "winograd_f23" (F(2x2,5x5) on 5x5), "winograd_f43" or
+    "direct"."""
+    cdef fc_conv2d_desc d = _conv_desc(xs, K, R, R, (1, 1), pads, (1, 1), 1)
     cdef fc_conv_algorithm algo = FC_CONV_DIRECT
     _check(fc_conv2d_plan_blocked_winograd(&d, &algo), "conv2d")
     return ALGORITHM_NAMES[algo]
@@ -295,14 +296,14 @@ def conv2d_plan_blocked_winograd(tuple xs, int64_t K, tuple pads):
 
 def conv2d_blocked_winograd_transform_weights(w, str algorithm):
     """The transformed, arranged Winograd filters of w (K, C, 3, 3) for algorithm
-    "winograd_f23" or "winograd_f43", a flat float32 array for
-    conv2d_blocked_winograd_forward."""
-    cdef fc_conv2d_desc d = _conv_desc((1, w.shape[1], 3, 3), w.shape[0], w.shape[2],
-                                       w.shape[3], (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    "winograd_f23" or "winograd_f43", or w (K, C, 5, 5) for "winograd_f23" (F(2x2,5x5)),
+    a flat float32 array for conv2d_blocked_winograd_forward."""
+    cdef fc_conv2d_desc d = _conv_desc((1, w.shape[1], w.shape[2], w.shape[3]), w.shape[0],
+                                       w.shape[2], w.shape[3], (1, 1), (0, 0, 0, 0), (1, 1), 1)
     cdef fc_conv_algorithm algo = ALGORITHMS[algorithm]
     cdef size_t n = 0
     _check(fc_conv2d_blocked_winograd_weights_size(&d, algo, &n), "pack_nchw8c_weights")
-    cdef const float *pw = _fptr(w, d.K * d.C * 9, "weight")
+    cdef const float *pw = _fptr(w, d.K * d.C * d.R * d.S, "weight")
     wb = np.empty(n, dtype=np.float32)
     cdef float *pwb = _fptr(wb, n, "packed", True)
     cdef fc_status st
@@ -314,10 +315,11 @@ def conv2d_blocked_winograd_transform_weights(w, str algorithm):
 
 def conv2d_blocked_winograd_forward(str algorithm, xb, tuple x_shape, wb, w, scale, bias,
                                     residual, bint relu, yb, tuple pads, ws=None):
-    """conv2d_blocked_forward by Winograd (3x3, stride 1): wb from
-    conv2d_blocked_winograd_transform_weights(w, algorithm), w the plain (K, C, 3, 3)
+    """conv2d_blocked_forward by Winograd (3x3 or 5x5, stride 1): wb from
+    conv2d_blocked_winograd_transform_weights(w, algorithm), w the plain (K, C, R, R)
     filters."""
-    cdef fc_conv2d_desc d = _conv_desc(x_shape, w.shape[0], 3, 3, (1, 1), pads, (1, 1), 1)
+    cdef fc_conv2d_desc d = _conv_desc(x_shape, w.shape[0], w.shape[2], w.shape[3], (1, 1),
+                                       pads, (1, 1), 1)
     cdef fc_conv_algorithm algo = ALGORITHMS[algorithm]
     cdef int64_t OH = 0, OW = 0
     cdef size_t n = 0
@@ -326,7 +328,7 @@ def conv2d_blocked_winograd_forward(str algorithm, xb, tuple x_shape, wb, w, sca
     cdef int64_t cp = (d.C + 7) // 8 * 8, kp = (d.K + 7) // 8 * 8
     cdef const float *px = _fptr(xb, d.N * cp * d.H * d.W, "x")
     cdef const float *pwb = _fptr(wb, n, "weight")
-    cdef const float *pw = _fptr(w, d.K * d.C * 9, "weight")
+    cdef const float *pw = _fptr(w, d.K * d.C * d.R * d.S, "weight")
     cdef fc_epilogue ep = _epilogue(scale, bias, residual, relu, d.K, d.N * kp * OH * OW)
     cdef float *py = _fptr(yb, d.N * kp * OH * OW, "out", True)
     cdef size_t nws = 0
@@ -337,9 +339,10 @@ def conv2d_blocked_winograd_forward(str algorithm, xb, tuple x_shape, wb, w, sca
     _check(st, "conv2d_nchw8c")
 
 
-def conv2d_blocked_winograd_workspace_size(str algorithm, tuple xs, int64_t K, tuple pads):
-    """Bytes of workspace conv2d_blocked_winograd_forward needs."""
-    cdef fc_conv2d_desc d = _conv_desc(xs, K, 3, 3, (1, 1), pads, (1, 1), 1)
+def conv2d_blocked_winograd_workspace_size(str algorithm, tuple xs, int64_t K, tuple pads,
+                                           int64_t R=3):
+    """Bytes of workspace conv2d_blocked_winograd_forward needs (an RxR kernel)."""
+    cdef fc_conv2d_desc d = _conv_desc(xs, K, R, R, (1, 1), pads, (1, 1), 1)
     cdef size_t n = 0
     _check(fc_conv2d_blocked_winograd_workspace_size(&d, ALGORITHMS[algorithm], &n),
            "conv2d_nchw8c")

@@ -85,6 +85,11 @@ class Nchw8cWeights:
         return f"Nchw8cWeights(shape={self.shape}, algorithm={self.algorithm!r})"
 
 
+def _winograd_kernels(algorithm):
+    """The kernel sizes a Winograd algorithm serves on the blocked layout."""
+    return ((3, 3), (5, 5)) if algorithm == "winograd_f23" else ((3, 3),)
+
+
 def _algorithm(algorithm, fn):
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{fn}: algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
@@ -93,18 +98,20 @@ def _algorithm(algorithm, fn):
 
 def pack_nchw8c_weights(weight, algorithm="direct"):
     """weight (K, C, R, S) arranged once for conv2d_nchw8c; the Winograd algorithms take
-    3x3 weights (transformed once)."""
+    3x3 weights, "winograd_f23" 5x5 ones too (F(2x2,5x5)), transformed once."""
     fn = "pack_nchw8c_weights"
     algorithm = _algorithm(algorithm, fn)
     weight = _args.as_array(weight, "weight", fn, 4, "(K, C, R, S)")
     if min(weight.shape) < 1:
         raise ValueError(f"{fn}: weight of shape {tuple(weight.shape)} has an empty dimension")
-    positions = {"winograd_f23": 16, "winograd_f43": 36}.get(algorithm,
-                                                             int(np.prod(weight.shape[2:])))
-    if algorithm in _WINOGRAD and weight.shape[2:] != (3, 3):
+    if algorithm in _WINOGRAD and weight.shape[2:] not in _winograd_kernels(algorithm):
         raise fastconv_errors.UnsupportedError(
-            f"{fn}: algorithm {algorithm!r} takes a 3x3 weight, got shape "
-            f"{tuple(weight.shape)}")
+            f"{fn}: algorithm {algorithm!r} takes a "
+            f"{' or '.join(f'{r}x{s}' for r, s in _winograd_kernels(algorithm))} weight, "
+            f"got shape {tuple(weight.shape)}")
+    positions = int(np.prod(weight.shape[2:]))
+    if algorithm in _WINOGRAD:   # (m + r - 1)^2 transform positions
+        positions = (weight.shape[2] + (1 if algorithm == "winograd_f23" else 3)) ** 2
     _args.check_elements((_blocks(weight.shape[0]) * BLOCK, _blocks(weight.shape[1]) * BLOCK,
                           positions), "packed weight", fn)
     w = _args.to_float32(weight, "weight", fn)
@@ -123,8 +130,8 @@ def conv2d_nchw8c(xb, weight, bias=None, stride=1, padding=0, dilation=1, *, sca
         y = act(scale[k] * conv(x, weight)[n, k] + bias[k] + residual[n, k])
     with scale and bias (K,) and residual in yb's blocked shape (it may be a previous
     layer's output; the padded channels are ignored). padding as conv2d's. algorithm:
-    "direct" (the default for a plain weight), "winograd_f23" or "winograd_f43" (3x3,
-    stride 1, dilation 1); None takes a packed weight's own."""
+    "direct" (the default for a plain weight), "winograd_f23" (3x3 or 5x5: F(2x2,5x5))
+    or "winograd_f43" (3x3), stride 1, dilation 1; None takes a packed weight's own."""
     fn = "conv2d_nchw8c"
     xb = _args.as_array(xb, "x", fn, 5, "(N, C/8, H, W, 8)")
     if algorithm is not None:
@@ -145,10 +152,11 @@ def conv2d_nchw8c(xb, weight, bias=None, stride=1, padding=0, dilation=1, *, sca
                          f"{_blocks(C)}, H, W, {BLOCK}) (C={C} input channels), got "
                          f"{tuple(xb.shape)}")
     p = ConvParams(fn, (N, C, H, W), w_shape, stride, padding, dilation, 1)
-    if algorithm in _WINOGRAD and (w_shape[2:] != (3, 3) or p.stride != (1, 1) or
-                                   p.dilation != (1, 1)):
+    if algorithm in _WINOGRAD and (w_shape[2:] not in _winograd_kernels(algorithm) or
+                                   p.stride != (1, 1) or p.dilation != (1, 1)):
+        kernels = " or ".join(f"{r}x{s}" for r, s in _winograd_kernels(algorithm))
         raise fastconv_errors.UnsupportedError(
-            f"{fn}: algorithm {algorithm!r} serves 3x3 kernels with stride 1 and "
+            f"{fn}: algorithm {algorithm!r} serves {kernels} kernels with stride 1 and "
             f"dilation 1, got weight {w_shape}, stride {p.stride}, dilation {p.dilation}")
     OH, OW = p.out_shape[2:]
     out_shape = (N, _blocks(K), OH, OW, BLOCK)

@@ -498,8 +498,8 @@ class _Compiled:
         self.shapes[o] = (N, -(-K // 8), OH, OW, 8)
         self.logical[o] = p.out_shape
         r, relu = a["residual"], a["relu"]
-        if w.shape[2:] == (3, 3) and p.stride == (1, 1) and p.dilation == (1, 1):
-            algo = _C.conv2d_plan_blocked_winograd(xs, K, p.pads)
+        if w.shape[2:] in ((3, 3), (5, 5)) and p.stride == (1, 1) and p.dilation == (1, 1):
+            algo = _C.conv2d_plan_blocked_winograd(xs, K, p.pads, w.shape[2])
             if algo != "direct":
                 return self._conv_blocked_winograd(s, xs, p, algo)
         packed = a["_packed"]
@@ -518,9 +518,9 @@ class _Compiled:
         return run
 
     def _conv_blocked_winograd(self, s, xs, p, algo):
-        """A 3x3 stride-1 layer on the blocked layout by Winograd (algo "winograd_f23" or
-        "winograd_f43"): its filters transformed once (on the graph's step, for every
-        input shape)."""
+        """A 3x3 or 5x5 stride-1 layer on the blocked layout by Winograd (algo
+        "winograd_f23", F(2x2,5x5) on 5x5, or "winograd_f43"): its filters transformed
+        once (on the graph's step, for every input shape)."""
         a, o, i = s.a, s.out, s.ins[0]
         w, b, r, relu = a["w"], a["b"], a["residual"], a["relu"]
         packed = a["_packed"]
@@ -530,7 +530,7 @@ class _Compiled:
         wb = packed[key]
         self.algorithms = getattr(self, "algorithms", []) + [key]
         t = self._scratch(_C.conv2d_blocked_winograd_workspace_size(algo, xs, w.shape[0],
-                                                                    p.pads))
+                                                                    p.pads, w.shape[2]))
 
         def run(env):
             _C.conv2d_blocked_winograd_forward(algo, env[i], xs, wb, w, None, b,

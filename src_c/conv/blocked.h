@@ -149,7 +149,7 @@ typedef void (*fc_blocked_wg_out_fn)(const fc_blocked_wg_out *a);
 typedef void (*fc_blocked_wg_filt_fn)(const fc_blocked_wg_filt *a);
 /* Backward-weights (conv/blocked_winograd_bwd_weights.c) transforms grad_y's m x m
  * tiles by A g A^T with the same arguments: x the block's grad_y plane (H x W = the
- * output map), h0 = m * th, w0 = 0, (m+2)^2 positions written as the input transform's. */
+ * output map), h0 = m * th, w0 = 0, (m+r-1)^2 positions written as the input transform's. */
 typedef fc_blocked_wg_in_fn fc_blocked_wg_grad_fn;
 
 /* Output blocks [kb, kb + nkb) (kb even, nkb >= 1, kb + nkb <= KB) for the np (1..the
@@ -179,11 +179,6 @@ static inline int64_t fc_blocked_wg_band(int64_t all, int64_t TW, int64_t row_by
  * non-finite outputs reads the same plain filters. */
 fc_status fc_blocked_winograd_transform(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                         const float *w, int flipped, float *wb);
-/* fc_conv2d_blocked_winograd_weights_size and _workspace_size at once. These three and
- * the run serve 5x5 layers too (stride 1, no dilation), FC_CONV_WINOGRAD_F23 there
- * meaning F(2x2,5x5), which the public functions do not. */
-fc_status fc_blocked_winograd_sizes(const fc_conv2d_desc *d, fc_conv_algorithm algo,
-                                    size_t *wb_floats, size_t *bytes);
 fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                   const float *xb, const float *wb, const float *w, int flipped,
                                   const fc_epilogue *ep, float *yb, void *workspace,

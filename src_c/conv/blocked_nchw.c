@@ -162,7 +162,8 @@ static fc_status wg_sizes(const fc_conv2d_desc *d, fc_conv_algorithm algo, bw_si
     int64_t kp = fc_ceil_div(d->K, FC_BLOCKED_CB) * FC_BLOCKED_CB;
     if (!fc_prod4(d->N, cp, d->H, d->W, &s->xb) || !fc_prod4(d->N, kp, s->OH, s->OW, &s->yb))
         return FC_SIZE_OVERFLOW;
-    return fc_blocked_winograd_sizes(d, algo, &s->wb, &s->inner);
+    if ((st = fc_conv2d_blocked_winograd_weights_size(d, algo, &s->wb)) != FC_SUCCESS) return st;
+    return fc_conv2d_blocked_winograd_workspace_size(d, algo, &s->inner);
 }
 
 size_t fc_conv_blocked_nchw_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo) {

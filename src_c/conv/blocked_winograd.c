@@ -61,21 +61,19 @@ static int64_t pos_floats(int64_t blocks, int64_t rows, int64_t TW) {
     return blocks * rows * TW * CB + 16;
 }
 
-/* Whether F(2x2,5x5) serves d (with FC_CONV_WINOGRAD_F23: internal callers only). */
+/* Whether F(2x2,5x5) serves d: FC_CONV_WINOGRAD_F23 on a 5x5 layer. */
 static int serves_5x5(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
     return algo == FC_CONV_WINOGRAD_F23 && d->R == 5 && d->S == 5 && d->stride_h == 1 &&
            d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1;
 }
 
-/* wide: F23 on a 5x5 layer is F(2x2,5x5) (else unsupported, as the public API says). */
-static fc_status make_geom_wide(const fc_conv2d_desc *d, fc_conv_algorithm algo, int wide,
-                                wgb_geom *g) {
+static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_geom *g) {
     if (!d) return FC_INVALID_ARGUMENT;
     g->m = fc_winograd_tile(algo);
     if (!g->m) return FC_INVALID_ARGUMENT;
     fc_status st = fc_conv2d_check(d, &g->OH, &g->OW);
     if (st != FC_SUCCESS) return st;
-    int five = wide && serves_5x5(d, algo);
+    int five = serves_5x5(d, algo);
     if (d->groups != 1 || !(fc_winograd_serves(d) || five)) return FC_UNSUPPORTED_ALGORITHM;
     g->r = five ? 5 : 3;
     g->XI = (g->m + g->r - 1) * (g->m + g->r - 1);
@@ -95,10 +93,6 @@ static fc_status make_geom_wide(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                              .R = 1, .S = 1, .stride_h = 1, .stride_w = 1,
                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
     return FC_SUCCESS;
-}
-
-static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_geom *g) {
-    return make_geom_wide(d, algo, 0, g);
 }
 
 /* The plan's rule (fc_conv2d_plan_blocked_winograd), or the test hook's: -1 the rule, 0
@@ -125,6 +119,15 @@ int fc_conv_blocked_winograd_override(void) { return g_mode; }
  * 289-302); ResNet-50 batch 1 direct 47.7, F(2x2) 42.8, this rule 34.8-37.3, F(4x4) on
  * 14x14 too 37.3-39.0 (ort 41.9-42.7); batch 16 direct 740, F(2x2) 682, this rule 577
  * (ort 675-711). */
+/* 5x5 layers: F(2x2,5x5) with WGB_5X5_MIN_CHANNELS+ channels in and out (twice that
+ * on one side) on maps of 16+ tiles (7x7 and up). Zen 4, 2 threads, batch 1, padding 2,
+ * fastest of 21 alternating calls, direct -> F(2x2,5x5) (torch), ms: AlexNet 96 -> 256
+ * at 27x27 3.82 -> 1.91 (3.93), batch 8 30.0 -> 15.3 (35.0); 64 -> 192 at 27x27 1.91 ->
+ * 1.05 (2.06); GoogLeNet's 5x5 branches 32 -> 96 at 28x28 0.54 -> 0.34, 24 -> 64 at
+ * 14x14 0.082 -> 0.066, 32 -> 128 0.183 -> 0.115, 48 -> 128 at 7x7 0.086 -> 0.061; 64 ->
+ * 64 at 7x7 0.074 -> 0.054. Even with 16 (16 -> 32 at 28x28 0.115 -> 0.118, 16 -> 48 at
+ * 14x14 0.060 -> 0.058). */
+#define WGB_5X5_MIN_CHANNELS 24
 #define WGB_F43_MIN_TILES 49
 #define WGB_F43_MIN_TILES_BATCH 16
 fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, fc_conv_algorithm *algo) {
@@ -135,9 +138,16 @@ fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, fc_conv_algor
     *algo = FC_CONV_DIRECT;
     if (st == FC_UNSUPPORTED_ALGORITHM) return FC_SUCCESS;
     if (st != FC_SUCCESS) return st;
+    if (fc_precision_active() != FC_PRECISION_HIGH || g_mode == 0) return FC_SUCCESS;
+    if (g2.r == 5) { /* F(2x2,5x5): WGB_5X5 */
+        if (g_mode == 1 || (fc_min64(d->C, d->K) >= WGB_5X5_MIN_CHANNELS &&
+                            fc_max64(d->C, d->K) >= 2 * WGB_5X5_MIN_CHANNELS &&
+                            g2.TH * g2.TW >= 16))
+            *algo = FC_CONV_WINOGRAD_F23;
+        return FC_SUCCESS;
+    }
     st = make_geom(d, FC_CONV_WINOGRAD_F43, &g4);
     if (st != FC_SUCCESS) return st;
-    if (fc_precision_active() != FC_PRECISION_HIGH || g_mode == 0) return FC_SUCCESS;
     if (g_mode == 1 || (d->C >= 64 && d->K >= 64 && g2.TH * g2.TW >= 16))
         *algo = g4.TH * g4.TW >= WGB_F43_MIN_TILES ||
                         (d->N > 1 && d->N * g4.TH * g4.TW >= WGB_F43_MIN_TILES_BATCH)
@@ -195,7 +205,7 @@ fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d,
 fc_status fc_blocked_winograd_transform(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                         const float *w, int flipped, float *wb) {
     wgb_geom g;
-    fc_status st = make_geom_wide(d, algo, 1, &g);
+    fc_status st = make_geom(d, algo, &g);
     if (st == FC_SUCCESS) transform(&g, d, w, flipped, wb);
     return st;
 }
@@ -221,18 +231,6 @@ fc_status fc_conv2d_blocked_winograd_workspace_size(const fc_conv2d_desc *d,
     if (st != FC_SUCCESS) return st;
     size_t gemm, b = workspace_bytes(&g, &gemm);
     if (b == SIZE_MAX) return FC_SIZE_OVERFLOW;
-    *bytes = b;
-    return FC_SUCCESS;
-}
-
-fc_status fc_blocked_winograd_sizes(const fc_conv2d_desc *d, fc_conv_algorithm algo,
-                                    size_t *wb_floats, size_t *bytes) {
-    wgb_geom g;
-    fc_status st = make_geom_wide(d, algo, 1, &g);
-    if (st != FC_SUCCESS) return st;
-    size_t gemm, b = workspace_bytes(&g, &gemm);
-    if (b == SIZE_MAX) return FC_SIZE_OVERFLOW;
-    *wb_floats = (size_t)(g.XI * g.w_xi);
     *bytes = b;
     return FC_SUCCESS;
 }
@@ -289,7 +287,7 @@ fc_status fc_blocked_winograd_run(const fc_conv2d_desc *d, fc_conv_algorithm alg
                                   const fc_epilogue *ep, float *yb, void *workspace,
                                   size_t workspace_size) {
     wgb_geom g;
-    fc_status st = make_geom_wide(d, algo, 1, &g);
+    fc_status st = make_geom(d, algo, &g);
     if (st != FC_SUCCESS) return st;
     const fc_epilogue none = {NULL, NULL, NULL, 0};
     if (!ep) ep = &none;

@@ -1,4 +1,4 @@
-/* Backward-weights of a 3x3 stride-1 layer by Winograd on the blocked layout NCHW8c, for
+/* Backward-weights of a 3x3 (or 5x5: F(2x2,5x5)) stride-1 layer by Winograd on the blocked layout NCHW8c, for
  * AUTO's NCHW calls (conv2d.c), the reorders at the call's edge. The forward computes
  * each tile as AT [U . V] A with U = G g GT and V = BT x B, so the gradient of U is,
  * position by position, the sum over the tiles of (A gy AT) times V, and gw = GT dU G:
@@ -33,7 +33,7 @@
 #define BWW_LANES 64
 
 typedef struct bww_geom {
-    int m;
+    int m, r;             /* output tile m x m, kernel r x r (F(2x2,5x5): m 2, r 5) */
     int64_t XI, OH, OW, TH, TW, Cp, Kp;
     int64_t band;         /* tile rows of a band (of the batch's N * TH) */
     int64_t xb, gyb, vy, du; /* floats of the workspace's pieces: x and grad_y blocked, a
@@ -46,8 +46,11 @@ static fc_status geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, bww_geom 
     if (!g->m) return FC_INVALID_ARGUMENT;
     fc_status st = fc_conv2d_check(d, &g->OH, &g->OW);
     if (st != FC_SUCCESS) return st;
-    if (d->groups != 1 || !fc_winograd_serves(d)) return FC_UNSUPPORTED_ALGORITHM;
-    g->XI = (g->m + 2) * (g->m + 2);
+    int five = algo == FC_CONV_WINOGRAD_F23 && d->R == 5 && d->S == 5 && d->stride_h == 1 &&
+               d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1;
+    if (d->groups != 1 || !(fc_winograd_serves(d) || five)) return FC_UNSUPPORTED_ALGORITHM;
+    g->r = five ? 5 : 3;
+    g->XI = (g->m + g->r - 1) * (g->m + g->r - 1);
     g->TH = fc_ceil_div(g->OH, g->m);
     g->TW = fc_ceil_div(g->OW, g->m);
     g->Cp = fc_ceil_div(d->C, CB) * CB;
@@ -113,8 +116,9 @@ fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
     fc_status st = geom(d, algo, &g);
     if (st != FC_SUCCESS) return st;
     const int64_t T = g.band * g.TW, plane = d->K * d->C;
+    const int R = g.r, RS = g.r * g.r;
     if (d->N == 0) { /* no terms */
-        memset(gw, 0, (size_t)plane * 9 * sizeof(float));
+        memset(gw, 0, (size_t)(plane * RS) * sizeof(float));
         return FC_SUCCESS;
     }
     float *xb = fc_arena_alloc(ws, (size_t)g.xb * sizeof(float));
@@ -140,14 +144,14 @@ fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
             if (b < CBn) {
                 fc_blocked_wg_in in = {
                     .x = xb + (n * CBn + b) * d->H * d->W * CB, .H = d->H, .W = d->W,
-                    .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m, .r = 3,
+                    .h0 = g.m * th - d->pad_top, .w0 = -d->pad_left, .TW = g.TW, .m = g.m, .r = R,
                     .v = v + at * g.Cp + b * CB, .pos = T * g.Cp, .ts = g.Cp};
                 kt->conv_blocked.wg_input(&in);
             } else {
                 int64_t kb = b - CBn;
                 fc_blocked_wg_in in = {
                     .x = gyb + (n * KB + kb) * g.OH * g.OW * CB, .H = g.OH, .W = g.OW,
-                    .h0 = g.m * th, .w0 = 0, .TW = g.TW, .m = g.m, .r = 3,
+                    .h0 = g.m * th, .w0 = 0, .TW = g.TW, .m = g.m, .r = R,
                     .v = y + at * g.Kp + kb * CB, .pos = T * g.Kp, .ts = g.Kp};
                 kt->conv_blocked.wg_grad(&in);
             }
@@ -170,39 +174,39 @@ fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
     }
     /* gw = GT dU G, BWW_LANES filters at a time (each position's run of them
      * contiguous in dU); a non-finite entry recomputed directly */
-    const double *G = g.m == 2 ? &wg_f23_G[0][0] : &wg_f43_G[0][0];
-    const int al = g.m + 2;
+    const double *G = R == 5 ? &wg_f25_G[0][0] : g.m == 2 ? &wg_f23_G[0][0] : &wg_f43_G[0][0];
+    const int al = g.m + R - 1;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t kc0 = 0; kc0 < plane; kc0 += BWW_LANES) {
         int64_t n = fc_min64(BWW_LANES, plane - kc0);
-        float t[6][3][BWW_LANES], o[9][BWW_LANES];
+        float t[6][5][BWW_LANES], o[25][BWW_LANES];
         for (int i = 0; i < al; i++) /* dU G: runs along the filters, vectorised */
-            for (int s = 0; s < 3; s++) {
+            for (int s = 0; s < R; s++) {
                 float *acc = t[i][s];
                 for (int64_t l = 0; l < n; l++) acc[l] = 0.0f;
                 for (int j = 0; j < al; j++) {
-                    float gjs = (float)G[j * 3 + s];
+                    float gjs = (float)G[j * R + s];
                     const float *row = du + (int64_t)(i * al + j) * plane + kc0;
                     if (gjs != 0.0f)
                         for (int64_t l = 0; l < n; l++) acc[l] += row[l] * gjs;
                 }
             }
-        for (int r = 0; r < 3; r++) /* GT (dU G) */
-            for (int s = 0; s < 3; s++) {
-                float *acc = o[r * 3 + s];
+        for (int r = 0; r < R; r++) /* GT (dU G) */
+            for (int s = 0; s < R; s++) {
+                float *acc = o[r * R + s];
                 for (int64_t l = 0; l < n; l++) acc[l] = 0.0f;
                 for (int i = 0; i < al; i++) {
-                    float gir = (float)G[i * 3 + r];
+                    float gir = (float)G[i * R + r];
                     if (gir != 0.0f)
                         for (int64_t l = 0; l < n; l++) acc[l] += gir * t[i][s][l];
                 }
             }
         for (int64_t l = 0; l < n; l++)
-            for (int q = 0; q < 9; q++) {
+            for (int q = 0; q < RS; q++) {
                 float f = o[q][l];
                 int64_t kc = kc0 + l;
-                if (!isfinite(f)) f = direct_grad(d, &g, gy, x, kc / d->C, kc % d->C, q / 3, q % 3);
-                gw[kc * 9 + q] = f;
+                if (!isfinite(f)) f = direct_grad(d, &g, gy, x, kc / d->C, kc % d->C, q / R, q % R);
+                gw[kc * RS + q] = f;
             }
     }
     return FC_SUCCESS;

@@ -636,10 +636,12 @@ FC_API fc_status fc_conv2d_blocked_forward(const fc_conv2d_desc *d, const float 
  * FC_INVALID_ARGUMENT): 3x3 kernels, stride 1, dilation 1, groups 1, any padding (else
  * FC_UNSUPPORTED_ALGORITHM); 2.25 (F23) or 4 (F43) times fewer multiplications than
  * fc_conv2d_blocked_forward, the error of the NCHW algorithm of that name (the README's
- * bounds). The weights are transformed and arranged once (only d's K and C matter); the
- * forward also takes the plain w[K][C][3][3], read only to recompute an output that came
- * out non-finite directly (a NaN or infinity spoils only the outputs whose receptive
- * field holds it). Otherwise as fc_conv2d_blocked_forward. */
+ * bounds). FC_CONV_WINOGRAD_F23 also serves 5x5 kernels (stride 1, dilation 1): F(2x2,5x5),
+ * 2.8 times fewer, F43's points and error order. The weights are transformed and arranged
+ * once (only d's K, C, R and S matter); the forward also takes the plain w[K][C][R][S],
+ * read only to recompute an output that came out non-finite directly (a NaN or infinity
+ * spoils only the outputs whose receptive field holds it). Otherwise as
+ * fc_conv2d_blocked_forward. */
 FC_API fc_status fc_conv2d_blocked_winograd_weights_size(const fc_conv2d_desc *d,
                                                          fc_conv_algorithm algo, size_t *floats);
 FC_API fc_status fc_conv2d_blocked_winograd_transform_weights(const fc_conv2d_desc *d,
@@ -655,8 +657,9 @@ FC_API fc_status fc_conv2d_blocked_winograd_forward(const fc_conv2d_desc *d,
                                                     const fc_epilogue *ep, float *yb,
                                                     void *workspace, size_t workspace_size);
 /* *algo = the algorithm a caller keeping activations in NCHW8c (an inference plan)
- * runs d's forward by: FC_CONV_WINOGRAD_F23 / _F43 (fc_conv2d_blocked_winograd_forward)
- * or FC_CONV_DIRECT (fc_conv2d_blocked_forward; always under FC_PRECISION_HIGHEST). */
+ * runs d's forward by: FC_CONV_WINOGRAD_F23 / _F43 (fc_conv2d_blocked_winograd_forward;
+ * on 5x5 kernels F23 only) or FC_CONV_DIRECT (fc_conv2d_blocked_forward; always under
+ * FC_PRECISION_HIGHEST). */
 FC_API fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d,
                                                  fc_conv_algorithm *algo);
 /* Max pooling of xb[N][ceil(C/8)][H][W][8] into yb[N][ceil(C/8)][OH][OW][8] as

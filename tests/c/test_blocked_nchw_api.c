@@ -122,7 +122,8 @@ static int run_bwd(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
 static int run_bwdw(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
     int64_t OH, OW;
     CHECK(fc_conv2d_output_shape(d, &OH, &OW) == FC_SUCCESS);
-    int64_t nx = d->N * d->C * d->H * d->W, nw = d->K * d->C * 9, ny = d->N * d->K * OH * OW;
+    int64_t RS = d->R * d->S;
+    int64_t nx = d->N * d->C * d->H * d->W, nw = d->K * d->C * RS, ny = d->N * d->K * OH * OW;
     float *x = malloc(nx * sizeof(float)), *gy = malloc(ny * sizeof(float));
     float *gw = malloc(nw * sizeof(float)), *gb = malloc(d->K * sizeof(float));
     for (int64_t i = 0; i < nx; i++) x[i] = rnd(&seed);
@@ -144,8 +145,8 @@ static int run_bwdw(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
             }
         CHECK(fabs(gb[k] - b) <= 1e-5 * (bm + 1));
         for (int64_t c = 0; c < d->C; c++)
-            for (int r = 0; r < 3; r++)
-                for (int s = 0; s < 3; s++) {
+            for (int r = 0; r < d->R; r++)
+                for (int s = 0; s < d->S; s++) {
                     double acc = 0, mag = 0;
                     for (int64_t n = 0; n < d->N; n++)
                         for (int64_t oh = 0; oh < OH; oh++)
@@ -157,7 +158,7 @@ static int run_bwdw(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
                                 acc += p;
                                 mag += fabs(p);
                             }
-                    CHECK(fabs(gw[(k * d->C + c) * 9 + r * 3 + s] - acc) <= g_tol * (mag + 1));
+                    CHECK(fabs(gw[(k * d->C + c) * RS + r * d->S + s] - acc) <= g_tol * (mag + 1));
                 }
     }
     free(x); free(gy); free(gw); free(gb); free(ws);
@@ -211,6 +212,16 @@ int main(int argc, char **argv) {
     CHECK(run_each(wg, 3, 400u, run_bwd) == 0);
     CHECK(fc_conv_blocked_nchw_winograd_runs() == wg_before + 12);
     CHECK(run_each(wg, 3, 500u, run_bwdw) == 0);
+    /* F(2x2,5x5) forced: odd channels and maps, asymmetric padding up to 4 */
+    const fc_conv2d_desc wg5[] = {
+        {1, 13, 9, 7, 5, 5, 5, 1, 1, 2, 0, 4, 1, 1, 1, 1},
+        {2, 9, 12, 11, 17, 5, 5, 1, 1, 2, 2, 1, 3, 1, 1, 1},
+    };
+    wg_before = fc_conv_blocked_nchw_winograd_runs();
+    CHECK(run_each(wg5, 2, 600u, run) == 0);
+    CHECK(run_each(wg5, 2, 700u, run_bwd) == 0);
+    CHECK(fc_conv_blocked_nchw_winograd_runs() == wg_before + 8);
+    CHECK(run_each(wg5, 2, 800u, run_bwdw) == 0);
     fc_conv_blocked_winograd_set_mode(-1);
     fc_conv_blocked_nchw_set_mode(-1);
     printf("blocked NCHW forward, backward-data and backward-weights: ok\n");

@@ -1,4 +1,4 @@
-/* Winograd F(2x2,3x3) and F(4x4,3x3) on the blocked layout through the C API
+/* Winograd F(2x2,3x3), F(4x4,3x3) and F(2x2,5x5) on the blocked layout through the C API
  * (fc_conv2d_blocked_winograd_*): on every ISA path this CPU runs, against a
  * double-precision reference with each algorithm's norm-wise bound, every epilogue combination,
  * the residual in place, a caller workspace of exactly the reported size, odd maps (a
@@ -24,12 +24,12 @@ static double ref(const fc_conv2d_desc *d, const float *x, const float *w, int64
     double acc = 0;
     *mag = 0;
     for (int64_t c = 0; c < d->C; c++)
-        for (int64_t r = 0; r < 3; r++)
-            for (int64_t s = 0; s < 3; s++) {
+        for (int64_t r = 0; r < d->R; r++)
+            for (int64_t s = 0; s < d->S; s++) {
                 int64_t ih = oh - d->pad_top + r, iw = ow - d->pad_left + s;
                 if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W) continue;
                 double p = (double)x[((n * d->C + c) * d->H + ih) * d->W + iw] *
-                           w[((k * d->C + c) * 3 + r) * 3 + s];
+                           w[((k * d->C + c) * d->R + r) * d->S + s];
                 acc += p;
                 *mag += fabs(p);
             }
@@ -41,10 +41,10 @@ static int check_case(const fc_conv2d_desc *d, fc_conv_algorithm algo, int combo
     int64_t OH, OW;
     CHECK(fc_conv2d_output_shape(d, &OH, &OW) == FC_SUCCESS);
     int64_t KB = blocks(d->K), CBn = blocks(d->C), P = OH * OW;
-    size_t nx = (size_t)(d->N * d->C * d->H * d->W), nw = (size_t)(d->K * d->C * 9);
+    size_t nx = (size_t)(d->N * d->C * d->H * d->W), nw = (size_t)(d->K * d->C * d->R * d->S);
     size_t nxb = (size_t)(d->N * CBn * 8 * d->H * d->W), nyb = (size_t)(d->N * KB * 8 * P);
     size_t ny = (size_t)(d->N * d->K * P), nwb, ws;
-    int64_t xi = algo == FC_CONV_WINOGRAD_F43 ? 36 : 16;
+    int64_t al = (algo == FC_CONV_WINOGRAD_F43 ? 4 : 2) + d->R - 1, xi = al * al;
     CHECK(fc_conv2d_blocked_winograd_weights_size(d, algo, &nwb) == FC_SUCCESS);
     CHECK(nwb == (size_t)(xi * KB * 8 * CBn * 8));
     CHECK(fc_conv2d_blocked_winograd_workspace_size(d, algo, &ws) == FC_SUCCESS);
@@ -61,8 +61,8 @@ static int check_case(const fc_conv2d_desc *d, fc_conv_algorithm algo, int combo
     CHECK(fc_conv2d_blocked_winograd_transform_weights(d, algo, w, wb, nwb) == FC_SUCCESS);
     fc_epilogue ep = {combo & 1 ? scale : NULL, combo & 2 ? bias : NULL, combo & 4 ? resb : NULL,
                       (combo & 8) != 0};
-    /* the norm-wise bound (README): f eps32 sqrt(9C) max|conv| and the epilogue, f = 4
-     * (F23), 16 (F43) */
+    /* the norm-wise bound (README): f eps32 sqrt(RSC) max|conv| and the epilogue, f = 4
+     * (F23), 16 (F43 and F(2x2,5x5), whose points are F43's) */
     double most = 0, mag;
     for (int64_t n = 0; n < d->N; n++)
         for (int64_t k = 0; k < d->K; k++)
@@ -71,7 +71,8 @@ static int check_case(const fc_conv2d_desc *d, fc_conv_algorithm algo, int combo
                     ref(d, x, w, n, k, oh, ow, &mag);
                     if (mag > most) most = mag;
                 }
-    double tol = (algo == FC_CONV_WINOGRAD_F43 ? 16 : 4) * 6e-8 * sqrt(9.0 * d->C + 2) *
+    double tol = (algo == FC_CONV_WINOGRAD_F43 || d->R == 5 ? 16 : 4) * 6e-8 *
+                 sqrt((double)(d->R * d->S) * d->C + 2) *
                  (2 * most + 2);
     for (int in_place = 0; in_place < (ep.residual ? 2 : 1); in_place++) {
         fc_epilogue e = ep;
@@ -117,8 +118,12 @@ int main(int argc, char **argv) {
          * 2 of 5), 40 -> 48 on 45x37 at batch 2 (8, 8 and 7 rows; 6 and 6) */
         {1, 64, 40, 40, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
         {2, 40, 45, 37, 48, 3, 3, 1, 1, 1, 2, 0, 1, 1, 1, 1},
+        /* F(2x2,5x5) only (F23 on a 5x5 kernel): odd maps, paddings 0-4, several bands */
+        {1, 11, 9, 7, 19, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},
+        {2, 5, 8, 11, 16, 5, 5, 1, 1, 0, 4, 3, 1, 1, 1, 1},
+        {1, 48, 26, 21, 24, 5, 5, 1, 1, 2, 1, 2, 2, 1, 1, 1},
     };
-    int ncases = few ? 5 : (int)(sizeof cases / sizeof cases[0]);
+    int ncases = (int)(sizeof cases / sizeof cases[0]);
     const fc_conv_algorithm algos[2] = {FC_CONV_WINOGRAD_F23, FC_CONV_WINOGRAD_F43};
     fc_isa best = fc_cpu_isa();
     for (int isa = 0; isa <= (int)best; isa++) {
@@ -126,7 +131,8 @@ int main(int argc, char **argv) {
         for (int a = 0; a < 2; a++)
             for (int combo = 0; combo < 16; combo++)
                 for (int i = 0; i < ncases; i++)
-                    if ((i < 5 || combo % 5 == 0) &&
+                    if ((i < 5 || (combo % 5 == 0 && !few) || (i == 7 && combo % 5 == 1)) &&
+                        (cases[i].R == 3 || algos[a] == FC_CONV_WINOGRAD_F23) &&
                         check_case(&cases[i], algos[a], combo, &seed))
                         return 1;
     }
@@ -186,6 +192,14 @@ int main(int argc, char **argv) {
               yes == FC_CONV_WINOGRAD_F43);
         CHECK(fc_conv2d_plan_blocked_winograd(&r2, &yes) == FC_SUCCESS && yes == FC_CONV_DIRECT);
         CHECK(fc_conv2d_plan_blocked_winograd(&r3, &yes) == FC_SUCCESS && yes == FC_CONV_DIRECT);
+        /* 5x5: F(2x2,5x5) from 24 channels (48 on one side) on 16+ tiles */
+        const fc_conv2d_desc r5 = {1, 96, 27, 27, 256, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1};
+        const fc_conv2d_desc r6 = {1, 16, 28, 28, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1};
+        const fc_conv2d_desc r7 = {1, 64, 5, 5, 64, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1};
+        CHECK(fc_conv2d_plan_blocked_winograd(&r5, &yes) == FC_SUCCESS &&
+              yes == FC_CONV_WINOGRAD_F23);
+        CHECK(fc_conv2d_plan_blocked_winograd(&r6, &yes) == FC_SUCCESS && yes == FC_CONV_DIRECT);
+        CHECK(fc_conv2d_plan_blocked_winograd(&r7, &yes) == FC_SUCCESS && yes == FC_CONV_DIRECT);
         CHECK(fc_set_precision(FC_PRECISION_HIGHEST) == FC_SUCCESS);
         CHECK(fc_conv2d_plan_blocked_winograd(&r1, &yes) == FC_SUCCESS && yes == FC_CONV_DIRECT);
         CHECK(fc_set_precision(FC_PRECISION_HIGH) == FC_SUCCESS);
@@ -200,7 +214,10 @@ int main(int argc, char **argv) {
     fc_conv2d_desc bad = *d;
     bad.stride_h = 2;
     CHECK(fc_conv2d_blocked_winograd_weights_size(&bad, FC_CONV_WINOGRAD_F43, &n) == FC_UNSUPPORTED_ALGORITHM);
-    bad = *d; bad.R = bad.S = 5;
+    bad = *d; bad.R = bad.S = 5; /* F(2x2,5x5) only: no F(4x4,5x5), no 7x7 */
+    CHECK(fc_conv2d_blocked_winograd_workspace_size(&bad, FC_CONV_WINOGRAD_F23, &ws) == FC_SUCCESS);
+    CHECK(fc_conv2d_blocked_winograd_workspace_size(&bad, FC_CONV_WINOGRAD_F43, &ws) == FC_UNSUPPORTED_ALGORITHM);
+    bad.R = bad.S = 7;
     CHECK(fc_conv2d_blocked_winograd_workspace_size(&bad, FC_CONV_WINOGRAD_F23, &ws) == FC_UNSUPPORTED_ALGORITHM);
     bad = *d; bad.C = 12; bad.K = 18; bad.groups = 2;
     CHECK(fc_conv2d_blocked_winograd_forward(&bad, FC_CONV_WINOGRAD_F23, one, one, one, NULL, out, NULL, 0) ==

@@ -93,7 +93,9 @@ def test_layouts_meet_at_other_steps(rng):
 
 def test_alexnet_pools_between_blocked_layers(isa, rng):
     """AlexNet at batch 1: the pools after conv2 and conv5 read blocked values and pool
-    in that layout (no reorder around them); the plan equals the NCHW one."""
+    in that layout (no reorder around them); conv2 (5x5, 96 -> 256 on 11x11) runs
+    F(2x2,5x5), the 3x3 layers on 5x5 maps (9 tiles) the direct kernel; the plan equals
+    the NCHW one."""
     model = fc.models.alexnet(num_classes=10)
     model.eval()
     x = rng.standard_normal((1, 3, 99, 99)).astype(np.float32)
@@ -104,6 +106,7 @@ def test_alexnet_pools_between_blocked_layers(isa, rng):
         [False, True, True]
     ops = [s.op for s in steps]
     assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
+    assert plan.algorithms()[1:] == ["nchw8c_winograd_f23"] + ["nchw8c"] * 3
     assert rel_err(y, model(x)) <= 1e-4
 
 
