@@ -415,10 +415,19 @@ static fc_conv_algorithm blocked_winograd(const fc_conv2d_desc *fd) {
     else if (!fc_winograd_serves(fd) || fc_conv2d_plan_blocked_winograd(fd, &a) != FC_SUCCESS ||
              a == FC_CONV_DIRECT)
         return FC_CONV_AUTO;
-    int64_t OH, OW, m = fc_winograd_tile(a);
+    int64_t OH, OW;
     fc_conv2d_out_shape(fd, &OH, &OW);
-    if (fd->N * fc_ceil_div(OH, m) * fc_ceil_div(OW, m) < FC_BLOCKED_WG_MIN_TILES &&
-        fc_conv_blocked_winograd_override() != 1)
+    if (fc_conv_blocked_winograd_override() == 1) return a;
+    /* F(4x4) below the floor falls back on F(2x2), which has 4x the tiles and less than
+     * half the filters to transform: 512 @ 7x7 at batch 4-11 (16-44 tiles of 4x4).
+     * Direct -> F(2x2) (torch), ms, forward then backward-data: batch 8 9.73 -> 7.88
+     * (9.22) and 9.52 -> 8.47 (9.24); batch 4 6.10 -> 4.68 (5.26) and 5.59 -> 5.60
+     * (5.60). */
+    if (a == FC_CONV_WINOGRAD_F43 &&
+        fd->N * fc_ceil_div(OH, 4) * fc_ceil_div(OW, 4) < FC_BLOCKED_WG_MIN_TILES)
+        a = FC_CONV_WINOGRAD_F23;
+    int64_t m = fc_winograd_tile(a);
+    if (fd->N * fc_ceil_div(OH, m) * fc_ceil_div(OW, m) < FC_BLOCKED_WG_MIN_TILES)
         return FC_CONV_AUTO;
     return a;
 }

@@ -161,11 +161,14 @@ def _winograd_and_direct(rng, xs):
 
 def test_rule(rng):
     """Without the Winograd hook: where the batch has 48+ tiles of the rule's size (a
-    Winograd result differs from the direct kernel's in its last bits), not on 512
-    channels at 7x7 batch 4 (16 tiles of 4x4) nor under set_precision('highest')."""
+    Winograd result differs from the direct kernel's in its last bits), F(2x2) where the
+    rule's F(4x4) has fewer (512 channels at 7x7 batch 4: 16 tiles of 4x4, 64 of 2x2),
+    not at batch 2 (32 tiles of 2x2) nor under set_precision('highest')."""
     y, direct, took = _winograd_and_direct(rng, (1, 64, 28, 28))
     assert took == 1 and not np.array_equal(y, direct)
     y, direct, took = _winograd_and_direct(rng, (4, 512, 7, 7))
+    assert took == 1 and not np.array_equal(y, direct)
+    y, direct, took = _winograd_and_direct(rng, (2, 512, 7, 7))
     assert took == 0 and np.array_equal(y, direct)
     before = fastconv.get_precision()
     fastconv.set_precision("highest")

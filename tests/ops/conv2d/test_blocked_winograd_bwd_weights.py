@@ -118,8 +118,9 @@ def test_empty_batch(route):
 @pytest.mark.skipif(fastconv._C.cpu_isa() != "avx512", reason="AVX-512's all_3x3 rule")
 def test_rule(rng):
     """Without the hooks, with AVX-512's table: 3x3 layers of 64+ channels where the
-    batch has 48+ tiles of the rule's size; not 512 channels at 7x7 batch 4 (16 tiles
-    of 4x4), not under set_precision('highest'), not an explicit algorithm."""
+    batch has 48+ tiles of the rule's size (F(2x2) where F(4x4) has fewer: 512 channels
+    at 7x7 batch 4); not at batch 2 (32 tiles of 2x2), not under
+    set_precision('highest'), not an explicit algorithm."""
     def takes(xs, **kw):
         x = rng.standard_normal(xs).astype(np.float32)
         w = rng.standard_normal((xs[1], xs[1], 3, 3)).astype(np.float32)
@@ -130,7 +131,8 @@ def test_rule(rng):
     fastconv.set_isa("avx512")
     try:
         assert takes((1, 64, 28, 28)) == 1
-        assert takes((4, 512, 7, 7)) == 0
+        assert takes((4, 512, 7, 7)) == 1
+        assert takes((2, 512, 7, 7)) == 0
         assert takes((1, 64, 28, 28), algorithm="im2col") == 0
         precision = fastconv.get_precision()
         fastconv.set_precision("highest")
