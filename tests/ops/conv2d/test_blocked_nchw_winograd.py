@@ -20,17 +20,18 @@ from .test_winograd import FACTOR, assert_norm_close   # Winograd's bound is nor
 _runs = run_counter("fc_conv_blocked_nchw_winograd_runs")
 
 
-def _cases(count, seed):
+def _cases(count, seed, R=3):
+    """Random R x R layers (3 or 5), paddings up to R - 1 (a flipped forward's limit)."""
     rng = np.random.default_rng(seed)
     cases = []
     while len(cases) < count:
         N = int(rng.choice([1, 2, 3]))
         C, K = int(rng.integers(1, 30)), int(rng.integers(1, 30))
-        pads = tuple(int(p) for p in rng.integers(0, 3, size=4))   # a flipped forward: <= 2
+        pads = tuple(int(p) for p in rng.integers(0, R, size=4))
         H, W = int(rng.integers(1, 16)), int(rng.integers(1, 16))
-        if H + pads[0] + pads[1] < 3 or W + pads[2] + pads[3] < 3:
+        if H + pads[0] + pads[1] < R or W + pads[2] + pads[3] < R:
             continue
-        cases.append(((N, C, H, W), (K, C, 3, 3), pads))
+        cases.append(((N, C, H, W), (K, C, R, R), pads))
     return cases
 
 
@@ -104,58 +105,72 @@ def test_backward_data_matches_reference(isa, threads, route, c, rng):
 
 def test_forward_epilogue(isa, route, rng):
     xs = (2, 20, 30, 29) if route == "winograd_f43" else (1, 20, 12, 11)
-    ws, pads = (13, 20, 3, 3), (1, 0, 2, 1)
-    assert _algo(xs, 13, pads) == route
+    assert _algo(xs, 13, (1, 0, 2, 1)) == route
+    epilogue_through_route(rng, xs, (13, 20, 3, 3), (1, 0, 2, 1), FACTOR[route])
+
+
+def epilogue_through_route(rng, xs, ws, pads, factor):
+    """scale, bias, a residual and ReLU fused into the forward (the route asserted
+    taken), within the bound plus the epilogue's own terms."""
+    K = ws[0]
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
-    scale = rng.uniform(-2, 2, 13).astype(np.float32)
-    bias = rng.standard_normal(13).astype(np.float32)
+    scale = rng.uniform(-2, 2, K).astype(np.float32)
+    bias = rng.standard_normal(K).astype(np.float32)
     ref = conv2d_ref(x, w, pads=pads)
     res = rng.standard_normal(ref.shape).astype(np.float32)
     before = _runs()
-    y = fastconv.conv2d(x, w, bias, padding=((1, 0), (2, 1)), scale=scale, residual=res,
-                        relu=True)
+    y = fastconv.conv2d(x, w, bias, padding=((pads[0], pads[1]), (pads[2], pads[3])),
+                        scale=scale, residual=res, relu=True)
     assert _runs() == before + 1
     want = np.maximum(scale[None, :, None, None] * ref + bias[None, :, None, None] + res, 0)
     absref = np.abs(scale)[None, :, None, None] * conv2d_ref(np.abs(x), np.abs(w), pads=pads)
     assert_norm_close(y, want, absref + np.abs(bias)[None, :, None, None] + np.abs(res),
-                      9 * 20 + 2, FACTOR[route], "epilogue")
+                      ws[2] * ws[3] * xs[1] + 2, factor, "epilogue")
 
 
 def test_backward_data_nan_stays_in_its_window(isa, route, rng):
     """A NaN in grad_y spoils only the grad_x pixels whose 3x3 window reads it; the
     others, tiles holding it included, are recomputed directly from the flipped
     filters and match the reference."""
-    N, C, K = 1, 24, 17
     H, h, c = (30, 10, 13) if route == "winograd_f43" else (12, 5, 6)
-    assert _algo((N, K, H, H), C, (1, 1, 1, 1)) == route
+    assert _algo((1, 17, H, H), 24, (1, 1, 1, 1)) == route
+    nan_stays_in_its_window(rng, H, h, c, 3, FACTOR[route])
+
+
+def nan_stays_in_its_window(rng, H, h, c, R, factor):
+    """The backward-data of a 24 -> 17 R x R layer (padding R // 2, H x H maps) with a
+    NaN at grad_y[0, 5, h, c]: NaN exactly in the R x R window around (h, c), the rest
+    within the bound; the route asserted taken."""
+    N, C, K, p = 1, 24, 17, R // 2
     x = rng.standard_normal((N, C, H, H)).astype(np.float32)
-    w = rng.standard_normal((K, C, 3, 3)).astype(np.float32)
+    w = rng.standard_normal((K, C, R, R)).astype(np.float32)
     gy = rng.standard_normal((N, K, H, H)).astype(np.float32)
     gy[0, 5, h, c] = np.nan
     before = _runs()
-    gx, _, _ = fastconv.conv2d_backward(gy, x, w, padding=1, weight_grad=False)
+    gx, _, _ = fastconv.conv2d_backward(gy, x, w, padding=p, weight_grad=False)
     assert _runs() == before + 1
     spoiled = np.zeros(gx.shape, bool)
-    spoiled[0, :, h - 1:h + 2, c - 1:c + 2] = True
+    spoiled[0, :, h - p:h + p + 1, c - p:c + p + 1] = True
     assert np.isnan(gx[spoiled]).all() and np.isfinite(gx[~spoiled]).all()
-    ref = conv2d_backward_ref(np.nan_to_num(gy), x, w, pads=(1, 1, 1, 1))[0]
-    absref = conv2d_backward_ref(np.abs(np.nan_to_num(gy)), x, np.abs(w), pads=(1, 1, 1, 1))[0]
-    assert_norm_close(np.where(spoiled, 0, gx), np.where(spoiled, 0, ref), absref, 9 * K,
-                      FACTOR[route], "grad_x")
+    ref = conv2d_backward_ref(np.nan_to_num(gy), x, w, pads=(p,) * 4)[0]
+    absref = conv2d_backward_ref(np.abs(np.nan_to_num(gy)), x, np.abs(w), pads=(p,) * 4)[0]
+    assert_norm_close(np.where(spoiled, 0, gx), np.where(spoiled, 0, ref), absref, R * R * K,
+                      factor, "grad_x")
 
 
-def _winograd_and_direct(rng, xs):
-    """AUTO's forward with the blocked route forced and the Winograd rule as it is, and
-    with Winograd forced off."""
+def winograd_and_direct(rng, xs, K=None, R=3, blocked=1):
+    """AUTO's forward of an R x R layer (K filters, default C; padding R // 2) with the
+    blocked route forced (blocked=1; -1: AUTO's rule) and the Winograd rule as it is,
+    and with Winograd forced off; and how many times Winograd ran."""
     x = rng.standard_normal(xs).astype(np.float32)
-    w = rng.standard_normal((xs[1], xs[1], 3, 3)).astype(np.float32) * 0.05
-    with forced("fc_conv_blocked_nchw_set_mode"):
+    w = rng.standard_normal((K or xs[1], xs[1], R, R)).astype(np.float32) * 0.05
+    with forced("fc_conv_blocked_nchw_set_mode", blocked):
         before = _runs()
-        y = fastconv.conv2d(x, w, padding=1)
+        y = fastconv.conv2d(x, w, padding=R // 2)
         took = _runs() - before
         with forced("fc_conv_blocked_winograd_set_mode", 0):
-            direct = fastconv.conv2d(x, w, padding=1)
+            direct = fastconv.conv2d(x, w, padding=R // 2)
     return y, direct, took
 
 
@@ -164,16 +179,16 @@ def test_rule(rng):
     Winograd result differs from the direct kernel's in its last bits), F(2x2) where the
     rule's F(4x4) has fewer (512 channels at 7x7 batch 4: 16 tiles of 4x4, 64 of 2x2),
     not at batch 2 (32 tiles of 2x2) nor under set_precision('highest')."""
-    y, direct, took = _winograd_and_direct(rng, (1, 64, 28, 28))
+    y, direct, took = winograd_and_direct(rng, (1, 64, 28, 28))
     assert took == 1 and not np.array_equal(y, direct)
-    y, direct, took = _winograd_and_direct(rng, (4, 512, 7, 7))
+    y, direct, took = winograd_and_direct(rng, (4, 512, 7, 7))
     assert took == 1 and not np.array_equal(y, direct)
-    y, direct, took = _winograd_and_direct(rng, (2, 512, 7, 7))
+    y, direct, took = winograd_and_direct(rng, (2, 512, 7, 7))
     assert took == 0 and np.array_equal(y, direct)
     before = fastconv.get_precision()
     fastconv.set_precision("highest")
     try:
-        y, direct, took = _winograd_and_direct(rng, (1, 64, 28, 28))
+        y, direct, took = winograd_and_direct(rng, (1, 64, 28, 28))
     finally:
         fastconv.set_precision(before)
     assert took == 0 and np.array_equal(y, direct)

@@ -14,6 +14,9 @@ import fastconv
 from library_hooks import forced, run_counter
 from reference import conv2d_backward_ref, conv2d_ref
 
+from .test_blocked_nchw_winograd import (_cases, case_id, epilogue_through_route,
+                                         nan_stays_in_its_window, winograd_and_direct)
+from .test_blocked_winograd_bwd_weights import _grads
 from .test_winograd import FACTOR, assert_norm_close   # Winograd's bound is norm-wise
 
 _runs = run_counter("fc_conv_blocked_nchw_winograd_runs")
@@ -24,26 +27,7 @@ _bww_runs = run_counter("fc_conv_blocked_winograd_bwd_weights_runs")
 F25 = FACTOR["winograd_f43"]
 
 
-def _cases(count, seed):
-    rng = np.random.default_rng(seed)
-    cases = []
-    while len(cases) < count:
-        N = int(rng.choice([1, 2, 3]))
-        C, K = int(rng.integers(1, 30)), int(rng.integers(1, 30))
-        pads = tuple(int(p) for p in rng.integers(0, 5, size=4))   # a flipped forward: <= 4
-        H, W = int(rng.integers(1, 18)), int(rng.integers(1, 18))
-        if H + pads[0] + pads[1] < 5 or W + pads[2] + pads[3] < 5:
-            continue
-        cases.append(((N, C, H, W), (K, C, 5, 5), pads))
-    return cases
-
-
-CASES = _cases(16, seed=5525) + [((2, 64, 11, 9), (72, 64, 5, 5), (2, 2, 2, 2))]
-
-
-def case_id(c):
-    xs, ws, pads = c
-    return f"x{'x'.join(map(str, xs))}-K{ws[0]}-p{''.join(map(str, pads))}"
+CASES = _cases(16, seed=5525, R=5) + [((2, 64, 11, 9), (72, 64, 5, 5), (2, 2, 2, 2))]
 
 
 @pytest.fixture
@@ -88,24 +72,10 @@ def test_backward_data_matches_reference(isa, threads, route, c, rng):
     assert_norm_close(gx, ref, absref, 25 * ws[0], F25, "grad_x")
 
 
-def _weight_grads(xs, ws, pads, rng, mutate=None):
-    N, C, H, W = xs
-    OH, OW = H + pads[0] + pads[1] - 4, W + pads[2] + pads[3] - 4
-    x = rng.standard_normal(xs).astype(np.float32)
-    w = rng.standard_normal(ws).astype(np.float32)
-    gy = rng.standard_normal((N, ws[0], OH, OW)).astype(np.float32)
-    if mutate:
-        mutate(x, gy)
-    before = _bww_runs()
-    _, gw, gb = fastconv.conv2d_backward(gy, x, w, padding=_padding(pads), input_grad=False)
-    assert _bww_runs() == before + 1
-    return x, w, gy, gw, gb
-
-
 @pytest.mark.parametrize("c", CASES, ids=case_id)
 def test_backward_weights_matches_reference(isa, threads, route, c, rng):
     xs, ws, pads = c
-    x, w, gy, gw, gb = _weight_grads(xs, ws, pads, rng)
+    x, w, gy, gw, gb = _grads(xs, ws, pads, rng)
     _, rw, rb = conv2d_backward_ref(gy, x, w, pads=pads)
     _, aw, ab = conv2d_backward_ref(np.abs(gy), np.abs(x), w, pads=pads)
     terms = gy.shape[0] * gy.shape[2] * gy.shape[3]
@@ -122,7 +92,7 @@ def test_backward_weights_non_finite(isa, route, rng):
         gy[0, 2, 4, 5] = np.inf
 
     pads = (2, 2, 2, 2)
-    x, w, gy, gw, _ = _weight_grads((1, 11, 14, 14), (9, 11, 5, 5), pads, rng, poison)
+    x, w, gy, gw, _ = _grads((1, 11, 14, 14), (9, 11, 5, 5), pads, rng, poison)
     with np.errstate(invalid="ignore"):
         _, rw, _ = conv2d_backward_ref(gy, x, w, pads=pads)
     np.testing.assert_array_equal(np.isnan(gw), np.isnan(rw))
@@ -138,55 +108,14 @@ def test_backward_weights_non_finite(isa, route, rng):
 
 
 def test_forward_epilogue(isa, route, rng):
-    xs, ws, pads = (2, 20, 13, 12), (13, 20, 5, 5), (2, 1, 3, 2)
-    x = rng.standard_normal(xs).astype(np.float32)
-    w = rng.standard_normal(ws).astype(np.float32)
-    scale = rng.uniform(-2, 2, 13).astype(np.float32)
-    bias = rng.standard_normal(13).astype(np.float32)
-    ref = conv2d_ref(x, w, pads=pads)
-    res = rng.standard_normal(ref.shape).astype(np.float32)
-    before = _runs()
-    y = fastconv.conv2d(x, w, bias, padding=_padding(pads), scale=scale, residual=res,
-                        relu=True)
-    assert _runs() == before + 1
-    want = np.maximum(scale[None, :, None, None] * ref + bias[None, :, None, None] + res, 0)
-    absref = np.abs(scale)[None, :, None, None] * conv2d_ref(np.abs(x), np.abs(w), pads=pads)
-    assert_norm_close(y, want, absref + np.abs(bias)[None, :, None, None] + np.abs(res),
-                      25 * 20 + 2, F25, "epilogue")
+    epilogue_through_route(rng, (2, 20, 13, 12), (13, 20, 5, 5), (2, 1, 3, 2), F25)
 
 
 def test_backward_data_nan_stays_in_its_window(isa, route, rng):
     """A NaN in grad_y spoils only the grad_x pixels whose 5x5 window reads it; the
     others, tiles holding it included, are recomputed directly from the flipped
     filters and match the reference."""
-    N, C, K, H, h, c = 1, 24, 17, 14, 6, 7
-    x = rng.standard_normal((N, C, H, H)).astype(np.float32)
-    w = rng.standard_normal((K, C, 5, 5)).astype(np.float32)
-    gy = rng.standard_normal((N, K, H, H)).astype(np.float32)
-    gy[0, 5, h, c] = np.nan
-    before = _runs()
-    gx, _, _ = fastconv.conv2d_backward(gy, x, w, padding=2, weight_grad=False)
-    assert _runs() == before + 1
-    spoiled = np.zeros(gx.shape, bool)
-    spoiled[0, :, h - 2:h + 3, c - 2:c + 3] = True
-    assert np.isnan(gx[spoiled]).all() and np.isfinite(gx[~spoiled]).all()
-    pads = (2, 2, 2, 2)
-    ref = conv2d_backward_ref(np.nan_to_num(gy), x, w, pads=pads)[0]
-    absref = conv2d_backward_ref(np.abs(np.nan_to_num(gy)), x, np.abs(w), pads=pads)[0]
-    assert_norm_close(np.where(spoiled, 0, gx), np.where(spoiled, 0, ref), absref, 25 * K,
-                      F25, "grad_x")
-
-
-def _auto_and_direct(rng, xs, K):
-    """AUTO's forward as it is, and with Winograd forced off; whether Winograd ran."""
-    x = rng.standard_normal(xs).astype(np.float32)
-    w = rng.standard_normal((K, xs[1], 5, 5)).astype(np.float32) * 0.05
-    before = _runs()
-    y = fastconv.conv2d(x, w, padding=2)
-    took = _runs() - before
-    with forced("fc_conv_blocked_winograd_set_mode", 0):
-        direct = fastconv.conv2d(x, w, padding=2)
-    return y, direct, took
+    nan_stays_in_its_window(rng, 14, 6, 7, 5, F25)
 
 
 def test_backward_weights_rule(rng):
@@ -207,15 +136,15 @@ def test_rule(rng):
     channels take F(2x2,5x5); 32 channels in and out, 16 input channels, 7x7 maps (16
     tiles) and set_precision('highest') do not."""
     for xs, K in [((1, 96, 27, 27), 256), ((1, 64, 14, 14), 64)]:
-        y, direct, took = _auto_and_direct(rng, xs, K)
+        y, direct, took = winograd_and_direct(rng, xs, K, 5, -1)
         assert took == 1 and not np.array_equal(y, direct), (xs, K)
     for xs, K in [((4, 32, 28, 28), 32), ((4, 16, 28, 28), 64), ((2, 64, 7, 7), 64)]:
-        y, direct, took = _auto_and_direct(rng, xs, K)
+        y, direct, took = winograd_and_direct(rng, xs, K, 5, -1)
         assert took == 0 and np.array_equal(y, direct), (xs, K)
     before = fastconv.get_precision()
     fastconv.set_precision("highest")
     try:
-        y, direct, took = _auto_and_direct(rng, (1, 96, 27, 27), 256)
+        y, direct, took = winograd_and_direct(rng, (1, 96, 27, 27), 256, 5, -1)
     finally:
         fastconv.set_precision(before)
     assert took == 0 and np.array_equal(y, direct)

@@ -29,8 +29,10 @@ BANDS = [((3, 40, 45, 37), (48, 40, 3, 3), (1, 2, 0, 1)),
 
 
 def _grads(xs, ws, pads, rng, mutate=None):
+    """x, w, grad_y and the layer's weight and bias gradients (R x R weights ws), the
+    route asserted taken."""
     N, C, H, W = xs
-    OH, OW = H + pads[0] + pads[1] - 2, W + pads[2] + pads[3] - 2
+    OH, OW = H + pads[0] + pads[1] - ws[2] + 1, W + pads[2] + pads[3] - ws[3] + 1
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
     gy = rng.standard_normal((N, ws[0], OH, OW)).astype(np.float32)
