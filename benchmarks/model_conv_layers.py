@@ -2,7 +2,9 @@
 fastconv (algorithm "auto") against PyTorch, alternating calls in one process (issue 16:
 "every conv layer ... no slower than PyTorch"). Layers of the same shape are timed once
 and counted; each row gives the fastest call of each contender (on a shared host the
-fastest is the uncontended time), the ratio fastconv / torch and fastconv's GFLOP/s.
+fastest is the uncontended time), the ratio fastconv / torch and fastconv's share of
+this machine's measured FMA peak (the bench's FMA loop on as many threads; Winograd's
+"effective" share counts the direct algorithm's multiply-adds, so it may pass 100%).
 
     THREADS=2 REPS=15 PYTHONPATH=. python benchmarks/model_conv_layers.py resnet18 16
 
@@ -18,6 +20,7 @@ import numpy as np
 import fastconv
 from fastconv import models, nn
 from fastconv.bench.ops import _fc_conv_pass, _torch_conv_pass, torch_or_none
+from fastconv.bench.peak import fma_gflops
 
 PASSES = ("fwd", "bwd_data", "bwd_weights")
 
@@ -66,7 +69,9 @@ def main():
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     totals = {p: [0.0, 0.0] for p in PASSES}
-    print(f"{name} batch {batch}, {threads} threads, fastest of {reps}; ms fastconv / torch")
+    peak = max(fma_gflops(threads) for _ in range(3))
+    print(f"{name} batch {batch}, {threads} threads, fastest of {reps}; ms fastconv / torch,"
+          f" ratio, % of the {peak:.0f} GFLOP/s peak")
     for (N, C, H, W, K, R, S, st, pad, g), count in conv_layers(name, batch).items():
         OH, OW = (H + 2 * pad - R) // st + 1, (W + 2 * pad - S) // st + 1
         x = rng.standard_normal((N, C, H, W), np.float32)
@@ -80,7 +85,7 @@ def main():
             a, b = fastest([fc, th], reps)
             totals[p][0] += a * count
             totals[p][1] += b * count
-            row += f" | {p} {a * 1e3:7.2f} {b * 1e3:7.2f} {a / b:5.2f} {flop / a / 1e9:5.0f}GF"
+            row += f" | {p} {a * 1e3:7.2f} {b * 1e3:7.2f} {a / b:5.2f} {flop / a / 1e7 / peak:4.0f}%"
         print(row, flush=True)
     for p, (a, b) in totals.items():
         print(f"total {p}: {a * 1e3:.1f} / {b * 1e3:.1f} ms = {a / b:.3f}")
