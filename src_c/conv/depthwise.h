@@ -37,6 +37,20 @@ typedef struct fc_depthwise_bwd_weights {
     float *gb;                /* accumulated into */
 } fc_depthwise_bwd_weights;
 
+/* The forward of up to `lanes` channels at once, one per vector lane, for maps too
+ * narrow for vectors along the width (conv/depthwise.c, run_forward_lanes): xt the
+ * channels' input rows the outputs read, transposed and padded, xt[hp][wp][lanes] (Wp
+ * columns a row, zeros over the padding); wt[R*S][lanes] the channels' taps;
+ * ot[OH*OW][lanes] the sums. Output (oh, ow), tap (r, s) reads xt row oh*sh + r*dil_h,
+ * column ow*sw + s*dil_w. */
+typedef struct fc_depthwise_lanes {
+    const float *xt;
+    int64_t Wp;
+    const float *wt;
+    int64_t R, S, sh, sw, dil_h, dil_w, OH, OW;
+    float *ot;
+} fc_depthwise_lanes;
+
 /* The three passes on a checked descriptor with its output size (the public entry
  * points check, convolution's plan hands its own checked descriptor over). */
 /* forward: y = the epilogue (conv/epilogue.h; never NULL) of the convolution. */
@@ -57,5 +71,6 @@ size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pa
 
 typedef void (*fc_depthwise_rows_fn)(const fc_depthwise_rows *a);
 typedef void (*fc_depthwise_bwd_weights_fn)(const fc_depthwise_bwd_weights *a);
+typedef void (*fc_depthwise_lanes_fn)(const fc_depthwise_lanes *a);
 
 #endif

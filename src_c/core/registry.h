@@ -77,6 +77,8 @@ typedef struct fc_kernels {
     struct {
         fc_depthwise_rows_fn forward;            /* also backward-data */
         fc_depthwise_bwd_weights_fn bwd_weights;
+        fc_depthwise_lanes_fn lanes;             /* forward, channels in the lanes */
+        int lanes_vl;                            /* ... lanes of its vectors */
     } depthwise;
 
     struct {  /* F(2x2,3x3) and F(4x4,3x3) tile transforms */

@@ -1,7 +1,8 @@
 /* Transposed and depthwise convolution through the C API: a caller workspace of
  * exactly the queried size, NULL workspace, the adjoint identity
  * <conv(x), y> == <x, conv_transpose(y)>, and the cropped path (output_padding beyond
- * the padding by >= the stride) with a caller workspace. */
+ * the padding by >= the stride) with a caller workspace; the depthwise forward with
+ * channels in the vector lanes on every ISA. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include "fastconv.h"
 
 #define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d %s\n", __FILE__, __LINE__, #c); return 1; } } while (0)
+
+int64_t fc_depthwise_lanes_runs(void); /* test hook, conv/depthwise.c */
 
 static float rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 9) & 0xffff) / 32768.0f - 1.0f; }
 
@@ -74,6 +77,54 @@ int main(void) {
     dd.multiplier = 0;
     CHECK(fc_depthwise_conv2d_forward(&dd, x, w, NULL, y) == FC_INVALID_SHAPE);
     free(x); free(y); free(w); free(cy); free(tx); free(tx2); free(buf);
+
+    /* the depthwise forward with channels in the lanes (rows of at most 8 outputs, one
+     * output channel per input channel), on every ISA path: 19 channels (no whole
+     * vector of 16, two of 8 and a part), stride 2 x 1, dilation 1 x 2, asymmetric
+     * padding, a bias; a caller workspace of exactly the queried size (one byte less
+     * refused) against double sums */
+    {
+        const fc_depthwise_conv2d_desc ld = {2, 19, 9, 6, 1, 3, 4, 2, 1, 1, 2, 2, 0, 1, 2};
+        int64_t LH, LW;
+        CHECK(fc_depthwise_conv2d_output_shape(&ld, &LH, &LW) == FC_SUCCESS && LW <= 8);
+        size_t lx = 2 * 19 * 9 * 6, ly = (size_t)(2 * 19 * LH * LW), lw = 19 * 12;
+        float *xl = malloc(lx * 4), *yl = malloc(ly * 4), *wl = malloc(lw * 4), bl[19];
+        for (size_t i = 0; i < lx; i++) xl[i] = rnd(&seed);
+        for (size_t i = 0; i < lw; i++) wl[i] = rnd(&seed);
+        for (int i = 0; i < 19; i++) bl[i] = rnd(&seed);
+        fc_isa best = fc_cpu_isa();
+        for (int isa = 0; isa <= (int)best; isa++) {
+            if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
+            size_t lws;
+            CHECK(fc_depthwise_conv2d_workspace_size(&ld, FC_PASS_FORWARD, &lws) == FC_SUCCESS);
+            void *lb = malloc(lws);
+            CHECK(fc_depthwise_conv2d_forward_ws(&ld, xl, wl, bl, yl, lb, lws - 1) ==
+                  FC_INVALID_WORKSPACE);
+            int64_t runs = fc_depthwise_lanes_runs();
+            CHECK(fc_depthwise_conv2d_forward_ws(&ld, xl, wl, bl, yl, lb, lws) == FC_SUCCESS);
+            CHECK(fc_depthwise_lanes_runs() == runs + 1);
+            for (int64_t n = 0; n < 2; n++)
+                for (int64_t c = 0; c < 19; c++)
+                    for (int64_t oh = 0; oh < LH; oh++)
+                        for (int64_t ow = 0; ow < LW; ow++) {
+                            double acc = bl[c], mag = fabs(bl[c]);
+                            for (int64_t r = 0; r < 3; r++)
+                                for (int64_t q = 0; q < 4; q++) {
+                                    int64_t ih = oh * 2 - 1 + r, iw = ow - 2 + 2 * q;
+                                    if (ih < 0 || ih >= 9 || iw < 0 || iw >= 6) continue;
+                                    double p = (double)xl[((n * 19 + c) * 9 + ih) * 6 + iw] *
+                                               wl[c * 12 + r * 4 + q];
+                                    acc += p;
+                                    mag += fabs(p);
+                                }
+                            float got = yl[((n * 19 + c) * LH + oh) * LW + ow];
+                            CHECK(fabs(got - acc) <= 1e-6 * (mag + 1));
+                        }
+            free(lb);
+        }
+        fc_set_isa(best);
+        free(xl); free(yl); free(wl);
+    }
     printf("ok\n");
     return 0;
 }
