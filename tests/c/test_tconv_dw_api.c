@@ -125,6 +125,41 @@ int main(void) {
         fc_set_isa(best);
         free(xl); free(yl); free(wl);
     }
+    /* its stride-1 backward-data (the forward of grad_y, taps turned around) on every ISA
+     * path, a caller workspace of exactly the queried size: the adjoint identity
+     * <conv(x), gy> == <x, grad_x> */
+    {
+        const fc_depthwise_conv2d_desc bd = {2, 19, 6, 7, 1, 3, 3, 1, 1, 1, 0, 2, 1, 1, 1};
+        int64_t BH, BW;
+        CHECK(fc_depthwise_conv2d_output_shape(&bd, &BH, &BW) == FC_SUCCESS);
+        size_t bx = 2 * 19 * 6 * 7, by = (size_t)(2 * 19 * BH * BW);
+        float *xb = malloc(bx * 4), *gxb = malloc(bx * 4), *yb = malloc(by * 4);
+        float *gyb = malloc(by * 4), wb[19 * 9];
+        for (size_t i = 0; i < bx; i++) xb[i] = rnd(&seed);
+        for (size_t i = 0; i < by; i++) gyb[i] = rnd(&seed);
+        for (int i = 0; i < 19 * 9; i++) wb[i] = rnd(&seed);
+        fc_isa best = fc_cpu_isa();
+        for (int isa = 0; isa <= (int)best; isa++) {
+            if (fc_set_isa((fc_isa)isa) != FC_SUCCESS) continue;
+            size_t bws;
+            CHECK(fc_depthwise_conv2d_workspace_size(&bd, FC_PASS_BACKWARD_DATA, &bws) ==
+                  FC_SUCCESS);
+            void *bb = malloc(bws);
+            int64_t runs = fc_depthwise_lanes_runs();
+            CHECK(fc_depthwise_conv2d_forward(&bd, xb, wb, NULL, yb) == FC_SUCCESS);
+            CHECK(fc_depthwise_conv2d_backward_data_ws(&bd, gyb, wb, gxb, bb, bws - 1) ==
+                  FC_INVALID_WORKSPACE);
+            CHECK(fc_depthwise_conv2d_backward_data_ws(&bd, gyb, wb, gxb, bb, bws) == FC_SUCCESS);
+            CHECK(fc_depthwise_lanes_runs() == runs + 2);
+            double l = 0, r = 0, mag = 0;
+            for (size_t i = 0; i < by; i++) { l += (double)yb[i] * gyb[i]; mag += fabs((double)yb[i] * gyb[i]); }
+            for (size_t i = 0; i < bx; i++) r += (double)xb[i] * gxb[i];
+            CHECK(fabs(l - r) <= 1e-5 * mag);
+            free(bb);
+        }
+        fc_set_isa(best);
+        free(xb); free(gxb); free(yb); free(gyb);
+    }
     printf("ok\n");
     return 0;
 }

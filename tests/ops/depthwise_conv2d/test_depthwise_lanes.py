@@ -1,23 +1,27 @@
 """The depthwise forward with channels in the vector lanes (conv/depthwise.c,
 run_forward_lanes): output rows of at most 8 columns, one output channel per input
-channel. Against the float64 reference on every ISA path (4, 8 or 16 lanes) and 1-3
-threads: channel counts that fill no whole vector, strides, dilations, asymmetric and
-large paddings, kernels up to 5x5 and 1x1, bias; the fused epilogue through conv2d; and
-where the route is taken (the test hook counts its runs)."""
+channel; and the stride-1 backward-data as that forward of grad_y with the taps turned
+around (input rows of at most 8 columns, padding up to the kernel's extent). Against
+the float64 reference on every ISA path (4, 8 or 16 lanes) and 1-3 threads: channel
+counts that fill no whole vector, strides, dilations, asymmetric and large paddings,
+kernels up to 5x5 and 1x1, bias; the fused epilogue through conv2d; and where the route
+is taken (the test hook counts its runs)."""
 import numpy as np
 import pytest
 
 import fastconv
 from conv_cases import padding_arg
 from library_hooks import run_counter
-from reference import assert_close, conv2d_ref
+from reference import assert_close, conv2d_backward_ref, conv2d_ref
 
 from .test_depthwise_conv2d import case_id
 
 _runs = run_counter("fc_depthwise_lanes_runs")
 
 
-def _cases(count, seed):
+def _cases(count, seed, backward_data=False):
+    """Random cases the forward's route serves (8 output columns at most), or the
+    backward-data's (stride 1, 8 input columns at most, padding up to the extent)."""
     rng = np.random.default_rng(seed)
     cases = []
     while len(cases) < count:
@@ -30,7 +34,11 @@ def _cases(count, seed):
         eh, ew = (R - 1) * dilation[0] + 1, (S - 1) * dilation[1] + 1
         if eh > H + pads[0] + pads[1] or ew > W + pads[2] + pads[3]:
             continue
-        if (W + pads[2] + pads[3] - ew) // stride[1] + 1 > 8:   # the route's 8 columns
+        if backward_data:
+            stride = (1, 1)
+            if W > 8 or max(pads[:2]) > eh - 1 or max(pads[2:]) > ew - 1:
+                continue
+        elif (W + pads[2] + pads[3] - ew) // stride[1] + 1 > 8:   # the route's 8 columns
             continue
         cases.append(dict(x_shape=(N, C, H, W), w_shape=(C, 1, R, S), stride=stride,
                           pads=pads, dilation=dilation))
@@ -91,6 +99,28 @@ def test_fused_epilogue(isa, case, rng):
         np.abs(b)[None, :, None, None] + np.abs(res)
     _, _, R, S = case["w_shape"]
     assert_close(y, want, absref, R * S + 3, what="epilogue")
+
+
+BWD_CASES = _cases(16, seed=7332, backward_data=True) + [
+    dict(x_shape=(2, 20, 7, 7), w_shape=(20, 1, 5, 5), stride=(1, 1), pads=(2, 2, 2, 2),
+         dilation=(1, 1))]
+
+
+@pytest.mark.parametrize("case", BWD_CASES, ids=case_id)
+def test_backward_data_matches_reference(isa, threads, case, rng):
+    x = rng.standard_normal(case["x_shape"]).astype(np.float32)
+    w = rng.standard_normal(case["w_shape"]).astype(np.float32)
+    C = case["x_shape"][1]
+    args = dict(stride=1, padding=padding_arg(case["pads"]), dilation=case["dilation"])
+    rargs = ((1, 1), case["pads"], case["dilation"], C)
+    gy = rng.standard_normal(conv2d_ref(x, w, None, *rargs).shape).astype(np.float32)
+    before = _runs()
+    gx, _, _ = fastconv.depthwise_conv2d_backward(gy, x, w, **args, weight_grad=False)
+    assert _runs() == before + 1
+    _, _, R, S = case["w_shape"]
+    assert_close(gx, conv2d_backward_ref(gy, x, w, *rargs)[0],
+                 conv2d_backward_ref(np.abs(gy), x, np.abs(w), *rargs)[0], R * S,
+                 what="grad_x")
 
 
 def test_route(rng):
