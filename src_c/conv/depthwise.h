@@ -51,6 +51,17 @@ typedef struct fc_depthwise_lanes {
     float *ot;
 } fc_depthwise_lanes;
 
+/* Backward-weights with channels in the lanes: xt as fc_depthwise_lanes's, gyt the
+ * channels' grad_y transposed, gyt[OH*OW][lanes]; gw[R*S][lanes] += the sum over the
+ * outputs of gyt times the input each tap reads there, gb[lanes] += the sum of gyt. */
+typedef struct fc_depthwise_lanes_bww {
+    const float *xt;
+    int64_t Wp;
+    const float *gyt;
+    int64_t R, S, sh, sw, dil_h, dil_w, OH, OW;
+    float *gw, *gb;
+} fc_depthwise_lanes_bww;
+
 /* The three passes on a checked descriptor with its output size (the public entry
  * points check, convolution's plan hands its own checked descriptor over). */
 /* forward: y = the epilogue (conv/epilogue.h; never NULL) of the convolution. */
@@ -72,5 +83,6 @@ size_t fc_depthwise_workspace(const fc_depthwise_conv2d_desc *d, fc_conv_pass pa
 typedef void (*fc_depthwise_rows_fn)(const fc_depthwise_rows *a);
 typedef void (*fc_depthwise_bwd_weights_fn)(const fc_depthwise_bwd_weights *a);
 typedef void (*fc_depthwise_lanes_fn)(const fc_depthwise_lanes *a);
+typedef void (*fc_depthwise_lanes_bww_fn)(const fc_depthwise_lanes_bww *a);
 
 #endif

@@ -29,7 +29,8 @@ static void init_portable(fc_kernels *t) {
                         .bwd_weights = fc_f32_conv_direct_bwd_weights_ukernel_4x3__portable},
         .depthwise = {.forward = fc_f32_depthwise_ukernel_2x8__portable,
                       .bwd_weights = fc_f32_depthwise_bwd_weights_ukernel_16x4__portable,
-                      .lanes = fc_f32_depthwise_lanes_ukernel_4__portable, .lanes_vl = 4},
+                      .lanes = fc_f32_depthwise_lanes_ukernel_4__portable,
+                      .lanes_bww = fc_f32_depthwise_lanes_bww_ukernel_4__portable, .lanes_vl = 4},
         .winograd = {.input_2x2 = fc_f32_winograd_input_ukernel_2x2__portable,
                      .input_4x4 = fc_f32_winograd_input_ukernel_4x4__portable,
                      .output_2x2 = fc_f32_winograd_output_ukernel_2x2__portable,
@@ -100,6 +101,7 @@ static void init_avx2(fc_kernels *t) {
     t->depthwise.forward = fc_f32_depthwise_ukernel_2x16__avx2;
     t->depthwise.bwd_weights = fc_f32_depthwise_bwd_weights_ukernel_16x8__avx2;
     t->depthwise.lanes = fc_f32_depthwise_lanes_ukernel_8__avx2;
+    t->depthwise.lanes_bww = fc_f32_depthwise_lanes_bww_ukernel_8__avx2;
     t->depthwise.lanes_vl = 8;
     t->winograd.input_2x2 = fc_f32_winograd_input_ukernel_2x2__avx2;
     t->winograd.input_4x4 = fc_f32_winograd_input_ukernel_4x4__avx2;
@@ -177,6 +179,7 @@ static void init_avx512(fc_kernels *t) {
     t->depthwise.forward = fc_f32_depthwise_ukernel_2x64__avx512;
     t->depthwise.bwd_weights = fc_f32_depthwise_bwd_weights_ukernel_16x16__avx512;
     t->depthwise.lanes = fc_f32_depthwise_lanes_ukernel_16__avx512;
+    t->depthwise.lanes_bww = fc_f32_depthwise_lanes_bww_ukernel_16__avx512;
     t->depthwise.lanes_vl = 16;
     t->winograd.input_2x2 = fc_f32_winograd_input_ukernel_2x2__avx512;
     t->winograd.input_4x4 = fc_f32_winograd_input_ukernel_4x4__avx512;

@@ -78,6 +78,7 @@ typedef struct fc_kernels {
         fc_depthwise_rows_fn forward;            /* also backward-data */
         fc_depthwise_bwd_weights_fn bwd_weights;
         fc_depthwise_lanes_fn lanes;             /* forward, channels in the lanes */
+        fc_depthwise_lanes_bww_fn lanes_bww;     /* ... backward-weights */
         int lanes_vl;                            /* ... lanes of its vectors */
     } depthwise;
 

@@ -120,6 +120,42 @@ int main(void) {
                             float got = yl[((n * 19 + c) * LH + oh) * LW + ow];
                             CHECK(fabs(got - acc) <= 1e-6 * (mag + 1));
                         }
+            /* backward-weights of the same layer, grad_y = the output: against double sums */
+            CHECK(fc_depthwise_conv2d_workspace_size(&ld, FC_PASS_BACKWARD_WEIGHTS, &lws) ==
+                  FC_SUCCESS);
+            free(lb);
+            lb = malloc(lws);
+            float gwl[19 * 12], gbl[19];
+            runs = fc_depthwise_lanes_runs();
+            CHECK(fc_depthwise_conv2d_backward_weights_ws(&ld, yl, xl, gwl, gbl, lb, lws - 1) ==
+                  FC_INVALID_WORKSPACE);
+            CHECK(fc_depthwise_conv2d_backward_weights_ws(&ld, yl, xl, gwl, gbl, lb, lws) ==
+                  FC_SUCCESS);
+            CHECK(fc_depthwise_lanes_runs() == runs + 1);
+            for (int64_t c = 0; c < 19; c++) {
+                double b = 0, bm = 0;
+                for (int64_t i = 0; i < 2 * LH * LW; i++) {
+                    double g = yl[(i / (LH * LW) * 19 + c) * LH * LW + i % (LH * LW)];
+                    b += g;
+                    bm += fabs(g);
+                }
+                CHECK(fabs(gbl[c] - b) <= 1e-5 * (bm + 1));
+                for (int64_t r = 0; r < 3; r++)
+                    for (int64_t q = 0; q < 4; q++) {
+                        double acc = 0, mag = 0;
+                        for (int64_t n = 0; n < 2; n++)
+                            for (int64_t oh = 0; oh < LH; oh++)
+                                for (int64_t ow = 0; ow < LW; ow++) {
+                                    int64_t ih = oh * 2 - 1 + r, iw = ow - 2 + 2 * q;
+                                    if (ih < 0 || ih >= 9 || iw < 0 || iw >= 6) continue;
+                                    double p = (double)yl[((n * 19 + c) * LH + oh) * LW + ow] *
+                                               xl[((n * 19 + c) * 9 + ih) * 6 + iw];
+                                    acc += p;
+                                    mag += fabs(p);
+                                }
+                        CHECK(fabs(gwl[c * 12 + r * 4 + q] - acc) <= 1e-5 * (mag + 1));
+                    }
+            }
             free(lb);
         }
         fc_set_isa(best);

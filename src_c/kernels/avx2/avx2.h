@@ -22,6 +22,7 @@ void fc_f32_conv_inplace_ukernel_6x2v__avx2(int64_t kc, int64_t m, int64_t nv, c
 void fc_f32_depthwise_ukernel_2x16__avx2(const fc_depthwise_rows *a);
 void fc_f32_depthwise_bwd_weights_ukernel_16x8__avx2(const fc_depthwise_bwd_weights *a);
 void fc_f32_depthwise_lanes_ukernel_8__avx2(const fc_depthwise_lanes *a);
+void fc_f32_depthwise_lanes_bww_ukernel_8__avx2(const fc_depthwise_lanes_bww *a);
 
 void fc_f32_winograd_input_ukernel_2x2__avx2(const fc_winograd_input *a);
 void fc_f32_winograd_input_ukernel_4x4__avx2(const fc_winograd_input *a);

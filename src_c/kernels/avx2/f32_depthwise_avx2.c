@@ -5,4 +5,5 @@
 #define FC_DEPTHWISE_UKERNEL fc_f32_depthwise_ukernel_2x16__avx2
 #define FC_DEPTHWISE_BWD_WEIGHTS_UKERNEL fc_f32_depthwise_bwd_weights_ukernel_16x8__avx2
 #define FC_DEPTHWISE_LANES_UKERNEL fc_f32_depthwise_lanes_ukernel_8__avx2
+#define FC_DEPTHWISE_LANES_BWW_UKERNEL fc_f32_depthwise_lanes_bww_ukernel_8__avx2
 #include "kernels/f32_depthwise.inc"

@@ -20,6 +20,7 @@ void fc_f32_conv_inplace_ukernel_6x2v__portable(int64_t kc, int64_t m, int64_t n
 void fc_f32_depthwise_ukernel_2x8__portable(const fc_depthwise_rows *a);
 void fc_f32_depthwise_bwd_weights_ukernel_16x4__portable(const fc_depthwise_bwd_weights *a);
 void fc_f32_depthwise_lanes_ukernel_4__portable(const fc_depthwise_lanes *a);
+void fc_f32_depthwise_lanes_bww_ukernel_4__portable(const fc_depthwise_lanes_bww *a);
 
 void fc_f32_winograd_input_ukernel_2x2__portable(const fc_winograd_input *a);
 void fc_f32_winograd_input_ukernel_4x4__portable(const fc_winograd_input *a);

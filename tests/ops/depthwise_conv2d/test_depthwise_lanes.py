@@ -1,7 +1,8 @@
 """The depthwise forward with channels in the vector lanes (conv/depthwise.c,
 run_forward_lanes): output rows of at most 8 columns, one output channel per input
-channel; and the stride-1 backward-data as that forward of grad_y with the taps turned
-around (input rows of at most 8 columns, padding up to the kernel's extent). Against
+channel; its backward-weights over the same transposed input; and the stride-1
+backward-data as that forward of grad_y with the taps turned around (input rows of at
+most 8 columns, padding up to the kernel's extent). Against
 the float64 reference on every ISA path (4, 8 or 16 lanes) and 1-3 threads: channel
 counts that fill no whole vector, strides, dilations, asymmetric and large paddings,
 kernels up to 5x5 and 1x1, bias; the fused epilogue through conv2d; and where the route
@@ -80,6 +81,25 @@ def test_matches_reference(isa, threads, case, rng):
     _, _, R, S = case["w_shape"]
     assert_close(y, conv2d_ref(x, w, b, *rargs), conv2d_ref(np.abs(x), np.abs(w), np.abs(b),
                                                            *rargs), R * S + 1, what="forward")
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_backward_weights_matches_reference(isa, threads, case, rng):
+    x = rng.standard_normal(case["x_shape"]).astype(np.float32)
+    w = rng.standard_normal(case["w_shape"]).astype(np.float32)
+    C = case["x_shape"][1]
+    args = dict(stride=case["stride"], padding=padding_arg(case["pads"]),
+                dilation=case["dilation"])
+    rargs = (case["stride"], case["pads"], case["dilation"], C)
+    gy = rng.standard_normal(conv2d_ref(x, w, None, *rargs).shape).astype(np.float32)
+    before = _runs()
+    _, gw, gb = fastconv.depthwise_conv2d_backward(gy, x, w, **args, input_grad=False)
+    assert _runs() == before + 1
+    _, rw, rb = conv2d_backward_ref(gy, x, w, *rargs)
+    _, aw, ab = conv2d_backward_ref(np.abs(gy), np.abs(x), w, *rargs)
+    terms = gy.shape[0] * gy.shape[2] * gy.shape[3]
+    assert_close(gw, rw, aw, terms, what="grad_weight")
+    assert_close(gb, rb, ab, terms, what="grad_bias")
 
 
 @pytest.mark.parametrize("case", CASES[-4:], ids=case_id)
