@@ -22,6 +22,27 @@ static int thread_id(void) {
 #endif
 }
 
+static int team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* One channel's weight and bias gradients from the threads' partial sums: its R*S + 1
+ * values at first + t * step (t <= RS, the last the bias) in each of nteam partials
+ * team_stride floats apart, added in thread order. */
+static void sum_partials(const float *first, int64_t team_stride, int nteam, int64_t step,
+                         int64_t RS, float *gw, float *gb) {
+    for (int64_t t = 0; t <= RS; t++) {
+        float s = 0.0f;
+        for (int q = 0; q < nteam; q++) s += first[q * team_stride + t * step];
+        if (t < RS) gw[t] = s;
+        else if (gb) *gb = s;
+    }
+}
+
 /* Checks the descriptor; sets OH, OW. */
 static fc_status dw_check(const fc_depthwise_conv2d_desc *d, int64_t *OH, int64_t *OW) {
     if (!d) return FC_INVALID_ARGUMENT;
@@ -512,20 +533,11 @@ static fc_status run_backward_weights_lanes(const fc_depthwise_conv2d_desc *d, i
         }
         /* Threads that ran no task still zeroed their partials before this barrier. */
         #pragma omp barrier
-        int nteam = 1;
-#ifdef _OPENMP
-        nteam = omp_get_num_threads();
-#endif
+        int nteam = team_size();
         #pragma omp for schedule(static)
-        for (int64_t c = 0; c < C; c++) {
-            int64_t at = c / VL * (RS + 1) * VL + c % VL;
-            for (int64_t t = 0; t <= RS; t++) {
-                float s = 0.0f;
-                for (int q = 0; q < nteam; q++) s += bufs[q * per + Hp * Wp * VL + P * VL + at + t * VL];
-                if (t < RS) gw[c * RS + t] = s;
-                else if (gb) gb[c] = s;
-            }
-        }
+        for (int64_t c = 0; c < C; c++)
+            sum_partials(bufs + Hp * Wp * VL + P * VL + c / VL * (RS + 1) * VL + c % VL, per,
+                         nteam, VL, RS, gw + c * RS, gb ? gb + c : NULL);
     }
     return FC_SUCCESS;
 }
@@ -574,19 +586,11 @@ fc_status fc_depthwise_run_backward_weights(const fc_depthwise_conv2d_desc *d, i
         }
         /* Threads that ran no task still zeroed their partials before this barrier. */
         #pragma omp barrier
-        int nteam = 1;
-#ifdef _OPENMP
-        nteam = omp_get_num_threads();
-#endif
+        int nteam = team_size();
         #pragma omp for schedule(static)
-        for (int64_t k = 0; k < K; k++) {
-            for (int64_t i = 0; i < part; i++) {
-                float s = 0.0f;
-                for (int p = 0; p < nteam; p++) s += partials[(p * K + k) * part + i];
-                if (i < RS) gw[k * RS + i] = s;
-                else if (gb) gb[k] = s;
-            }
-        }
+        for (int64_t k = 0; k < K; k++)
+            sum_partials(partials + k * part, K * part, nteam, 1, RS, gw + k * RS,
+                         gb ? gb + k : NULL);
     }
     return FC_SUCCESS;
 }
