@@ -86,28 +86,34 @@ fc_status fc_conv2d_blocked_weights_size(const fc_conv2d_desc *d, size_t *floats
 /* The output blocks in pairs (the kernel's), a pair's two blocks side by side so one
  * pointer reaches both: from wb + kb0 * CBn * T * 64 (kb0 = the pair's first block),
  * wb[cb][t][i][b][j] = weight (k = (kb0 + b)*8 + j, c = cb*8 + i, t) for the
- * nb = min(2, KB - kb0) blocks b of the pair, zero past K or C. Items (cb, kb), kb
- * inner: consecutive items read along the same rows of the source and fill the two
- * halves of a pair's lines one after the other. */
-void fc_blocked_arrange_weights(int64_t K, int64_t C, int64_t T, const float *src, int64_t sk,
-                                int64_t sc, int64_t st, float *restrict wb) {
-    int64_t KB = fc_ceil_div(K, CB), CBn = fc_ceil_div(C, CB), PB = FC_BLOCKED_KBLOCKS;
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t ck = 0; ck < CBn * KB; ck++) {
-        int64_t cb = ck / KB, kb = ck % KB;
-        int64_t nb = fc_min64(PB, KB - (kb - kb % PB)); /* blocks of its pair */
-        int64_t kn = fc_min64(CB, K - kb * CB); /* real k of the block */
-        float *dst = wb + fc_blocked_weights_at(KB, CBn, T, kb, cb * CB, 0);
-        for (int64_t t = 0; t < T; t++)
+ * nb = min(2, KB - kb0) blocks b of the pair, zero past K or C. */
+void fc_blocked_arrange_block(const fc_blocked_src *s, int64_t cb, int64_t kb,
+                              float *restrict wb) {
+    int64_t KB = fc_ceil_div(s->K, CB), CBn = fc_ceil_div(s->C, CB), PB = FC_BLOCKED_KBLOCKS;
+    int64_t nb = fc_min64(PB, KB - (kb - kb % PB)); /* blocks of its pair */
+    int64_t kn = fc_min64(CB, s->K - kb * CB);      /* real k of the block */
+    float *dst = wb + fc_blocked_weights_at(KB, CBn, s->T, kb, cb * CB, 0);
+    const float *blk = s->src + kb * CB * s->sk + cb * CB * s->sc;
+    int64_t cn = fc_min64(CB, s->C - cb * CB);
+    /* taps row by row of tc */
+    for (int64_t tr = 0; tr < s->T / s->tc; tr++)
+        for (int64_t tc = 0; tc < s->tc; tc++) {
+            const float *tap = blk + tr * s->str + tc * s->st;
             for (int64_t i = 0; i < CB; i++, dst += nb * CB) {
-                int64_t c = cb * CB + i, j = 0;
-                if (c < C) {
-                    const float *from = src + kb * CB * sk + c * sc + t * st;
-                    for (; j < kn; j++) dst[j] = from[j * sk];
-                }
+                int64_t j = 0;
+                if (i < cn)
+                    for (const float *from = tap + i * s->sc; j < kn; j++) dst[j] = from[j * s->sk];
                 for (; j < CB; j++) dst[j] = 0.0f;
             }
-    }
+        }
+}
+
+/* Items (cb, kb), kb inner: consecutive items read along the same rows of the source
+ * and fill the two halves of a pair's lines one after the other. */
+void fc_blocked_arrange_weights(const fc_blocked_src *s, float *restrict wb) {
+    int64_t KB = fc_ceil_div(s->K, CB), CBn = fc_ceil_div(s->C, CB);
+    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
+    for (int64_t ck = 0; ck < CBn * KB; ck++) fc_blocked_arrange_block(s, ck / KB, ck % KB, wb);
 }
 
 fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const float *w, float *wb,
@@ -119,7 +125,8 @@ fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const flo
     if (st != FC_SUCCESS) return st;
     if (wb_floats < need) return FC_INVALID_WORKSPACE;
     int64_t T = d->R * d->S;
-    fc_blocked_arrange_weights(d->K, d->C, T, w, d->C * T, T, 1, wb);
+    const fc_blocked_src src = {w, d->K, d->C, T, T, d->C * T, T, 0, 1};
+    fc_blocked_arrange_weights(&src, wb);
     return FC_SUCCESS;
 }
 

@@ -27,11 +27,20 @@ static inline void fc_blocked_gather_run(const float *restrict src, int64_t stri
 /* Output-channel blocks the kernel accumulates at once (fewer at the last one). */
 #define FC_BLOCKED_KBLOCKS 2
 
-/* The kernel's weight arrangement (below) of K x C x T weights whose (k, c, t) lies at
- * src[k*sk + c*sc + t*st]: the public transform's plain weights, and backward-data's
- * flipped ones (conv/bwd_data_flipped.c) read straight from w. */
-void fc_blocked_arrange_weights(int64_t K, int64_t C, int64_t T, const float *src, int64_t sk,
-                                int64_t sc, int64_t st, float *restrict wb);
+/* The kernel's weight arrangement (below) of K x C x T weights, T taps in rows of tc,
+ * (T a multiple of tc), whose (k, c, t) lies at src[k*sk + c*sc + (t / tc)*str +
+ * (t % tc)*st]: the public
+ * transform's plain weights (tc = T), backward-data's flipped ones
+ * (conv/bwd_data_flipped.c) and a phase's taps of them (conv/bwd_data_phases.c) read
+ * straight from w. */
+typedef struct fc_blocked_src {
+    const float *src;
+    int64_t K, C, T, tc, sk, sc, str, st;
+} fc_blocked_src;
+void fc_blocked_arrange_weights(const fc_blocked_src *s, float *restrict wb);
+/* The same for one (input block cb, output block kb) of it: 8 x 8 x T weights. */
+void fc_blocked_arrange_block(const fc_blocked_src *s, int64_t cb, int64_t kb,
+                              float *restrict wb);
 /* Where that arrangement keeps the 8 lanes (k = kb*8 + j) of output block kb against
  * input channel c and tap t, for KB output blocks and CBn input blocks. */
 static inline int64_t fc_blocked_weights_at(int64_t KB, int64_t CBn, int64_t T, int64_t kb,

@@ -38,9 +38,7 @@ static fc_status sizes(const fc_conv2d_desc *d, bn_sizes *s) {
     return fc_conv2d_blocked_workspace_size(&s->dp, &s->inner);
 }
 
-/* Bytes of the pieces both routes take: the blocked input and output, the arranged
- * (or transformed) weights, the inner call's workspace. */
-static size_t pieces_bytes(int64_t xb, int64_t yb, size_t wb, size_t inner) {
+size_t fc_blocked_pieces_bytes(int64_t xb, int64_t yb, size_t wb, size_t inner) {
     size_t total = 0;
     if (!fc_ws_add(&total, xb, sizeof(float)) || !fc_ws_add(&total, yb, sizeof(float)) ||
         wb > (size_t)INT64_MAX || !fc_ws_add(&total, (int64_t)wb, sizeof(float)) ||
@@ -51,7 +49,8 @@ static size_t pieces_bytes(int64_t xb, int64_t yb, size_t wb, size_t inner) {
 
 size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d) {
     bn_sizes s;
-    return sizes(d, &s) != FC_SUCCESS ? SIZE_MAX : pieces_bytes(s.xb, s.yb, s.wb, s.inner);
+    return sizes(d, &s) != FC_SUCCESS ? SIZE_MAX
+                                      : fc_blocked_pieces_bytes(s.xb, s.yb, s.wb, s.inner);
 }
 
 /* Test hooks (not in fastconv.h): -1 AUTO's rule (conv2d.c), 0 never, 1 every AUTO
@@ -71,10 +70,8 @@ FC_API int64_t fc_conv_blocked_nchw_winograd_runs(void) {
     return __atomic_load_n(&g_wg_runs, __ATOMIC_RELAXED);
 }
 
-/* xb[n][cb][hp][wp][8] = x[n][cb*8 + j][hp - pad_top][wp - pad_left], zero outside the
- * map and past C. */
-static void reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp, const float *x,
-                           float *xb) {
+void fc_blocked_reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp,
+                               const float *x, float *xb) {
     int64_t CBn = fc_ceil_div(d->C, FC_BLOCKED_CB), HW = d->H * d->W;
     int64_t rows = d->N * CBn * dp->H, rowlen = dp->W * FC_BLOCKED_CB;
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
@@ -122,7 +119,7 @@ static fc_status forward(const fc_conv2d_desc *d, const float *x, const float *w
     if (!xb || !yb || (!wb_given && !own) || (s.inner && !inner)) return FC_INVALID_WORKSPACE;
     __atomic_add_fetch(&g_runs, 1, __ATOMIC_RELAXED);
 
-    reorder_padded(d, &s.dp, x, xb);
+    fc_blocked_reorder_padded(d, &s.dp, x, xb);
     const float *wb = wb_given;
     if (!wb_given) {
         st = fc_conv2d_blocked_transform_weights(d, w, own, s.wb);
@@ -168,8 +165,9 @@ static fc_status wg_sizes(const fc_conv2d_desc *d, fc_conv_algorithm algo, bw_si
 
 size_t fc_conv_blocked_nchw_winograd_workspace(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
     bw_sizes s;
-    return wg_sizes(d, algo, &s) != FC_SUCCESS ? SIZE_MAX
-                                               : pieces_bytes(s.xb, s.yb, s.wb, s.inner);
+    return wg_sizes(d, algo, &s) != FC_SUCCESS
+               ? SIZE_MAX
+               : fc_blocked_pieces_bytes(s.xb, s.yb, s.wb, s.inner);
 }
 
 fc_status fc_conv_blocked_nchw_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo,

@@ -39,6 +39,15 @@ size_t fc_conv_blocked_nchw_winograd_bwd_weights_workspace(const fc_conv2d_desc 
 fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
                                                     fc_conv_algorithm algo, const float *gy,
                                                     const float *x, float *gw, fc_arena *ws);
+/* xb[n][cb][hp][wp][8] = x[n][cb*8 + j][hp - pad_top][wp - pad_left] (d's padding,
+ * dp->H x dp->W the padded map), zeros outside the map and past C: the NCHW input
+ * reordered and padded in one pass. */
+void fc_blocked_reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp, const float *x,
+                               float *xb);
+/* Bytes of the pieces these routes take: a blocked input and output (floats), arranged
+ * or transformed weights (floats), the inner call's workspace (bytes); SIZE_MAX on
+ * overflow. */
+size_t fc_blocked_pieces_bytes(int64_t xb, int64_t yb, size_t wb, size_t inner);
 /* The test hook's setting (-1: AUTO's rule, 0: never, 1: every AUTO forward of one
  * group, and every AUTO backward-data of one group with a flipped forward), which
  * fc_conv_plan_make obeys. */

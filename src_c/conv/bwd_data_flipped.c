@@ -97,7 +97,8 @@ fc_status fc_conv_bwd_data_flipped(const fc_conv2d_desc *d, const float *gy, con
  * channels at 7x7 batch 1 (1 thread, AVX-512). */
 static void arrange_flipped_blocked(const fc_conv2d_desc *d, const float *w, float *wb) {
     int64_t T = d->R * d->S;
-    fc_blocked_arrange_weights(d->C, d->K, T, w + T - 1, T, d->C * T, -1, wb);
+    const fc_blocked_src src = {w + T - 1, d->C, d->K, T, T, T, d->C * T, 0, -1};
+    fc_blocked_arrange_weights(&src, wb);
 }
 
 size_t fc_conv_bwd_data_flipped_blocked_workspace(const fc_conv2d_desc *d) {

@@ -2,6 +2,7 @@
 #include "blocked.h"
 #include "blocked_nchw.h"
 #include "bwd_data_flipped.h"
+#include "bwd_data_phases.h"
 #include "conv_desc.h"
 #include "depthwise.h"
 #include "direct.h"
@@ -456,6 +457,25 @@ static int bwd_weights_blocked(const fc_conv2d_desc *d, fc_conv_algorithm asked,
     return blocked_all_3x3() && blocked_3x3_pays(d);
 }
 
+/* AUTO's backward-data of a strided layer as one blocked forward per phase of grad_x
+ * (conv/bwd_data_phases.c) rather than im2col's GEMM into columns and col2im: 3x3
+ * layers at stride 2 with 64+ channels in and out, where the blocked kernel takes 3x3
+ * layers (blocked_3x3_pays' all_3x3), while its workspace obeys
+ * FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
+static int bwd_data_phases(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_conv_pass pass) {
+    if (pass != FC_PASS_BACKWARD_DATA || asked != FC_CONV_AUTO ||
+        !fc_conv_bwd_data_phases_serves(d))
+        return 0;
+    int forced = fc_conv_bwd_data_phases_override();
+    if (forced >= 0) return forced;
+    if (!blocked_all_3x3() || d->R != 3 || d->S != 3 || d->stride_h != 2 || d->stride_w != 2 ||
+        d->C < 64 || d->K < 64)
+        return 0;
+    size_t b = fc_conv_bwd_data_phases_workspace(d);
+    size_t im2col = fc_conv_im2col_workspace(d, FC_PASS_BACKWARD_DATA);
+    return b != SIZE_MAX && (b <= FC_AUTO_WORKSPACE_FREE || b / 8 <= im2col);
+}
+
 static int pass_known(fc_conv_pass pass) {
     return pass == FC_PASS_FORWARD || pass == FC_PASS_BACKWARD_DATA ||
            pass == FC_PASS_BACKWARD_WEIGHTS;
@@ -499,6 +519,8 @@ fc_status fc_conv_plan_make(const fc_conv2d_desc *d, fc_conv_algorithm algo, fc_
         if (p->blocked_wg != FC_CONV_AUTO)
             p->workspace = fc_conv_blocked_nchw_winograd_workspace(&fd, p->blocked_wg);
     }
+    p->bwd_phases = bwd_data_phases(d, asked, pass);
+    if (p->bwd_phases) p->workspace = fc_conv_bwd_data_phases_workspace(d);
     p->d = d;
     p->pass = pass;
     p->algo = algo;
@@ -541,6 +563,7 @@ static fc_status run_forward(const fc_conv_plan *p, const float *x, const float 
 static fc_status run_backward_data(const fc_conv_plan *p, const float *gy, const float *w,
                                    float *gx, fc_arena *ws) {
     const fc_conv2d_desc *d = p->d;
+    if (p->bwd_phases) return fc_conv_bwd_data_phases(d, gy, w, gx, ws);
     if (p->blocked_nchw && p->blocked_wg != FC_CONV_AUTO) {
         fc_conv2d_desc fd;
         const fc_epilogue none = {NULL, NULL, NULL, 0};

@@ -28,6 +28,8 @@ typedef struct fc_conv_plan {
                                   (conv2d.c's blocked_winograd): with blocked_nchw instead
                                   of the direct kernel, or AUTO's backward-weights
                                   (conv/blocked_winograd_bwd_weights.c); else FC_CONV_AUTO */
+    int bwd_phases;            /* strided backward-data as a blocked forward per phase of
+                                  grad_x (conv/bwd_data_phases.c; AUTO's choice, conv2d.c) */
 } fc_conv_plan;
 
 /* Checks d once, resolves FC_CONV_AUTO, sizes the workspace. */

@@ -23,6 +23,10 @@ int64_t fc_conv_blocked_nchw_runs(void);
 void fc_conv_blocked_winograd_set_mode(int mode); /* conv/blocked_winograd.c */
 int64_t fc_conv_blocked_nchw_winograd_runs(void);
 int64_t fc_conv_blocked_winograd_bwd_weights_runs(void);
+void fc_conv_bwd_data_phases_set_mode(int mode); /* conv/bwd_data_phases.c */
+int64_t fc_conv_bwd_data_phases_runs(void);
+/* The counter run_bwd expects one more of: the blocked NCHW forwards, or the phases. */
+static int64_t (*g_bwd_runs)(void) = fc_conv_blocked_nchw_runs;
 
 /* Error allowed per output, relative to its sum of |products| (+1): the direct kernel's,
  * or Winograd's looser one (its bound is norm-wise: tests/ops/conv2d/test_winograd.py). */
@@ -92,10 +96,10 @@ static int run_bwd(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
     CHECK(fc_conv2d_workspace_size(d, FC_CONV_AUTO, FC_PASS_BACKWARD_DATA, &bytes) ==
           FC_SUCCESS);
     void *ws = caller_ws ? malloc(bytes) : NULL;
-    int64_t before = fc_conv_blocked_nchw_runs();
+    int64_t before = g_bwd_runs();
     CHECK(fc_conv2d_backward_data(d, FC_CONV_AUTO, gy, w, gx, ws, caller_ws ? bytes : 0) ==
           FC_SUCCESS);
-    CHECK(fc_conv_blocked_nchw_runs() == before + 1);
+    CHECK(g_bwd_runs() == before + 1);
     for (int64_t n = 0; n < d->N; n++)
         for (int64_t k = 0; k < d->K; k++)
             for (int64_t oh = 0; oh < OH; oh++)
@@ -103,8 +107,8 @@ static int run_bwd(const fc_conv2d_desc *d, unsigned seed, int caller_ws) {
                     for (int64_t c = 0; c < d->C; c++)
                         for (int64_t r = 0; r < d->R; r++)
                             for (int64_t s = 0; s < d->S; s++) {
-                                int64_t ih = oh - d->pad_top + r * d->dilation_h;
-                                int64_t iw = ow - d->pad_left + s * d->dilation_w;
+                                int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
+                                int64_t iw = ow * d->stride_w - d->pad_left + s * d->dilation_w;
                                 if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W) continue;
                                 double p = (double)gy[((n * d->K + k) * OH + oh) * OW + ow] *
                                            w[((k * d->C + c) * d->R + r) * d->S + s];
@@ -224,6 +228,23 @@ int main(int argc, char **argv) {
     CHECK(run_each(wg5, 2, 800u, run_bwdw) == 0);
     fc_conv_blocked_winograd_set_mode(-1);
     fc_conv_blocked_nchw_set_mode(-1);
+    /* strided backward-data as a blocked forward per phase (conv/bwd_data_phases.c),
+     * forced: odd channels, strides 2-4 and mixed, a 1x1 kernel (phases without taps),
+     * asymmetric padding (phases computing rows past their own), a map narrower than the
+     * stride */
+    g_tol = 1e-5;
+    g_bwd_runs = fc_conv_bwd_data_phases_runs;
+    fc_conv_bwd_data_phases_set_mode(1);
+    const fc_conv2d_desc ph[] = {
+        {2, 19, 14, 14, 21, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+        {1, 9, 7, 9, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+        {2, 5, 8, 7, 6, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1},
+        {3, 8, 9, 10, 8, 4, 3, 3, 2, 0, 3, 0, 2, 1, 1, 1},
+        {1, 4, 1, 3, 3, 1, 3, 2, 4, 0, 0, 1, 0, 1, 1, 1},
+        {2, 13, 11, 6, 7, 5, 2, 4, 1, 2, 1, 0, 1, 1, 1, 1},
+    };
+    CHECK(run_each(ph, 6, 900u, run_bwd) == 0);
+    fc_conv_bwd_data_phases_set_mode(-1);
     printf("blocked NCHW forward, backward-data and backward-weights: ok\n");
     return 0;
 }
