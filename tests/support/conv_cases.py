@@ -1,4 +1,7 @@
 """Seeded random convolution shapes shared by every algorithm's tests."""
+import ctypes
+import os
+
 import numpy as np
 
 from reference import _out_size, conv2d_backward_ref, conv2d_ref
@@ -90,3 +93,46 @@ def check_conv_case(fastconv, c, algorithm, rng, pass_, factor=8.0):
         assert_close(gb, rgb, agb, N * OH * OW, factor, "grad_bias")
     else:
         raise ValueError(f"unknown pass {pass_!r}")
+
+
+class ConvDesc(ctypes.Structure):
+    """fc_conv2d_desc (fastconv.h), for tests that call the C API directly."""
+    _fields_ = [(n, ctypes.c_int64) for n in (
+        "N", "C", "H", "W", "K", "R", "S", "stride_h", "stride_w", "pad_top", "pad_bottom",
+        "pad_left", "pad_right", "dilation_h", "dilation_w", "groups")]
+
+
+def check_bwd_data_caller_workspace(fastconv, c, algorithm, seed, runs=None):
+    """Backward-data of case c through the C API with the caller's workspace: exactly the
+    size fc_conv2d_workspace_size gives serves and matches the float64 reference (and
+    adds one to the counter `runs`, when given), 64 bytes less is refused before grad_x
+    is touched."""
+    from fastconv import _C
+    lib = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
+    rng = np.random.default_rng(seed)
+    N, C, H, W = c["x_shape"]
+    K, _, R, S = c["w_shape"]
+    (sh, sw), (dh, dw), (t, b, l, r) = c["stride"], c["dilation"], c["pads"]
+    d = ConvDesc(N, C, H, W, K, R, S, sh, sw, t, b, l, r, dh, dw, c["groups"])
+    x = rng.standard_normal(c["x_shape"]).astype(np.float32)
+    w = rng.standard_normal(c["w_shape"]).astype(np.float32)
+    gy = rng.standard_normal(conv_out_shape(c["x_shape"], c["w_shape"], c["stride"], c["pads"],
+                                            c["dilation"])).astype(np.float32)
+    n = ctypes.c_size_t()
+    algo, bwd_data = _C.ALGORITHMS[algorithm], 1
+    assert lib.fc_conv2d_workspace_size(ctypes.byref(d), algo, bwd_data, ctypes.byref(n)) == 0
+    p = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
+    gx = np.full(c["x_shape"], 7.0, np.float32)
+    if n.value >= 64:
+        small = np.empty(n.value - 64, np.uint8)
+        st = lib.fc_conv2d_backward_data(ctypes.byref(d), algo, p(gy), p(w), p(gx), p(small),
+                                         ctypes.c_size_t(small.size))
+        assert st != 0 and (gx == 7.0).all()
+    before = runs() if runs else 0
+    ws = np.empty(max(n.value, 1), np.uint8)
+    st = lib.fc_conv2d_backward_data(ctypes.byref(d), algo, p(gy), p(w), p(gx), p(ws),
+                                     ctypes.c_size_t(n.value))
+    assert st == 0
+    assert runs is None or runs() == before + 1
+    ref = conv2d_backward_ref(gy, x, w, c["stride"], c["pads"], c["dilation"], c["groups"])[0]
+    np.testing.assert_allclose(gx, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())

@@ -8,18 +8,16 @@ such layer, the in-place forward only on outputs of more than 64 positions. Chec
 1-3, every ISA, 1-3 threads), the flipped route forced on odd shapes, the caller's
 workspace, and that AUTO takes the path exactly where the rule says."""
 
-import ctypes
-import os
 
 import numpy as np
 import pytest
 
 import fastconv
 from fastconv import _C
-from conv_cases import case_id, check_conv_case
+from conv_cases import case_id, check_bwd_data_caller_workspace, check_conv_case
 from library_hooks import forced as forced_mode, run_counter
 
-from .test_bwd_data_flipped import CASES as FLIP_CASES, ConvDesc, _flipped_pads
+from .test_bwd_data_flipped import CASES as FLIP_CASES, _flipped_pads
 
 # forwards through the blocked NCHW path so far, backward-data's flipped ones included
 _runs = run_counter("fc_conv_blocked_nchw_runs")
@@ -143,35 +141,10 @@ def test_forced_keeps_explicit_and_strided(rng):
 @pytest.mark.parametrize("case", RULE_CASES[:3] + FORCED_CASES[:6], ids=case_id)
 def test_caller_workspace(case):
     """Through the C API with AUTO and the caller's workspace (the hook on, so every case
-    takes the flipped blocked route): exactly the reported size serves and matches the
-    reference, 64 bytes less is refused before grad_x is touched."""
-    from reference import conv2d_backward_ref
-    lib = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
-    rng = np.random.default_rng(41)
-    N, C, H, W = case["x_shape"]
-    K, _, R, S = case["w_shape"]
-    (dh, dw), (t, b, l, r) = case["dilation"], case["pads"]
-    d = ConvDesc(N, C, H, W, K, R, S, 1, 1, t, b, l, r, dh, dw, 1)
-    x = rng.standard_normal(case["x_shape"]).astype(np.float32)
-    w = rng.standard_normal(case["w_shape"]).astype(np.float32)
-    gy = rng.standard_normal(_out(case)).astype(np.float32)
-    p = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
-    n = ctypes.c_size_t()
-    auto, bwd_data = _C.ALGORITHMS["auto"], 1
+    takes the flipped blocked route): exactly the reported size serves, 64 bytes less is
+    refused before grad_x is touched."""
     with forced_mode("fc_conv_blocked_nchw_set_mode"):
-        assert lib.fc_conv2d_workspace_size(ctypes.byref(d), auto, bwd_data, ctypes.byref(n)) == 0
-        gx = np.full(case["x_shape"], 7.0, np.float32)
-        small = np.empty(n.value - 64, np.uint8)
-        st = lib.fc_conv2d_backward_data(ctypes.byref(d), auto, p(gy), p(w), p(gx), p(small),
-                                         ctypes.c_size_t(small.size))
-        assert st != 0 and (gx == 7.0).all()
-        before = _runs()
-        ws = np.empty(n.value, np.uint8)
-        st = lib.fc_conv2d_backward_data(ctypes.byref(d), auto, p(gy), p(w), p(gx), p(ws),
-                                         ctypes.c_size_t(n.value))
-        assert st == 0 and _runs() == before + 1
-    ref = conv2d_backward_ref(gy, x, w, (1, 1), case["pads"], case["dilation"], 1)[0]
-    np.testing.assert_allclose(gx, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+        check_bwd_data_caller_workspace(fastconv, case, "auto", 41, _runs)
 
 
 # AUTO's choice at the rule's edges: (x shape, K, pads, stride, dilation), each with

@@ -5,15 +5,12 @@ than input channels and the input is at most 1.25x the output's positions
 (conv2d.c, im2col_bwd_flipped). Checked against the float64 reference on every ISA
 path, with the shapes that keep GEMM + col2im (strides > 1, larger paddings, more
 output channels) alongside."""
-import ctypes
-import os
-
 import numpy as np
 import pytest
 
 import fastconv
 from fastconv import _C
-from conv_cases import case_id, check_conv_case, padding_arg
+from conv_cases import case_id, check_bwd_data_caller_workspace, check_conv_case, padding_arg
 
 
 def _cases(count, seed):
@@ -94,45 +91,11 @@ def test_backward_data(isa, c, algorithm):
     check_conv_case(fastconv, c, algorithm, np.random.default_rng(5), "backward_data")
 
 
-class ConvDesc(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int64) for n in (
-        "N", "C", "H", "W", "K", "R", "S", "stride_h", "stride_w", "pad_top", "pad_bottom",
-        "pad_left", "pad_right", "dilation_h", "dilation_w", "groups")]
-
-
 @pytest.mark.parametrize("c", CASES[:24], ids=case_id)
 def test_caller_workspace(c):
-    """Through the C API with the caller's workspace: exactly the size
-    fc_conv2d_workspace_size gives serves (matching the reference), 64 bytes less is
-    refused (FC_INVALID_WORKSPACE) before grad_x is touched."""
-    from reference import conv2d_backward_ref
-    lib = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
-    rng = np.random.default_rng(9)
-    N, C, H, W = c["x_shape"]
-    K, _, R, S = c["w_shape"]
-    (sh, sw), (dh, dw), (t, b, l, r) = c["stride"], c["dilation"], c["pads"]
-    d = ConvDesc(N, C, H, W, K, R, S, sh, sw, t, b, l, r, dh, dw, c["groups"])
-    x = rng.standard_normal(c["x_shape"]).astype(np.float32)
-    w = rng.standard_normal(c["w_shape"]).astype(np.float32)
-    y = fastconv.conv2d(x, w, stride=c["stride"], padding=padding_arg(c["pads"]),
-                        dilation=c["dilation"], groups=c["groups"])
-    gy = rng.standard_normal(y.shape).astype(np.float32)
-    n = ctypes.c_size_t()
-    im2col, bwd_data = _C.ALGORITHMS["im2col"], 1
-    assert lib.fc_conv2d_workspace_size(ctypes.byref(d), im2col, bwd_data, ctypes.byref(n)) == 0
-    p = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
-    gx = np.full(c["x_shape"], 7.0, np.float32)
-    if n.value >= 64:
-        small = np.empty(n.value - 64, np.uint8)
-        st = lib.fc_conv2d_backward_data(ctypes.byref(d), im2col, p(gy), p(w), p(gx), p(small),
-                                         ctypes.c_size_t(small.size))
-        assert st != 0 and (gx == 7.0).all()
-    ws = np.empty(max(n.value, 1), np.uint8)
-    st = lib.fc_conv2d_backward_data(ctypes.byref(d), im2col, p(gy), p(w), p(gx), p(ws),
-                                     ctypes.c_size_t(n.value))
-    assert st == 0
-    ref = conv2d_backward_ref(gy, x, w, c["stride"], c["pads"], c["dilation"], c["groups"])[0]
-    np.testing.assert_allclose(gx, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    """Through the C API with im2col and the caller's workspace (exact size serves, 64
+    bytes less is refused before grad_x is touched)."""
+    check_bwd_data_caller_workspace(fastconv, c, "im2col", 9)
 
 
 def _flipped_forward(gy, w, c):

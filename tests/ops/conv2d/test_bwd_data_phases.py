@@ -7,18 +7,12 @@ taps (kernels smaller than the stride), phases whose forward computes rows past 
 (asymmetric and large paddings), odd channel counts and batch 1; AUTO's choice at the
 rule's edges; the caller's workspace; and the transposed convolution's forward, which
 runs the same plan."""
-import ctypes
-import os
-
 import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _C
-from conv_cases import case_id, check_conv_case
+from conv_cases import case_id, check_bwd_data_caller_workspace, check_conv_case
 from library_hooks import forced, run_counter
-
-from .test_bwd_data_flipped import ConvDesc
 
 _runs = run_counter("fc_conv_bwd_data_phases_runs")
 
@@ -121,36 +115,9 @@ def test_explicit_algorithm_keeps_its_own(rng):
 @pytest.mark.parametrize("case", CASES[-5:] + CASES[:4], ids=case_id)
 def test_caller_workspace(case):
     """Through the C API with AUTO and the hook on: exactly the reported workspace
-    serves and matches the reference, 64 bytes less is refused before grad_x is
-    touched."""
-    from reference import conv2d_backward_ref
-    lib = ctypes.CDLL(os.path.join(fastconv.get_library_dir(), "libfastconv.so"))
-    rng = np.random.default_rng(47)
-    N, C, H, W = case["x_shape"]
-    K, _, R, S = case["w_shape"]
-    (sh, sw), (t, b, l, r) = case["stride"], case["pads"]
-    d = ConvDesc(N, C, H, W, K, R, S, sh, sw, t, b, l, r, 1, 1, 1)
-    x = rng.standard_normal(case["x_shape"]).astype(np.float32)
-    w = rng.standard_normal(case["w_shape"]).astype(np.float32)
-    OH, OW = (H + t + b - R) // sh + 1, (W + l + r - S) // sw + 1
-    gy = rng.standard_normal((N, K, OH, OW)).astype(np.float32)
-    p = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
-    n = ctypes.c_size_t()
-    auto, bwd_data = _C.ALGORITHMS["auto"], 1
+    serves, 64 bytes less is refused before grad_x is touched."""
     with forced("fc_conv_bwd_data_phases_set_mode"):
-        assert lib.fc_conv2d_workspace_size(ctypes.byref(d), auto, bwd_data, ctypes.byref(n)) == 0
-        gx = np.full(case["x_shape"], 7.0, np.float32)
-        small = np.empty(max(n.value - 64, 0), np.uint8)
-        st = lib.fc_conv2d_backward_data(ctypes.byref(d), auto, p(gy), p(w), p(gx), p(small),
-                                         ctypes.c_size_t(small.size))
-        assert st != 0 and (gx == 7.0).all()
-        before = _runs()
-        ws = np.empty(n.value, np.uint8)
-        st = lib.fc_conv2d_backward_data(ctypes.byref(d), auto, p(gy), p(w), p(gx), p(ws),
-                                         ctypes.c_size_t(n.value))
-        assert st == 0 and _runs() == before + 1
-    ref = conv2d_backward_ref(gy, x, w, case["stride"], case["pads"], (1, 1), 1)[0]
-    np.testing.assert_allclose(gx, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+        check_bwd_data_caller_workspace(fastconv, case, "auto", 47, _runs)
 
 
 def test_transposed_forward_runs_the_phases(isa, threads):
