@@ -459,9 +459,10 @@ static int bwd_weights_blocked(const fc_conv2d_desc *d, fc_conv_algorithm asked,
 
 /* AUTO's backward-data of a strided layer as one blocked forward per phase of grad_x
  * (conv/bwd_data_phases.c) rather than im2col's GEMM into columns and col2im: 3x3
- * layers at stride 2 with 64+ channels in and out, where the blocked kernel takes 3x3
- * layers (blocked_3x3_pays' all_3x3), while its workspace obeys
- * FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. Measured (AVX-512, Zen 4, 2
+ * layers at stride 2 with as many channels in and out as the kernel table's
+ * phases_min_channels (AVX-512 64, AVX2 128, measured in core/registry.c; the portable
+ * table never), while its workspace obeys FC_AUTO_WORKSPACE_FREE like
+ * select_algorithm's choices. Measured (AVX-512, Zen 4, 2
  * threads, fastest of 9 alternating calls, im2col -> phases (torch), ms): batch 16 64
  * -> 128 @ 56x56 12.96 -> 11.14 (26.5, bimodal), 128 -> 256 @ 28x28 11.13 -> 10.42
  * (11.61), 256 -> 512 @ 14x14 11.18 -> 9.85 (10.64); batch 8 256 -> 512 6.50 -> 6.11
@@ -475,8 +476,9 @@ static int bwd_data_phases(const fc_conv2d_desc *d, fc_conv_algorithm asked, fc_
         return 0;
     int forced = fc_conv_bwd_data_phases_override();
     if (forced >= 0) return forced;
-    if (!blocked_all_3x3() || d->R != 3 || d->S != 3 || d->stride_h != 2 || d->stride_w != 2 ||
-        d->C < 64 || d->K < 64)
+    int64_t least = fc_kernels_active()->conv_blocked.phases_min_channels;
+    if (!least || d->R != 3 || d->S != 3 || d->stride_h != 2 || d->stride_w != 2 ||
+        d->C < least || d->K < least)
         return 0;
     size_t b = fc_conv_bwd_data_phases_workspace(d);
     size_t im2col = fc_conv_im2col_workspace(d, FC_PASS_BACKWARD_DATA);

@@ -151,6 +151,14 @@ static void init_avx2(fc_kernels *t) {
     t->conv_blocked.wg_filter = fc_f32_conv_blocked_wg_filter_ukernel__avx2;
     t->conv_blocked.wg_grad = fc_f32_conv_blocked_wg_grad_ukernel__avx2;
     t->conv_blocked.np = 6;
+    /* strided backward-data by phases on the pair tiles (Zen 4 running this table, 2
+     * threads, fastest of 9 alternating calls, im2col -> phases, ms): batch 16 128 ->
+     * 256 @ 28x28 11.87-13.23 -> 11.04-12.65, 256 -> 512 @ 14x14 12.96-13.21 ->
+     * 11.70-12.51; batch 8 128 -> 128 @ 56x56 16.24 -> 13.96, 256 -> 256 @ 28x28
+     * 13.84 -> 11.57, 512 -> 512 @ 14x14 14.06 -> 12.10; batch 1 128 -> 256 @ 28x28
+     * 0.91 -> 0.78. Lost with 64 input channels at batch 16: 64 -> 128 @ 56x56
+     * 13.78-15.50 -> 14.99-16.12 (won at batch 1-4: 0.98 -> 0.80, 4.55 -> 4.24). */
+    t->conv_blocked.phases_min_channels = 128;
     t->conv_smallc.forward = fc_f32_conv_smallc_ukernel_4x24__avx2;
     t->conv_inplace.forward = fc_f32_conv_inplace_ukernel_6x2v__avx2;
     t->conv_inplace.vl = 8;
@@ -227,6 +235,7 @@ static void init_avx512(fc_kernels *t) {
      * so its tiles run as quads (kernels/f32_conv_blocked.inc) */
     t->conv_blocked.group_bytes = 640 * 1024;
     t->conv_blocked.all_3x3 = 1; /* its quad tiles in assembly (blocked_quad_asm.h) */
+    t->conv_blocked.phases_min_channels = 64; /* measured: conv/conv2d.c, bwd_data_phases */
     /* Plans with every layer blocked at batch 8-16 against blocked only where AUTO's
      * forward is (the strided 3x3 and the 1x1 layers on im2col, reorders around them);
      * Zen 5, 2 threads, plan.profile sums, alternating runs: ResNet-18 n16 153 -> 139

@@ -116,6 +116,9 @@ typedef struct fc_kernels {
         /* 1: a caller keeping activations in NCHW8c (an inference plan) runs every
          * convolution of 16+ input channels on it at any batch (fc_conv2d_plan_blocked) */
         int plan_any_batch;
+        /* the fewest channels in and out of a 3x3 stride-2 layer whose backward-data
+         * AUTO runs as one blocked forward per phase (conv/bwd_data_phases.c); 0: never */
+        int64_t phases_min_channels;
     } conv_blocked;
     struct {  /* flat-tap direct convolution for few input channels (conv/smallc.h) */
         fc_smallc_rows_fn forward;

@@ -1,7 +1,7 @@
 """Backward-data of strided convolutions as one stride-1 blocked forward per phase of
-grad_x (src_c/conv/bwd_data_phases.c): AUTO's route for 3x3 layers at stride 2 with 64+
-channels in and out where the blocked kernel takes 3x3 layers (AVX-512's all_3x3), and
-wherever the test hook forces it (one group, no dilation, strides up to 4). Checked
+grad_x (src_c/conv/bwd_data_phases.c): AUTO's route for 3x3 layers at stride 2 with as
+many channels in and out as the kernel table's phases_min_channels (AVX-512 64, AVX2
+128), and wherever the test hook forces it (one group, no dilation, strides up to 4). Checked
 against the float64 reference on every ISA path and 1-3 threads, with phases that get no
 taps (kernels smaller than the stride), phases whose forward computes rows past its own
 (asymmetric and large paddings), odd channel counts and batch 1; AUTO's choice at the
@@ -87,17 +87,21 @@ def _takes(xs, K, R=3, stride=2, pad=1, dilation=1, groups=1):
 
 
 def test_auto_rule_edges():
-    """3x3 at stride 2 with 64+ channels in and out, where the ISA's table sets all_3x3
-    (AVX-512); nothing else."""
-    all_3x3 = fastconv.get_isa() == "avx512"
-    assert _takes((2, 64, 14, 14), 64) == all_3x3
-    assert _takes((1, 64, 9, 11), 65) == all_3x3        # batch 1, odd map, odd channels
+    """3x3 at stride 2 with as many channels in and out as the ISA's kernel table says
+    (registry.c, phases_min_channels: AVX-512 64, AVX2 128, portable never); nothing
+    else."""
+    least = {"avx512": 64, "avx2": 128}.get(fastconv.get_isa())
+    assert _takes((2, 64, 14, 14), 64) == (least == 64)
+    assert _takes((1, 64, 9, 11), 65) == (least == 64)   # batch 1, odd map, odd channels
+    assert _takes((2, 128, 14, 14), 128) == (least is not None)
+    assert _takes((1, 128, 9, 9), 131) == (least is not None)
+    assert _takes((2, 127, 14, 14), 128) == (least == 64)
     assert not _takes((2, 63, 14, 14), 64)              # 63 input channels
     assert not _takes((2, 64, 14, 14), 63)              # 63 output channels
-    assert not _takes((2, 64, 14, 14), 64, stride=1)    # stride 1 (the flipped forward's)
-    assert not _takes((2, 64, 14, 14), 64, R=5, pad=2)  # 5x5
-    assert not _takes((2, 64, 14, 14), 64, dilation=2)
-    assert not _takes((2, 128, 14, 14), 128, groups=2)
+    assert not _takes((2, 128, 14, 14), 128, stride=1)  # stride 1 (the flipped forward's)
+    assert not _takes((2, 128, 14, 14), 128, R=5, pad=2)  # 5x5
+    assert not _takes((2, 128, 14, 14), 128, dilation=2)
+    assert not _takes((2, 256, 14, 14), 256, groups=2)
 
 
 def test_explicit_algorithm_keeps_its_own(rng):
