@@ -57,18 +57,10 @@ size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d) {
  * forward of one group and every AUTO stride-1 backward-data of one group that has a
  * flipped forward (conv/bwd_data_flipped.h); and how many forwards took the path, those
  * of backward-data included. Not thread-safe. */
-static int g_mode = -1;
-static int64_t g_runs = 0;
-FC_API void fc_conv_blocked_nchw_set_mode(int mode) { g_mode = mode < 0 ? -1 : mode > 0; }
-int fc_conv_blocked_nchw_override(void) { return g_mode; }
-FC_API int64_t fc_conv_blocked_nchw_runs(void) {
-    return __atomic_load_n(&g_runs, __ATOMIC_RELAXED);
-}
+FC_TEST_MODE(fc_conv_blocked_nchw_set_mode, fc_conv_blocked_nchw_override)
+FC_TEST_COUNTER(fc_conv_blocked_nchw_runs)
 /* and how many of them ran Winograd (fc_conv_blocked_nchw_winograd_forward) */
-static int64_t g_wg_runs = 0;
-FC_API int64_t fc_conv_blocked_nchw_winograd_runs(void) {
-    return __atomic_load_n(&g_wg_runs, __ATOMIC_RELAXED);
-}
+FC_TEST_COUNTER(fc_conv_blocked_nchw_winograd_runs)
 
 void fc_blocked_reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp,
                                const float *x, float *xb) {
@@ -117,7 +109,7 @@ static fc_status forward(const fc_conv2d_desc *d, const float *x, const float *w
     float *own = wb_given ? NULL : fc_arena_alloc(ws, s.wb * sizeof(float));
     void *inner = fc_arena_alloc(ws, s.inner);
     if (!xb || !yb || (!wb_given && !own) || (s.inner && !inner)) return FC_INVALID_WORKSPACE;
-    __atomic_add_fetch(&g_runs, 1, __ATOMIC_RELAXED);
+    FC_TEST_COUNT(fc_conv_blocked_nchw_runs);
 
     fc_blocked_reorder_padded(d, &s.dp, x, xb);
     const float *wb = wb_given;
@@ -182,8 +174,8 @@ fc_status fc_conv_blocked_nchw_winograd_forward(const fc_conv2d_desc *d, fc_conv
     float *wb = fc_arena_alloc(ws, s.wb * sizeof(float));
     void *inner = fc_arena_alloc(ws, s.inner);
     if (!xb || !yb || !wb || !inner) return FC_INVALID_WORKSPACE;
-    __atomic_add_fetch(&g_runs, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&g_wg_runs, 1, __ATOMIC_RELAXED);
+    FC_TEST_COUNT(fc_conv_blocked_nchw_runs);
+    FC_TEST_COUNT(fc_conv_blocked_nchw_winograd_runs);
 
     st = fc_reorder_nchw_to_nchw8c(d->N, d->C, d->H, d->W, x, xb);
     if (st != FC_SUCCESS) return st;

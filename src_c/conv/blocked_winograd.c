@@ -97,9 +97,7 @@ static fc_status make_geom(const fc_conv2d_desc *d, fc_conv_algorithm algo, wgb_
 
 /* The plan's rule (fc_conv2d_plan_blocked_winograd), or the test hook's: -1 the rule, 0
  * never, 1 wherever Winograd serves. Not thread-safe. */
-static int g_mode = -1;
-FC_API void fc_conv_blocked_winograd_set_mode(int mode) { g_mode = mode < 0 ? -1 : mode > 0; }
-int fc_conv_blocked_winograd_override(void) { return g_mode; }
+FC_TEST_MODE(fc_conv_blocked_winograd_set_mode, fc_conv_blocked_winograd_override)
 
 /* Where it pays: 3x3 layers of 64+ channels on maps of 7x7 and more (16+ tiles of 2x2).
  * Zen 4, 2 threads, batch 1, C = K, padding 1, one layer, fastest of 50-60 calls against
@@ -138,9 +136,10 @@ fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, fc_conv_algor
     *algo = FC_CONV_DIRECT;
     if (st == FC_UNSUPPORTED_ALGORITHM) return FC_SUCCESS;
     if (st != FC_SUCCESS) return st;
-    if (fc_precision_active() != FC_PRECISION_HIGH || g_mode == 0) return FC_SUCCESS;
+    int forced = fc_conv_blocked_winograd_override();
+    if (fc_precision_active() != FC_PRECISION_HIGH || forced == 0) return FC_SUCCESS;
     if (g2.r == 5) { /* F(2x2,5x5): WGB_5X5 */
-        if (g_mode == 1 || (fc_min64(d->C, d->K) >= WGB_5X5_MIN_CHANNELS &&
+        if (forced == 1 || (fc_min64(d->C, d->K) >= WGB_5X5_MIN_CHANNELS &&
                             fc_max64(d->C, d->K) >= 2 * WGB_5X5_MIN_CHANNELS &&
                             g2.TH * g2.TW >= 16))
             *algo = FC_CONV_WINOGRAD_F23;
@@ -148,7 +147,7 @@ fc_status fc_conv2d_plan_blocked_winograd(const fc_conv2d_desc *d, fc_conv_algor
     }
     st = make_geom(d, FC_CONV_WINOGRAD_F43, &g4);
     if (st != FC_SUCCESS) return st;
-    if (g_mode == 1 || (d->C >= 64 && d->K >= 64 && g2.TH * g2.TW >= 16))
+    if (forced == 1 || (d->C >= 64 && d->K >= 64 && g2.TH * g2.TW >= 16))
         *algo = g4.TH * g4.TW >= WGB_F43_MIN_TILES ||
                         (d->N > 1 && d->N * g4.TH * g4.TW >= WGB_F43_MIN_TILES_BATCH)
                     ? FC_CONV_WINOGRAD_F43

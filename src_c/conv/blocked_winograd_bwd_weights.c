@@ -104,10 +104,7 @@ static float direct_grad(const fc_conv2d_desc *d, const bww_geom *g, const float
 }
 
 /* Test hook (not in fastconv.h): how many calls ran this way. */
-static int64_t g_runs = 0;
-FC_API int64_t fc_conv_blocked_winograd_bwd_weights_runs(void) {
-    return __atomic_load_n(&g_runs, __ATOMIC_RELAXED);
-}
+FC_TEST_COUNTER(fc_conv_blocked_winograd_bwd_weights_runs)
 
 fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
                                                     fc_conv_algorithm algo, const float *gy,
@@ -128,7 +125,7 @@ fc_status fc_conv_blocked_nchw_winograd_bwd_weights(const fc_conv2d_desc *d,
     char *gws = fc_arena_alloc(ws, g.gemm);
     if (!xb || !gyb || !v || !du || (g.gemm && !gws)) return FC_INVALID_WORKSPACE;
     float *y = v + g.XI * T * g.Cp;
-    __atomic_add_fetch(&g_runs, 1, __ATOMIC_RELAXED);
+    FC_TEST_COUNT(fc_conv_blocked_winograd_bwd_weights_runs);
     if ((st = fc_reorder_nchw_to_nchw8c(d->N, d->C, d->H, d->W, x, xb)) != FC_SUCCESS ||
         (st = fc_reorder_nchw_to_nchw8c(d->N, d->K, g.OH, g.OW, gy, gyb)) != FC_SUCCESS)
         return st;

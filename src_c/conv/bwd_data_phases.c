@@ -121,13 +121,8 @@ size_t fc_conv_bwd_data_phases_workspace(const fc_conv2d_desc *d) {
     return fc_blocked_pieces_bytes(g.gyb, g.yb, (size_t)g.wb, g.inner);
 }
 
-static int g_mode = -1;
-static int64_t g_runs = 0;
-FC_API void fc_conv_bwd_data_phases_set_mode(int mode) { g_mode = mode < 0 ? -1 : mode > 0; }
-int fc_conv_bwd_data_phases_override(void) { return g_mode; }
-FC_API int64_t fc_conv_bwd_data_phases_runs(void) {
-    return __atomic_load_n(&g_runs, __ATOMIC_RELAXED);
-}
+FC_TEST_MODE(fc_conv_bwd_data_phases_set_mode, fc_conv_bwd_data_phases_override)
+FC_TEST_COUNTER(fc_conv_bwd_data_phases_runs)
 
 /* gx[n][c][ph + sh*a][pw + sw*b] = phase (ph, pw)'s output at (a + lead, b + lead) of
  * channel c (blocked), zeros for a phase without taps; rows of gx split over threads. */
@@ -201,7 +196,7 @@ fc_status fc_conv_bwd_data_phases(const fc_conv2d_desc *d, const float *gy, cons
     void *inner = fc_arena_alloc(ws, g.inner);
     if (!gyb || (g.yb && !yb) || (g.wb && !wb) || (g.inner && !inner))
         return FC_INVALID_WORKSPACE;
-    __atomic_add_fetch(&g_runs, 1, __ATOMIC_RELAXED);
+    FC_TEST_COUNT(fc_conv_bwd_data_phases_runs);
 
     /* grad_y as the input of a forward padded by (top, left) and up to Hb x Wb */
     fc_conv2d_desc in = {.N = d->N, .C = d->K, .H = g.OH, .W = g.OW,

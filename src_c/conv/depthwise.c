@@ -344,10 +344,7 @@ static void lanes_fill(const fc_depthwise_conv2d_desc *d, const float *x, int64_
 }
 
 /* Test hook (not in fastconv.h): how many forwards ran channels in the lanes. */
-static int64_t g_lanes_runs = 0;
-FC_API int64_t fc_depthwise_lanes_runs(void) {
-    return __atomic_load_n(&g_lanes_runs, __ATOMIC_RELAXED);
-}
+FC_TEST_COUNTER(fc_depthwise_lanes_runs)
 
 /* flipped: w's taps turned around (backward-data, lanes_flipped). */
 static fc_status run_forward_lanes(const fc_depthwise_conv2d_desc *d, int64_t OH, int64_t OW,
@@ -367,7 +364,7 @@ static fc_status run_forward_lanes(const fc_depthwise_conv2d_desc *d, int64_t OH
     float *wt = fc_arena_alloc(&ws, (size_t)(groups * VL * RS) * sizeof(float));
     float *bufs = fc_arena_alloc(&ws, (size_t)(per * nt) * sizeof(float));
     if (!wt || !bufs) return FC_INVALID_WORKSPACE;
-    __atomic_add_fetch(&g_lanes_runs, 1, __ATOMIC_RELAXED);
+    FC_TEST_COUNT(fc_depthwise_lanes_runs);
     for (int64_t g = 0; g < groups; g++) /* wt[g][tap][lane], zeros past C */
         for (int64_t t = 0; t < RS; t++)
             for (int64_t l = 0; l < VL; l++)
@@ -512,7 +509,7 @@ static fc_status run_backward_weights_lanes(const fc_depthwise_conv2d_desc *d, i
     if (st != FC_SUCCESS) return st;
     float *bufs = fc_arena_alloc(&ws, (size_t)(per * nt) * sizeof(float));
     if (!bufs) return FC_INVALID_WORKSPACE;
-    __atomic_add_fetch(&g_lanes_runs, 1, __ATOMIC_RELAXED);
+    FC_TEST_COUNT(fc_depthwise_lanes_runs);
     fc_depthwise_lanes_bww_fn kern = kt->depthwise.lanes_bww;
     #pragma omp parallel num_threads(nt)
     {

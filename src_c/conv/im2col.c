@@ -815,13 +815,8 @@ size_t fc_conv_im2col_inplace_workspace(const fc_conv2d_desc *d) {
 
 /* Test hooks (not in fastconv.h): -1 AUTO's rule (conv2d.c), 0 never, 1 always (for
  * FC_CONV_IM2COL too); and how many forwards took the path. Not thread-safe. */
-static int g_inplace_mode = -1;
-static int64_t g_inplace_runs = 0;
-FC_API void fc_conv_im2col_set_inplace(int mode) { g_inplace_mode = mode < 0 ? -1 : mode > 0; }
-int fc_conv_im2col_inplace_override(void) { return g_inplace_mode; }
-FC_API int64_t fc_conv_im2col_inplace_runs(void) {
-    return __atomic_load_n(&g_inplace_runs, __ATOMIC_RELAXED);
-}
+FC_TEST_MODE(fc_conv_im2col_set_inplace, fc_conv_im2col_inplace_override)
+FC_TEST_COUNTER(fc_conv_im2col_inplace_runs)
 
 fc_status fc_conv_im2col_forward_inplace(const fc_conv2d_desc *d, const float *x,
                                          const float *w, const fc_epilogue *ep, float *y,
@@ -832,7 +827,7 @@ fc_status fc_conv_im2col_forward_inplace(const fc_conv2d_desc *d, const float *x
     float *col = (float *)fc_arena_alloc(ws, (size_t)q.col_floats * sizeof(float));
     float *stage = (float *)fc_arena_alloc(ws, (size_t)q.stage_floats * sizeof(float));
     if (!col || !stage) return FC_INVALID_WORKSPACE;
-    __atomic_add_fetch(&g_inplace_runs, 1, __ATOMIC_RELAXED);
+    FC_TEST_COUNT(fc_conv_im2col_inplace_runs);
     const fc_kernels *kt = fc_kernels_active(); /* the call's table, for every thread */
     const fc_conv_inplace_fn kernel = kt->conv_inplace.forward;
     const int64_t vl = kt->conv_inplace.vl, mr = kt->conv_inplace.mr;

@@ -102,6 +102,20 @@ void fc_workspace_after_fork(void);
  * from the shared library: the crossing names the size in its MemoryError. */
 FC_API size_t fc_last_failed_alloc(void);
 
+/* Test hooks (not in fastconv.h; ctypes and the C tests call them). FC_TEST_MODE
+ * defines setter(mode), which forces a path (1), forbids it (0) or leaves it to AUTO's
+ * rule (-1), and getter(), the setting the planner obeys; not thread-safe.
+ * FC_TEST_COUNTER(name) defines name(), how many calls took a path, which
+ * FC_TEST_COUNT(name) adds one to (atomically: calls may run on several threads). */
+#define FC_TEST_MODE(setter, getter)                                              \
+    static int g_##getter = -1;                                                   \
+    FC_API void setter(int mode) { g_##getter = mode < 0 ? -1 : mode > 0; }       \
+    int getter(void) { return g_##getter; }
+#define FC_TEST_COUNTER(name)                                                     \
+    static int64_t g_##name = 0;                                                  \
+    FC_API int64_t name(void) { return __atomic_load_n(&g_##name, __ATOMIC_RELAXED); }
+#define FC_TEST_COUNT(name) __atomic_add_fetch(&g_##name, 1, __ATOMIC_RELAXED)
+
 /* A size_t sum of piece sizes with overflow detection: adds fc_arena_piece(bytes). */
 static inline int fc_ws_add(size_t *total, int64_t elems, size_t elem_size) {
     size_t bytes;
