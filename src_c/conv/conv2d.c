@@ -247,6 +247,24 @@ static int blocked_takes_3x3(const fc_conv2d_desc *d, int inplace) {
     return !inplace || d->N * OH * OW > 64;
 }
 
+/* 3x3 layers at stride 2 (ResNet's downsampling) where the kernel table takes all 3x3
+ * layers: blocked_3x3_pays' channels, through the blocked kernel at stride 2 instead of
+ * im2col, but for outputs of 64 positions or fewer (512 @ 7x7 at batch 1: im2col 0.77
+ * against 0.92 ms). 2 threads, AVX-512, Zen 4, fastest of 11 alternating calls,
+ * im2col -> blocked (torch), ms: batch 16 64 -> 128 @ 56x56 11.63 -> 10.88 (10.76), 128
+ * -> 256 @ 28x28 10.36 -> 9.34 (9.42), 256 -> 512 @ 14x14 10.25 -> 8.81 (8.61); batch 8
+ * 128 -> 128 @ 56x56 10.94 -> 10.37 (10.33), 256 -> 256 @ 28x28 10.91 -> 9.26 (9.55),
+ * 512 -> 512 @ 14x14 11.05 -> 10.20 (9.36), 256 -> 512 5.23 -> 4.69 (4.61); batch 4 256
+ * -> 512 2.85 -> 2.76 (3.04), 128 -> 256 2.96 -> 2.50 (2.73); batch 2 128 -> 256 1.58 ->
+ * 1.32 (1.61), 64 -> 128 1.50 -> 1.27 (1.29); batch 1 64 -> 128 0.68 -> 0.61 (0.67), 128
+ * -> 256 even (0.66). */
+static int blocked_takes_strided_3x3(const fc_conv2d_desc *d) {
+    int64_t OH, OW;
+    fc_conv2d_out_shape(d, &OH, &OW);
+    return blocked_all_3x3() && d->stride_h == 2 && d->stride_w == 2 && blocked_3x3_pays(d) &&
+           d->N * OH * OW > 64;
+}
+
 /* 5x5 and larger kernels on 14x14 and larger output maps (16+ input channels) where
  * im2col would read the weights in place: there too the blocked kernel (and F(2x2,5x5),
  * blocked_winograd_5x5) wins. 2 threads, AVX-512, fastest of 15 alternating calls,
@@ -281,7 +299,8 @@ static int blocked_takes_large_inplace(const fc_conv2d_desc *d, fc_conv_algorith
  * instead of Winograd or the few-channel direct kernel), and only while its workspace
  * obeys FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
 static int blocked_nchw_pays(const fc_conv2d_desc *d, fc_conv_algorithm algo, int inplace) {
-    if (d->stride_h != 1 || d->stride_w != 1 || d->dilation_h != 1 || d->dilation_w != 1)
+    if (d->dilation_h != 1 || d->dilation_w != 1 ||
+        ((d->stride_h != 1 || d->stride_w != 1) && !blocked_takes_strided_3x3(d)))
         return 0;
     if ((algo != FC_CONV_IM2COL || inplace) && !blocked_takes_3x3(d, inplace) &&
         !blocked_takes_large_inplace(d, algo, inplace))

@@ -197,8 +197,8 @@ def test_larger_batches_all_blocked_with_avx512(batch, rng):
     input channels blocked at any batch: ResNet-18 on 112x112 at batch 2 and 5, all
     but the 3-channel conv1 (stride-2 3x3 layers and 1x1 shortcuts included), entered
     once after the stem's pool and left once before the global pool; equal to the
-    model. AUTO's functional rule (reorders per call) still keeps the strided layers
-    and the shortcuts NCHW."""
+    model. AUTO's functional rule (reorders per call) takes the stride-2 3x3 layers
+    too (conv2d.c, blocked_takes_strided_3x3)."""
     before = fc.get_isa()
     fc.set_isa("avx512")
     try:
@@ -224,7 +224,7 @@ def test_larger_batches_all_blocked_with_avx512(batch, rng):
     assert [i for i, a in enumerate(algos) if a == "nchw8c_winograd_f23"] == \
         ([] if batch >= 4 else [12, 13, 14])
     assert ops.count("to_nchw8c") == 1 and ops.count("from_nchw8c") == 1
-    assert not strided and shortcut
+    assert strided and shortcut
     assert rel_err(y, model(x)) <= 1e-4
 
 

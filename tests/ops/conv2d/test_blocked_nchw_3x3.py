@@ -4,9 +4,11 @@ the weights flipped straight into the blocked arrangement) where a 3x3 stride-1 
 has 64 or more input and output channels, neither more than twice the other, an input
 of at most 2^19 floats, and maps up to 14x14 or batch 1; the forward not where im2col
 reads its weights in place. Where the ISA's kernel table sets all_3x3 (AVX-512) every
-such layer, the in-place forward only on outputs of more than 64 positions. Checked: the routes against the float64 reference (odd channel counts, batch
-1-3, every ISA, 1-3 threads), the flipped route forced on odd shapes, the caller's
-workspace, and that AUTO takes the path exactly where the rule says."""
+such layer, the in-place forward only on outputs of more than 64 positions, and the
+forward of such layers at stride 2 too (outputs of more than 64 positions). Checked:
+the routes against the float64 reference (odd channel counts, batch 1-3, every ISA, 1-3
+threads), the flipped route forced on odd shapes, the caller's workspace, and that AUTO
+takes the path exactly where the rule says."""
 
 
 import numpy as np
@@ -57,6 +59,10 @@ def _expected(c):
     # above 64 positions excepted
     fwd = plain and _pays_3x3(N, C, K, H, W, OH, OW) and \
         N * OH * OW > (64 if _all_3x3() else INPLACE_MAX_COLS)
+    # stride 2 where the table takes all 3x3 layers, outputs of more than 64 positions
+    fwd = fwd or ((R, S) == (3, 3) and c["stride"] == (2, 2) and c["dilation"] == (1, 1) and
+                  c["groups"] == 1 and _all_3x3() and _pays_3x3(N, C, K, H, W, OH, OW) and
+                  N * OH * OW > 64)
     # the flipped forward: K and C swapped, grad_y in, the input's H x W out
     bwd = plain and min(_flipped_pads(c)) >= 0 and _pays_3x3(N, K, C, OH, OW, H, W)
     return fwd, bwd
@@ -75,6 +81,23 @@ RULE_CASES = [
     _case((2, 72, 13, 14), 72, pads=(0, 2, 1, 1)),    # asymmetric padding: both
     _case((2, 64, 12, 12), 64, pads=(0, 0, 0, 0)),    # unpadded: in place (all_3x3: both)
 ]
+
+
+# Stride 2 by the rule where the table sets all_3x3: odd channels and maps, batch 1-3,
+# asymmetric padding.
+STRIDED_CASES = [
+    _case((1, 65, 17, 17), 67, stride=(2, 2)),
+    _case((3, 64, 14, 15), 128, pads=(0, 1, 1, 0), stride=(2, 2)),
+    _case((3, 96, 11, 9), 72, stride=(2, 2)),         # 90 output positions
+]
+
+
+@pytest.mark.parametrize("case", STRIDED_CASES, ids=case_id)
+def test_strided_rule_matches_reference(isa, threads, case):
+    rng = np.random.default_rng(29)
+    before = _runs()
+    check_conv_case(fastconv, case, "auto", rng, "forward")
+    assert _runs() - before == _expected(case)[0] == _all_3x3()
 
 
 def _select(c, pass_):
@@ -169,7 +192,10 @@ EDGES = [  # ..., (forward, backward-data), the same where the table's all_3x3 i
     ((10, 256, 14, 14), 256, 1, 1, 1, (True, True), (True, True)),   # 501,760 input floats
     ((12, 256, 13, 13), 384, 1, 1, 1, (True, False), (True, True)),  # grad_y over 2^19
     ((13, 256, 13, 13), 384, 1, 1, 1, (False, False), (True, True)),  # 562,432 input floats
-    ((2, 64, 27, 27), 64, 1, 2, 1, (False, False), (False, False)),  # stride 2 (14x14 out)
+    ((2, 64, 27, 27), 64, 1, 2, 1, (False, False), (True, False)),   # stride 2 (14x14 out)
+    ((1, 64, 15, 15), 64, 1, 2, 1, (False, False), (False, False)),  # stride 2, 64 positions
+    ((1, 64, 17, 17), 128, 1, 2, 1, (False, False), (True, False)),  # stride 2, 81 positions
+    ((2, 63, 27, 27), 126, 1, 2, 1, (False, False), (False, False)),  # stride 2, 63 channels
     ((2, 64, 16, 16), 64, 2, 1, 2, (False, False), (False, False)),  # dilation 2
 ]
 
