@@ -294,8 +294,9 @@ static int blocked_takes_large_inplace(const fc_conv2d_desc *d, fc_conv_algorith
  * 14.3 -> 11.5 ms, torch 10.5); AlexNet conv3 (N8 C96 27x27 K256 5x5): 92.8 -> 92.8 ms; 7x7 at
  * 28x28 N8: 49 -> 31 ms; batch 1 at 28x28: 3.0 -> 2.1 ms; 16 channels: 3.9 -> 2.4 ms.
  * Not taken: other 3x3 layers (C64 28x28 N8: 5.3 -> 6.3 ms), small maps where im2col
- * reads the weights in place (C64 7x7 batch 1: 0.4 -> 0.6 ms; 14x14 batch 1: even), strides and
- * dilations (unmeasured). Only where AUTO chose im2col (so never
+ * reads the weights in place (C64 7x7 batch 1: 0.4 -> 0.6 ms; 14x14 batch 1: even),
+ * dilations and strides (unmeasured; but blocked_takes_strided_3x3's 3x3 layers at
+ * stride 2, above). Only where AUTO chose im2col (so never
  * instead of Winograd or the few-channel direct kernel), and only while its workspace
  * obeys FC_AUTO_WORKSPACE_FREE like select_algorithm's choices. */
 static int blocked_nchw_pays(const fc_conv2d_desc *d, fc_conv_algorithm algo, int inplace) {
@@ -481,8 +482,8 @@ static int bwd_weights_blocked(const fc_conv2d_desc *d, fc_conv_algorithm asked,
  * layers at stride 2 with as many channels in and out as the kernel table's
  * phases_min_channels (AVX-512 64, AVX2 128, measured in core/registry.c; the portable
  * table never), while its workspace obeys FC_AUTO_WORKSPACE_FREE like
- * select_algorithm's choices. Measured (AVX-512, Zen 4, 2
- * threads, fastest of 9 alternating calls, im2col -> phases (torch), ms): batch 16 64
+ * select_algorithm's choices. Measured (AVX-512, Zen 4, 2 threads, fastest of 9
+ * alternating calls, im2col -> phases (torch), ms): batch 16 64
  * -> 128 @ 56x56 12.96 -> 11.14 (26.5, bimodal), 128 -> 256 @ 28x28 11.13 -> 10.42
  * (11.61), 256 -> 512 @ 14x14 11.18 -> 9.85 (10.64); batch 8 256 -> 512 6.50 -> 6.11
  * (6.46), 512 -> 512 @ 14x14 12.25 -> 10.55 (12.01), 256 -> 256 3.14 -> 2.58 (3.29),
