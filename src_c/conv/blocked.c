@@ -87,8 +87,7 @@ fc_status fc_conv2d_blocked_weights_size(const fc_conv2d_desc *d, size_t *floats
  * pointer reaches both: from wb + kb0 * CBn * T * 64 (kb0 = the pair's first block),
  * wb[cb][t][i][b][j] = weight (k = (kb0 + b)*8 + j, c = cb*8 + i, t) for the
  * nb = min(2, KB - kb0) blocks b of the pair, zero past K or C. */
-void fc_blocked_arrange_block(const fc_blocked_src *s, int64_t cb, int64_t kb,
-                              float *restrict wb) {
+static void arrange_block(const fc_blocked_src *s, int64_t cb, int64_t kb, float *restrict wb) {
     int64_t KB = fc_ceil_div(s->K, CB), CBn = fc_ceil_div(s->C, CB), PB = FC_BLOCKED_KBLOCKS;
     int64_t nb = fc_min64(PB, KB - (kb - kb % PB)); /* blocks of its pair */
     int64_t kn = fc_min64(CB, s->K - kb * CB);      /* real k of the block */
@@ -109,11 +108,18 @@ void fc_blocked_arrange_block(const fc_blocked_src *s, int64_t cb, int64_t kb,
 }
 
 /* Items (cb, kb), kb inner: consecutive items read along the same rows of the source
- * and fill the two halves of a pair's lines one after the other. */
-void fc_blocked_arrange_weights(const fc_blocked_src *s, float *restrict wb) {
+ * and fill the two halves of a pair's lines one after the other; each item arranges
+ * its block of every source in turn, while the block's lines of w are in cache. */
+void fc_blocked_arrange_weights_n(const fc_blocked_src *s, float *const *wb, int n) {
+    if (n < 1) return; /* (no phase with taps: s[0] is not set) */
     int64_t KB = fc_ceil_div(s->K, CB), CBn = fc_ceil_div(s->C, CB);
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t ck = 0; ck < CBn * KB; ck++) fc_blocked_arrange_block(s, ck / KB, ck % KB, wb);
+    for (int64_t ck = 0; ck < CBn * KB; ck++)
+        for (int i = 0; i < n; i++) arrange_block(s + i, ck / KB, ck % KB, wb[i]);
+}
+
+void fc_blocked_arrange_weights(const fc_blocked_src *s, float *wb) {
+    fc_blocked_arrange_weights_n(s, &wb, 1);
 }
 
 fc_status fc_conv2d_blocked_transform_weights(const fc_conv2d_desc *d, const float *w, float *wb,

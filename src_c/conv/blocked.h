@@ -37,10 +37,10 @@ typedef struct fc_blocked_src {
     const float *src;
     int64_t K, C, T, tc, sk, sc, str, st;
 } fc_blocked_src;
-void fc_blocked_arrange_weights(const fc_blocked_src *s, float *restrict wb);
-/* The same for one (input block cb, output block kb) of it: 8 x 8 x T weights. */
-void fc_blocked_arrange_block(const fc_blocked_src *s, int64_t cb, int64_t kb,
-                              float *restrict wb);
+void fc_blocked_arrange_weights(const fc_blocked_src *s, float *wb);
+/* The same for n sources of equal K and C (their T may differ), into wb[0..n), in one
+ * pass: a strided backward-data's phases (conv/bwd_data_phases.c). */
+void fc_blocked_arrange_weights_n(const fc_blocked_src *s, float *const *wb, int n);
 /* Where that arrangement keeps the 8 lanes (k = kb*8 + j) of output block kb against
  * input channel c and tap t, for KB output blocks and CBn input blocks. */
 static inline int64_t fc_blocked_weights_at(int64_t KB, int64_t CBn, int64_t T, int64_t kb,

@@ -47,6 +47,15 @@ size_t fc_blocked_pieces_bytes(int64_t xb, int64_t yb, size_t wb, size_t inner) 
     return total;
 }
 
+int fc_blocked_pieces_take(fc_arena *ws, int64_t xb, int64_t yb, size_t wb, size_t inner,
+                           float **x, float **y, float **w, void **in) {
+    *x = fc_arena_alloc(ws, (size_t)xb * sizeof(float));
+    *y = fc_arena_alloc(ws, (size_t)yb * sizeof(float));
+    *w = wb ? fc_arena_alloc(ws, wb * sizeof(float)) : NULL;
+    *in = fc_arena_alloc(ws, inner);
+    return *x && *y && (!wb || *w) && *in;
+}
+
 size_t fc_conv_blocked_nchw_workspace(const fc_conv2d_desc *d) {
     bn_sizes s;
     return sizes(d, &s) != FC_SUCCESS ? SIZE_MAX
@@ -104,11 +113,11 @@ static fc_status forward(const fc_conv2d_desc *d, const float *x, const float *w
     fc_status st = sizes(d, &s);
     if (st != FC_SUCCESS) return st;
     if (d->N == 0) return FC_SUCCESS;
-    float *xb = fc_arena_alloc(ws, (size_t)s.xb * sizeof(float));
-    float *yb = fc_arena_alloc(ws, (size_t)s.yb * sizeof(float));
-    float *own = wb_given ? NULL : fc_arena_alloc(ws, s.wb * sizeof(float));
-    void *inner = fc_arena_alloc(ws, s.inner);
-    if (!xb || !yb || (!wb_given && !own) || (s.inner && !inner)) return FC_INVALID_WORKSPACE;
+    float *xb, *yb, *own;
+    void *inner;
+    if (!fc_blocked_pieces_take(ws, s.xb, s.yb, wb_given ? 0 : s.wb, s.inner, &xb, &yb, &own,
+                                &inner))
+        return FC_INVALID_WORKSPACE;
     FC_TEST_COUNT(fc_conv_blocked_nchw_runs);
 
     fc_blocked_reorder_padded(d, &s.dp, x, xb);
@@ -169,11 +178,10 @@ fc_status fc_conv_blocked_nchw_winograd_forward(const fc_conv2d_desc *d, fc_conv
     fc_status st = wg_sizes(d, algo, &s);
     if (st != FC_SUCCESS) return st;
     if (d->N == 0) return FC_SUCCESS;
-    float *xb = fc_arena_alloc(ws, (size_t)s.xb * sizeof(float));
-    float *yb = fc_arena_alloc(ws, (size_t)s.yb * sizeof(float));
-    float *wb = fc_arena_alloc(ws, s.wb * sizeof(float));
-    void *inner = fc_arena_alloc(ws, s.inner);
-    if (!xb || !yb || !wb || !inner) return FC_INVALID_WORKSPACE;
+    float *xb, *yb, *wb;
+    void *inner;
+    if (!fc_blocked_pieces_take(ws, s.xb, s.yb, s.wb, s.inner, &xb, &yb, &wb, &inner) || !wb)
+        return FC_INVALID_WORKSPACE;
     FC_TEST_COUNT(fc_conv_blocked_nchw_runs);
     FC_TEST_COUNT(fc_conv_blocked_nchw_winograd_runs);
 

@@ -48,6 +48,10 @@ void fc_blocked_reorder_padded(const fc_conv2d_desc *d, const fc_conv2d_desc *dp
  * or transformed weights (floats), the inner call's workspace (bytes); SIZE_MAX on
  * overflow. */
 size_t fc_blocked_pieces_bytes(int64_t xb, int64_t yb, size_t wb, size_t inner);
+/* Those pieces taken from ws in the same order (*w NULL where wb is 0: weights the
+ * caller arranged); 0 when ws is short of any piece. */
+int fc_blocked_pieces_take(fc_arena *ws, int64_t xb, int64_t yb, size_t wb, size_t inner,
+                           float **x, float **y, float **w, void **in);
 /* The test hook's setting (-1: AUTO's rule, 0: never, 1: every AUTO forward of one
  * group, and every AUTO backward-data of one group with a flipped forward), which
  * fc_conv_plan_make obeys. */

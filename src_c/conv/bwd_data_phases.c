@@ -164,9 +164,7 @@ static fc_blocked_src phase_weights(const fc_conv2d_desc *d, const phases *g, in
     return s;
 }
 
-/* Every phase's weights arranged in one parallel pass over w: each (input block,
- * output block) item reads its 8 x 8 x R x S weights for all the phases while they are
- * in cache. */
+/* Every phase's weights arranged in one parallel pass over w. */
 static void arrange_phases(const fc_conv2d_desc *d, const phases *g, const float *w,
                            float *wb) {
     fc_blocked_src src[FC_PHASES_MAX_STRIDE * FC_PHASES_MAX_STRIDE];
@@ -178,10 +176,7 @@ static void arrange_phases(const fc_conv2d_desc *d, const phases *g, const float
                 src[n] = phase_weights(d, g, ph, pw, w);
                 dst[n++] = wb + g->wb_at[ph][pw];
             }
-    int64_t KB = fc_ceil_div(d->C, FC_BLOCKED_CB), CBn = fc_ceil_div(d->K, FC_BLOCKED_CB);
-    #pragma omp parallel for num_threads(fc_threads()) schedule(static)
-    for (int64_t ck = 0; ck < CBn * KB; ck++)
-        for (int i = 0; i < n; i++) fc_blocked_arrange_block(src + i, ck / KB, ck % KB, dst[i]);
+    fc_blocked_arrange_weights_n(src, dst, n);
 }
 
 fc_status fc_conv_bwd_data_phases(const fc_conv2d_desc *d, const float *gy, const float *w,
@@ -190,11 +185,9 @@ fc_status fc_conv_bwd_data_phases(const fc_conv2d_desc *d, const float *gy, cons
     fc_status st = make_phases(d, &g);
     if (st != FC_SUCCESS) return st;
     if (d->N == 0) return FC_SUCCESS;
-    float *gyb = fc_arena_alloc(ws, (size_t)g.gyb * sizeof(float));
-    float *yb = fc_arena_alloc(ws, (size_t)g.yb * sizeof(float));
-    float *wb = fc_arena_alloc(ws, (size_t)g.wb * sizeof(float));
-    void *inner = fc_arena_alloc(ws, g.inner);
-    if (!gyb || (g.yb && !yb) || (g.wb && !wb) || (g.inner && !inner))
+    float *gyb, *yb, *wb;
+    void *inner;
+    if (!fc_blocked_pieces_take(ws, g.gyb, g.yb, (size_t)g.wb, g.inner, &gyb, &yb, &wb, &inner))
         return FC_INVALID_WORKSPACE;
     FC_TEST_COUNT(fc_conv_bwd_data_phases_runs);
 
