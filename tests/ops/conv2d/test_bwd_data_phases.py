@@ -50,6 +50,9 @@ CASES = _cases(40, 2027) + [
     # a map narrower than the stride: phases without places
     dict(x_shape=(1, 4, 1, 3), w_shape=(3, 4, 1, 3), stride=(2, 4), pads=(0, 0, 1, 0),
          dilation=(1, 1), groups=1),
+    # no phase with taps and places (a one-row map read only through padding): zeros
+    dict(x_shape=(2, 3, 1, 5), w_shape=(4, 3, 1, 1), stride=(2, 2), pads=(1, 1, 1, 0),
+         dilation=(1, 1), groups=1),
     # padding only below and right: the phases' forwards compute rows past their own
     dict(x_shape=(3, 8, 9, 10), w_shape=(8, 8, 4, 3), stride=(3, 2), pads=(0, 3, 0, 2),
          dilation=(1, 1), groups=1),
