@@ -621,11 +621,11 @@ static fc_status run_backward_weights(const fc_conv_plan *p, const float *gy, co
         if (st == FC_SUCCESS && gb) fc_conv2d_bias_grad(d->N, d->K, p->OH * p->OW, gy, gb);
         return st;
     }
-    switch (p->algo) {
+    switch (p->algo) { /* im2col (and Winograd through it) sums the bias with its blocks */
     case FC_CONV_DIRECT: st = fc_conv_direct_backward_weights(d, gy, x, gw, ws); break;
-    case FC_CONV_IM2COL: st = fc_conv_im2col_backward_weights(d, gy, x, gw, ws); break;
+    case FC_CONV_IM2COL: return fc_conv_im2col_backward_weights(d, gy, x, gw, gb, ws);
     case FC_CONV_WINOGRAD_F23:
-    case FC_CONV_WINOGRAD_F43: st = fc_winograd_backward_weights(d, gy, x, gw, ws); break;
+    case FC_CONV_WINOGRAD_F43: return fc_winograd_backward_weights(d, gy, x, gw, gb, ws);
     default: return FC_UNSUPPORTED_ALGORITHM;
     }
     if (st == FC_SUCCESS && gb) fc_conv2d_bias_grad(d->N, d->K, p->OH * p->OW, gy, gb);

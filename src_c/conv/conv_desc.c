@@ -62,6 +62,11 @@ static double plane_sum(const float *p, int64_t n) {
     return s;
 }
 
+void fc_conv2d_bias_grad_add(const float *gy, int64_t rows, int64_t cols, int64_t ld,
+                             double *acc) {
+    for (int64_t k = 0; k < rows; k++) acc[k] += plane_sum(gy + k * ld, cols);
+}
+
 void fc_conv2d_bias_grad(int64_t N, int64_t K, int64_t plane, const float *gy, float *gb) {
     #pragma omp parallel for num_threads(fc_threads()) schedule(static)
     for (int64_t k = 0; k < K; k++) {

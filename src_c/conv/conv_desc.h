@@ -48,6 +48,10 @@ fc_status fc_conv_plan_forward(const fc_conv_plan *p, const float *x, const floa
 
 /* grad_bias[k] = sum of grad_y over images and positions. */
 void fc_conv2d_bias_grad(int64_t N, int64_t K, int64_t plane, const float *gy, float *gb);
+/* acc[k] += the sum of row k of gy (cols floats, rows ld apart), k < rows: a block's
+ * share of the bias gradient, in double as fc_conv2d_bias_grad sums. */
+void fc_conv2d_bias_grad_add(const float *gy, int64_t rows, int64_t cols, int64_t ld,
+                             double *acc);
 
 /* Output size along one axis, or -1 when the effective kernel exceeds the padded
  * input (or on overflow). */

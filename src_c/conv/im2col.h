@@ -41,7 +41,9 @@ size_t fc_conv_im2col_inplace_workspace(const fc_conv2d_desc *d);
 int fc_conv_im2col_inplace_override(void);
 fc_status fc_conv_im2col_backward_data(const fc_conv2d_desc *d, const float *gy,
                                        const float *w, float *gx, fc_arena *ws);
+/* ... and, where gb is not NULL, the bias gradient (fc_conv2d_bias_grad's sums) */
 fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *gy,
-                                          const float *x, float *gw, fc_arena *ws);
+                                          const float *x, float *gw, float *gb,
+                                          fc_arena *ws);
 
 #endif

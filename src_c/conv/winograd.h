@@ -52,7 +52,7 @@ fc_status fc_winograd_forward(const fc_conv2d_desc *d, fc_conv_algorithm algo, c
 fc_status fc_winograd_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm algo,
                                     const float *gy, const float *w, float *gx, fc_arena *ws);
 fc_status fc_winograd_backward_weights(const fc_conv2d_desc *d, const float *gy,
-                                       const float *x, float *gw, fc_arena *ws);
+                                       const float *x, float *gw, float *gb, fc_arena *ws);
 
 
 #endif

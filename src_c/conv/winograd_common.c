@@ -449,8 +449,8 @@ fc_status fc_winograd_backward_data(const fc_conv2d_desc *d, fc_conv_algorithm a
  * delegates to im2col, measured 2-20x faster than the direct kernels on the 3x3
  * stride-1 benchmark shapes (e.g. AlexNet conv5 134 ms against 703 ms). */
 fc_status fc_winograd_backward_weights(const fc_conv2d_desc *d, const float *gy,
-                                       const float *x, float *gw, fc_arena *ws) {
-    return fc_conv_im2col_backward_weights(d, gy, x, gw, ws);
+                                       const float *x, float *gw, float *gb, fc_arena *ws) {
+    return fc_conv_im2col_backward_weights(d, gy, x, gw, gb, ws);
 }
 
 /* ------------------------------------ public: pre-transformed weights */
