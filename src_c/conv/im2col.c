@@ -164,10 +164,18 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     p->stage_floats = 0;
     if (p->nimg > 1 && !fc_mul_ok(p->Kg, p->cols, &p->stage_floats)) p->stage_floats = -1;
     /* Epilogue chunks of x in place or of a folded 1x1's panels (im2col_packed_run
-     * lays them out chunk by chunk); other blocks (K_g x at most 512 columns, or a few
-     * rows of a wide map) are left whole. */
+     * lays them out chunk by chunk) where the reduction spans several K blocks (the
+     * chunk's GEMM output staged in L2, then the epilogue); other blocks are left
+     * whole, their epilogue applied at the GEMM's tile stores, several images' columns
+     * straight into their own planes (fc_gemm_args.img_cols). Those of one K block
+     * had been staged and copied to y by a pass of their own: 2 threads, medians of 6
+     * alternating processes, staged -> in place: batch 16 64 -> 256 1x1 at 14x14
+     * 1.00 -> 0.65 ms, batch 8 256 -> 512 at 7x7 0.75 -> 0.63, 256 -> 1024 at 14x14
+     * 5.25 -> 5.04. Not with several K blocks: the tiles crossing images wrote y's
+     * unaligned runs once per block (1 thread, 512 -> 2048 at 7x7: 1.06-1.10 times
+     * the staged time). */
     p->epi_cols = p->cols;
-    if (p->direct || p->folded) {
+    if (p->direct || (p->folded && fc_gemm_kstep(p->CRS) < p->CRS)) {
         int64_t per = fc_max64(FC_IM2COL_EPI_MIN_COLS, FC_IM2COL_EPI_FLOATS / p->Kg);
         if (p->Kg * p->cols <= FC_IM2COL_EPI_WHOLE) per = p->cols;
         int64_t nch = fc_ceil_div(p->cols, per), nr = fc_gemm_nr();
@@ -673,11 +681,11 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
      * arithmetic. ResNet-50's 64 -> 256 1x1 at 56x56 with bias, residual and ReLU,
      * batch 8, 1 thread: 12.2 -> 8.x ms (plain convolution 8.0). Not when y is the
      * residual and the reduction spans several K blocks: the first blocks' partial
-     * sums would overwrite it. */
+     * sums would overwrite it; nor for several images and K blocks (make_plan). */
     const fc_epilogue *ep = c->ep;
     int in_place = ep->residual && ep->residual == c->y;
-    if (b.nn > 1 || (!p->direct && b.cols > p->epi_cols) ||
-        (in_place && fc_gemm_kstep(p->CRS) < p->CRS))
+    int multi = fc_gemm_kstep(p->CRS) < p->CRS;
+    if ((multi && (b.nn > 1 || in_place)) || (!p->direct && b.cols > p->epi_cols))
         return fwd_item_epilogue(p, c, g, &b, Bp, wk, gt);
     int64_t yat = (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
     fc_gemm_epi e = {ep->scale ? ep->scale + g * p->Kg : NULL,
@@ -685,7 +693,8 @@ static fc_status fwd_item(const plan *p, const void *vctx, int64_t item, worker 
                      ep->residual ? ep->residual + yat : NULL, p->P, ep->relu};
     int none = !e.scale && !e.bias && !e.res && !e.relu;
     fc_gemm_args ga = {0, 0, p->Kg, b.cols, p->CRS, 1.0f, NULL, p->CRS, B, ldb, 0.0f,
-                       c->y + yat, p->P, c->wp + g * p->wp_group, Bp, none ? NULL : &e};
+                       c->y + yat, p->P, c->wp + g * p->wp_group, Bp, none ? NULL : &e,
+                       b.nn > 1 ? b.pb : 0, d->K * p->P};
     wk->gemm.used = 0;
     return fc_gemm_run(&ga, gt, &wk->gemm);
 }

@@ -59,6 +59,11 @@ typedef struct fc_gemm_args {
     const float *B_packed;
     /* Optional: an epilogue on the final values (see fc_gemm_epi). */
     const fc_gemm_epi *epi;
+    /* Optional (img_cols > 0): C's columns in runs of img_cols, run q starting
+     * q * img_stride floats on, in C and in the epilogue's residual alike: column j of
+     * row i at C + i * ldc + j / img_cols * img_stride + j % img_cols. A convolution's
+     * block of several images writes NCHW output this way, without a staging copy. */
+    int64_t img_cols, img_stride;
 } fc_gemm_args;
 
 /* Packed op(B) (K x N): K blocks of fc_gemm_kstep(K) rows one after another; in the

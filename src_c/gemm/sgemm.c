@@ -211,8 +211,35 @@ static void epi_row(const fc_gemm_epi *e, int64_t i, int64_t j, const float *t, 
     }
 }
 
+/* Rows [0, m) x columns [0, n) of a computed tile (row stride nr) merged into C at (i,
+ * j): beta * C added, then epi; through img_cols run by run (a tile may cross from one
+ * image's columns into the next). */
+static void merge_tile(const fc_gemm_args *g, const float *tile, int64_t nr, int64_t i,
+                       int64_t j, int64_t m, int64_t n, float beta, const fc_gemm_epi *epi) {
+    for (int64_t q0 = 0; q0 < n;) {
+        int64_t len = n - q0, jc = j + q0;
+        if (g->img_cols) {
+            int64_t off = jc % g->img_cols;
+            len = fc_min64(len, g->img_cols - off);
+            jc = jc / g->img_cols * g->img_stride + off;
+        }
+        for (int64_t r = 0; r < m; r++) {
+            float *cr = g->C + (i + r) * g->ldc + jc;
+            const float *t = tile + r * nr + q0;
+            if (epi)
+                epi_row(epi, i + r, jc, t, beta, cr, len);
+            else if (beta == 0.0f)
+                for (int64_t q = 0; q < len; q++) cr[q] = t[q];
+            else
+                for (int64_t q = 0; q < len; q++) cr[q] = t[q] + beta * cr[q];
+        }
+        q0 += len;
+    }
+}
+
 /* One MR x NR tile of C at (i, j), m x n of it valid; epi: applied to it (the last K
- * block's tiles only). */
+ * block's tiles only). A whole tile inside one run of C's columns is stored by the
+ * micro-kernel, the others through the scratch tile. */
 static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const float *ap,
                            const float *bp, int64_t kc, int64_t i, int64_t j, int64_t m,
                            int64_t n, float beta, float *tile, int tc, const fc_gemm_epi *epi) {
@@ -227,26 +254,23 @@ static inline void tile_op(const gemm_kernel *k, const fc_gemm_args *g, const fl
         }
         return;
     }
-    float *c = g->C + i * g->ldc + j;
-    if (m == k->mr && n == k->nr) {
+    int64_t jc = j; /* C's column */
+    int whole = m == k->mr && n == k->nr;
+    if (g->img_cols && whole) {
+        int64_t off = j % g->img_cols;
+        whole = off + n <= g->img_cols;
+        jc = j / g->img_cols * g->img_stride + off;
+    }
+    if (whole) {
+        float *c = g->C + i * g->ldc + jc;
         if (epi)
-            k->ukernel_epi(kc, ap, bp, c, g->ldc, g->alpha, beta, epi, i, j);
+            k->ukernel_epi(kc, ap, bp, c, g->ldc, g->alpha, beta, epi, i, jc);
         else
             k->ukernel(kc, ap, bp, c, g->ldc, g->alpha, beta);
         return;
     }
-    /* Edge: full tile into scratch, then merge the valid part. */
     k->ukernel(kc, ap, bp, tile, k->nr, g->alpha, 0.0f);
-    for (int64_t r = 0; r < m; r++) {
-        float *cr = c + r * g->ldc;
-        const float *t = tile + r * k->nr;
-        if (epi)
-            epi_row(epi, i + r, j, t, beta, cr, n);
-        else if (beta == 0.0f)
-            for (int64_t q = 0; q < n; q++) cr[q] = t[q];
-        else
-            for (int64_t q = 0; q < n; q++) cr[q] = t[q] + beta * cr[q];
-    }
+    merge_tile(g, tile, k->nr, i, j, m, n, beta, epi);
 }
 
 /* The product restricted to C rows [m0, m1) and columns [n0, n1), in this thread. */
@@ -350,12 +374,16 @@ fc_status fc_gemm_run(const fc_gemm_args *g, int threads, fc_arena *ws) {
     const gemm_kernel *k = gemm_kernel_active();
     if (g->M <= 0 || g->N <= 0) return FC_SUCCESS;
     if (g->K <= 0 || g->alpha == 0.0f) { /* C = beta * C, A and B not read */
-        scale_c(g->C, g->ldc, g->M, g->N, g->beta);
+        int64_t run = g->img_cols ? g->img_cols : g->N;
+        for (int64_t q = 0; q * run < g->N; q++)
+            scale_c(g->C + q * g->img_stride, g->ldc, g->M, fc_min64(run, g->N - q * run),
+                    g->beta);
         return FC_SUCCESS;
     }
     fc_gemm_args sw;
     int tc = 0;
-    if (fc_gemm_transposes(g->M, g->N) && !g->A_packed && !g->B_packed && !g->epi) {
+    if (fc_gemm_transposes(g->M, g->N) && !g->A_packed && !g->B_packed && !g->epi &&
+        !g->img_cols) {
         sw = (fc_gemm_args){!g->trans_b, !g->trans_a, g->N, g->M, g->K, g->alpha, g->B, g->ldb,
                             g->A, g->lda, g->beta, g->C, g->ldc, NULL};
         g = &sw;

@@ -4,7 +4,8 @@ epilogue (scale, bias, residual, ReLU) to each tile in registers at its store
 tile. Against the float64 reference: full and edge tiles (K_g and the plane not
 multiples of MR/NR), one and several K blocks (C/groups * R * S past 256), the
 residual a separate array and y itself (several K blocks then take the chunked path),
-1x1 with x in place and 3x3 with packed columns, row blocks of a large map, groups,
+1x1 with x in place and 3x3 with packed columns, row blocks of a large map, blocks of
+several images (tiles crossing from one image's plane into the next), groups,
 plain and from prepacked weights, every ISA, 1-3 threads; NaN kept by the ReLU."""
 import numpy as np
 import pytest
@@ -29,6 +30,12 @@ CASES = [
     _case((1, 40, 12, 13), (19, 40, 3, 3), pads=(1, 1, 1, 1)),   # 360 = two K blocks
     _case((1, 5, 70, 61), (17, 5, 3, 3), pads=(1, 0, 2, 1)),     # row blocks
     _case((2, 12, 15, 16), (14, 6, 3, 3), stride=(2, 2), pads=(1, 1, 1, 1), groups=2),
+    # blocks of several images: tiles whose columns cross from one image into the next
+    # (fc_gemm_args.img_cols), a folded 1x1 and a 3x3; with two K blocks (staged)
+    _case((5, 16, 7, 7), (27, 16, 1, 1)),
+    _case((4, 12, 6, 5), (20, 12, 3, 3), pads=(1, 1, 1, 1)),
+    _case((3, 40, 5, 5), (9, 40, 3, 3), pads=(1, 1, 1, 1)),
+    _case((6, 8, 4, 3), (12, 4, 3, 3), pads=(1, 1, 0, 1), groups=2),
 ]
 
 
