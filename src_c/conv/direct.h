@@ -54,7 +54,12 @@ typedef struct fc_direct_bwd_weights {
     const int64_t *toff;      /* ntaps input offsets of the taps */
     float *gw;                /* gw for (k0, c, 0, 0) */
     int64_t gw_k;             /* stride between output channels in gw */
+    /* NULL, or FC_DIRECT_KB x ntaps slots of FC_BWD_VACC floats: the kernel adds its
+     * vector partial sums there (lanes past its vector width untouched) instead of
+     * writing gw, so that chunks of one item sum without a horizontal sum each. */
+    float *vacc;
 } fc_direct_bwd_weights;
+#define FC_BWD_VACC 16
 
 typedef void (*fc_direct_bwd_weights_fn)(const fc_direct_bwd_weights *a);
 

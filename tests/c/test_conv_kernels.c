@@ -157,6 +157,29 @@ int main(int argc, char **argv) {
             }
         }
     }
+    /* Planes large enough that direct backward-weights runs in chunks of grad_y, each
+     * thread summing into its own vector sums: one segment (stride 1) and whole rows
+     * (stride 2), 9 output channels (blocks of 8 + 1). */
+    const fc_conv2d_desc large[] = {
+        {1, 2, 48, 70, 9, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},
+        {1, 1, 120, 45, 9, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+    };
+    for (int isa = FC_ISA_PORTABLE; isa <= (int)best; isa++) {
+        fc_set_isa((fc_isa)isa);
+        for (size_t i = 0; i < sizeof large / sizeof large[0]; i++) {
+            int res = run_case(&large[i], FC_CONV_DIRECT);
+            if (res < 0) {
+                skipped++;
+                continue;
+            }
+            ran++;
+            if (!res) {
+                fprintf(stderr, "FAIL isa=%s large case %d (direct)\n", fc_isa_name((fc_isa)isa),
+                        (int)i);
+                fails++;
+            }
+        }
+    }
     printf("%d passed, %d failed, %d skipped\n", ran - fails, fails, skipped);
     return fails ? 1 : 0;
 }

@@ -111,6 +111,19 @@ LARGE = [
 
 @pytest.mark.parametrize("xs,ws,stride,pads,dil", CASES[:20] + LAYERS + LARGE)
 def test_backward(isa, xs, ws, stride, pads, dil):
+    _check_backward(xs, ws, stride, pads, dil)
+
+
+# The chunks of an item add to their thread's vector sums (fc_direct_bwd_weights.vacc):
+# items of several input channels and blocks of output channels (20: 8 + 8 + 4) over
+# 1-3 threads.
+@pytest.mark.parametrize("xs,ws,stride,pads,dil", LARGE + [
+    ((2, 12, 60, 70), (20, 12, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1))])
+def test_backward_chunks_on_threads(isa, threads, xs, ws, stride, pads, dil):
+    _check_backward(xs, ws, stride, pads, dil)
+
+
+def _check_backward(xs, ws, stride, pads, dil):
     rng, x, w, _ = _data(xs, ws, 4)
     y = conv2d_ref(x, w, None, stride, pads, dil)
     gy = rng.standard_normal(y.shape).astype(np.float32)
