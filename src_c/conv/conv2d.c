@@ -114,11 +114,21 @@ static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pas
  *   in place (im2col_inplace below).
  * - backward-data: im2col everywhere it was measured (LeNet C1 1.7 against 3.9 ms,
  *   strided and 3-channel layers 10-60x), so always.
- * - backward-weights: the columns im2col writes cost one pass over C*R*S*OH*OW per
- *   image, which only a wide weight gradient amortises. With at most 32 output channels
- *   per group and a spatial kernel, direct wins 1.2-5x (LeNet C1 1.4 against 6.9 ms,
- *   CIFAR 3x3 32->32 56 against 98 ms); 1x1 kernels (no column expansion), tiny output
- *   maps (LeNet C5's 1x1) and a tiny weight gradient stay with im2col. */
+ * - backward-weights: direct for a narrow weight gradient (at most 32 output channels
+ *   per group, K_g*C*R*S up to 4096) of a spatial kernel on a moderate map (up to 2304
+ *   output positions); im2col elsewhere, its column panels gathered straight from x.
+ *   Fastest of 11 alternating calls, 2 threads, direct against im2col (ms): direct
+ *   keeps LeNet C3 (batch 64) 0.47-0.52 / 0.62, 8->16 3x3 @28 (batch 32) 0.55-0.63 /
+ *   0.85-1.02, 1->32 3x3 @28 (64) 0.74 / 0.95, 16->16 @48 (16) 1.90 / 2.33, 12->24 @24
+ *   (32) 1.36 / 1.63, 6->16 5x5 @40 1.04 / 1.25; im2col takes CIFAR's 32->32 3x3 at
+ *   32x32 (batch 128) 23.9 / 17.5 and at 56x56 (16) 10.4-12.9 / 7.8, 16->32 @112 (8)
+ *   9.7-11.5 / 8.9-9.1, 3->16 @224 (8) 6.7-8.7 / 5.3-6.6, 32->32 @28/2 (32) 1.68 /
+ *   1.12, 8->16 @56 (16) 2.34 / 2.11, where it had been 1.2-5x slower before its fused
+ *   panels. Left to direct and even: 3->32 at 32x32 (batch 128) 4.6-5.9 / 4.5-4.7.
+ *   1x1 kernels (no column expansion), tiny output maps (LeNet C5's 1x1) and a tiny
+ *   weight gradient stay with im2col. */
+#define FC_BWD_W_DIRECT_MAX_GRAD 4096
+#define FC_BWD_W_DIRECT_MAX_PLANE 2304
 static int im2col_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
     int64_t Kg = d->K / d->groups, crs = d->C / d->groups * d->R * d->S;
     if (pass == FC_PASS_BACKWARD_DATA) return 1;
@@ -128,7 +138,9 @@ static int im2col_preferred(const fc_conv2d_desc *d, fc_conv_pass pass) {
                 OW = fc_conv_out_size(d->W, d->pad_left, d->pad_right, d->S, d->dilation_w,
                                       d->stride_w);
         int spatial = d->R * d->S > 1 && OH * OW >= 16;
-        return Kg * crs >= 64 && !(Kg <= 32 && spatial);
+        int direct = Kg <= 32 && spatial && Kg * crs <= FC_BWD_W_DIRECT_MAX_GRAD &&
+                     OH * OW <= FC_BWD_W_DIRECT_MAX_PLANE;
+        return Kg * crs >= 64 && !direct;
     }
     /* Few input channels and a spatial kernel (first layers: 3 channels, 7x7/2,
      * 11x11/4, 3x3): the GEMM's depth C*R*S is short, so building its columns costs
