@@ -107,6 +107,25 @@ static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pas
     return t2 >= 2 * ch && ch >= 128 ? FC_CONV_WINOGRAD_F23 : FC_CONV_AUTO;
 }
 
+/* 3x3 stride-1 layers of 16-32 channels (per group) on 28x28 to 48x48 output maps run
+ * direct forward and backward-data: Winograd's transforms and im2col's columns cost
+ * more than such short reductions save. 2 threads, fastest of 9 alternating calls,
+ * Winograd F(4x4) (AUTO before) / direct / im2col, forward then backward-data (ms):
+ * batch 128 32 -> 32 at 32x32 18.7 / 16.1 / 20.8 and 17.6 / 15.5 / 21.9 (torch 25.6
+ * and 15.7); batch 16 16 -> 16 at 48x48 2.06 / 1.21 / 1.58 and 2.01 / 1.18 / 1.95;
+ * batch 32 16 -> 32 at 32x32 6.58 / 2.57 / 3.20 and 7.44 / 3.10 / 2.99; batch 32 24
+ * -> 24 at 28x28 2.44 / 1.92 / 2.25 and 2.84 / 2.12 / 2.11; batch 1 32 -> 32 at 32x32
+ * (im2col before) 0.23 / 0.19 / 0.22. Not on 56x56 (batch 8 32 -> 32: Winograd 3.25
+ * against direct 3.40) nor on small maps, where im2col would serve better than both
+ * (batch 64 32 -> 32 at 16x16: 5.88 / 3.46 / 3.20) but was not made the rule. */
+static int direct_narrow_3x3(const fc_conv2d_desc *d, fc_conv_pass pass) {
+    if (pass == FC_PASS_BACKWARD_WEIGHTS || !fc_winograd_serves(d)) return 0;
+    int64_t Cg = d->C / d->groups, Kg = d->K / d->groups, OH, OW;
+    fc_conv2d_out_shape(d, &OH, &OW);
+    return Cg >= 16 && Kg >= 16 && Cg <= 32 && Kg <= 32 && OH * OW >= 28 * 28 &&
+           OH * OW <= 48 * 48;
+}
+
 /* im2col + GEMM against direct, measured on the bench shapes plus LeNet, CIFAR- and
  * MobileNet-sized layers (2 threads, medians of alternating runs):
  * - forward: im2col except where the per-group GEMM is too small to fill its tiles
@@ -165,6 +184,7 @@ static fc_conv_algorithm select_algorithm(const fc_conv2d_desc *d, fc_conv_pass 
     fc_conv_algorithm wg = winograd_preferred(d, pass), algo;
     /* Depthwise: the dedicated kernels beat grouped GEMM 3-100x (measured). */
     if (depthwise_shaped(d)) algo = FC_CONV_DEPTHWISE;
+    else if (direct_narrow_3x3(d, pass)) algo = FC_CONV_DIRECT;
     else if (wg != FC_CONV_AUTO) algo = wg;
     else algo = im2col_preferred(d, pass) ? FC_CONV_IM2COL : FC_CONV_DIRECT;
     *bytes = algo_workspace(d, algo, pass);

@@ -75,8 +75,10 @@ def test_im2col_workspace_is_reported(pass_):
     ((16, 32, 112, 112), 32, 3, 32, ("depthwise", "depthwise", "depthwise")),  # depthwise
     ((64, 1, 32, 32), 6, 5, 1, ("direct", "im2col", "direct")),      # LeNet C1: K=6
     ((32, 32, 32, 32), 32, 1, 1, ("im2col", "im2col", "im2col")),    # 1x1: no expansion
-    # CIFAR 3x3: its weight gradient (32 x 288) is im2col's since the fused panels
-    ((32, 32, 32, 32), 32, 3, 1, ("winograd_f43", "winograd_f43", "im2col")),
+    # CIFAR 3x3: direct forward and backward-data (narrow, 32x32: direct_narrow_3x3);
+    # its weight gradient (32 x 288) is im2col's since the fused panels
+    ((32, 32, 32, 32), 32, 3, 1, ("direct", "direct", "im2col")),
+    ((32, 16, 24, 24), 16, 3, 1, ("winograd_f43", "winograd_f43", "direct")),  # 24x24
     ((32, 8, 28, 28), 16, 3, 1, ("im2col", "im2col", "direct")),     # narrow, moderate map
     ((8, 16, 56, 56), 16, 3, 1, ("winograd_f43", "winograd_f43", "im2col")),  # large map
     ((64, 16, 5, 5), 120, 5, 1, ("im2col", "im2col", "im2col")),     # tiny output map
