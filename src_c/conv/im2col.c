@@ -1428,6 +1428,7 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
                                           fc_arena *ws) {
     plan p;
     make_plan(d, FC_PASS_BACKWARD_WEIGHTS, &p);
+    if (!gb) p.bias_doubles = 0; /* (its workspace share goes unused) */
     worker wk[64];
     int nw = p.across ? p.threads : 1;
     if (nw > 64) return FC_INVALID_ARGUMENT;
@@ -1458,9 +1459,7 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
 #endif
         float *dst = t == 0 && !p.cl ? gw : wk[t].gw;
         int64_t b0 = items * t / nw, b1 = items * (t + 1) / nw;
-        double *bias = wk[t].bias;
-        wk[t].bias = gb ? bias : NULL;
-        if (gb) memset(bias, 0, (size_t)p.bias_doubles * sizeof(double));
+        if (wk[t].bias) memset(wk[t].bias, 0, (size_t)p.bias_doubles * sizeof(double));
         if (b0 == b1) memset(dst, 0, (size_t)total * sizeof(float));
         for (int64_t i = b0; i < b1; i++)
             if (bwd_w_block(&p, i / p.nrb, i % p.nrb, gy, x, dst, i == b0, &wk[t], 1) !=
@@ -1478,7 +1477,7 @@ fc_status fc_conv_im2col_backward_weights(const fc_conv2d_desc *d, const float *
                 gw[i] = s;
             }
         }
-        if (gb) {
+        if (p.bias_doubles) {
             #pragma omp for schedule(static)
             for (int64_t k = 0; k < d->K; k++) {
                 double s = 0.0;
