@@ -116,8 +116,8 @@ static fc_conv_algorithm winograd_preferred(const fc_conv2d_desc *d, fc_conv_pas
  * batch 32 16 -> 32 at 32x32 6.58 / 2.57 / 3.20 and 7.44 / 3.10 / 2.99; batch 32 24
  * -> 24 at 28x28 2.44 / 1.92 / 2.25 and 2.84 / 2.12 / 2.11; batch 1 32 -> 32 at 32x32
  * (im2col before) 0.23 / 0.19 / 0.22. Not on 56x56 (batch 8 32 -> 32: Winograd 3.25
- * against direct 3.40) nor on small maps, where im2col would serve better than both
- * (batch 64 32 -> 32 at 16x16: 5.88 / 3.46 / 3.20) but was not made the rule. */
+ * against direct 3.40) nor on smaller maps, which the blocked kernel takes
+ * (blocked_narrow_3x3). */
 static int direct_narrow_3x3(const fc_conv2d_desc *d, fc_conv_pass pass) {
     if (pass == FC_PASS_BACKWARD_WEIGHTS || !fc_winograd_serves(d)) return 0;
     int64_t Cg = d->C / d->groups, Kg = d->K / d->groups, OH, OW;
@@ -236,6 +236,28 @@ static int im2col_inplace(const fc_conv2d_desc *d, fc_conv_algorithm asked,
  * batch 8 and 16. Lost at 7x7 batch 1 (512: 1.23 -> 1.30, the in-place im2col). */
 static int blocked_all_3x3(void) { return fc_kernels_active()->conv_blocked.all_3x3; }
 
+/* 3x3 stride-1 layers of 16+ channels, fewer than 64 on one side (neither more than
+ * twice the other: blocked_3x3_pays), on maps below 28x28 (CIFAR's 16x16 and 8x8
+ * stages, small-map layers of narrow networks), where the kernel table takes all 3x3
+ * layers: the blocked kernel, forward and (flipped) backward-data, against AUTO's
+ * Winograd F(4x4) whose transforms cost more than these short reductions save, and
+ * im2col's columns. 2 threads, AVX-512, Zen 4, fastest of 9 alternating calls,
+ * Winograd / direct / im2col / blocked (torch), ms, forward then backward-data: batch
+ * 64 32 -> 32 at 16x16 3.20 / 2.51 / 2.73 / 1.95 (2.01) and 3.44 / 2.71 / 2.94 / 2.02
+ * (2.98); batch 128 at 8x8 2.41 / 2.47 / 1.50 / 0.87 (1.12) and 2.55 / 2.59 / 1.82 /
+ * 1.01 (1.35); batch 64 16 -> 16 at 16x16 1.52 / 0.75 / 1.19 / 0.62 (0.89) and 1.37 /
+ * 0.71 / 1.19 / 0.61 (0.94); 32 -> 64 at 8x8 2.22 / 3.98 / 2.02 / 1.37 (1.66) and 2.77
+ * / 3.05 / 1.55 / 1.20 (1.34); batch 16 32 -> 32 at 14x14 0.66 / 0.49 / 0.47 / 0.31
+ * (0.42); at 27x27 2.02 / 1.50 / 1.74 / 1.41 (1.62); batch 24 24 -> 24 at 14x14 0.71 /
+ * 0.44 / 0.41 / 0.30 (0.57); batch 32 20 -> 40 at 12x12 0.59 / 0.72 / 0.49 / 0.44
+ * (0.71); 48 -> 96 at 8x8 (im2col before) 1.17 / 0.83 (1.07); batch 256 16 -> 16 at
+ * 16x16 4.70 / 2.79 / 3.14 / 2.18 (2.16). From 28x28 up direct_narrow_3x3 and
+ * Winograd keep them (batch 32 16 -> 32 at 32x32: direct 1.81, blocked 1.85). */
+static int blocked_narrow_3x3(const fc_conv2d_desc *d, int64_t OH, int64_t OW) {
+    return blocked_all_3x3() && d->stride_h == 1 && d->stride_w == 1 &&
+           fc_min64(d->C, d->K) >= 16 && fc_min64(d->C, d->K) < 64 && OH * OW < 28 * 28;
+}
+
 /* 3x3 layers (stride 1, no dilation: blocked_nchw_pays checks those) where the blocked
  * kernel beats im2col + packed GEMM, reorders and weight arrangement on every call
  * included: 64 or more input and output channels, neither more than twice the other;
@@ -260,12 +282,12 @@ static int blocked_all_3x3(void) { return fc_kernels_active()->conv_blocked.all_
  * 10.6 -> 10.0 and 10.7 -> 9.6. Past the input bound, batch 16 13x13: 256 -> 384
  * 49.5 -> 51.0 (lost), 384 -> 256 46.5 -> 49.3 (lost). */
 static int blocked_3x3_pays(const fc_conv2d_desc *d) {
-    if (d->R != 3 || d->S != 3 || d->C < 64 || d->K < 64 || d->K > 2 * d->C ||
-        d->C > 2 * d->K)
-        return 0;
-    if (blocked_all_3x3()) return 1;
+    if (d->R != 3 || d->S != 3 || d->K > 2 * d->C || d->C > 2 * d->K) return 0;
     int64_t OH, OW, in;
     fc_conv2d_out_shape(d, &OH, &OW);
+    if (blocked_narrow_3x3(d, OH, OW)) return 1;
+    if (d->C < 64 || d->K < 64) return 0;
+    if (blocked_all_3x3()) return 1;
     if (!fc_prod4(d->N, d->C, d->H, d->W, &in) || in > (1 << 19)) return 0;
     return OH * OW <= 14 * 14 || d->N == 1;
 }

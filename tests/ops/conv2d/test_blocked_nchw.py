@@ -148,7 +148,7 @@ def test_auto_backward_data_with_few_output_channels(rng, xs, K, pad):
 
 
 @pytest.mark.parametrize("xs,K,R,pad", [
-    ((3, 24, 14, 14), 20, 3, 1),     # 3x3: im2col (or Winograd) wins
+    ((3, 24, 28, 28), 20, 3, 1),     # 3x3 from 28x28 up (blocked_narrow_3x3): direct
     ((1, 24, 7, 7), 20, 5, 2),       # a small map: im2col with the weights in place
     ((3, 4, 14, 14), 20, 5, 2),      # fewer than 6 input channels
     ((3, 8, 14, 14), 40, 5, 2),      # 6-15 input channels, more than 32 output channels
@@ -242,7 +242,7 @@ def test_backward_data_more_outputs_asymmetric_padding(isa, threads, rng):
     _case((2, 13, 12, 12), (20, 13, 5, 5), pads=(2, 2, 2, 2)),   # under 16 input channels
     _case((2, 16, 12, 12), (24, 16, 5, 5)),                       # unpadded: grad_x larger
     _case((2, 16, 12, 12), (24, 16, 5, 5), pads=(1, 1, 1, 1)),   # padded, still larger
-    _case((2, 16, 12, 12), (24, 16, 3, 3), pads=(1, 1, 1, 1)),   # 3x3 (not measured)
+    _case((2, 16, 28, 28), (24, 16, 3, 3), pads=(1, 1, 1, 1)),   # 3x3 from 28x28: direct
     _case((1, 16, 12, 12), (24, 16, 5, 5), pads=(2, 2, 2, 2)),   # 144 positions: in place
 ], ids=case_id)
 def test_backward_data_with_more_outputs_outside_the_rule_stays_with_im2col(rng, case):

@@ -5,7 +5,9 @@ has 64 or more input and output channels, neither more than twice the other, an 
 of at most 2^19 floats, and maps up to 14x14 or batch 1; the forward not where im2col
 reads its weights in place. Where the ISA's kernel table sets all_3x3 (AVX-512) every
 such layer, the in-place forward only on outputs of more than 64 positions, and the
-forward of such layers at stride 2 too (outputs of more than 64 positions). Checked:
+forward of such layers at stride 2 too (outputs of more than 64 positions); and there
+narrower stride-1 layers (16+ channels, under 64 on one side) on maps under 28x28,
+whatever AUTO picked for them (blocked_narrow_3x3). Checked:
 the routes against the float64 reference (odd channel counts, batch 1-3, every ISA, 1-3
 threads), the flipped route forced on odd shapes, the caller's workspace, and that AUTO
 takes the path exactly where the rule says."""
@@ -40,11 +42,15 @@ def _all_3x3():
     return fastconv.get_isa() == "avx512"
 
 
-def _pays_3x3(N, C, K, H, W, OH, OW):
-    """blocked_3x3_pays, restated (stride 1, no dilation, one group checked by callers)."""
-    channels = C >= 64 and K >= 64 and K <= 2 * C and C <= 2 * K
-    return channels and (_all_3x3() or (N * C * H * W <= 1 << 19
-                                        and (OH * OW <= 14 * 14 or N == 1)))
+def _pays_3x3(N, C, K, H, W, OH, OW, stride1=True):
+    """blocked_3x3_pays, restated (no dilation, one group checked by callers)."""
+    if K > 2 * C or C > 2 * K:
+        return False
+    # blocked_narrow_3x3: 16-63 channels on one side, maps under 28x28, stride 1
+    if _all_3x3() and stride1 and 16 <= min(C, K) < 64 and OH * OW < 28 * 28:
+        return True
+    return C >= 64 and K >= 64 and (_all_3x3() or (N * C * H * W <= 1 << 19
+                                                  and (OH * OW <= 14 * 14 or N == 1)))
 
 
 def _expected(c):
@@ -61,7 +67,7 @@ def _expected(c):
         N * OH * OW > (64 if _all_3x3() else INPLACE_MAX_COLS)
     # stride 2 where the table takes all 3x3 layers, outputs of more than 64 positions
     fwd = fwd or ((R, S) == (3, 3) and c["stride"] == (2, 2) and c["dilation"] == (1, 1) and
-                  c["groups"] == 1 and _all_3x3() and _pays_3x3(N, C, K, H, W, OH, OW) and
+                  c["groups"] == 1 and _all_3x3() and _pays_3x3(N, C, K, H, W, OH, OW, False) and
                   N * OH * OW > 64)
     # the flipped forward: K and C swapped, grad_y in, the input's H x W out
     bwd = plain and min(_flipped_pads(c)) >= 0 and _pays_3x3(N, K, C, OH, OW, H, W)
@@ -181,14 +187,19 @@ EDGES = [  # ..., (forward, backward-data), the same where the table's all_3x3 i
     ((2, 64, 14, 14), 64, 1, 1, 1, (True, True), (True, True)),      # 14x14 at batch 2
     ((2, 64, 15, 15), 64, 1, 1, 1, (False, False), (True, True)),    # over 14x14 at batch 2
     ((2, 64, 7, 7), 64, 1, 1, 1, (False, True), (True, True)),       # 98 columns: in place
-    ((2, 63, 14, 14), 63, 1, 1, 1, (False, False), (False, False)),  # 63 channels
+    ((2, 63, 14, 14), 63, 1, 1, 1, (False, False), (True, True)),    # 63 channels: narrow
+    ((4, 32, 8, 8), 32, 1, 1, 1, (False, False), (True, True)),      # CIFAR's 8x8 stage
+    ((1, 48, 4, 4), 48, 1, 1, 1, (False, False), (False, True)),     # 16 columns: in place
+    ((2, 15, 14, 14), 16, 1, 1, 1, (False, False), (False, False)),  # 15 input channels
+    ((2, 40, 14, 14), 81, 1, 1, 1, (False, False), (False, False)),  # narrow, over twice
     ((2, 65, 14, 14), 65, 1, 1, 1, (True, True), (True, True)),      # 65 channels
     ((2, 64, 14, 14), 72, 1, 1, 1, (True, True), (True, True)),      # more output channels
     ((2, 72, 14, 14), 64, 1, 1, 1, (True, True), (True, True)),      # fewer output channels
     ((2, 64, 14, 14), 128, 1, 1, 1, (True, True), (True, True)),     # twice as many
     ((2, 64, 14, 14), 129, 1, 1, 1, (False, False), (False, False)),  # more than twice
     ((2, 129, 14, 14), 64, 1, 1, 1, (False, False), (False, False)),  # fewer than half
-    ((2, 64, 14, 14), 63, 1, 1, 1, (False, False), (False, False)),  # 63 output channels
+    ((2, 64, 14, 14), 63, 1, 1, 1, (False, False), (True, True)),    # 63 output: narrow
+
     ((10, 256, 14, 14), 256, 1, 1, 1, (True, True), (True, True)),   # 501,760 input floats
     ((12, 256, 13, 13), 384, 1, 1, 1, (True, False), (True, True)),  # grad_y over 2^19
     ((13, 256, 13, 13), 384, 1, 1, 1, (False, False), (True, True)),  # 562,432 input floats
@@ -198,6 +209,23 @@ EDGES = [  # ..., (forward, backward-data), the same where the table's all_3x3 i
     ((2, 63, 27, 27), 126, 1, 2, 1, (False, False), (False, False)),  # stride 2, 63 channels
     ((2, 64, 16, 16), 64, 2, 1, 2, (False, False), (False, False)),  # dilation 2
 ]
+
+@pytest.mark.parametrize("xs,K,want", [
+    ((2, 16, 27, 27), 16, True),    # under 28x28: blocked, where AUTO picks F(4x4)
+    ((2, 16, 28, 28), 16, False),   # 28x28: direct_narrow_3x3 keeps it
+    ((8, 24, 20, 20), 20, True),
+], ids=["16-at-27x27", "16-at-28x28", "24-to-20-at-20x20"])
+def test_narrow_layers_leave_winograd_and_direct_below_28x28(rng, xs, K, want):
+    """blocked_narrow_3x3 replaces AUTO's Winograd and direct too, not only im2col: the
+    narrow layers run blocked forward and backward-data on maps under 28x28."""
+    c = _case(xs, K)
+    assert _expected(c) == ((want, want) if _all_3x3() else (False, False))
+    assert _select(c, 0) != "im2col"
+    for pass_ in ("forward", "backward_data"):
+        before = _runs()
+        check_conv_case(fastconv, c, "auto", rng, pass_)
+        assert _runs() - before == (want and _all_3x3())
+
 
 @pytest.mark.parametrize("xs,K,pad,stride,dil,want,want_all", EDGES,
                          ids=["x".join(map(str, e[0])) + f"-k{e[1]}-s{e[3]}-d{e[4]}"
