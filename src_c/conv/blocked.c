@@ -99,9 +99,14 @@ static void arrange_block(const fc_blocked_src *s, int64_t cb, int64_t kb, float
         for (int64_t tc = 0; tc < s->tc; tc++) {
             const float *tap = blk + tr * s->str + tc * s->st;
             for (int64_t i = 0; i < CB; i++, dst += nb * CB) {
+                const float *from = tap + i * s->sc;
+                if (i < cn && kn == CB) { /* (a constant count: unrolled) */
+                    for (int64_t j = 0; j < CB; j++) dst[j] = from[j * s->sk];
+                    continue;
+                }
                 int64_t j = 0;
                 if (i < cn)
-                    for (const float *from = tap + i * s->sc; j < kn; j++) dst[j] = from[j * s->sk];
+                    for (; j < kn; j++) dst[j] = from[j * s->sk];
                 for (; j < CB; j++) dst[j] = 0.0f;
             }
         }
