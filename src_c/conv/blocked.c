@@ -40,8 +40,12 @@ static fc_status reorder(int64_t N, int64_t C, int64_t H, int64_t W, const float
         } else {
             const float *s = src + blocked;
             float *d = dst + plain;
-            for (int64_t j = 0; j < cn; j++)
-                for (int64_t i = 0; i < HW; i++) d[j * HW + i] = s[i * CB + j];
+            if (cn == CB) /* (a constant count: unrolled) */
+                for (int64_t i = 0; i < HW; i++)
+                    for (int64_t j = 0; j < CB; j++) d[j * HW + i] = s[i * CB + j];
+            else
+                for (int64_t j = 0; j < cn; j++)
+                    for (int64_t i = 0; i < HW; i++) d[j * HW + i] = s[i * CB + j];
         }
     }
     return FC_SUCCESS;

@@ -18,6 +18,11 @@
  * floats apart) into the blocked layout. The reorders to NCHW8c share it. */
 static inline void fc_blocked_gather_run(const float *restrict src, int64_t stride, int64_t n,
                                          int64_t cn, float *restrict dst) {
+    if (cn == FC_BLOCKED_CB) { /* (a constant count: unrolled) */
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < FC_BLOCKED_CB; j++) dst[i * FC_BLOCKED_CB + j] = src[j * stride + i];
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         int64_t j = 0;
         for (; j < cn; j++) dst[i * FC_BLOCKED_CB + j] = src[j * stride + i];

@@ -146,9 +146,14 @@ static void interleave(const fc_conv2d_desc *d, const phases *g, const float *yb
             const float *src = yb + g->yb_at[ph][pw] +
                                (((n * CBn + cb) * OHp + ih / g->sh + ah->lead) * OWp + aw->lead) *
                                    FC_BLOCKED_CB;
-            for (int64_t j = 0; j < cn; j++)
+            if (cn == FC_BLOCKED_CB) /* (a constant count: unrolled) */
                 for (int64_t b = 0; b < aw->count; b++)
-                    dst[j * H * W + b * g->sw] = src[b * FC_BLOCKED_CB + j];
+                    for (int64_t j = 0; j < FC_BLOCKED_CB; j++)
+                        dst[j * H * W + b * g->sw] = src[b * FC_BLOCKED_CB + j];
+            else
+                for (int64_t j = 0; j < cn; j++)
+                    for (int64_t b = 0; b < aw->count; b++)
+                        dst[j * H * W + b * g->sw] = src[b * FC_BLOCKED_CB + j];
         }
     }
 }
