@@ -99,8 +99,15 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
      * takes them: MobileNet/ResNet's 1024 -> 1024 1x1 at 7x7, batch 16, ran 223M
      * instead of 276M instructions (callgrind) and 21-26 instead of 25-33 ms (1
      * thread, CPU time, three alternating runs on a loaded machine). */
-    if (pass == FC_PASS_FORWARD && p->direct && p->P < 4 * fc_gemm_nr() && d->N > 1)
+    if (pass != FC_PASS_BACKWARD_DATA && p->direct && p->P < 4 * fc_gemm_nr() && d->N > 1)
         p->direct = 0;
+    /* The same for its backward-weights, whose reduction then runs over several images'
+     * columns at once: image by image, each GEMM of depth 49 read and wrote the whole
+     * grad_w (4 MB for 1024 -> 1024: past L2) once per image. A block per thread at
+     * least (several images each, the threads' sums added at the end), not one block
+     * under a threaded GEMM. 2 threads, fastest of 11, three alternating rounds against
+     * the old build, ms: batch 16 1024 -> 1024 at 7x7 10.5-12.0 -> 9.9-10.6, batch 8
+     * 512 -> 2048 6.1-6.5 -> 5.3-5.8, 2048 -> 512 6.0-6.2 -> 5.7-5.9. */
     /* Likewise where one image's columns leave more than an eighth of the NR lanes of
      * its last tile row empty and the reduction is one K block of the GEMM (C is then
      * written once, in column chunks that stay in L2: epi_cols). ResNet-50's 256 ->
@@ -138,6 +145,9 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     } else {
         p->nimg = fc_max64(1, fc_min64(d->N, want / p->P));
         int64_t nb = fc_ceil_div(d->N, p->nimg);
+        /* a folded 1x1 backward-weights: a block per thread at least (below) */
+        if (T > 1 && pass == FC_PASS_BACKWARD_WEIGHTS && one_by_one && d->N >= T)
+            nb = fc_max64(nb, T);
         if (T > 1 && nb > 1) nb = fc_ceil_div(nb, T) * T; /* whole rounds of threads */
         p->nimg = fc_ceil_div(d->N, fc_min64(nb, d->N));
     }

@@ -18,6 +18,9 @@ CASES = [
     # 1x1, stride 1, no padding: x is the column matrix (forward and backward-data)
     _case((2, 33, 7, 9), (17, 33, 1, 1)),
     _case((3, 6, 5, 4), (9, 2, 1, 1), groups=3),
+    # 1x1 on a small map (under 4 NR tiles) at batch > 1: the forward and the
+    # backward-weights fold several images into a block, one block per thread at least
+    _case((5, 40, 7, 7), (70, 40, 1, 1)),
     # 1x1 strided / padded still goes through im2col
     _case((2, 8, 9, 9), (4, 8, 1, 1), 2, (1, 0, 0, 1)),
     _case((1, 5, 12, 13), (3, 5, 3, 3), 1, (2, 2, 2, 2), 2),
