@@ -98,16 +98,20 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
      * copies its columns after all, so that blocks hold several images and one GEMM
      * takes them: MobileNet/ResNet's 1024 -> 1024 1x1 at 7x7, batch 16, ran 223M
      * instead of 276M instructions (callgrind) and 21-26 instead of 25-33 ms (1
-     * thread, CPU time, three alternating runs on a loaded machine). */
-    if (pass != FC_PASS_BACKWARD_DATA && p->direct && p->P < 4 * fc_gemm_nr() && d->N > 1)
-        p->direct = 0;
-    /* The same for its backward-weights, whose reduction then runs over several images'
-     * columns at once: image by image, each GEMM of depth 49 read and wrote the whole
-     * grad_w (4 MB for 1024 -> 1024: past L2) once per image. A block per thread at
-     * least (several images each, the threads' sums added at the end), not one block
-     * under a threaded GEMM. 2 threads, fastest of 11, three alternating rounds against
-     * the old build, ms: batch 16 1024 -> 1024 at 7x7 10.5-12.0 -> 9.9-10.6, batch 8
-     * 512 -> 2048 6.1-6.5 -> 5.3-5.8, 2048 -> 512 6.0-6.2 -> 5.7-5.9. */
+     * thread, CPU time, three alternating runs on a loaded machine). The same for the
+     * backward passes, a block per thread at least (several images
+     * each), not one block under a threaded GEMM. Backward-weights then reduces over
+     * several images' columns at once: image by image, each GEMM of depth 49 read and
+     * wrote the whole grad_w (4 MB for 1024 -> 1024: past L2) once per image, and the
+     * threads' sums are added at the end. 2 threads, fastest of 11, three alternating
+     * rounds against the old build, ms: batch 16 1024 -> 1024 at 7x7 10.5-12.0 ->
+     * 9.9-10.6, batch 8 512 -> 2048 6.1-6.5 -> 5.3-5.8, 2048 -> 512 6.0-6.2 -> 5.7-5.9.
+     * Backward-data gathers the block's grad_y planes and writes grad_x's planes
+     * straight from the GEMM (fc_gemm_args.img_cols), which then streams the packed
+     * weights once a block instead of once an image: fastest of 15 alternating calls,
+     * image by image -> folded, batch 16 1024 -> 1024 10.7-10.9 -> 9.7-9.8 ms, 2048 ->
+     * 512 10.6 -> 10.3; even on batch 8 512 -> 2048 / 2048 -> 512 and at batch 2. */
+    if (p->direct && p->P < 4 * fc_gemm_nr() && d->N > 1) p->direct = 0;
     /* Likewise where one image's columns leave more than an eighth of the NR lanes of
      * its last tile row empty and the reduction is one K block of the GEMM (C is then
      * written once, in column chunks that stay in L2: epi_cols). ResNet-50's 256 ->
@@ -145,8 +149,8 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     } else {
         p->nimg = fc_max64(1, fc_min64(d->N, want / p->P));
         int64_t nb = fc_ceil_div(d->N, p->nimg);
-        /* a folded 1x1 backward-weights: a block per thread at least (below) */
-        if (T > 1 && pass == FC_PASS_BACKWARD_WEIGHTS && one_by_one && d->N >= T)
+        /* a folded 1x1's backward passes: a block per thread at least (above) */
+        if (T > 1 && pass != FC_PASS_FORWARD && one_by_one && d->N >= T)
             nb = fc_max64(nb, T);
         if (T > 1 && nb > 1) nb = fc_ceil_div(nb, T) * T; /* whole rounds of threads */
         p->nimg = fc_ceil_div(d->N, fc_min64(nb, d->N));
@@ -164,7 +168,7 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     int gt = p->across ? 1 : T;
     /* CRS * cols may exceed 64 bits on a legal descriptor (a huge weight, a wide
      * output): -1 makes plan_workspace report SIZE_MAX (FC_SIZE_OVERFLOW). */
-    if (p->direct) p->col_floats = 0;
+    if (p->direct || (pass == FC_PASS_BACKWARD_DATA && p->folded)) p->col_floats = 0;
     else if (!fc_mul_ok(p->CRS, p->cols, &p->col_floats)) p->col_floats = -1;
     if (pass == FC_PASS_FORWARD && !p->direct) { /* B panels + a row buffer per thread */
         int64_t panels = fc_gemm_packed_b_floats(p->cols, p->CRS), rowbuf;
@@ -922,6 +926,22 @@ static fc_status bwd_data_item(const plan *p, const void *vctx, int64_t item, wo
         fc_gemm_args ga = {1, 0, p->Cg, p->P, p->Kg, 1.0f, NULL, p->CRS,
                            c->gy + (b.n0 * d->K + g * p->Kg) * p->P, p->P, 0.0f,
                            c->gx + (b.n0 * d->C + g * p->Cg) * plane, p->P, wg};
+        wk->gemm.used = 0;
+        return fc_gemm_run(&ga, gt, &wk->gemm);
+    }
+    if (p->folded) { /* several images' columns at once, written straight into gx */
+        block b = get_block(p, ib, 0);
+        const float *B = c->gy + (b.n0 * d->K + g * p->Kg) * p->P;
+        int64_t ldb = p->P;
+        if (b.nn > 1) {
+            gather_planes(p, c->gy, g, &b, wk->stage);
+            B = wk->stage;
+            ldb = b.cols;
+        }
+        fc_gemm_args ga = {1, 0, p->Cg, b.cols, p->Kg, 1.0f, NULL, p->CRS, B, ldb, 0.0f,
+                           c->gx + (b.n0 * d->C + g * p->Cg) * plane, p->P, wg};
+        ga.img_cols = p->P;
+        ga.img_stride = d->C * plane;
         wk->gemm.used = 0;
         return fc_gemm_run(&ga, gt, &wk->gemm);
     }

@@ -180,6 +180,28 @@ int main(int argc, char **argv) {
             }
         }
     }
+    /* 1x1 layers on small maps at batch > 1 (im2col folds several images into a block
+     * for every pass, grad_x written plane by plane from the GEMM), one grouped. */
+    const fc_conv2d_desc folded[] = {
+        {3, 20, 7, 7, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+        {5, 12, 5, 6, 10, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2},
+    };
+    for (int isa = FC_ISA_PORTABLE; isa <= (int)best; isa++) {
+        fc_set_isa((fc_isa)isa);
+        for (size_t i = 0; i < sizeof folded / sizeof folded[0]; i++) {
+            int res = run_case(&folded[i], FC_CONV_IM2COL);
+            if (res < 0) {
+                skipped++;
+                continue;
+            }
+            ran++;
+            if (!res) {
+                fprintf(stderr, "FAIL isa=%s folded 1x1 case %d (im2col)\n",
+                        fc_isa_name((fc_isa)isa), (int)i);
+                fails++;
+            }
+        }
+    }
     printf("%d passed, %d failed, %d skipped\n", ran - fails, fails, skipped);
     return fails ? 1 : 0;
 }
