@@ -558,6 +558,19 @@ static void gather_planes(const plan *p, const float *t, int64_t g, const block 
                    (size_t)p->P * sizeof(float));
 }
 
+/* Block b's grad_y rows of group g as one matrix [K_g][cols] (*ld floats apart): in
+ * place for one image, else its images' planes gathered into stage. */
+static const float *block_gy(const plan *p, const float *gy, int64_t g, const block *b,
+                             float *stage, int64_t *ld) {
+    if (b->nn > 1) {
+        gather_planes(p, gy, g, b, stage);
+        *ld = b->cols;
+        return stage;
+    }
+    *ld = p->P;
+    return gy + (b->n0 * p->d->K + g * p->Kg) * p->P + b->oh0 * p->OW;
+}
+
 /* Runs fn(item, worker, gemm threads) over items: across threads with serial GEMMs,
  * or one after another with the GEMM threaded. */
 typedef fc_status (*item_fn)(const plan *p, const void *ctx, int64_t item, worker *wk, int gt);
@@ -931,13 +944,8 @@ static fc_status bwd_data_item(const plan *p, const void *vctx, int64_t item, wo
     }
     if (p->folded) { /* several images' columns at once, written straight into gx */
         block b = get_block(p, ib, 0);
-        const float *B = c->gy + (b.n0 * d->K + g * p->Kg) * p->P;
-        int64_t ldb = p->P;
-        if (b.nn > 1) {
-            gather_planes(p, c->gy, g, &b, wk->stage);
-            B = wk->stage;
-            ldb = b.cols;
-        }
+        int64_t ldb;
+        const float *B = block_gy(p, c->gy, g, &b, wk->stage, &ldb);
         fc_gemm_args ga = {1, 0, p->Cg, b.cols, p->Kg, 1.0f, NULL, p->CRS, B, ldb, 0.0f,
                            c->gx + (b.n0 * d->C + g * p->Cg) * plane, p->P, wg};
         ga.img_cols = p->P;
@@ -951,13 +959,8 @@ static fc_status bwd_data_item(const plan *p, const void *vctx, int64_t item, wo
             for (int64_t i = 0; i < b.nn; i++)
                 memset(c->gx + ((b.n0 + i) * d->C + g * p->Cg) * plane, 0,
                        (size_t)(p->Cg * plane) * sizeof(float));
-        const float *B = c->gy + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
-        int64_t ldb = p->P;
-        if (b.nn > 1) {
-            gather_planes(p, c->gy, g, &b, wk->stage);
-            B = wk->stage;
-            ldb = b.cols;
-        }
+        int64_t ldb;
+        const float *B = block_gy(p, c->gy, g, &b, wk->stage, &ldb);
         fc_gemm_args ga = {1, 0, p->CRS, b.cols, p->Kg, 1.0f, NULL, p->CRS, B, ldb, 0.0f,
                            wk->col, b.cols, wg};
         wk->gemm.used = 0;
@@ -1365,13 +1368,8 @@ static fc_status bwd_w_block(const plan *p, int64_t ib, int64_t rb, const float 
     block b = get_block(p, ib, rb);
     for (int64_t g = 0; g < p->G && st == FC_SUCCESS; g++) {
         float *gwg = gw + g * p->Kg * p->CRS;
-        const float *A = gy + (b.n0 * d->K + g * p->Kg) * p->P + b.oh0 * p->OW;
-        int64_t lda = p->P;
-        if (b.nn > 1) {
-            gather_planes(p, gy, g, &b, wk->stage);
-            A = wk->stage;
-            lda = b.cols;
-        }
+        int64_t lda;
+        const float *A = block_gy(p, gy, g, &b, wk->stage, &lda);
         if (wk->bias) fc_conv2d_bias_grad_add(A, p->Kg, b.cols, lda, wk->bias + g * p->Kg);
         if (p->cl) {
             int64_t nr = fc_gemm_nr(), CB = bwd_w_cblocks(p), Hb = bwd_w_xt_rows(p);

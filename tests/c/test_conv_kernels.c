@@ -113,6 +113,27 @@ static int run_case(const fc_conv2d_desc *d, fc_conv_algorithm algo) {
     return skipped && ok ? -1 : ok;
 }
 
+/* The listed descriptors through one algorithm on every ISA. */
+static void run_list(const fc_conv2d_desc *list, int n, fc_conv_algorithm algo,
+                     const char *what, fc_isa best, int *ran, int *fails, int *skipped) {
+    for (int isa = FC_ISA_PORTABLE; isa <= (int)best; isa++) {
+        fc_set_isa((fc_isa)isa);
+        for (int i = 0; i < n; i++) {
+            int res = run_case(&list[i], algo);
+            if (res < 0) {
+                (*skipped)++;
+                continue;
+            }
+            (*ran)++;
+            if (!res) {
+                fprintf(stderr, "FAIL isa=%s %s case %d (algorithm %d)\n",
+                        fc_isa_name((fc_isa)isa), what, i, (int)algo);
+                (*fails)++;
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     int cases = argc > 1 ? atoi(argv[1]) : 60;
     int fails = 0, ran = 0, skipped = 0;
@@ -164,44 +185,14 @@ int main(int argc, char **argv) {
         {1, 2, 48, 70, 9, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},
         {1, 1, 120, 45, 9, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},
     };
-    for (int isa = FC_ISA_PORTABLE; isa <= (int)best; isa++) {
-        fc_set_isa((fc_isa)isa);
-        for (size_t i = 0; i < sizeof large / sizeof large[0]; i++) {
-            int res = run_case(&large[i], FC_CONV_DIRECT);
-            if (res < 0) {
-                skipped++;
-                continue;
-            }
-            ran++;
-            if (!res) {
-                fprintf(stderr, "FAIL isa=%s large case %d (direct)\n", fc_isa_name((fc_isa)isa),
-                        (int)i);
-                fails++;
-            }
-        }
-    }
     /* 1x1 layers on small maps at batch > 1 (im2col folds several images into a block
      * for every pass, grad_x written plane by plane from the GEMM), one grouped. */
     const fc_conv2d_desc folded[] = {
         {3, 20, 7, 7, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
         {5, 12, 5, 6, 10, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2},
     };
-    for (int isa = FC_ISA_PORTABLE; isa <= (int)best; isa++) {
-        fc_set_isa((fc_isa)isa);
-        for (size_t i = 0; i < sizeof folded / sizeof folded[0]; i++) {
-            int res = run_case(&folded[i], FC_CONV_IM2COL);
-            if (res < 0) {
-                skipped++;
-                continue;
-            }
-            ran++;
-            if (!res) {
-                fprintf(stderr, "FAIL isa=%s folded 1x1 case %d (im2col)\n",
-                        fc_isa_name((fc_isa)isa), (int)i);
-                fails++;
-            }
-        }
-    }
+    run_list(large, 2, FC_CONV_DIRECT, "large plane", best, &ran, &fails, &skipped);
+    run_list(folded, 2, FC_CONV_IM2COL, "folded 1x1", best, &ran, &fails, &skipped);
     printf("%d passed, %d failed, %d skipped\n", ran - fails, fails, skipped);
     return fails ? 1 : 0;
 }
