@@ -149,8 +149,17 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
     } else {
         p->nimg = fc_max64(1, fc_min64(d->N, want / p->P));
         int64_t nb = fc_ceil_div(d->N, p->nimg);
-        /* a folded 1x1's backward passes: a block per thread at least (above) */
-        if (T > 1 && pass != FC_PASS_FORWARD && one_by_one && d->N >= T)
+        /* A folded 1x1's backward passes (above), and any 1x1's backward-weights (strided
+         * ones: ResNet's shortcuts): a block per thread at least, the threads' sums added
+         * at the end, rather than one block whose grad_y each thread gathers and packs
+         * whole before the GEMM's panels split. 2 threads, fastest of 15 alternating
+         * calls, before -> after (torch), ms: batch 16 256 -> 512 1x1/2 at 14x14 2.31-3.02
+         * -> 2.25-2.28 (2.38-3.31), 128 -> 256 at 28x28 1.91-2.98 -> 1.73-2.82
+         * (2.61-3.87), 64 -> 128 at 56x56 2.95-3.48 -> 2.53-3.11 (4.14-5.09); batch 8
+         * 1024 -> 2048 at 14x14 9.5-10.2 -> 8.9-10.0. Not 3x3 layers (their larger
+         * grad_w per thread: batch 4 512 -> 512 at 7x7 5.20-5.50 -> 5.60-5.88). */
+        if (T > 1 && pass != FC_PASS_FORWARD && d->N >= T &&
+            (one_by_one || (pass == FC_PASS_BACKWARD_WEIGHTS && d->R * d->S == 1)))
             nb = fc_max64(nb, T);
         if (T > 1 && nb > 1) nb = fc_ceil_div(nb, T) * T; /* whole rounds of threads */
         p->nimg = fc_ceil_div(d->N, fc_min64(nb, d->N));

@@ -21,8 +21,10 @@ CASES = [
     # 1x1 on a small map (under 4 NR tiles) at batch > 1: the forward and the
     # backward-weights fold several images into a block, one block per thread at least
     _case((5, 40, 7, 7), (70, 40, 1, 1)),
-    # 1x1 strided / padded still goes through im2col
+    # 1x1 strided / padded still goes through im2col (backward-weights: a block of
+    # several images per thread)
     _case((2, 8, 9, 9), (4, 8, 1, 1), 2, (1, 0, 0, 1)),
+    _case((5, 24, 13, 13), (40, 24, 1, 1), 2),
     _case((1, 5, 12, 13), (3, 5, 3, 3), 1, (2, 2, 2, 2), 2),
 ]
 
