@@ -297,6 +297,8 @@ static void pack_gy(const bwd_weights_geom *q, const float *gy, int64_t planes, 
  * all three); ResNet conv1 26.2 -> 21.0 and AlexNet conv1 24.6 -> 17.2, where
  * im2col (15.5, 12.0) stays AUTO's. */
 #define BWD_CHUNK_BYTES (16 * 1024)
+/* Chunked only up to this many taps: each thread's vector sums take FC_DIRECT_KB *
+ * taps * FC_BWD_VACC floats (256 KiB at 512 taps). */
 #define BWD_CHUNK_MAX_TAPS 512
 
 /* Floats of packed grad_y per chunk and channel (a whole number of segments, or a
@@ -397,10 +399,8 @@ fc_status fc_conv_direct_backward_weights(const fc_conv2d_desc *d, const float *
             kern(&a);
             continue;
         }
-        int me = 0;
-#ifdef _OPENMP
-        me = omp_get_thread_num();
-#endif
+        int me, team;
+        fc_team(&me, &team);
         bwd_weights_chunked(&a, kern, &q, chunk_floats, vaccs + me * bwd_vacc_floats(a.ntaps));
     }
     return FC_SUCCESS;

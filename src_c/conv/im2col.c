@@ -99,8 +99,8 @@ static void make_plan(const fc_conv2d_desc *d, fc_conv_pass pass, plan *p) {
      * takes them: MobileNet/ResNet's 1024 -> 1024 1x1 at 7x7, batch 16, ran 223M
      * instead of 276M instructions (callgrind) and 21-26 instead of 25-33 ms (1
      * thread, CPU time, three alternating runs on a loaded machine). The same for the
-     * backward passes, a block per thread at least (several images
-     * each), not one block under a threaded GEMM. Backward-weights then reduces over
+     * backward passes, a block per thread at least (several images each), not one
+     * block under a threaded GEMM. Backward-weights then reduces over
      * several images' columns at once: image by image, each GEMM of depth 49 read and
      * wrote the whole grad_w (4 MB for 1024 -> 1024: past L2) once per image, and the
      * threads' sums are added at the end. 2 threads, fastest of 11, three alternating

@@ -15,11 +15,11 @@ CASES = [
     # column matrix larger than one block: several row blocks per image
     _case((2, 40, 30, 45), (7, 40, 3, 3), 1, (1, 2, 0, 1)),
     _case((3, 24, 23, 50), (6, 12, 3, 5), 2, (2, 1, 2, 3), 1, 2),
-    # 1x1, stride 1, no padding: x is the column matrix (forward and backward-data)
+    # 1x1, stride 1, no padding, on a small map (under 4 NR tiles) at batch > 1: every
+    # pass folds several images into a block (the backward passes one block per thread
+    # at least) instead of reading x as the column matrix image by image
     _case((2, 33, 7, 9), (17, 33, 1, 1)),
     _case((3, 6, 5, 4), (9, 2, 1, 1), groups=3),
-    # 1x1 on a small map (under 4 NR tiles) at batch > 1: the forward and the
-    # backward-weights fold several images into a block, one block per thread at least
     _case((5, 40, 7, 7), (70, 40, 1, 1)),
     # 1x1 strided / padded still goes through im2col (backward-weights: a block of
     # several images per thread)
@@ -83,7 +83,8 @@ def test_im2col_workspace_is_reported(pass_):
     # CIFAR 3x3: direct forward and backward-data (narrow, 32x32: direct_narrow_3x3);
     # its weight gradient (32 x 288) is im2col's since the fused panels
     ((32, 32, 32, 32), 32, 3, 1, ("direct", "direct", "im2col")),
-    ((32, 16, 24, 24), 16, 3, 1, ("winograd_f43", "winograd_f43", "direct")),  # 24x24
+    # 24x24: AUTO's algorithm (the blocked kernel runs it on AVX-512: blocked_narrow_3x3)
+    ((32, 16, 24, 24), 16, 3, 1, ("winograd_f43", "winograd_f43", "direct")),
     ((32, 8, 28, 28), 16, 3, 1, ("im2col", "im2col", "direct")),     # narrow, moderate map
     ((8, 16, 56, 56), 16, 3, 1, ("winograd_f43", "winograd_f43", "im2col")),  # large map
     ((64, 16, 5, 5), 120, 5, 1, ("im2col", "im2col", "im2col")),     # tiny output map
